@@ -1,0 +1,361 @@
+"""Load and validate park definition files (``deploy/parks/*.yaml``).
+
+One park per file. Every problem is collected, not just the first, and each names the
+file, the line and the field (``aux-shangjie.yaml:14: buildings[0].floors: …``), so an
+operator fixes a file in one pass. The format::
+
+    park:                       # all ids and names are strings
+      id: aux-shangjie          # lower-case letters, digits, hyphens
+      name: 奥克斯智造产业城
+      district: 上街区
+    prices_fen_per_m2:          # strict integers in fen (1 CNY = 100 fen); 12.5 or "12" fail
+      purchase: 320000          # purchase price per m²            (≥ 1)
+      monthly_rent: 1500        # rent per m² per month            (≥ 1)
+      monthly_property_fee: 150 # property fee per m² per month    (≥ 0)
+    buildings:                  # standard buildings, unit ids B07-2F-03
+      - ids: B01..B18           # a range, or `id: B19` for one building
+        floors: 4               # uniform: floors × rooms_per_floor rooms of room_area_m2 …
+        rooms_per_floor: 6
+        room_area_m2: 300
+      - id: B19                 # … or explicit: one list of room areas per floor, 1F first
+        rooms_by_floor: [[500, 500], [300, 300, 400]]
+    custom_units:               # optional: custom single-storey factories, unit ids S01
+      - ids: S01..S08
+        area_m2: 1000
+    policy:                     # 一园一策
+      industries: {allow: [C], deny: [C2511]}   # GB/T 4754 prefixes; deny wins
+      environmental_review: [C26, C33]          # optional: prefixes that need 环评
+      required_documents: [营业执照, 法人身份证]
+      deficiency_deadline_business_days: 10     # 容缺 deadline (≥ 1)
+      departments:                              # joint review (联审), at least one
+        - {id: market_regulation, name: 市场监管}
+      chief_service_officers:                   # at least one
+        - {id: cso-01, name: 王敏}
+
+Unknown keys are errors (a misspelt optional key would otherwise vanish silently), and so
+are repeated keys, which PyYAML would otherwise let the last one win. Building ids are
+``B`` + two digits, custom unit ids ``S`` + two digits, each unique within the park.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+
+from services.onboarding.industries import IndustryPrefixes, IndustryRules, UnknownIndustryCode
+from services.onboarding.park import (
+    AdmissionPolicy,
+    Building,
+    ChiefServiceOfficer,
+    CustomUnit,
+    Department,
+    Floor,
+    ParkDefinition,
+    Prices,
+    UnitSpec,
+    expand_floors,
+    expand_units,
+    normalise_document_name,
+)
+from services.onboarding.yaml_nodes import NodeReader, Problem, YamlFileError, compose
+
+__all__ = [
+    "AdmissionPolicy",
+    "Building",
+    "ChiefServiceOfficer",
+    "CustomUnit",
+    "Department",
+    "Floor",
+    "ParkDefinition",
+    "ParkDefinitionError",
+    "Prices",
+    "Problem",
+    "UnitSpec",
+    "expand_floors",
+    "expand_units",
+    "load_park_definition",
+    "load_park_definitions",
+    "parse_park_definition",
+]
+
+_PARK_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_ENTRY_ID = re.compile(r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?")
+_MAX_FLOORS = _MAX_ROOMS = 99  # unit ids spell floors and rooms with at most two digits
+_UNIFORM = ("floors", "rooms_per_floor", "room_area_m2")
+_POLICY_KEYS = (
+    "industries",
+    "required_documents",
+    "departments",
+    "deficiency_deadline_business_days",
+    "chief_service_officers",
+)
+
+Entry = TypeVar("Entry", Department, ChiefServiceOfficer)
+
+
+class ParkDefinitionError(YamlFileError):
+    """A park file is invalid; ``problems`` lists every fault with its line and field."""
+
+
+def load_park_definition(path: str | Path) -> ParkDefinition:
+    """Read, validate and return the park defined in the file at ``path``."""
+    path = Path(path)
+    return parse_park_definition(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def load_park_definitions(directory: str | Path) -> dict[str, ParkDefinition]:
+    """Load every ``*.yaml`` park file in ``directory``, keyed by park id.
+
+    Raises ``ValueError`` listing the faults of every bad file together; two files that
+    define the same park id is itself a fault, reported against the later file.
+    """
+    parks: dict[str, ParkDefinition] = {}
+    errors: list[str] = []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        try:
+            park = load_park_definition(path)
+        except ParkDefinitionError as error:
+            errors.append(str(error))
+            continue
+        if park.id in parks:
+            errors.append(
+                f"{path}: park id {park.id!r} is already defined in {parks[park.id].source}"
+            )
+        else:
+            parks[park.id] = park
+    if errors:
+        raise ValueError("\n".join(errors))
+    return parks
+
+
+def parse_park_definition(text: str, source: str = "<park file>") -> ParkDefinition:
+    """Validate the YAML ``text`` of one park file; ``source`` names it in messages."""
+    reader = _ParkReader()
+    park = reader.park(compose(text, source, ParkDefinitionError), source)
+    if reader.problems or park is None:
+        raise ParkDefinitionError(source, reader.problems)
+    return park
+
+
+class _ParkReader(NodeReader):
+    """The park file's sections; each returns ``None`` when it recorded a fault."""
+
+    def park(self, root: yaml.Node, source: str) -> ParkDefinition | None:
+        top = self.mapping(
+            root, "", ["park", "prices_fen_per_m2", "buildings", "policy"], ["custom_units"]
+        )
+        if top is None:
+            return None
+        header = (
+            self.mapping(top["park"], "park", ["id", "name", "district"]) if "park" in top else {}
+        )
+        park_id = self._optional(header, "id", lambda n: self.string(n, "park.id", _PARK_ID))
+        name = self._optional(header, "name", lambda n: self.string(n, "park.name"))
+        district = self._optional(header, "district", lambda n: self.string(n, "park.district"))
+        prices = self._optional(top, "prices_fen_per_m2", self.prices)
+        buildings = self._optional(top, "buildings", self.buildings)
+        custom_units = self._optional(top, "custom_units", self.custom_units) or ()
+        policy = self._optional(top, "policy", self.policy)
+        if self.problems:
+            return None
+        return ParkDefinition(
+            id=park_id,
+            name=name,
+            district=district,
+            buildings=buildings,
+            custom_units=custom_units,
+            prices=prices,
+            policy=policy,
+            source=source,
+        )
+
+    @staticmethod
+    def _optional(keys: dict[str, yaml.Node] | None, key: str, read: Callable[[yaml.Node], object]):
+        # A missing required key was already reported by `mapping`; skip it here.
+        return read(keys[key]) if keys and key in keys else None
+
+    def prices(self, node: yaml.Node) -> Prices | None:
+        field = "prices_fen_per_m2"
+        before = len(self.problems)
+        keys = self.mapping(node, field, ["purchase", "monthly_rent", "monthly_property_fee"])
+        if keys is None or self.faults_since(before):
+            return None
+        purchase = self.integer(keys["purchase"], f"{field}.purchase", 1)
+        rent = self.integer(keys["monthly_rent"], f"{field}.monthly_rent", 1)
+        fee = self.integer(keys["monthly_property_fee"], f"{field}.monthly_property_fee", 0)
+        return None if self.faults_since(before) else Prices(purchase, rent, fee)
+
+    def ids(self, entry: dict[str, yaml.Node], node: yaml.Node, field: str, letter: str):
+        """The ids of a building or custom-unit entry: ``id: B07`` or ``ids: B01..B18``."""
+        if ("id" in entry) == ("ids" in entry):
+            self.problem(
+                node, field, f"needs exactly one of id ({letter}07) or ids ({letter}01..{letter}08)"
+            )
+            return []
+        if "id" in entry:
+            value = self.string(entry["id"], f"{field}.id", re.compile(rf"{letter}[0-9]{{2}}"))
+            return [(entry["id"], value)] if value else []
+        text = self.string(entry["ids"], f"{field}.ids")
+        if text is None:
+            return []
+        bounds = re.fullmatch(rf"{letter}([0-9]{{2}})\.\.{letter}([0-9]{{2}})", text)
+        if not bounds or not 0 < int(bounds[1]) <= int(bounds[2]):
+            self.problem(
+                entry["ids"], f"{field}.ids", f"{text!r} is not a range like {letter}01..{letter}08"
+            )
+            return []
+        numbers = range(int(bounds[1]), int(bounds[2]) + 1)
+        return [(entry["ids"], f"{letter}{number:02d}") for number in numbers]
+
+    def buildings(self, node: yaml.Node) -> tuple[Building, ...]:
+        buildings: list[Building] = []
+        all_ids: list[tuple[yaml.Node, str]] = []
+        for index, item in enumerate(self.sequence(node, "buildings", min_items=1)):
+            field = f"buildings[{index}]"
+            entry = self.mapping(item, field, [], ["id", "ids", "rooms_by_floor", *_UNIFORM])
+            if entry is None:
+                continue
+            ids = self.ids(entry, item, field, "B")
+            all_ids += ids
+            rooms_by_floor = self.building_rooms(entry, item, field)
+            if rooms_by_floor is not None:
+                buildings += [Building(building_id, rooms_by_floor) for _, building_id in ids]
+        self.unique(all_ids, "buildings")
+        return tuple(buildings)
+
+    def building_rooms(self, entry: dict[str, yaml.Node], node: yaml.Node, field: str):
+        """Room areas per floor, from the uniform keys or an explicit ``rooms_by_floor``."""
+        uniform = [key for key in _UNIFORM if key in entry]
+        if "rooms_by_floor" in entry:
+            if uniform:
+                self.problem(node, field, f"give rooms_by_floor or {', '.join(_UNIFORM)}, not both")
+                return None
+            return self.rooms_by_floor(entry["rooms_by_floor"], f"{field}.rooms_by_floor")
+        if len(uniform) < len(_UNIFORM):
+            self.problem(node, field, f"needs {', '.join(_UNIFORM)} (or rooms_by_floor)")
+            return None
+        before = len(self.problems)
+        floors = self.integer(entry["floors"], f"{field}.floors", 1, _MAX_FLOORS)
+        rooms = self.integer(entry["rooms_per_floor"], f"{field}.rooms_per_floor", 1, _MAX_ROOMS)
+        area = self.integer(entry["room_area_m2"], f"{field}.room_area_m2", 1)
+        if self.faults_since(before):
+            return None
+        return Building.uniform("", floors, rooms, area).rooms_by_floor
+
+    def rooms_by_floor(self, node: yaml.Node, field: str) -> tuple[tuple[int, ...], ...] | None:
+        before = len(self.problems)
+        floors = []
+        floor_nodes = self.sequence(node, field, min_items=1)
+        if len(floor_nodes) > _MAX_FLOORS:
+            self.problem(node, field, f"at most {_MAX_FLOORS} floors")
+        for number, floor_node in enumerate(floor_nodes):
+            room_nodes = self.sequence(floor_node, f"{field}[{number}]", min_items=1)
+            if len(room_nodes) > _MAX_ROOMS:
+                self.problem(floor_node, f"{field}[{number}]", f"at most {_MAX_ROOMS} rooms")
+            areas = [
+                self.integer(room, f"{field}[{number}][{index}]", 1)
+                for index, room in enumerate(room_nodes)
+            ]
+            floors.append(tuple(areas))
+        return None if self.faults_since(before) else tuple(floors)
+
+    def custom_units(self, node: yaml.Node) -> tuple[CustomUnit, ...]:
+        units: list[CustomUnit] = []
+        all_ids: list[tuple[yaml.Node, str]] = []
+        for index, item in enumerate(self.sequence(node, "custom_units")):
+            field = f"custom_units[{index}]"
+            entry = self.mapping(item, field, ["area_m2"], ["id", "ids"])
+            if entry is None:
+                continue
+            ids = self.ids(entry, item, field, "S")
+            all_ids += ids
+            area = self._optional(
+                entry, "area_m2", lambda n, f=field: self.integer(n, f"{f}.area_m2", 1)
+            )
+            if area is not None:
+                units += [CustomUnit(unit_id, area) for _, unit_id in ids]
+        self.unique(all_ids, "custom_units")
+        return tuple(units)
+
+    def policy(self, node: yaml.Node) -> AdmissionPolicy | None:
+        before = len(self.problems)
+        keys = self.mapping(node, "policy", _POLICY_KEYS, ["environmental_review"])
+        if keys is None:
+            return None
+        industries = self._optional(keys, "industries", self.industry_rules)
+        review = self.prefixes(keys.get("environmental_review"), "policy.environmental_review")
+        documents = self._optional(keys, "required_documents", self.documents) or ()
+        days = self._optional(
+            keys,
+            "deficiency_deadline_business_days",
+            lambda n: self.integer(n, "policy.deficiency_deadline_business_days", 1),
+        )
+        departments = self._optional(
+            keys, "departments", lambda n: self.roster(n, "policy.departments", Department)
+        )
+        officers = self._optional(
+            keys,
+            "chief_service_officers",
+            lambda n: self.roster(n, "policy.chief_service_officers", ChiefServiceOfficer),
+        )
+        if self.faults_since(before):
+            return None
+        return AdmissionPolicy(
+            industries=industries,
+            required_documents=documents,
+            departments=departments,
+            deficiency_deadline_business_days=days,
+            environmental_review=review,
+            chief_service_officers=officers,
+        )
+
+    def documents(self, node: yaml.Node) -> tuple[str, ...]:
+        items = self.strings(node, "policy.required_documents")
+        # Compared as the domain compares them, so 身份证（正反面） and 身份证(正反面) clash here.
+        self.unique(items, "policy.required_documents", normalise_document_name)
+        return tuple(value for _, value in items)
+
+    def industry_rules(self, node: yaml.Node) -> IndustryRules | None:
+        before = len(self.problems)
+        keys = self.mapping(node, "policy.industries", ["allow"], ["deny"])
+        if keys is None or "allow" not in keys:
+            return None
+        allow = self.prefixes(keys["allow"], "policy.industries.allow", min_items=1)
+        deny = self.prefixes(keys.get("deny"), "policy.industries.deny")
+        return None if self.faults_since(before) else IndustryRules(allow.prefixes, deny.prefixes)
+
+    def prefixes(
+        self, node: yaml.Node | None, field: str, *, min_items: int = 0
+    ) -> IndustryPrefixes | None:
+        if node is None:
+            return IndustryPrefixes()
+        before = len(self.problems)
+        items = self.strings(node, field, min_items=min_items)
+        for index, (item_node, text) in enumerate(items):
+            try:
+                IndustryPrefixes((text,))
+            except UnknownIndustryCode as error:
+                self.problem(item_node, f"{field}[{index}]", str(error))
+        self.unique(items, field)
+        return None if self.faults_since(before) else IndustryPrefixes(tuple(t for _, t in items))
+
+    def roster(self, node: yaml.Node, field: str, kind: Callable[[str, str], Entry]):
+        """A list of ``{id, name}`` entries: departments or chief service officers."""
+        before = len(self.problems)
+        entries: list[Entry] = []
+        ids: list[tuple[yaml.Node, str]] = []
+        for index, item in enumerate(self.sequence(node, field, min_items=1)):
+            keys = self.mapping(item, f"{field}[{index}]", ["id", "name"])
+            if keys is None or len(keys) < 2:
+                continue
+            entry_id = self.string(keys["id"], f"{field}[{index}].id", _ENTRY_ID)
+            name = self.string(keys["name"], f"{field}[{index}].name")
+            if entry_id and name:
+                entries.append(kind(entry_id, name))
+                ids.append((keys["id"], entry_id))
+        self.unique(ids, field)
+        return None if self.faults_since(before) else tuple(entries)

@@ -1,0 +1,248 @@
+"""``@handle_event(source, type)``: the idempotent, retrying consumer entrypoint.
+
+It replaces nameko's ``event_handler`` (which acks a failed message and so loses it):
+
+* the message is read from the subscription's own work queue
+  ``<service>.<source>.<type>``, declared beforehand by the declare step;
+* envelope and payload are validated: a malformed message goes straight to
+  ``<service>.dlq`` with a ``park-error`` naming the field;
+* the handler runs with the :class:`~shared.contract.Event`; its unit of work claims the
+  event in the inbox in the same transaction as the effect;
+* success, or a duplicate, is acked. A transient failure is republished to the next
+  retry level (``park-attempts`` counts failures); after the last level, or at once for
+  a :class:`~shared.errors.PermanentFailure`, it is dead-lettered. The original is acked
+  only after the broker confirmed the republished copy.
+"""
+
+import time
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import amqp
+import kombu
+import structlog
+from nameko import config
+from nameko.amqp.consume import Consumer as ConsumerCore
+from nameko.exceptions import ContainerBeingKilled
+from nameko.extensions import SharedExtension
+from nameko.messaging import Consumer
+
+from shared.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
+from shared.contract import Event, parse
+from shared.contract.fields import utc_iso
+from shared.errors import (
+    DuplicateEvent,
+    MalformedMessage,
+    PermanentFailure,
+    PublishFailed,
+    TopologyMissing,
+)
+from shared.settings import MessagingSettings
+from shared.topology import Subscription, dead_letter_queue, retry_exchange
+
+log = structlog.get_logger(__name__)
+
+ATTEMPTS = "park-attempts"
+SENDER = "park-sender"
+ERROR = "park-error"
+ORIGINAL_QUEUE = "park-original-queue"
+ORIGINAL_EXCHANGE = "park-original-exchange"
+ORIGINAL_ROUTING_KEY = "park-original-routing-key"
+FAILED_AT = "park-failed-at"
+PUBLISH_FAILURE_PAUSE = 1.0  # seconds before a message whose republish failed is requeued
+
+
+class Republisher(SharedExtension):
+    """One confirming publisher per container for retries and dead letters."""
+
+    def setup(self) -> None:
+        settings = MessagingSettings.from_config(config)
+        self.address = BrokerAddress.from_uri(settings.amqp_uri)
+        self.publisher = ConfirmingPublisher(self.address)
+
+    def stop(self) -> None:
+        self.publisher.close()
+
+    kill = stop
+
+
+class _RawMessageConsumer(ConsumerCore):
+    """nameko's consumer, but handing over the undecoded message (we parse it ourselves,
+    so that invalid JSON is dead-lettered with a reason instead of crashing kombu)."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumer = consumer_cls(queues=self.queues, on_message=self._on_raw_message)
+        consumer.qos(prefetch_count=self.prefetch_count)  # per consumer: quorum refuses global
+        return [consumer]
+
+    def _on_raw_message(self, message) -> None:
+        self.on_message(None, message)
+
+
+class HandleEvent(Consumer):
+    """The entrypoint behind :func:`handle_event`."""
+
+    consumer_cls = _RawMessageConsumer
+    republisher = Republisher()
+
+    def __init__(self, source: str, type_: str, **kwargs: Any):
+        self.source = source
+        self.type = type_
+        super().__init__(queue=None, **kwargs)
+
+    def setup(self) -> None:
+        settings = MessagingSettings.from_config(config)
+        self.subscription = Subscription(self.container.service_name, self.source, self.type)
+        self.queue = kombu.Queue(self.subscription.queue, no_declare=True)
+        self.retry_delays = settings.retry_delays
+        self.consumer_options.setdefault("prefetch_count", settings.prefetch_count)
+        super().setup()
+
+    def start(self) -> None:
+        self._check_queue_exists()
+        super().start()
+
+    def _check_queue_exists(self) -> None:
+        connection = self.republisher.address.connect()
+        try:
+            connection.channel().queue_declare(self.subscription.queue, passive=True)
+        except amqp.exceptions.NotFound:
+            raise TopologyMissing(
+                f"queue {self.subscription.queue} does not exist: declare the topology first "
+                "(make declare) and make sure the subscription is in shared/topology.py"
+            ) from None
+        finally:
+            connection.collect()
+
+    # -- receiving ---------------------------------------------------------------------
+
+    def handle_message(self, body: None, message: kombu.Message) -> None:
+        sender = self._verified_sender(message)
+        try:
+            event = parse(message.body, sender=sender)
+            self._check_route(event)
+        except MalformedMessage as error:
+            self.container.spawn_managed_thread(
+                partial(self._dead_letter, message, error.reason, self._attempts(message) + 1)
+            )
+            return
+        context_data = {"correlation_id": event.correlation_id, "event_id": event.event_id}
+        handle_result = partial(self.handle_result, message)
+
+        def spawn_worker() -> None:
+            try:
+                self.container.spawn_worker(
+                    self, (event,), {}, context_data=context_data, handle_result=handle_result
+                )
+            except ContainerBeingKilled:
+                self.consumer.requeue_message(message)
+
+        # A thread of its own, as nameko does: a full worker pool must not block the
+        # consumer (and its heartbeats).
+        self.container.spawn_managed_thread(spawn_worker)
+
+    def _check_route(self, event: Event) -> None:
+        if (event.source, event.type) != (self.source, self.type):
+            raise MalformedMessage(
+                f"type: {event.source}/{event.type} arrived on {self.subscription.queue}, "
+                f"which takes only {self.source}/{self.type}"
+            )
+
+    def _verified_sender(self, message: kombu.Message) -> str | None:
+        """The broker-validated publisher of the *original* message.
+
+        RabbitMQ checks ``user_id`` against the connection's user, so only this service
+        (or whoever holds its credentials) can publish with our own user id: that is how
+        a copy coming back from our retry queue is recognised, and only then is its
+        ``park-sender`` header believed.
+        """
+        user_id = message.properties.get("user_id")
+        if user_id and user_id == self.republisher.address.user:
+            return (message.headers or {}).get(SENDER)
+        return user_id or None
+
+    @staticmethod
+    def _attempts(message: kombu.Message) -> int:
+        value = (message.headers or {}).get(ATTEMPTS, 0)
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    # -- outcome -----------------------------------------------------------------------
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self.consumer.ack_message(message)
+        else:
+            self._handle_failure(message, exc_info[1])
+        return result, exc_info
+
+    def _handle_failure(self, message: kombu.Message, error: BaseException) -> None:
+        if isinstance(error, DuplicateEvent):
+            log.info("duplicate event ignored", queue=self.subscription.queue)
+            self.consumer.ack_message(message)
+            return
+        attempts = self._attempts(message) + 1
+        if isinstance(error, PermanentFailure):
+            self._dead_letter(message, f"{type(error).__name__}: {error}", attempts)
+        elif attempts <= len(self.retry_delays):
+            self._retry(message, error, attempts)
+        else:
+            reason = f"failed {attempts} times; last error: {type(error).__name__}: {error}"
+            self._dead_letter(message, reason, attempts)
+
+    def _retry(self, message: kombu.Message, error: BaseException, attempts: int) -> None:
+        delay = self.retry_delays[attempts - 1]
+        log.warning("handler failed; retrying later", queue=self.subscription.queue,
+                    attempts=attempts, delay_seconds=delay, error=repr(error))
+        exchange = retry_exchange(self.subscription.service, delay)
+        # Routing key = the work queue: on expiry the message dead-letters through the
+        # default exchange straight back to this queue, and to no other subscriber.
+        self._republish(message, exchange, self.subscription.queue, {ATTEMPTS: attempts})
+
+    def _dead_letter(self, message: kombu.Message, reason: str, attempts: int) -> None:
+        log.error("message dead-lettered", queue=self.subscription.queue, reason=reason,
+                  attempts=attempts)
+        headers = {
+            ERROR: reason[:2000],
+            ATTEMPTS: attempts,
+            FAILED_AT: utc_iso(datetime.now(UTC)),
+        }
+        self._republish(message, "", dead_letter_queue(self.subscription.service), headers)
+
+    def _republish(self, message: kombu.Message, exchange: str, routing_key: str,
+                   extra_headers: dict[str, Any]) -> None:
+        headers = dict(message.headers or {})
+        headers.pop("x-death", None)  # the broker's own history; it rebuilds it
+        delivery = message.delivery_info
+        headers.setdefault(ORIGINAL_QUEUE, self.subscription.queue)
+        headers.setdefault(ORIGINAL_EXCHANGE, delivery.get("exchange", ""))
+        headers.setdefault(ORIGINAL_ROUTING_KEY, delivery.get("routing_key", ""))
+        sender = self._verified_sender(message)
+        if sender:
+            headers[SENDER] = sender
+        else:
+            headers.pop(SENDER, None)
+        headers.update(extra_headers)
+        properties = {
+            key: message.properties[key]
+            for key in ("message_id", "correlation_id", "timestamp", "app_id", "type",
+                        "content_type", "content_encoding")
+            if message.properties.get(key) is not None
+        }
+        properties["content_type"] = properties.get("content_type") or "application/json"
+        properties["user_id"] = self.republisher.address.user
+        properties["headers"] = headers
+        outgoing = OutgoingMessage(exchange, routing_key, message.body, properties)
+        try:
+            self.republisher.publisher.publish([outgoing])
+        except PublishFailed as error:
+            # Not acked: the broker keeps the original. Pause so that a broker in trouble
+            # does not turn the requeue into a hot loop.
+            log.error("could not republish; message requeued", error=str(error))
+            time.sleep(PUBLISH_FAILURE_PAUSE)
+            self.consumer.requeue_message(message)
+            return
+        self.consumer.ack_message(message)
+
+
+handle_event = HandleEvent.decorator

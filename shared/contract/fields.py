@@ -1,0 +1,174 @@
+"""Strict marshmallow fields for the event contract (DESIGN §3).
+
+marshmallow's own fields are lenient in ways a money system cannot afford:
+``Integer()`` turns ``12.5`` into ``12`` and accepts ``"12"``, ``Boolean()`` accepts
+``"yes"``, ``DateTime()`` accepts naive times. These fields accept exactly one JSON
+type each and fail with a message that says what was expected.
+"""
+
+import re
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+
+from marshmallow import ValidationError, fields, validate
+
+_UTC_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DECIMAL_PATTERN = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def utc_iso(instant: datetime) -> str:
+    """Format an aware datetime as the contract's UTC text, ``2026-11-27T05:40:00Z``."""
+    if instant.tzinfo is None:
+        raise ValueError(f"naive datetime {instant!r}: the contract needs an aware time")
+    text = instant.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
+class Fen(fields.Integer):
+    """An amount of money in integer fen: a JSON integer, never ``12.5`` nor ``"12"``."""
+
+    def __init__(self, *, minimum: int | None = 0, maximum: int | None = None, **kwargs):
+        validators = list(kwargs.pop("validate", []) or [])
+        if minimum is not None or maximum is not None:
+            validators.append(validate.Range(min=minimum, max=maximum))
+        super().__init__(strict=True, validate=validators, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValidationError(f"{attr} must be an int amount of fen, not {value!r}")
+        return value
+
+
+class StrictInteger(Fen):
+    """A JSON integer (a count, a score, a version): the same strictness as money."""
+
+    def __init__(self, *, minimum: int | None = None, maximum: int | None = None, **kwargs):
+        super().__init__(minimum=minimum, maximum=maximum, **kwargs)
+
+
+class StrictBoolean(fields.Field):
+    """JSON ``true`` or ``false`` only."""
+
+    default_error_messages = {"invalid": "Not a boolean: expected true or false."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class Text(fields.String):
+    """A non-empty JSON string (surrounding whitespace does not count as content)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not text.strip():
+            raise ValidationError("Must not be empty.")
+        return text
+
+
+class UtcDateTime(fields.Field):
+    """An instant in UTC written with ``Z``: naive times and other offsets are invalid."""
+
+    default_error_messages = {
+        "invalid": "Not a UTC time: expected YYYY-MM-DDTHH:MM:SS[.ffffff]Z.",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not _UTC_PATTERN.match(value):
+            raise self.make_error("invalid")
+        try:
+            return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        return utc_iso(value)
+
+
+class IsoDate(fields.Field):
+    """A calendar date, ``YYYY-MM-DD``."""
+
+    default_error_messages = {"invalid": "Not a date: expected YYYY-MM-DD."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not _DATE_PATTERN.match(value):
+            raise self.make_error("invalid")
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value.isoformat() if isinstance(value, date) else value
+
+
+class DecimalString(fields.Field):
+    """A decimal number written as a JSON string (``"0.09"``, ``"12345.6"``), never a float."""
+
+    default_error_messages = {"invalid": "Not a decimal string such as \"0.09\"."}
+
+    def __init__(self, *, minimum: Decimal | None = None, maximum: Decimal | None = None, **kw):
+        super().__init__(**kw)
+        self.minimum, self.maximum = minimum, maximum
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not _DECIMAL_PATTERN.match(value):
+            raise self.make_error("invalid")
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if self.minimum is not None and number < self.minimum:
+            raise ValidationError(f"Must be at least {self.minimum}.")
+        if self.maximum is not None and number > self.maximum:
+            raise ValidationError(f"Must be at most {self.maximum}.")
+        return number
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return str(value) if isinstance(value, Decimal | int) else value
+
+
+class Rate(DecimalString):
+    """A tax or fee rate as a decimal string in [0, 1], e.g. ``"0.09"``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(minimum=Decimal(0), maximum=Decimal(1), **kwargs)
+
+
+class Uuid(fields.Field):
+    """A UUID in its canonical text form, kept as a lower-case ``str``."""
+
+    default_error_messages = {"invalid": "Not a UUID."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else str(value)
+
+
+class StrictList(fields.List):
+    """A JSON array (marshmallow's ``List`` already refuses strings; this names the rule)."""
+
+    def __init__(self, inner, *, min_length: int = 0, **kwargs):
+        validators = list(kwargs.pop("validate", []) or [])
+        if min_length:
+            validators.append(validate.Length(min=min_length))
+        super().__init__(inner, validate=validators, **kwargs)

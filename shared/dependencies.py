@@ -1,0 +1,119 @@
+"""nameko dependency providers of the messaging core: the unit of work (with its outbox
+relay) and the per-worker log context. The only place that reads ``nameko.config``."""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import structlog
+from nameko import config
+from nameko.extensions import DependencyProvider
+from sqlalchemy import delete
+
+from shared.amqp_client import BrokerAddress, ConfirmingPublisher
+from shared.clock import utcnow
+from shared.consumer import HandleEvent
+from shared.db import Database
+from shared.logs import bind_event, configure_logging
+from shared.messaging_tables import MessagingTables
+from shared.outbox import Relay, RelayLoop
+from shared.settings import MessagingSettings, database_url
+from shared.unit_of_work import Cause, UnitOfWork, claim_inbox
+
+log = structlog.get_logger(__name__)
+
+
+class UnitOfWorkProvider(DependencyProvider):
+    """Gives each worker a :class:`UnitOfWork` on the service's own database, and runs
+    the service's outbox relay in the background, nudged after every commit.
+
+    For a ``@handle_event`` worker, the unit of work claims the consumed event in the
+    inbox and its events inherit the consumed event's correlation id.
+    """
+
+    def __init__(
+        self, tables: MessagingTables, uow_class: type[UnitOfWork] = UnitOfWork,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.tables = tables
+        self.uow_class = uow_class
+        self.clock = clock
+        self._units: dict[object, UnitOfWork] = {}
+
+    def setup(self) -> None:
+        self.service = self.container.service_name
+        self.settings = MessagingSettings.from_config(config)
+        self.database = Database(database_url(config, self.service))
+        publisher = ConfirmingPublisher(BrokerAddress.from_uri(self.settings.amqp_uri))
+        self.relay = Relay(
+            self.database, self.tables.outbox, publisher,
+            clock=lambda: self.clock(), batch_size=self.settings.outbox_batch_size,
+        )
+        self.relay_loop = RelayLoop(
+            self.relay, poll_interval=self.settings.outbox_poll_interval,
+            housekeeping=self.prune_history,
+        )
+
+    def start(self) -> None:
+        if self.settings.relay_enabled:
+            self.container.spawn_managed_thread(self.relay_loop.run, identifier="outbox-relay")
+
+    def stop(self) -> None:
+        self.relay_loop.stop()
+        self.database.dispose()
+
+    def kill(self) -> None:
+        self.relay_loop.stop()
+
+    def get_dependency(self, worker_ctx) -> UnitOfWork:
+        consumed, cause = None, Cause(worker_ctx.context_data.get("correlation_id"))
+        if isinstance(worker_ctx.entrypoint, HandleEvent):
+            event = worker_ctx.args[0]
+            consumed = (worker_ctx.entrypoint.subscription.queue, event)
+            cause = Cause.of(event)
+        unit = self.uow_class(
+            self.database, self.tables, source=self.service, clock=lambda: self.clock(),
+            cause=cause, consumed=consumed, on_commit=self.relay_loop.nudge,
+        )
+        self._units[worker_ctx] = unit
+        return unit
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None) -> None:
+        unit = self._units.get(worker_ctx)
+        if exc_info is None and unit is not None and unit.consumed is not None:
+            # The handler succeeded without committing a unit of work (it had nothing
+            # to change): still record the event, so a redelivery is recognised.
+            consumer, event = unit.consumed
+            with self.database.transaction() as session:
+                claim_inbox(session, self.tables, consumer, event.event_id, self.clock())
+
+    def worker_teardown(self, worker_ctx) -> None:
+        self._units.pop(worker_ctx, None)
+
+    def prune_history(self) -> None:
+        """Sent outbox rows past their retention, inbox rows past the replay window."""
+        sent = self.relay.prune(timedelta(days=self.settings.outbox_retention_days))
+        cutoff = self.clock() - timedelta(days=self.settings.inbox_retention_days)
+        with self.database.transaction() as session:
+            seen = session.execute(
+                delete(self.tables.inbox).where(self.tables.inbox.c.processed_at < cutoff)
+            ).rowcount
+        log.info("history pruned", outbox_rows=sent, inbox_rows=seen)
+
+
+class LogContext(DependencyProvider):
+    """Configures JSON logging for the service and binds each worker's event ids."""
+
+    def setup(self) -> None:
+        configure_logging(self.container.service_name, config.get("LOG_LEVEL", "INFO"))
+
+    def worker_setup(self, worker_ctx) -> None:
+        if isinstance(worker_ctx.entrypoint, HandleEvent):
+            event = worker_ctx.args[0]
+            bind_event(event.event_id, event.type, event.correlation_id)
+        else:
+            data = worker_ctx.context_data
+            bind_event(data.get("event_id"), worker_ctx.entrypoint.method_name,
+                       data.get("correlation_id"))
+
+    def worker_teardown(self, worker_ctx) -> None:
+        structlog.contextvars.clear_contextvars()

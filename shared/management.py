@@ -1,0 +1,78 @@
+"""A thin client of the RabbitMQ management HTTP API (plugin ``rabbitmq_management``).
+
+Used for what AMQP cannot do: policies, vhosts, users and permissions, queue statistics.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlparse
+
+import requests
+
+from shared.amqp_client import BrokerAddress
+
+
+class ManagementUnavailable(RuntimeError):
+    """The management API did not answer: the plugin is probably not enabled."""
+
+
+@dataclass
+class ManagementClient:
+    """Calls ``/api/...`` on one broker as one user."""
+
+    base_url: str
+    user: str
+    password: str
+    timeout: float = 10.0
+
+    @classmethod
+    def for_broker(cls, management_url: str | None, address: BrokerAddress) -> "ManagementClient":
+        """Credentials come from the management URL if it has them, else from the AMQP URI."""
+        parts = urlparse(management_url or f"http://{address.host}:15672")
+        base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}"
+        return cls(base, parts.username or address.user, parts.password or address.password)
+
+    def _call(self, method: str, path: str, json: Any = None) -> Any:
+        url = f"{self.base_url}/api/{path}"
+        try:
+            response = requests.request(
+                method, url, json=json, auth=(self.user, self.password), timeout=self.timeout
+            )
+        except requests.ConnectionError as error:
+            raise ManagementUnavailable(
+                f"the RabbitMQ management API at {self.base_url} is not reachable ({error}); "
+                "enable it with: rabbitmq-plugins enable rabbitmq_management"
+            ) from None
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {url} → {response.status_code}: {response.text[:300]}")
+        return response.json() if response.content else None
+
+    @staticmethod
+    def _q(name: str) -> str:
+        return quote(name, safe="")
+
+    def overview(self) -> dict:
+        return self._call("GET", "overview")
+
+    def create_vhost(self, vhost: str) -> None:
+        self._call("PUT", f"vhosts/{self._q(vhost)}")
+
+    def delete_vhost(self, vhost: str) -> None:
+        self._call("DELETE", f"vhosts/{self._q(vhost)}")
+
+    def set_permissions(self, vhost: str, user: str, configure: str, write: str, read: str):
+        body = {"configure": configure, "write": write, "read": read}
+        self._call("PUT", f"permissions/{self._q(vhost)}/{self._q(user)}", body)
+
+    def put_user(self, user: str, password: str, tags: str = "") -> None:
+        self._call("PUT", f"users/{self._q(user)}", {"password": password, "tags": tags})
+
+    def put_policy(self, vhost: str, name: str, pattern: str, apply_to: str, definition: dict):
+        body = {"pattern": pattern, "apply-to": apply_to, "definition": definition, "priority": 0}
+        self._call("PUT", f"policies/{self._q(vhost)}/{self._q(name)}", body)
+
+    def queues(self, vhost: str) -> list[dict]:
+        return self._call("GET", f"queues/{self._q(vhost)}")
+
+    def queue(self, vhost: str, name: str) -> dict:
+        return self._call("GET", f"queues/{self._q(vhost)}/{self._q(name)}")

@@ -1,0 +1,64 @@
+"""Settings of the messaging core, read from the nameko config (``config/*.yaml``).
+
+The config files use nameko's ``${VAR:default}`` substitution; :func:`load_config_file`
+reads them the same way for the tools that run outside ``nameko run``.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.topology import DEFAULT_RETRY_DELAYS
+
+DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672/"
+
+
+@dataclass(frozen=True)
+class MessagingSettings:
+    amqp_uri: str = DEFAULT_AMQP_URI
+    management_url: str | None = None
+    retry_delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS
+    prefetch_count: int = 50
+    outbox_batch_size: int = 500
+    outbox_poll_interval: float = 1.0
+    outbox_retention_days: int = 7
+    inbox_retention_days: int = 30
+    relay_enabled: bool = True
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "MessagingSettings":
+        outbox = config.get("OUTBOX") or {}
+        defaults = cls()
+        return cls(
+            amqp_uri=config.get("AMQP_URI", defaults.amqp_uri),
+            management_url=config.get("MANAGEMENT_URL"),
+            retry_delays=tuple(int(d) for d in config.get("RETRY_DELAYS", defaults.retry_delays)),
+            prefetch_count=int(config.get("PREFETCH_COUNT", defaults.prefetch_count)),
+            outbox_batch_size=int(outbox.get("batch_size", defaults.outbox_batch_size)),
+            outbox_poll_interval=float(outbox.get("poll_interval", defaults.outbox_poll_interval)),
+            outbox_retention_days=int(
+                outbox.get("retention_days", defaults.outbox_retention_days)
+            ),
+            inbox_retention_days=int(
+                config.get("INBOX_RETENTION_DAYS", defaults.inbox_retention_days)
+            ),
+            relay_enabled=bool(outbox.get("relay", True)),
+        )
+
+
+def database_url(config: Mapping[str, Any], service: str) -> str:
+    try:
+        return config["DATABASES"][service]
+    except KeyError:
+        raise KeyError(f"no database configured for {service!r}: set DATABASES.{service}") from None
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a nameko YAML config file with its ``${VAR:default}`` substitution."""
+    import yaml
+    from nameko.cli.utils.config import setup_yaml_parser
+
+    setup_yaml_parser()
+    with open(path, encoding="utf-8") as stream:
+        return yaml.safe_load(stream) or {}

@@ -1,0 +1,169 @@
+"""The broker topology of DESIGN §6, defined once and declared before any service starts.
+
+This module is the single source of queue arguments: the declare step (``make run``,
+``python -m shared.cli topology declare``), the test fixtures and ``deploy/`` all derive
+what they declare from a :class:`Topology`. Services never declare; their consumers check
+passively that their queue exists, so a queue is never re-declared with other arguments.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+UNROUTED = "park.unrouted"
+ALTERNATE_EXCHANGE_POLICY = "park-alternate-exchange"
+EVENTS_EXCHANGE_PATTERN = r"^[a-z0-9_-]+\.events$"
+
+SERVICES = ("onboarding", "ticketing", "billing", "buyback")
+INGRESS_SOURCES = ("portal", "gov", "bank", "meters", "firms")
+DEFAULT_RETRY_DELAYS = (1, 10, 60, 300, 1800)
+UNROUTED_TTL_MS = 14 * 24 * 3600 * 1000
+
+
+def events_exchange(source: str) -> str:
+    return f"{source}.events"
+
+
+def retry_exchange(service: str, delay_seconds: int) -> str:
+    """Both the fanout exchange and the queue of one retry level share this name."""
+    return f"{service}.retry.{delay_seconds}s"
+
+
+def dead_letter_queue(service: str) -> str:
+    return f"{service}.dlq"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A service consumes one event type of one source from its own work queue."""
+
+    service: str
+    source: str
+    type: str
+
+    @property
+    def queue(self) -> str:
+        return f"{self.service}.{self.source}.{self.type}"
+
+    @property
+    def exchange(self) -> str:
+        return events_exchange(self.source)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    arguments: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class Binding:
+    queue: str
+    exchange: str
+    routing_key: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Everything the broker must hold for a set of services and their subscriptions."""
+
+    services: tuple[str, ...]
+    sources: tuple[str, ...]
+    subscriptions: tuple[Subscription, ...] = ()
+    retry_delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS
+    queue_type: str = "quorum"
+
+    def __post_init__(self) -> None:
+        unknown = {s.service for s in self.subscriptions} - set(self.services)
+        if unknown:
+            raise ValueError(f"subscriptions name services not in the topology: {unknown}")
+        if list(self.retry_delays) != sorted(set(self.retry_delays)) or not self.retry_delays:
+            raise ValueError("retry_delays must be a non-empty, strictly increasing ladder")
+        if self.queue_type not in ("quorum", "classic"):
+            raise ValueError("queue_type is 'quorum' or 'classic'")
+
+    def subscription(self, service: str, source: str, type_: str) -> Subscription:
+        wanted = Subscription(service, source, type_)
+        if wanted not in self.subscriptions:
+            raise KeyError(f"{wanted.queue} is not in the topology")
+        return wanted
+
+    def exchanges(self) -> list[Exchange]:
+        found = [Exchange(UNROUTED, "fanout")]
+        found += [Exchange(events_exchange(s), "topic") for s in self.all_sources()]
+        found += [
+            Exchange(retry_exchange(svc, delay), "fanout")
+            for svc in self.services
+            for delay in self.retry_delays
+        ]
+        return found
+
+    def all_sources(self) -> list[str]:
+        """Every publishing system: the services themselves and the ingress systems."""
+        return sorted(set(self.services) | set(self.sources))
+
+    def queues(self) -> list[Queue]:
+        found = [Queue(UNROUTED, self._args({"x-message-ttl": UNROUTED_TTL_MS}))]
+        found += [Queue(s.queue, self._args()) for s in self.subscriptions]
+        for service in self.services:
+            found.append(Queue(dead_letter_queue(service), self._args()))
+            found += [
+                Queue(retry_exchange(service, delay), self._retry_args(delay))
+                for delay in self.retry_delays
+            ]
+        return found
+
+    def bindings(self) -> list[Binding]:
+        found = [Binding(UNROUTED, UNROUTED, "")]
+        found += [Binding(s.queue, s.exchange, s.type) for s in self.subscriptions]
+        found += [
+            Binding(retry_exchange(svc, delay), retry_exchange(svc, delay), "")
+            for svc in self.services
+            for delay in self.retry_delays
+        ]
+        return found
+
+    def _args(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"x-queue-type": self.queue_type, **(extra or {})}
+
+    def _retry_args(self, delay_seconds: int) -> dict[str, Any]:
+        # Queue-level TTL (never per-message: those block behind their head). On expiry
+        # the message dead-letters through the default exchange with its routing key,
+        # which is the name of the work queue it came from.
+        args = {"x-message-ttl": delay_seconds * 1000, "x-dead-letter-exchange": ""}
+        if self.queue_type == "quorum":
+            # Without both, a quorum queue drops messages it cannot dead-letter.
+            args |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+        return self._args(args)
+
+
+def build_topology(
+    subscriptions: Iterable[tuple[str, str, str]],
+    *,
+    services: Iterable[str] = SERVICES,
+    sources: Iterable[str] = INGRESS_SOURCES,
+    retry_delays: Iterable[int] = DEFAULT_RETRY_DELAYS,
+    queue_type: str = "quorum",
+) -> Topology:
+    return Topology(
+        services=tuple(services),
+        sources=tuple(sources),
+        subscriptions=tuple(Subscription(*s) for s in subscriptions),
+        retry_delays=tuple(retry_delays),
+        queue_type=queue_type,
+    )
+
+
+# Every subscription of every service. A service's handler whose queue is missing here
+# refuses to start (tests/unit/test_topology.py also checks the two agree).
+PARK_SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = ()
+
+
+def park_topology(retry_delays: Iterable[int] = DEFAULT_RETRY_DELAYS) -> Topology:
+    return build_topology(PARK_SUBSCRIPTIONS, retry_delays=retry_delays)
