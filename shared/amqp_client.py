@@ -142,7 +142,7 @@ class ConfirmingPublisher:
                 )
             try:
                 self._connection.drain_events(timeout=remaining)
-            except socket.timeout:
+            except TimeoutError:
                 continue
         if self._nacked:
             raise PublishFailed(f"the broker refused (nack) {len(self._nacked)} messages")
@@ -161,7 +161,10 @@ class ConfirmingPublisher:
         return channel
 
     def _settle(self, delivery_tag: int, multiple: bool) -> set[int]:
-        settled = {t for t in self._unconfirmed if t <= delivery_tag} if multiple else {delivery_tag}
+        if not multiple:
+            settled = {delivery_tag}
+        else:
+            settled = {tag for tag in self._unconfirmed if tag <= delivery_tag}
         self._unconfirmed -= settled
         return settled
 
@@ -177,5 +180,5 @@ class ConfirmingPublisher:
         if connection is not None:
             try:
                 connection.collect()  # drop the socket without a close handshake
-            except Exception:  # noqa: BLE001 - it is already broken; nothing to report
+            except Exception:
                 log.debug("publisher connection discarded")

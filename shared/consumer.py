@@ -192,16 +192,22 @@ class HandleEvent(Consumer):
 
     def _retry(self, message: kombu.Message, error: BaseException, attempts: int) -> None:
         delay = self.retry_delays[attempts - 1]
-        log.warning("handler failed; retrying later", queue=self.subscription.queue,
-                    attempts=attempts, delay_seconds=delay, error=repr(error))
+        log.warning(
+            "handler failed; retrying later",
+            queue=self.subscription.queue,
+            attempts=attempts,
+            delay_seconds=delay,
+            error=repr(error),
+        )
         exchange = retry_exchange(self.subscription.service, delay)
         # Routing key = the work queue: on expiry the message dead-letters through the
         # default exchange straight back to this queue, and to no other subscriber.
         self._republish(message, exchange, self.subscription.queue, {ATTEMPTS: attempts})
 
     def _dead_letter(self, message: kombu.Message, reason: str, attempts: int) -> None:
-        log.error("message dead-lettered", queue=self.subscription.queue, reason=reason,
-                  attempts=attempts)
+        log.error(
+            "message dead-lettered", queue=self.subscription.queue, reason=reason, attempts=attempts
+        )
         headers = {
             ERROR: reason[:2000],
             ATTEMPTS: attempts,
@@ -209,8 +215,9 @@ class HandleEvent(Consumer):
         }
         self._republish(message, "", dead_letter_queue(self.subscription.service), headers)
 
-    def _republish(self, message: kombu.Message, exchange: str, routing_key: str,
-                   extra_headers: dict[str, Any]) -> None:
+    def _republish(
+        self, message: kombu.Message, exchange: str, routing_key: str, extra_headers: dict[str, Any]
+    ) -> None:
         headers = dict(message.headers or {})
         headers.pop("x-death", None)  # the broker's own history; it rebuilds it
         delivery = message.delivery_info
@@ -225,8 +232,15 @@ class HandleEvent(Consumer):
         headers.update(extra_headers)
         properties = {
             key: message.properties[key]
-            for key in ("message_id", "correlation_id", "timestamp", "app_id", "type",
-                        "content_type", "content_encoding")
+            for key in (
+                "message_id",
+                "correlation_id",
+                "timestamp",
+                "app_id",
+                "type",
+                "content_type",
+                "content_encoding",
+            )
             if message.properties.get(key) is not None
         }
         properties["content_type"] = properties.get("content_type") or "application/json"

@@ -31,7 +31,9 @@ class UnitOfWorkProvider(DependencyProvider):
     """
 
     def __init__(
-        self, tables: MessagingTables, uow_class: type[UnitOfWork] = UnitOfWork,
+        self,
+        tables: MessagingTables,
+        uow_class: type[UnitOfWork] = UnitOfWork,
         clock: Callable[[], datetime] = utcnow,
     ):
         self.tables = tables
@@ -45,20 +47,30 @@ class UnitOfWorkProvider(DependencyProvider):
         self.database = Database(database_url(config, self.service))
         publisher = ConfirmingPublisher(BrokerAddress.from_uri(self.settings.amqp_uri))
         self.relay = Relay(
-            self.database, self.tables.outbox, publisher,
-            clock=lambda: self.clock(), batch_size=self.settings.outbox_batch_size,
+            self.database,
+            self.tables.outbox,
+            publisher,
+            clock=lambda: self.clock(),
+            batch_size=self.settings.outbox_batch_size,
         )
         self.relay_loop = RelayLoop(
-            self.relay, poll_interval=self.settings.outbox_poll_interval,
+            self.relay,
+            poll_interval=self.settings.outbox_poll_interval,
             housekeeping=self.prune_history,
         )
 
     def start(self) -> None:
+        self._relay_thread = None
         if self.settings.relay_enabled:
-            self.container.spawn_managed_thread(self.relay_loop.run, identifier="outbox-relay")
+            self._relay_thread = self.container.spawn_managed_thread(
+                self.relay_loop.run, identifier="outbox-relay"
+            )
 
     def stop(self) -> None:
+        # Let the relay finish the batch in hand, so a clean stop leaves nothing unsent.
         self.relay_loop.stop()
+        if self._relay_thread is not None:
+            self._relay_thread.wait()
         self.database.dispose()
 
     def kill(self) -> None:
@@ -71,8 +83,13 @@ class UnitOfWorkProvider(DependencyProvider):
             consumed = (worker_ctx.entrypoint.subscription.queue, event)
             cause = Cause.of(event)
         unit = self.uow_class(
-            self.database, self.tables, source=self.service, clock=lambda: self.clock(),
-            cause=cause, consumed=consumed, on_commit=self.relay_loop.nudge,
+            self.database,
+            self.tables,
+            source=self.service,
+            clock=lambda: self.clock(),
+            cause=cause,
+            consumed=consumed,
+            on_commit=self.relay_loop.nudge,
         )
         self._units[worker_ctx] = unit
         return unit
@@ -112,8 +129,9 @@ class LogContext(DependencyProvider):
             bind_event(event.event_id, event.type, event.correlation_id)
         else:
             data = worker_ctx.context_data
-            bind_event(data.get("event_id"), worker_ctx.entrypoint.method_name,
-                       data.get("correlation_id"))
+            bind_event(
+                data.get("event_id"), worker_ctx.entrypoint.method_name, data.get("correlation_id")
+            )
 
     def worker_teardown(self, worker_ctx) -> None:
         structlog.contextvars.clear_contextvars()

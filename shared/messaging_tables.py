@@ -64,6 +64,7 @@ _INDEXES = [
     (INBOX, "ix_park_inbox_processed_at", ["processed_at"], None),
     (OUTBOX, "ix_park_outbox_unsent", ["id"], "sent_at IS NULL"),
     (OUTBOX, "ix_park_outbox_sent_at", ["sent_at"], "sent_at IS NOT NULL"),
+    (OUTBOX, "ix_park_outbox_correlation_id", ["correlation_id"], None),  # `park trace`
 ]
 
 

@@ -10,7 +10,8 @@ FEN_PER_YUAN = 100
 
 def _decimal(value: str | int | Decimal, what: str) -> Decimal:
     if isinstance(value, float | bool):
-        raise TypeError(f"{what} must be a decimal string, int or Decimal, not {type(value).__name__}")
+        kind = type(value).__name__
+        raise TypeError(f"{what} must be a decimal string, int or Decimal, not {kind}")
     try:
         number = Decimal(value)
     except InvalidOperation:

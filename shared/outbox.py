@@ -29,8 +29,14 @@ log = structlog.get_logger(__name__)
 
 
 def stage(
-    connection: Connection, outbox: Table, *, exchange: str, routing_key: str,
-    envelope: Mapping[str, Any], body: bytes, created_at: datetime,
+    connection: Connection,
+    outbox: Table,
+    *,
+    exchange: str,
+    routing_key: str,
+    envelope: Mapping[str, Any],
+    body: bytes,
+    created_at: datetime,
     headers: Mapping[str, Any] | None = None,
 ) -> None:
     """Insert one outgoing message in the caller's transaction."""
@@ -65,8 +71,13 @@ class Relay:
     """Publishes a service's unsent outbox rows; see the module docstring for the rules."""
 
     def __init__(
-        self, database: Database, outbox: Table, publisher: ConfirmingPublisher, *,
-        clock: Callable[[], datetime], batch_size: int = 500,
+        self,
+        database: Database,
+        outbox: Table,
+        publisher: ConfirmingPublisher,
+        *,
+        clock: Callable[[], datetime],
+        batch_size: int = 500,
     ):
         self.database = database
         self.outbox = outbox
@@ -142,8 +153,12 @@ class RelayLoop:
     and by a poll interval as a safety net (rows left by a crashed instance, say)."""
 
     def __init__(
-        self, relay: Relay, *, poll_interval: float = 1.0,
-        housekeeping: Callable[[], None] | None = None, housekeeping_every: float = 3600.0,
+        self,
+        relay: Relay,
+        *,
+        poll_interval: float = 1.0,
+        housekeeping: Callable[[], None] | None = None,
+        housekeeping_every: float = 3600.0,
     ):
         self.relay = relay
         self.poll_interval = poll_interval
@@ -171,7 +186,7 @@ class RelayLoop:
                 self.relay.relay_all()
                 self._maybe_housekeep()
                 failures = 0
-            except Exception:  # noqa: BLE001 - the loop must survive a broker or DB outage
+            except Exception:
                 failures += 1
                 log.exception("outbox relay failed; will retry", failures=failures)
         self.relay.publisher.close()

@@ -18,8 +18,9 @@ from shared.contract import build, encode
 from shared.topology import events_exchange
 
 
-def message_for(envelope: Mapping[str, Any], *, exchange: str | None = None,
-                user_id: str | None = None) -> OutgoingMessage:
+def message_for(
+    envelope: Mapping[str, Any], *, exchange: str | None = None, user_id: str | None = None
+) -> OutgoingMessage:
     """The AMQP message of an envelope: exchange ``<source>.events``, routing key = type."""
     properties = {
         "message_id": envelope["event_id"],
@@ -31,7 +32,9 @@ def message_for(envelope: Mapping[str, Any], *, exchange: str | None = None,
     if user_id:
         properties["user_id"] = user_id
     return OutgoingMessage(
-        exchange or events_exchange(envelope["source"]), envelope["type"], encode(envelope),
+        exchange or events_exchange(envelope["source"]),
+        envelope["type"],
+        encode(envelope),
         properties,
     )
 
@@ -39,8 +42,14 @@ def message_for(envelope: Mapping[str, Any], *, exchange: str | None = None,
 class EventPublisher:
     """Publishes contract-checked events of one source, with publisher confirms."""
 
-    def __init__(self, amqp_uri: str, source: str, *, clock: Callable[[], datetime] = utcnow,
-                 sign_as_user: bool = True):
+    def __init__(
+        self,
+        amqp_uri: str,
+        source: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        sign_as_user: bool = True,
+    ):
         self.address = BrokerAddress.from_uri(amqp_uri)
         self.source = source
         self.clock = clock
@@ -49,12 +58,22 @@ class EventPublisher:
         self._publisher = ConfirmingPublisher(self.address)
 
     def publish(
-        self, type_: str, payload: Mapping[str, Any], *, park_id: str | None = None,
-        correlation_id: str | None = None, version: int = 1,
+        self,
+        type_: str,
+        payload: Mapping[str, Any],
+        *,
+        park_id: str | None = None,
+        correlation_id: str | None = None,
+        version: int = 1,
     ) -> dict[str, Any]:
         envelope = build(
-            self.source, type_, payload, occurred_at=self.clock(),
-            correlation_id=correlation_id, park_id=park_id, version=version,
+            self.source,
+            type_,
+            payload,
+            occurred_at=self.clock(),
+            correlation_id=correlation_id,
+            park_id=park_id,
+            version=version,
         )
         self._publisher.publish([message_for(envelope, user_id=self.user_id)])
         return envelope

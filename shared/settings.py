@@ -37,9 +37,7 @@ class MessagingSettings:
             prefetch_count=int(config.get("PREFETCH_COUNT", defaults.prefetch_count)),
             outbox_batch_size=int(outbox.get("batch_size", defaults.outbox_batch_size)),
             outbox_poll_interval=float(outbox.get("poll_interval", defaults.outbox_poll_interval)),
-            outbox_retention_days=int(
-                outbox.get("retention_days", defaults.outbox_retention_days)
-            ),
+            outbox_retention_days=int(outbox.get("retention_days", defaults.outbox_retention_days)),
             inbox_retention_days=int(
                 config.get("INBOX_RETENTION_DAYS", defaults.inbox_retention_days)
             ),

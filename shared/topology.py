@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 UNROUTED = "park.unrouted"
+WORK_EXCHANGE = "ticketing.work"  # direct: routing key = firm id → queue firm.<firm_id>.work
 ALTERNATE_EXCHANGE_POLICY = "park-alternate-exchange"
 EVENTS_EXCHANGE_PATTERN = r"^[a-z0-9_-]+\.events$"
 
@@ -31,6 +32,10 @@ def retry_exchange(service: str, delay_seconds: int) -> str:
 
 def dead_letter_queue(service: str) -> str:
     return f"{service}.dlq"
+
+
+def firm_work_queue(firm_id: str) -> str:
+    return f"firm.{firm_id}.work"
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ class Topology:
         return wanted
 
     def exchanges(self) -> list[Exchange]:
-        found = [Exchange(UNROUTED, "fanout")]
+        found = [Exchange(UNROUTED, "fanout"), Exchange(WORK_EXCHANGE, "direct")]
         found += [Exchange(events_exchange(s), "topic") for s in self.all_sources()]
         found += [
             Exchange(retry_exchange(svc, delay), "fanout")
@@ -128,6 +133,11 @@ class Topology:
             for delay in self.retry_delays
         ]
         return found
+
+    def firm_work(self, firm_id: str) -> tuple[Queue, Binding]:
+        """A resident firm's durable work queue, declared when the firm is provisioned."""
+        name = firm_work_queue(firm_id)
+        return Queue(name, self._args()), Binding(name, WORK_EXCHANGE, firm_id)
 
     def _args(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"x-queue-type": self.queue_type, **(extra or {})}

@@ -42,8 +42,9 @@ class Cause:
         return cls(event.correlation_id, event.event_id, event.park_id)
 
 
-def claim_inbox(session: Session, tables: MessagingTables, consumer: str, event_id: str,
-                now: datetime) -> bool:
+def claim_inbox(
+    session: Session, tables: MessagingTables, consumer: str, event_id: str, now: datetime
+) -> bool:
     """Record ``(consumer, event_id)``; False if it was already there (a duplicate).
 
     ON CONFLICT DO NOTHING: on PostgreSQL a concurrent duplicate waits for the first
@@ -63,9 +64,15 @@ class UnitOfWork:
     """A transaction of one service; subclasses add repositories in :meth:`opened`."""
 
     def __init__(
-        self, database: Database, tables: MessagingTables, *, source: str,
-        clock: Callable[[], datetime], new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-        cause: Cause = Cause(), consumed: tuple[str, Event] | None = None,
+        self,
+        database: Database,
+        tables: MessagingTables,
+        *,
+        source: str,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        cause: Cause = Cause(),
+        consumed: tuple[str, Event] | None = None,
         on_commit: Callable[[], None] = lambda: None,
     ):
         self.database = database
@@ -88,8 +95,9 @@ class UnitOfWork:
             self._committed = False
             if self.consumed is not None:
                 consumer, event = self.consumed
-                if not claim_inbox(self.session, self.tables, consumer, event.event_id,
-                                   self.clock()):
+                if not claim_inbox(
+                    self.session, self.tables, consumer, event.event_id, self.clock()
+                ):
                     raise DuplicateEvent(f"{consumer} already applied event {event.event_id}")
             self.opened(self.session)
         except BaseException:
@@ -124,16 +132,27 @@ class UnitOfWork:
         self.session.rollback()
 
     def emit(
-        self, type_: str, payload: Mapping[str, Any], *, park_id: str | None = None,
+        self,
+        type_: str,
+        payload: Mapping[str, Any],
+        *,
+        park_id: str | None = None,
         version: int = 1,
     ) -> dict[str, Any]:
         """Stage ``<source>.events`` / ``type_``; checked against the contract now."""
-        return self.send(events_exchange(self.source), type_, type_, payload,
-                         park_id=park_id, version=version)
+        return self.send(
+            events_exchange(self.source), type_, type_, payload, park_id=park_id, version=version
+        )
 
     def send(
-        self, exchange: str, routing_key: str, type_: str, payload: Mapping[str, Any], *,
-        park_id: str | None = None, version: int = 1,
+        self,
+        exchange: str,
+        routing_key: str,
+        type_: str,
+        payload: Mapping[str, Any],
+        *,
+        park_id: str | None = None,
+        version: int = 1,
     ) -> dict[str, Any]:
         """Stage an event for any exchange (e.g. a work item on ``ticketing.work``)."""
         if self.cause.correlation_id is None:
@@ -141,12 +160,24 @@ class UnitOfWork:
             self.cause = replace(self.cause, correlation_id=self.new_id())
         now = self.clock()
         envelope = build(
-            self.source, type_, payload, occurred_at=now,
-            correlation_id=self.cause.correlation_id, causation_id=self.cause.causation_id,
+            self.source,
+            type_,
+            payload,
+            occurred_at=now,
+            correlation_id=self.cause.correlation_id,
+            causation_id=self.cause.causation_id,
             park_id=park_id if park_id is not None else self.cause.park_id,
-            version=version, new_id=self.new_id,
+            version=version,
+            new_id=self.new_id,
         )
-        stage(self.session.connection(), self.tables.outbox, exchange=exchange,
-              routing_key=routing_key, envelope=envelope, body=encode(envelope), created_at=now)
+        stage(
+            self.session.connection(),
+            self.tables.outbox,
+            exchange=exchange,
+            routing_key=routing_key,
+            envelope=envelope,
+            body=encode(envelope),
+            created_at=now,
+        )
         self.emitted.append(envelope)
         return envelope

@@ -41,6 +41,7 @@ class EnvelopeSchema(Schema):
     park_id = Text(required=True, allow_none=True)
     payload = JsonObject(required=True)
 
+
 _ENVELOPE = EnvelopeSchema()
 
 
@@ -128,7 +129,10 @@ def parse(body: bytes | str, *, sender: str | None = None, registry: Registry = 
 
 
 def validate_outgoing(
-    source: str, type_: str, payload: Mapping[str, Any], version: int = 1,
+    source: str,
+    type_: str,
+    payload: Mapping[str, Any],
+    version: int = 1,
     registry: Registry = REGISTRY,
 ) -> dict[str, Any]:
     """Turn a payload of Python values into its JSON form, refusing anything off-contract.
@@ -154,9 +158,15 @@ def validate_outgoing(
 
 
 def build(
-    source: str, type_: str, payload: Mapping[str, Any], *,
-    occurred_at: datetime, correlation_id: str | None = None, causation_id: str | None = None,
-    park_id: str | None = None, version: int = 1,
+    source: str,
+    type_: str,
+    payload: Mapping[str, Any],
+    *,
+    occurred_at: datetime,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    park_id: str | None = None,
+    version: int = 1,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     registry: Registry = REGISTRY,
 ) -> dict[str, Any]:

@@ -117,7 +117,7 @@ class IsoDate(fields.Field):
 class DecimalString(fields.Field):
     """A decimal number written as a JSON string (``"0.09"``, ``"12345.6"``), never a float."""
 
-    default_error_messages = {"invalid": "Not a decimal string such as \"0.09\"."}
+    default_error_messages = {"invalid": 'Not a decimal string such as "0.09".'}
 
     def __init__(self, *, minimum: Decimal | None = None, maximum: Decimal | None = None, **kw):
         super().__init__(**kw)

@@ -79,7 +79,9 @@ class Registry:
                 raise UnknownEvent(
                     f"version: {source}/{type_} has no version {version} (known: {known})"
                 ) from None
-            raise UnknownEvent(f"type: no event {type_!r} is registered for source {source!r}")
+            raise UnknownEvent(
+                f"type: no event {type_!r} is registered for source {source!r}"
+            ) from None
 
     def __contains__(self, key: EventKey) -> bool:
         return key in self._specs

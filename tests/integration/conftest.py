@@ -22,7 +22,9 @@ class RecorderWorld:
         self.amqp_uri = amqp_uri
         self.container_factory = container_factory
         self.topology = build_topology(
-            recorder.SUBSCRIPTIONS, services=("alpha", "beta"), sources=("probe",),
+            recorder.SUBSCRIPTIONS,
+            services=("alpha", "beta"),
+            sources=("probe",),
             retry_delays=TEST_RETRY_DELAYS,
         )
         declare_topology(self.topology, amqp_uri)

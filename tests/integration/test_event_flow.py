@@ -1,13 +1,16 @@
 import uuid
 from datetime import UTC, datetime
 
-from tests.support.broker import get_messages, wait_for
 from tests.services.recorder import Alpha, Beta
+from tests.support.broker import get_messages, wait_for
 
 
 def thing(amount_fen: int = 1250) -> dict:
-    return {"thing_id": str(uuid.uuid4()), "amount_fen": amount_fen,
-            "happened_at": datetime.now(UTC)}
+    return {
+        "thing_id": str(uuid.uuid4()),
+        "amount_fen": amount_fen,
+        "happened_at": datetime.now(UTC),
+    }
 
 
 def test_an_event_crosses_two_services_with_its_correlation_id_intact(world):
@@ -22,3 +25,23 @@ def test_an_event_crosses_two_services_with_its_correlation_id_intact(world):
         row = connection.exec_driver_sql("SELECT correlation_id FROM effects").one()
     assert row.correlation_id == sent["correlation_id"]
     assert world.effects("alpha") == {payload["thing_id"]: 1}
+
+
+def test_an_event_nobody_subscribes_to_lands_in_park_unrouted(world):
+    payload = {"thing_id": str(uuid.uuid4())}
+    sent = world.publisher.publish("thing_ignored", payload)
+
+    kept = wait_for(lambda: get_messages(world.amqp_uri, "park.unrouted"), message="unrouted")
+
+    assert [m.properties["message_id"] for m in kept] == [sent["event_id"]]
+
+
+def test_events_published_before_the_consumer_first_starts_are_delivered(world):
+    things = [thing() for _ in range(5)]
+    for payload in things:
+        world.publisher.publish("thing_happened", payload)
+
+    world.start(Alpha)
+
+    expected = {payload["thing_id"]: 1 for payload in things}
+    wait_for(lambda: world.effects("alpha") == expected, message="all five effects")

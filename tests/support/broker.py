@@ -11,8 +11,13 @@ from shared.amqp_client import BrokerAddress
 T = TypeVar("T")
 
 
-def wait_for(probe: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.05,
-             message: str = "condition") -> T:
+def wait_for(
+    probe: Callable[[], T],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> T:
     """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -20,7 +25,9 @@ def wait_for(probe: Callable[[], T], *, timeout: float = 15.0, interval: float =
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {value!r})")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {message} (last: {value!r})"
+            )
         eventlet.sleep(interval)
 
 

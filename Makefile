@@ -1,0 +1,52 @@
+# The park services backend. `make run` and `make test` set everything up from scratch.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PARK_CONFIG ?= config/development.yaml
+export PARK_CONFIG
+PARK := $(BIN)/python -m shared.cli
+
+.PHONY: run venv check-broker declare migrate test test-fast lint format bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $@
+
+check-broker: venv
+	@$(PARK) check
+
+declare: check-broker
+	$(PARK) topology declare
+
+migrate: venv
+	@mkdir -p var
+	$(PARK) db migrate
+
+## Start every service (one process each, under honcho) on the config's defaults.
+run: declare migrate
+	$(BIN)/honcho start --procfile Procfile
+
+## The whole suite against the real broker and PostgreSQL (slow fault tests included).
+test: check-broker
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: a failure, not a pass" >&2; fi; \
+	exit $$status
+
+## Everything but the slow fault-injection tests.
+test-fast: check-broker
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf var/*.sqlite var/*.sqlite-wal var/*.sqlite-shm var/bench

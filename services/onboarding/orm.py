@@ -1,0 +1,8 @@
+"""Tables of the onboarding service (its own database; no other service reads them)."""
+
+from sqlalchemy import MetaData
+
+from shared.messaging_tables import add_messaging_tables
+
+metadata = MetaData()
+messaging = add_messaging_tables(metadata)

@@ -1,0 +1,291 @@
+"""``park``: the operator's command line (DESIGN §7).
+
+Every command reads the same nameko config file as the services (``--config``, default
+``$PARK_CONFIG`` or ``config/development.yaml``).
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.amqp_client import CONNECTION_ERRORS, BrokerAddress, ConfirmingPublisher
+from shared.dead_letters import LetterQueue
+from shared.management import ManagementClient, ManagementUnavailable
+from shared.settings import MessagingSettings, database_url, load_config_file
+from shared.topology import SERVICES, UNROUTED, dead_letter_queue, park_topology
+
+ROOT = Path(__file__).resolve().parents[1]
+app = typer.Typer(
+    help="Operate the park services: broker topology, databases, dead letters.",
+    no_args_is_help=True,
+)
+topology_app = typer.Typer(help="The broker topology of DESIGN §6.", no_args_is_help=True)
+db_app = typer.Typer(help="The services' databases.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead-letter queues: list, show, replay, purge.", no_args_is_help=True)
+unrouted_app = typer.Typer(help="park.unrouted: events no one subscribes to.", no_args_is_help=True)
+app.add_typer(topology_app, name="topology")
+app.add_typer(db_app, name="db")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(unrouted_app, name="unrouted")
+console = Console()
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", envvar="PARK_CONFIG", help="nameko config file")
+]
+DEFAULT_CONFIG = ROOT / "config" / "development.yaml"
+
+
+class Context:
+    def __init__(self, config_path: Path):
+        self.config = load_config_file(config_path)
+        self.settings = MessagingSettings.from_config(self.config)
+        self.address = BrokerAddress.from_uri(self.settings.amqp_uri)
+
+    def management(self) -> ManagementClient:
+        return ManagementClient.for_broker(self.settings.management_url, self.address)
+
+    def letters(self, queue: str) -> LetterQueue:
+        return LetterQueue(self.address, queue)
+
+
+def fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def check(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Check that RabbitMQ and its management API are reachable; say how to fix it if not."""
+    context = Context(config)
+    address = context.address
+    try:
+        address.connect(timeout=5).close()
+    except CONNECTION_ERRORS as error:
+        fail(
+            f"RabbitMQ is not reachable at {address.host}:{address.port} (vhost "
+            f"{address.vhost!r}, user {address.user!r}): {error}\n"
+            "  Start it with:  rabbitmq-server -detached   (then: rabbitmqctl await_startup)\n"
+            "  or point AMQP_URI at a running broker."
+        )
+    try:
+        context.management().overview()
+    except ManagementUnavailable as error:
+        fail(str(error))
+    console.print(f"RabbitMQ at {address.host}:{address.port} and its management API: ok")
+
+
+@topology_app.command("declare")
+def topology_declare(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Declare every exchange, queue, binding and policy (idempotent)."""
+    from shared.declare import declare_topology
+
+    context = Context(config)
+    declare_topology(
+        park_topology(context.settings.retry_delays),
+        context.settings.amqp_uri,
+        context.settings.management_url,
+    )
+    console.print("topology declared")
+
+
+@topology_app.command("show")
+def topology_show(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Print the topology this code would declare."""
+    topology = park_topology(Context(config).settings.retry_delays)
+    table = Table("kind", "name", "details")
+    for exchange in topology.exchanges():
+        table.add_row("exchange", exchange.name, exchange.type)
+    for queue in topology.queues():
+        table.add_row("queue", queue.name, json.dumps(queue.arguments))
+    for binding in topology.bindings():
+        table.add_row("binding", binding.queue, f"{binding.exchange} [{binding.routing_key}]")
+    console.print(table)
+
+
+@db_app.command("migrate")
+def db_migrate(
+    services: Annotated[list[str] | None, typer.Argument(help="default: all")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Run each service's Alembic migrations up to head."""
+    from shared.migrate import upgrade
+
+    context = Context(config)
+    for service in services or SERVICES:
+        url = database_url(context.config, service)
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        upgrade(url, ROOT / "services" / service / "migrations")
+        console.print(f"{service}: migrated")
+
+
+@app.command()
+def queues(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Depth, consumers and rates of every queue (from the management API)."""
+    context = Context(config)
+    table = Table("queue", "ready", "unacked", "consumers", "in/s", "out/s")
+    for queue in sorted(
+        context.management().queues(context.address.vhost), key=lambda q: q["name"]
+    ):
+        stats = queue.get("message_stats", {})
+        rate_in = stats.get("publish_details", {}).get("rate", 0.0)
+        rate_out = stats.get("deliver_get_details", {}).get("rate", 0.0)
+        table.add_row(
+            queue["name"],
+            str(queue.get("messages_ready", 0)),
+            str(queue.get("messages_unacknowledged", 0)),
+            str(queue.get("consumers", 0)),
+            f"{rate_in:.1f}",
+            f"{rate_out:.1f}",
+        )
+    console.print(table)
+
+
+def _letter_table(letters) -> Table:
+    table = Table("#", "event_id", "type", "queue", "failed at", "error")
+    for letter in letters:
+        table.add_row(
+            str(letter.position),
+            letter.event_id or "-",
+            letter.properties.get("type") or "-",
+            letter.original_queue or "-",
+            letter.headers.get("park-failed-at", "-"),
+            (letter.error or "-")[:120],
+        )
+    return table
+
+
+def _selector(event_id: str | None, all_: bool):
+    if not event_id and not all_:
+        fail("say which: --event-id ID or --all")
+    return lambda letter: all_ or letter.event_id == event_id
+
+
+ServiceArgument = Annotated[str, typer.Argument(help="onboarding, ticketing, billing, buyback")]
+EventIdOption = Annotated[str | None, typer.Option("--event-id", help="one letter by event id")]
+AllOption = Annotated[bool, typer.Option("--all", help="every letter in the queue")]
+
+
+@dlq_app.command("list")
+def dlq_list(service: ServiceArgument, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """List a service's dead letters (without removing them)."""
+    console.print(_letter_table(Context(config).letters(dead_letter_queue(service)).peek()))
+
+
+@dlq_app.command("show")
+def dlq_show(
+    service: ServiceArgument, event_id: str, config: ConfigOption = DEFAULT_CONFIG
+) -> None:
+    """Print one dead letter: headers, properties and body."""
+    for letter in Context(config).letters(dead_letter_queue(service)).peek():
+        if letter.event_id == event_id:
+            body = letter.body.decode("utf-8", errors="replace")
+            console.print_json(
+                json.dumps(
+                    {
+                        "headers": letter.headers,
+                        "properties": {k: str(v) for k, v in letter.properties.items()},
+                        "body": body,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            return
+    fail(f"no dead letter with event id {event_id} in {dead_letter_queue(service)}")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    service: ServiceArgument,
+    event_id: EventIdOption = None,
+    all_: AllOption = False,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Send dead letters back to their original queue (never through the exchange)."""
+    context = Context(config)
+    publisher = ConfirmingPublisher(context.address)
+    outcome = context.letters(dead_letter_queue(service)).replay(
+        _selector(event_id, all_),
+        window=timedelta(days=context.settings.inbox_retention_days),
+        now=lambda: datetime.now(UTC),
+        publisher=publisher,
+    )
+    publisher.close()
+    for letter, reason in outcome.refused:
+        console.print(f"[yellow]refused[/] {letter.event_id}: {reason}")
+    console.print(f"replayed {len(outcome.replayed)}, refused {len(outcome.refused)}")
+    if outcome.refused:
+        raise typer.Exit(1)
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    service: ServiceArgument,
+    event_id: EventIdOption = None,
+    all_: AllOption = False,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Discard dead letters for good."""
+    removed = Context(config).letters(dead_letter_queue(service)).purge(_selector(event_id, all_))
+    console.print(f"purged {len(removed)}")
+
+
+@unrouted_app.command("list")
+def unrouted_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """List events that reached no subscriber."""
+    table = Table("#", "event_id", "exchange/type", "correlation_id")
+    for letter in Context(config).letters(UNROUTED).peek():
+        table.add_row(
+            str(letter.position),
+            letter.event_id or "-",
+            f"{letter.properties.get('app_id')}/{letter.properties.get('type')}",
+            letter.properties.get("correlation_id") or "-",
+        )
+    console.print(table)
+
+
+@unrouted_app.command("purge")
+def unrouted_purge(
+    event_id: EventIdOption = None, all_: AllOption = False, config: ConfigOption = DEFAULT_CONFIG
+) -> None:
+    """Discard unrouted events."""
+    removed = Context(config).letters(UNROUTED).purge(_selector(event_id, all_))
+    console.print(f"purged {len(removed)}")
+
+
+@app.command()
+def publish(
+    source: str,
+    type_: Annotated[str, typer.Argument(metavar="TYPE")],
+    payload: Annotated[str, typer.Argument(help="JSON object, or @file.json")],
+    park_id: Annotated[str | None, typer.Option("--park-id")] = None,
+    correlation_id: Annotated[str | None, typer.Option("--correlation-id")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Publish one contract-checked event (a test event, or a manual correction)."""
+    import shared.contract  # noqa: F401  (fills the registry)
+    from shared.errors import ContractViolation
+    from shared.publisher import EventPublisher
+
+    text = Path(payload[1:]).read_text("utf-8") if payload.startswith("@") else payload
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        fail(f"payload is not JSON: {error}")
+    with EventPublisher(Context(config).settings.amqp_uri, source) as publisher:
+        try:
+            envelope = publisher.publish(
+                type_, document, park_id=park_id, correlation_id=correlation_id
+            )
+        except ContractViolation as error:
+            fail(str(error))
+    console.print_json(json.dumps(envelope, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    app()

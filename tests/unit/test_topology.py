@@ -1,0 +1,96 @@
+import ast
+from pathlib import Path
+
+import pytest
+
+from shared.topology import (
+    PARK_SUBSCRIPTIONS,
+    build_topology,
+    park_topology,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_subscription_has_a_quorum_work_queue_bound_by_type():
+    topology = build_topology([("billing", "bank", "payment_received")])
+
+    [queue] = [q for q in topology.queues() if q.name == "billing.bank.payment_received"]
+    assert queue.arguments == {"x-queue-type": "quorum"}
+    assert any(
+        b.queue == queue.name
+        and b.exchange == "bank.events"
+        and b.routing_key == "payment_received"
+        for b in topology.bindings()
+    )
+
+
+def test_retry_queues_dead_letter_back_through_the_default_exchange_without_dropping():
+    topology = build_topology([], retry_delays=(1, 10))
+
+    retry = {q.name: q.arguments for q in topology.queues() if ".retry." in q.name}
+    assert retry["billing.retry.10s"] == {
+        "x-queue-type": "quorum",
+        "x-message-ttl": 10_000,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+    assert all(
+        any(b.queue == name and b.exchange == name for b in topology.bindings()) for name in retry
+    )
+    assert {e.name: e.type for e in topology.exchanges()}["billing.retry.1s"] == "fanout"
+
+
+def test_classic_retry_queues_need_no_quorum_arguments():
+    topology = build_topology([], retry_delays=(5,), queue_type="classic")
+    retry = {q.name: q.arguments for q in topology.queues()}["buyback.retry.5s"]
+    assert retry == {"x-queue-type": "classic", "x-message-ttl": 5000, "x-dead-letter-exchange": ""}
+
+
+def test_every_service_has_a_dead_letter_queue_and_every_source_an_events_exchange():
+    topology = park_topology()
+    names = {q.name for q in topology.queues()}
+    exchanges = {e.name: e.type for e in topology.exchanges()}
+
+    assert {
+        "onboarding.dlq",
+        "ticketing.dlq",
+        "billing.dlq",
+        "buyback.dlq",
+        "park.unrouted",
+    } <= names
+    for source in ("portal", "gov", "bank", "meters", "firms", "onboarding", "billing"):
+        assert exchanges[f"{source}.events"] == "topic"
+    assert exchanges["park.unrouted"] == "fanout"
+    assert exchanges["ticketing.work"] == "direct"
+
+
+def test_a_retry_ladder_must_increase():
+    with pytest.raises(ValueError):
+        build_topology([], retry_delays=(10, 1))
+
+
+def test_a_firm_gets_a_work_queue_bound_by_its_id():
+    queue, binding = park_topology().firm_work("law-01")
+    assert queue.name == "firm.law-01.work"
+    assert (binding.exchange, binding.routing_key) == ("ticketing.work", "law-01")
+
+
+def handlers_in_services() -> set[tuple[str, str, str]]:
+    """Every @handle_event("source", "type") in services/*/service.py, by service name."""
+    found = set()
+    for path in ROOT.glob("services/*/service.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "handle_event"
+                and len(node.args) == 2
+            ):
+                source, type_ = (arg.value for arg in node.args)
+                found.add((path.parent.name, source, type_))
+    return found
+
+
+def test_the_park_topology_subscribes_exactly_the_handlers_the_services_have():
+    assert set(PARK_SUBSCRIPTIONS) == handlers_in_services()
