@@ -1,0 +1,131 @@
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from shared.cli import app
+from shared.contract.fields import utc_iso
+from tests.services.recorder import Alpha
+from tests.support.broker import get_messages, queue_depth, wait_for
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def park(world, tmp_path):
+    """Run the ``park`` CLI against this test's vhost."""
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"AMQP_URI": world.amqp_uri, **world.config}))
+
+    def invoke(*args: str):
+        return runner.invoke(app, [*args, "--config", str(config)])
+
+    return invoke
+
+
+def dead_letter_a_flaky_thing(world, fail_times: int) -> str:
+    thing_id = str(uuid.uuid4())
+    world.publisher.publish("flaky_thing", {"thing_id": thing_id, "fail_times": fail_times})
+    wait_for(
+        lambda: queue_depth(world.amqp_uri, "alpha.dlq") == 1, timeout=20, message="the dead letter"
+    )
+    return thing_id
+
+
+def test_dlq_list_shows_the_reason_and_leaves_the_letter_in_place(world, park):
+    world.start(Alpha)
+    dead_letter_a_flaky_thing(world, fail_times=-1)
+
+    result = park("dlq", "list", "alpha")
+
+    assert result.exit_code == 0, result.output
+    assert "alpha.probe.flaky_thing" in result.output
+    assert "TransientFailure" in result.output
+    assert queue_depth(world.amqp_uri, "alpha.dlq") == 1
+
+
+def test_a_replayed_dead_letter_goes_back_to_its_queue_and_is_applied_once(world, park):
+    world.start(Alpha)
+    thing_id = dead_letter_a_flaky_thing(world, fail_times=3)  # 3 failures exhaust (1, 2)
+    [letter] = get_messages(world.amqp_uri, "alpha.dlq", ack=False)
+    event_id = letter.properties["message_id"]
+
+    result = park("dlq", "replay", "alpha", "--event-id", event_id)
+
+    assert result.exit_code == 0, result.output
+    assert "replayed 1, refused 0" in result.output
+    wait_for(lambda: world.effects("alpha").get(thing_id), message="the replayed effect")
+    assert world.effects("alpha") == {thing_id: 1}
+    assert queue_depth(world.amqp_uri, "alpha.dlq") == 0
+
+
+def test_a_dead_letter_older_than_the_replay_window_is_refused(world, park):
+    failed_at = utc_iso(datetime.now(UTC) - timedelta(days=31))
+    world.publisher.publish_raw(
+        "",
+        "alpha.dlq",
+        b"{}",
+        message_id="old-1",
+        headers={
+            "park-original-queue": "alpha.probe.thing_happened",
+            "park-failed-at": failed_at,
+            "park-error": "long ago",
+        },
+    )
+
+    result = park("dlq", "replay", "alpha", "--all")
+
+    assert result.exit_code == 1
+    assert "older than the 30-day replay window" in result.output
+    assert queue_depth(world.amqp_uri, "alpha.dlq") == 1
+    assert queue_depth(world.amqp_uri, "alpha.probe.thing_happened") == 0
+
+
+def test_dlq_purge_discards_only_the_chosen_letter(world, park):
+    for message_id in ("keep-me", "drop-me"):
+        world.publisher.publish_raw("", "alpha.dlq", b"{}", message_id=message_id)
+
+    result = park("dlq", "purge", "alpha", "--event-id", "drop-me")
+
+    assert "purged 1" in result.output
+    assert [m.properties["message_id"] for m in get_messages(world.amqp_uri, "alpha.dlq")] == [
+        "keep-me"
+    ]
+
+
+def test_publish_refuses_a_payload_that_breaks_the_contract(world, park):
+    payload = json.dumps(
+        {"thing_id": str(uuid.uuid4()), "amount_fen": 1.5, "happened_at": "2026-11-27T05:40:00Z"}
+    )
+
+    result = park("publish", "probe", "thing_happened", payload)
+
+    assert result.exit_code == 1
+    assert "amount_fen" in result.output
+
+
+def test_publish_sends_a_valid_event(world, park):
+    world.start(Alpha)
+    thing_id = str(uuid.uuid4())
+    payload = json.dumps(
+        {"thing_id": thing_id, "amount_fen": 150, "happened_at": "2026-11-27T05:40:00Z"}
+    )
+
+    result = park("publish", "probe", "thing_happened", payload, "--park-id", "aux-shangjie")
+
+    assert result.exit_code == 0, result.output
+    wait_for(lambda: world.effects("alpha").get(thing_id), message="the effect")
+
+
+def test_check_says_how_to_start_an_unreachable_broker(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("AMQP_URI: pyamqp://guest:guest@127.0.0.1:5999/\n")
+
+    result = runner.invoke(app, ["check", "--config", str(config)])
+
+    assert result.exit_code == 1
+    assert "RabbitMQ is not reachable" in result.output
+    assert "rabbitmq-server -detached" in result.output
