@@ -54,7 +54,11 @@ def compose(text: str, source: str, error: type[YamlFileError] = YamlFileError) 
 
 
 def _shown(node: yaml.Node) -> str:
-    return repr(node.value) if isinstance(node, yaml.ScalarNode) else "a list or mapping"
+    """How a node reads back in a message: ``'12' (str)``, ``12.5 (float)``."""
+    if not isinstance(node, yaml.ScalarNode):
+        return "a list or mapping"
+    kind = node.tag.rsplit(":", 1)[-1]
+    return f"{node.value!r} ({kind})" if kind == "str" else f"{node.value} ({kind})"
 
 
 class NodeReader:

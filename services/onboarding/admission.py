@@ -1,0 +1,72 @@
+"""Admission: what happens when the joint review approves an application.
+
+The enterprise is created (id from the injected factory), given the least-loaded chief
+service officer, flagged for an environmental review when the park's policy says so,
+and the reserved units are sold or leased to it under one contract, priced in fen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.onboarding.enterprises import Enterprise, assign_chief_service_officer
+from services.onboarding.industries import parse_industry_code
+from services.onboarding.park import AdmissionPolicy
+from services.onboarding.submissions import Submission
+from services.onboarding.units import AllocatedUnit, Unit
+
+
+@dataclass(frozen=True)
+class AdmissionContext:
+    """What admission needs from outside the application, supplied by the handler.
+
+    ``policy`` is the park's current policy (roster, environmental-review prefixes);
+    ``active_enterprises`` maps officer id → active enterprises they serve now;
+    ``new_id`` makes the enterprise and contract ids.
+    """
+
+    policy: AdmissionPolicy
+    active_enterprises: Mapping[str, int]
+    new_id: Callable[[], str]
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The outcome of admitting an application: the enterprise and its allocation."""
+
+    enterprise: Enterprise
+    contract_id: str
+    allocated: tuple[AllocatedUnit, ...]
+
+
+def admit(
+    submission: Submission, units: Sequence[Unit], now: datetime, context: AdmissionContext
+) -> Admission:
+    """Create the enterprise of ``submission`` and allocate it the reserved ``units``."""
+    policy = context.policy
+    officer = assign_chief_service_officer(
+        policy.chief_service_officers, context.active_enterprises
+    )
+    industry = parse_industry_code(submission.enterprise.industry_code)
+    enterprise = Enterprise(
+        enterprise_id=context.new_id(),
+        park_id=submission.park_id,
+        application_id=submission.application_id,
+        name=submission.enterprise.name,
+        uscc=submission.enterprise.uscc,
+        industry_code=submission.enterprise.industry_code,
+        supply_chain_partner=submission.supply_chain_partner,
+        environmental_review_required=policy.requires_environmental_review(industry),
+        chief_service_officer=officer.id,
+        admitted_at=now,
+    )
+    contract_id = context.new_id()
+    allocated = tuple(
+        unit.allocate(
+            submission.application_id, submission.tenure, enterprise.enterprise_id, contract_id
+        )
+        for unit in units
+    )
+    return Admission(enterprise, contract_id, allocated)

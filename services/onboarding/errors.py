@@ -1,0 +1,72 @@
+"""Domain errors: an operation the model's rules forbid in the current state.
+
+They are raised for commands that should not have been sent (an operator ending a lease
+the enterprise does not hold, a second production start), unlike business rejections of
+incoming events, which the model records as events with :class:`~.reasons.Reason` s.
+Each error has a stable ``code`` so the service layer can report it without parsing the
+message. (``exceptions.py`` will hold the errors callers see over RPC.)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """Base class of onboarding domain errors; ``code`` names the broken rule."""
+
+    code: ClassVar[str] = "domain_error"
+
+
+class IllegalUnitTransition(DomainError):
+    """A unit cannot move from its current status that way (e.g. reserve a sold unit)."""
+
+    code = "illegal_unit_transition"
+
+
+class LeaseNotHeld(DomainError):
+    """A lease was to be ended on units the enterprise does not hold on lease."""
+
+    code = "lease_not_held"
+
+
+class UnitsNotOwned(DomainError):
+    """A buyback settlement names units the enterprise does not own (bought)."""
+
+    code = "units_not_owned"
+
+
+class ApplicationClosed(DomainError):
+    """The application was rejected or suspended and takes no further input."""
+
+    code = "application_closed"
+
+
+class ProductionAlreadyStarted(DomainError):
+    """Production start is recorded once; a different date for it is refused."""
+
+    code = "production_already_started"
+
+
+class InvalidDate(DomainError):
+    """A date lies in the future or before the enterprise was admitted."""
+
+    code = "invalid_date"
+
+
+class UnknownServiceOfficer(DomainError):
+    """The chief service officer is not on the park's roster."""
+
+    code = "unknown_service_officer"
+
+
+class NoServiceOfficers(DomainError):
+    """The park's roster is empty, so no chief service officer can be assigned."""
+
+    code = "no_service_officers"
+
+
+class UnknownEnterprise(DomainError):
+    """No admitted enterprise has this id (raised by handlers, defined here for its code)."""
+
+    code = "unknown_enterprise"

@@ -1,0 +1,201 @@
+import pytest
+
+from services.onboarding.park_definition import (
+    ParkDefinitionError,
+    load_park_definition,
+    load_park_definitions,
+    parse_park_definition,
+)
+from services.onboarding.tests.unit.builders import PARKS_DIR
+
+DEMO = PARKS_DIR / "aux-shangjie.yaml"
+
+MINIMAL = """\
+park:
+  id: mini
+  name: 小园
+  district: 上街区
+prices_fen_per_m2:
+  purchase: 320000
+  monthly_rent: 1500
+  monthly_property_fee: 150
+buildings:
+  - id: B01
+    floors: 1
+    rooms_per_floor: 2
+    room_area_m2: 300
+policy:
+  industries: {allow: [C]}
+  required_documents: [营业执照]
+  deficiency_deadline_business_days: 10
+  departments: [{id: market_regulation, name: 市场监管}]
+  chief_service_officers: [{id: cso-01, name: 张伟}]
+"""
+
+
+def _problems(text: str):
+    with pytest.raises(ParkDefinitionError) as caught:
+        parse_park_definition(text, "bad.yaml")
+    return caught.value.problems
+
+
+def test_the_demo_park_has_432_rooms_of_129600_square_metres():
+    park = load_park_definition(DEMO)
+    rooms = [unit for unit in park.units if unit.room is not None]
+    assert len(rooms) == 432
+    assert sum(unit.area_m2 for unit in rooms) == 129_600
+
+
+def test_the_demo_park_has_eight_custom_units_of_1000_square_metres():
+    park = load_park_definition(DEMO)
+    custom = [unit for unit in park.units if unit.room is None]
+    assert [unit.unit_id for unit in custom] == [f"S0{n}" for n in range(1, 9)]
+    assert {unit.area_m2 for unit in custom} == {1000}
+
+
+def test_the_demo_park_prices_every_unit_in_fen():
+    unit = next(u for u in load_park_definition(DEMO).units if u.unit_id == "B07-2F-03")
+    assert (unit.building, unit.floor, unit.room, unit.area_m2) == ("B07", 2, 3, 300)
+    assert unit.purchase_price_per_m2_fen == 320_000
+    assert unit.monthly_rent_per_m2_fen == 1_500
+    assert unit.property_fee_per_m2_fen == 150
+
+
+def test_a_floor_stands_for_its_six_rooms():
+    floor = load_park_definition(DEMO).floors["B07-2F"]
+    assert floor.unit_ids == tuple(f"B07-2F-0{n}" for n in range(1, 7))
+
+
+def test_the_demo_policy_reviews_with_four_departments_and_four_officers():
+    policy = load_park_definition(DEMO).policy
+    assert len(policy.departments) == 4
+    assert [officer.id for officer in policy.chief_service_officers] == [
+        "cso-01",
+        "cso-02",
+        "cso-03",
+        "cso-04",
+    ]
+
+
+def test_every_shipped_park_file_loads_and_the_parks_differ_in_policy():
+    parks = load_park_definitions(PARKS_DIR)
+    assert set(parks) >= {"aux-shangjie", "shangjie-equipment"}
+    assert parks["aux-shangjie"].policy != parks["shangjie-equipment"].policy
+
+
+def test_a_building_can_list_its_rooms_floor_by_floor():
+    park = load_park_definition(PARKS_DIR / "shangjie-equipment.yaml")
+    b07 = [(u.unit_id, u.area_m2) for u in park.units if u.building == "B07"]
+    assert b07 == [
+        ("B07-1F-01", 800),
+        ("B07-1F-02", 800),
+        ("B07-2F-01", 400),
+        ("B07-2F-02", 400),
+        ("B07-2F-03", 600),
+    ]
+
+
+def test_requested_floors_expand_into_rooms_without_repeats():
+    park = parse_park_definition(MINIMAL)
+    assert park.resolve_requested_units(["B01-1F-02", "B01-1F", "X"]) == (
+        "B01-1F-02",
+        "B01-1F-01",
+        "X",
+    )
+
+
+def test_a_minimal_file_needs_no_custom_units():
+    assert parse_park_definition(MINIMAL).custom_units == ()
+
+
+def test_a_fractional_price_is_reported_with_its_line():
+    problems = _problems(MINIMAL.replace("purchase: 320000", "purchase: 12.5"))
+    assert [(p.line, p.field) for p in problems] == [(6, "prices_fen_per_m2.purchase")]
+    assert "not 12.5 (float)" in problems[0].message
+
+
+def test_a_quoted_price_is_rejected():
+    problems = _problems(MINIMAL.replace("monthly_rent: 1500", 'monthly_rent: "12"'))
+    assert [(p.line, p.field) for p in problems] == [(7, "prices_fen_per_m2.monthly_rent")]
+
+
+@pytest.mark.parametrize("value", ["true", "012", "1_500", "0x10", "-1"])
+def test_integers_must_be_plain_positive_decimals(value):
+    problems = _problems(MINIMAL.replace("room_area_m2: 300", f"room_area_m2: {value}"))
+    assert [(p.line, p.field) for p in problems] == [(13, "buildings[0].room_area_m2")]
+
+
+def test_every_fault_in_a_file_is_reported_at_once():
+    text = (
+        MINIMAL.replace("floors: 1", "floors: 0")
+        .replace("allow: [C]", "allow: [C44]")
+        .replace("id: cso-01", "id: 1")
+    )
+    problems = _problems(text)
+    assert [(p.line, p.field) for p in problems] == [
+        (11, "buildings[0].floors"),
+        (15, "policy.industries.allow[0]"),
+        (19, "policy.chief_service_officers[0].id"),
+    ]
+
+
+def test_the_error_message_names_file_line_and_field():
+    with pytest.raises(ParkDefinitionError, match=r"bad\.yaml:11: buildings\[0\]\.floors: "):
+        parse_park_definition(MINIMAL.replace("floors: 1", "floors: 0"), "bad.yaml")
+
+
+def test_a_misspelt_key_is_reported():
+    problems = _problems(MINIMAL.replace("rooms_per_floor", "rooms_per_flor"))
+    assert ("buildings[0].rooms_per_flor", 12) in [(p.field, p.line) for p in problems]
+
+
+def test_a_repeated_key_is_reported():
+    problems = _problems(
+        MINIMAL.replace("  district: 上街区\n", "  district: 上街区\n  id: other\n")
+    )
+    assert [(p.line, p.field, p.message) for p in problems] == [(5, "park.id", "repeated key")]
+
+
+def test_a_missing_section_is_reported():
+    problems = _problems(MINIMAL[: MINIMAL.index("policy:")])
+    assert [(p.field, p.message) for p in problems] == [("policy", "is required")]
+
+
+def test_a_building_defined_twice_is_reported():
+    text = MINIMAL.replace(
+        "  - id: B01\n",
+        "  - ids: B01..B02\n    floors: 1\n    rooms_per_floor: 1\n    room_area_m2: 1\n"
+        "  - id: B02\n",
+    )
+    problems = _problems(text)
+    assert [(p.field, p.message) for p in problems] == [
+        ("buildings", "'B02' appears more than once")
+    ]
+
+
+def test_a_building_range_must_run_upwards():
+    problems = _problems(MINIMAL.replace("- id: B01", "- ids: B05..B01"))
+    assert [p.field for p in problems] == ["buildings[0].ids"]
+
+
+def test_custom_unit_ids_need_the_s_prefix():
+    text = MINIMAL + "custom_units:\n  - id: B09\n    area_m2: 1000\n"
+    problems = _problems(text)
+    assert [(p.line, p.field) for p in problems] == [(21, "custom_units[0].id")]
+
+
+def test_a_yaml_syntax_error_is_reported_with_its_line():
+    problems = _problems(MINIMAL.replace("  name: 小园", "  name: [小园"))
+    assert problems[0].field == "(yaml)"
+    assert problems[0].line == 4
+
+
+def test_an_empty_file_is_reported():
+    assert _problems("")[0].message == "the file is empty"
+
+
+def test_two_files_defining_one_park_are_refused(tmp_path):
+    (tmp_path / "a.yaml").write_text(MINIMAL, encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(MINIMAL, encoding="utf-8")
+    with pytest.raises(ValueError, match="park id 'mini' is already defined"):
+        load_park_definitions(tmp_path)
