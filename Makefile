@@ -7,7 +7,7 @@ PARK_CONFIG ?= config/development.yaml
 export PARK_CONFIG
 PARK := $(BIN)/python -m shared.cli
 
-.PHONY: run venv check-broker declare migrate test test-fast lint format bench clean
+.PHONY: run venv check-broker declare migrate parks test test-fast lint format bench clean
 
 venv: $(VENV)/.installed
 
@@ -27,8 +27,11 @@ migrate: venv
 	@mkdir -p var
 	$(PARK) db migrate
 
+parks: migrate
+	$(PARK) parks load
+
 ## Start every service (one process each, under honcho) on the config's defaults.
-run: declare migrate
+run: declare migrate parks
 	$(BIN)/honcho start --procfile Procfile
 
 ## The whole suite against the real broker and PostgreSQL (slow fault tests included).

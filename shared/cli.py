@@ -27,11 +27,13 @@ app = typer.Typer(
 topology_app = typer.Typer(help="The broker topology of DESIGN §6.", no_args_is_help=True)
 db_app = typer.Typer(help="The services' databases.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, show, replay, purge.", no_args_is_help=True)
+parks_app = typer.Typer(help="Park definition files (deploy/parks/).", no_args_is_help=True)
 unrouted_app = typer.Typer(help="park.unrouted: events no one subscribes to.", no_args_is_help=True)
 app.add_typer(topology_app, name="topology")
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(unrouted_app, name="unrouted")
+app.add_typer(parks_app, name="parks")
 console = Console()
 
 ConfigOption = Annotated[
@@ -122,6 +124,35 @@ def db_migrate(
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         upgrade(url, ROOT / "services" / service / "migrations")
         console.print(f"{service}: migrated")
+
+
+@parks_app.command("load")
+def parks_load(
+    directory: Annotated[Path | None, typer.Argument(help="default: PARKS_DIR")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Validate every park file and load parks and units into onboarding (idempotent)."""
+    from services.onboarding import handlers
+    from services.onboarding.orm import messaging
+    from services.onboarding.park_definition import ParkDefinitionError, load_park_definitions
+    from services.onboarding.unit_of_work import OnboardingUnitOfWork
+    from shared.clock import utcnow
+    from shared.db import Database
+
+    context = Context(config)
+    directory = directory or Path(context.config.get("PARKS_DIR", ROOT / "deploy" / "parks"))
+    try:
+        parks = load_park_definitions(directory)
+    except (ParkDefinitionError, ValueError) as error:  # ValueError: several files at once
+        fail(str(error))
+    database = Database(database_url(context.config, "onboarding"))
+    uow = OnboardingUnitOfWork(database, messaging, source="onboarding", clock=utcnow)
+    summary = handlers.load_parks(
+        [(park, Path(park.source).read_text("utf-8")) for park in parks.values()], uow
+    )
+    database.dispose()
+    for park_id, counts in summary.items():
+        console.print(f"{park_id}: {counts['units']} units, {counts['added']} new")
 
 
 @app.command()

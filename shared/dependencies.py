@@ -135,3 +135,24 @@ class LogContext(DependencyProvider):
 
     def worker_teardown(self, worker_ctx) -> None:
         structlog.contextvars.clear_contextvars()
+
+
+class BusinessCalendarProvider(DependencyProvider):
+    """The business calendar, with operator-loaded years from ``CALENDAR_DATA_DIR``."""
+
+    def setup(self) -> None:
+        from pathlib import Path
+
+        from shared.business_calendar import BusinessCalendar
+
+        directory = config.get("CALENDAR_DATA_DIR")
+        if directory and Path(directory).is_dir():
+            self.calendar = BusinessCalendar.from_directory(directory)
+        else:
+            log.warning(
+                "no calendar data directory; chinese-calendar years only", directory=directory
+            )
+            self.calendar = BusinessCalendar()
+
+    def get_dependency(self, worker_ctx):
+        return self.calendar

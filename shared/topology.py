@@ -172,7 +172,12 @@ def build_topology(
 
 # Every subscription of every service. A service's handler whose queue is missing here
 # refuses to start (tests/unit/test_topology.py also checks the two agree).
-PARK_SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = ()
+PARK_SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("onboarding", "portal", "application_submitted"),
+    ("onboarding", "gov", "review_decided"),
+    ("onboarding", "portal", "documents_supplied"),
+    ("onboarding", "buyback", "claim_settled"),
+)
 
 
 def park_topology(retry_delays: Iterable[int] = DEFAULT_RETRY_DELAYS) -> Topology:

@@ -1,0 +1,376 @@
+"""Use cases of the onboarding service: plain functions over a unit of work.
+
+Each takes what it needs as parameters (``uow``, the calendar) and commits one
+transaction holding the state change, its outbox events and its history rows.
+"""
+
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from services.onboarding.admission import AdmissionContext
+from services.onboarding.applications import Application, refuse_unknown_application
+from services.onboarding.errors import ApplicationClosed, DomainError
+from services.onboarding.events import DocumentsRefused, DomainEvent, event_payload
+from services.onboarding.exceptions import IllegalTransition, NotFound
+from services.onboarding.park import ParkDefinition
+from services.onboarding.reasons import ReasonCode
+from services.onboarding.submissions import EnterpriseDetails, Submission
+from services.onboarding.unit_of_work import OnboardingUnitOfWork
+from services.onboarding.units import Unit
+from shared.business_calendar import BusinessCalendar
+from shared.errors import PermanentFailure
+
+
+def publish(uow: OnboardingUnitOfWork, events: Iterable[DomainEvent]) -> None:
+    """Stage each domain event in the outbox and keep it in the history."""
+    for domain_event in events:
+        payload = event_payload(domain_event)
+        envelope = uow.emit(domain_event.event_type, payload, park_id=domain_event.park_id)
+        uow.history.append(
+            application_id=payload.get("application_id"),
+            enterprise_id=payload.get("enterprise_id"),
+            event_type=domain_event.event_type,
+            event_id=envelope["event_id"],
+            occurred_at=domain_event.occurred_at,
+            payload=envelope["payload"],
+        )
+
+
+# -- events from other systems ---------------------------------------------------------
+
+
+def receive_application(
+    payload: Mapping[str, Any],
+    park_id: str | None,
+    uow: OnboardingUnitOfWork,
+    calendar: BusinessCalendar,
+) -> None:
+    """``portal/application_submitted``: reject with every reason, or reserve and review."""
+    submission = Submission(
+        application_id=payload["application_id"],
+        park_id=park_id or "",
+        enterprise=EnterpriseDetails(**payload["enterprise"]),
+        tenure=payload["tenure"],
+        requested_units=payload["requested_units"],
+        documents=payload["documents"],
+        supply_chain_partner=payload["supply_chain_partner"],
+    )
+    with uow:
+        now = uow.clock()
+        existing = uow.applications.get(submission.application_id, lock=True)
+        if existing is not None:
+            existing.resubmitted(submission, now)
+            publish(uow, existing.events)
+        else:
+            park = uow.parks.get(submission.park_id) if park_id else None
+            units = _requested_units(uow, park, submission)
+            application = Application.receive(
+                submission, park, units, now, calendar.add_business_days
+            )
+            uow.applications.add(application)
+            uow.units.save(units.values())
+            publish(uow, application.events)
+        uow.commit()
+
+
+def _requested_units(
+    uow: OnboardingUnitOfWork, park: ParkDefinition | None, submission: Submission
+) -> dict[str, Unit]:
+    if park is None:
+        return {}
+    unit_ids = park.resolve_requested_units(submission.requested_units)
+    return uow.units.get_many(park.id, unit_ids, lock=True)
+
+
+def decide_review(payload: Mapping[str, Any], uow: OnboardingUnitOfWork) -> None:
+    """``gov/review_decided``: record a department's decision; admit on the last approval."""
+    application_id = payload["application_id"]
+    with uow:
+        now = uow.clock()
+        application = uow.applications.get(application_id, lock=True)
+        if application is None:
+            refusal = refuse_unknown_application(
+                application_id, payload["department"], payload["decision"], now
+            )
+            publish(uow, [refusal])
+        else:
+            units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
+            park = uow.parks.get(application.park_id)
+            context = AdmissionContext(
+                park.policy, uow.enterprises.active_per_officer(park.id), uow.new_id
+            )
+            enterprise = application.record_decision(
+                payload["department"],
+                payload["decision"],
+                payload["reason"],
+                now,
+                units=units,
+                admission=context,
+            )
+            if enterprise is not None:
+                uow.enterprises.add(enterprise)
+            uow.applications.save(application)
+            uow.units.save(units.values())
+            publish(uow, application.events)
+        uow.commit()
+
+
+def supply_documents(payload: Mapping[str, Any], uow: OnboardingUnitOfWork) -> None:
+    """``portal/documents_supplied``: clear accept-with-deficiencies items."""
+    application_id = payload["application_id"]
+    with uow:
+        now = uow.clock()
+        application = uow.applications.get(application_id, lock=True)
+        if application is None:
+            publish(
+                uow,
+                [
+                    _documents_refused(
+                        application_id,
+                        None,
+                        ReasonCode.UNKNOWN_APPLICATION,
+                        f"no application {application_id!r} is known",
+                        now,
+                    )
+                ],
+            )
+        else:
+            try:
+                application.supply_documents(payload["documents"], now)
+            except ApplicationClosed as closed:
+                application.events.append(
+                    _documents_refused(
+                        application_id,
+                        application.park_id,
+                        ReasonCode.APPLICATION_CLOSED,
+                        str(closed),
+                        now,
+                    )
+                )
+            uow.applications.save(application)
+            publish(uow, application.events)
+        uow.commit()
+
+
+def _documents_refused(application_id, park_id, code, message, now) -> DocumentsRefused:
+    return DocumentsRefused(
+        occurred_at=now,
+        park_id=park_id,
+        application_id=application_id,
+        code=str(code),
+        message=message,
+    )
+
+
+def settle_buyback(payload: Mapping[str, Any], uow: OnboardingUnitOfWork) -> None:
+    """``buyback/claim_settled``: the bought-back units return to inventory.
+
+    A settlement for an unknown enterprise, or for units it does not own, means the
+    two services disagree about the park's property: it is dead-lettered with the
+    reason for an operator, never half-applied.
+    """
+    enterprise_id = payload["enterprise_id"]
+    with uow:
+        enterprise = uow.enterprises.get(enterprise_id, lock=True)
+        if enterprise is None:
+            raise PermanentFailure(f"claim {payload['claim_id']}: no enterprise {enterprise_id}")
+        units = list(uow.units.get_many(enterprise.park_id, payload["units"], lock=True).values())
+        try:
+            enterprise.sell_back(units, payload["units"], payload["claim_id"], uow.clock())
+        except DomainError as error:
+            raise PermanentFailure(f"{error.code}: {error}") from None
+        uow.units.save(units)
+        remaining = uow.units.held_by(enterprise_id)
+        uow.enterprises.save(enterprise, active=bool(remaining))
+        publish(uow, enterprise.events)
+        uow.commit()
+
+
+# -- the deadline timer ---------------------------------------------------------------
+
+
+def process_deadlines(uow: OnboardingUnitOfWork, batch: int = 100) -> int:
+    """Suspend applications whose deficiency deadline passed before admission, and
+    escalate overdue items of admitted enterprises to their chief service officer.
+
+    Each application is handled in its own transaction, locked with SKIP LOCKED on
+    PostgreSQL: two service instances scanning at once never act twice on one
+    application (and a second pass finds nothing left to do). Returns how many
+    applications changed.
+    """
+    with uow:
+        due = uow.applications.due(uow.clock(), batch)
+    changed = 0
+    for application_id in due:
+        with uow:
+            now = uow.clock()
+            application = uow.applications.get(application_id, lock=True, skip_locked=True)
+            if application is None:
+                continue  # another instance holds it right now
+            units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
+            if not application.suspend_if_overdue(now, units) and application.enterprise_id:
+                enterprise = uow.enterprises.get(application.enterprise_id)
+                application.escalate_overdue_items(now, enterprise.chief_service_officer)
+            uow.applications.save(application)
+            uow.units.save(units.values())
+            publish(uow, application.events)
+            uow.commit()
+            changed += bool(application.events)
+    return changed
+
+
+# -- operator actions (RPC) -----------------------------------------------------------
+
+
+@contextmanager
+def _domain_rules():
+    """Report a broken domain rule to the RPC caller with the domain's own code."""
+    try:
+        yield
+    except DomainError as error:
+        raise IllegalTransition(str(error), code=error.code) from None
+
+
+def _enterprise(uow: OnboardingUnitOfWork, enterprise_id: str):
+    enterprise = uow.enterprises.get(enterprise_id, lock=True)
+    if enterprise is None:
+        raise NotFound(f"no admitted enterprise {enterprise_id!r}", code="unknown_enterprise")
+    return enterprise
+
+
+def record_production_start(
+    enterprise_id: str, started_on: date, uow: OnboardingUnitOfWork
+) -> None:
+    with uow:
+        enterprise = _enterprise(uow, enterprise_id)
+        with _domain_rules():
+            enterprise.record_production_start(started_on, uow.clock())
+        uow.enterprises.save(enterprise)
+        publish(uow, enterprise.events)
+        uow.commit()
+
+
+def end_lease(enterprise_id: str, unit_ids: list[str], uow: OnboardingUnitOfWork) -> list[str]:
+    with uow:
+        enterprise = _enterprise(uow, enterprise_id)
+        units = uow.units.get_many(enterprise.park_id, unit_ids, lock=True)
+        unknown = sorted(set(unit_ids) - set(units))
+        if unknown:
+            raise NotFound(
+                f"park {enterprise.park_id} has no unit {', '.join(unknown)}", code="unknown_unit"
+            )
+        with _domain_rules():
+            released = enterprise.end_lease(list(units.values()), uow.clock())
+        uow.units.save(units.values())
+        uow.enterprises.save(enterprise, active=bool(uow.units.held_by(enterprise_id)))
+        publish(uow, enterprise.events)
+        uow.commit()
+    return list(released)
+
+
+def reassign_chief_service_officer(
+    enterprise_id: str, officer_id: str, uow: OnboardingUnitOfWork
+) -> None:
+    with uow:
+        enterprise = _enterprise(uow, enterprise_id)
+        roster = uow.parks.get(enterprise.park_id).policy.chief_service_officers
+        with _domain_rules():
+            enterprise.reassign_chief_service_officer(officer_id, roster, uow.clock())
+        uow.enterprises.save(enterprise)
+        publish(uow, enterprise.events)
+        uow.commit()
+
+
+def log_service_visit(
+    enterprise_id: str,
+    officer_id: str,
+    visited_on: date,
+    note: str,
+    visit_id: str | None,
+    uow: OnboardingUnitOfWork,
+) -> str:
+    visit_id = visit_id or uow.new_id()
+    with uow:
+        enterprise = _enterprise(uow, enterprise_id)
+        roster = {o.id for o in uow.parks.get(enterprise.park_id).policy.chief_service_officers}
+        if officer_id not in roster:
+            raise IllegalTransition(
+                f"{officer_id!r} is not on park {enterprise.park_id}'s roster of service officers",
+                code="unknown_service_officer",
+            )
+        with _domain_rules():
+            enterprise.log_service_visit(visit_id, officer_id, visited_on, note, uow.clock())
+        uow.enterprises.save(enterprise)
+        publish(uow, enterprise.events)
+        uow.commit()
+    return visit_id
+
+
+def query_units(
+    park_id: str, status: str | None, building: str | None, uow: OnboardingUnitOfWork
+) -> dict:
+    """Units of a park (optionally one status or building) with occupancy figures."""
+    with uow:
+        if uow.parks.get(park_id) is None:
+            raise NotFound(f"no park {park_id!r}", code="park_not_found")
+        units = uow.units.search(park_id, status=status, building=building)
+        figures = uow.units.occupancy(park_id, building)
+    total_area = sum(f["area_m2"] for f in figures.values())
+    occupied = figures["sold"]["area_m2"] + figures["leased"]["area_m2"]
+    return {
+        "park_id": park_id,
+        "building": building,
+        "by_status": figures,
+        "total_units": sum(f["units"] for f in figures.values()),
+        "total_area_m2": total_area,
+        # basis points of area sold or leased, an integer: 7,500 = 75.00 %
+        "occupancy_bp": occupied * 10_000 // total_area if total_area else 0,
+        "units": [
+            {
+                "unit_id": u.unit_id,
+                "building": u.building,
+                "floor": u.floor,
+                "room": u.room,
+                "area_m2": u.area_m2,
+                "status": str(u.status),
+                "holder": u.holder,
+                "contract_id": u.contract_id,
+            }
+            for u in units
+        ],
+    }
+
+
+def application_history(application_id: str, uow: OnboardingUnitOfWork) -> dict:
+    """An application's current state and every event it (and its enterprise) caused."""
+    with uow:
+        application = uow.applications.get(application_id)
+        if application is None:
+            raise NotFound(f"no application {application_id!r}", code="unknown_application")
+        events = uow.history.of_application(application_id, application.enterprise_id)
+    return {
+        "application_id": application_id,
+        "park_id": application.park_id,
+        "status": str(application.status),
+        "enterprise_id": application.enterprise_id,
+        "outstanding_items": list(application.outstanding_items),
+        "history": events,
+    }
+
+
+def load_parks(
+    definitions: Iterable[tuple[ParkDefinition, str]], uow: OnboardingUnitOfWork
+) -> dict[str, dict[str, int]]:
+    """Store park definitions and add their units not yet known (idempotent: units
+    already stored keep their status, holder and contract)."""
+    summary = {}
+    with uow:
+        now = uow.clock()
+        for park, text in definitions:
+            uow.parks.save(park, text, now)
+            added = uow.units.add_missing([Unit.from_spec(spec) for spec in park.units])
+            summary[park.id] = {"units": len(park.units), "added": added}
+        uow.commit()
+    return summary

@@ -1,0 +1,47 @@
+"""marshmallow schemas of onboarding's RPC arguments (its events live in
+``shared/contract/onboarding.py``, where other services can read them)."""
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from services.onboarding.exceptions import InvalidRequest
+from shared.contract.envelope import describe
+from shared.contract.fields import IsoDate, StrictList, Text
+
+
+class ProductionStart(Schema):
+    enterprise_id = Text(required=True)
+    started_on = IsoDate(required=True)
+
+
+class LeaseEnd(Schema):
+    enterprise_id = Text(required=True)
+    unit_ids = StrictList(Text(), required=True, min_length=1)
+
+
+class OfficerReassignment(Schema):
+    enterprise_id = Text(required=True)
+    officer_id = Text(required=True)
+
+
+class ServiceVisit(Schema):
+    enterprise_id = Text(required=True)
+    officer_id = Text(required=True)
+    visited_on = IsoDate(required=True)
+    note = fields.String(required=True)
+    visit_id = Text(load_default=None)
+
+
+class UnitQuery(Schema):
+    park_id = Text(required=True)
+    status = Text(
+        load_default=None, validate=validate.OneOf(["available", "reserved", "sold", "leased"])
+    )
+    building = Text(load_default=None)
+
+
+def load(schema: type[Schema], **arguments) -> dict:
+    """Validate RPC arguments; a bad one is an :class:`InvalidRequest` naming the field."""
+    try:
+        return schema().load(arguments)
+    except ValidationError as error:
+        raise InvalidRequest(describe(error)) from None
