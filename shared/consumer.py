@@ -79,6 +79,24 @@ class _RawMessageConsumer(ConsumerCore):
     def _on_raw_message(self, message) -> None:
         self.on_message(None, message)
 
+    # nameko guards ack and requeue against amqp's ConnectionError only. A connection
+    # dropped while a worker finishes (a broker restart) raises a socket error instead,
+    # which would kill the whole container. Nothing is lost by swallowing it: the broker
+    # redelivers the unacked message and the inbox makes the redelivery harmless.
+    def ack_message(self, message) -> None:
+        try:
+            super().ack_message(message)
+        except (OSError, amqp.exceptions.ConnectionError) as error:
+            log.warning("ack lost with the connection; the broker redelivers", error=repr(error))
+
+    def requeue_message(self, message) -> None:
+        try:
+            super().requeue_message(message)
+        except (OSError, amqp.exceptions.ConnectionError) as error:
+            log.warning(
+                "requeue lost with the connection; the broker redelivers", error=repr(error)
+            )
+
 
 class HandleEvent(Consumer):
     """The entrypoint behind :func:`handle_event`."""
@@ -89,7 +107,9 @@ class HandleEvent(Consumer):
     def __init__(self, source: str, type_: str, **kwargs: Any):
         self.source = source
         self.type = type_
-        super().__init__(queue=None, **kwargs)
+        # A duplicate is an expected outcome, not an error: nameko logs it as a warning.
+        expected = tuple(kwargs.pop("expected_exceptions", ()) or ())
+        super().__init__(queue=None, expected_exceptions=(DuplicateEvent, *expected), **kwargs)
 
     def setup(self) -> None:
         settings = MessagingSettings.from_config(config)

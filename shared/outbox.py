@@ -14,6 +14,7 @@ in a second short transaction — never holding a transaction across network I/O
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -165,38 +166,44 @@ class RelayLoop:
         self.housekeeping = housekeeping
         self.housekeeping_every = housekeeping_every
         self._wake = threading.Event()
-        self._stopping = False
+        self._stopped = threading.Event()
         self._last_housekeeping = 0.0
 
     def nudge(self) -> None:
         self._wake.set()
 
     def stop(self) -> None:
-        self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     def run(self) -> None:
         failures = 0
-        while not self._stopping:
-            self._wake.wait(self._backoff(failures))
+        while not self._stopped.is_set():
+            if failures:
+                # Back off, deaf to nudges: every commit during an outage would otherwise
+                # wake the relay straight into the same failure.
+                self._stopped.wait(min(0.2 * 2**failures, 10.0))
+            else:
+                self._wake.wait(self.poll_interval)
             self._wake.clear()
-            if self._stopping:
+            if self._stopped.is_set():
                 break
             try:
                 self.relay.relay_all()
                 self._maybe_housekeep()
-                failures = 0
-            except Exception:
+            except Exception as error:  # the loop must outlive broker and database outages
                 failures += 1
-                log.exception("outbox relay failed; will retry", failures=failures)
+                if failures == 1:
+                    log.exception("outbox relay failed; retrying with back-off")
+                else:
+                    log.warning("outbox relay still failing", failures=failures, error=repr(error))
+            else:
+                if failures:
+                    log.info("outbox relay recovered", failures=failures)
+                failures = 0
         self.relay.publisher.close()
 
-    def _backoff(self, failures: int) -> float:
-        return self.poll_interval if failures == 0 else min(0.2 * 2**failures, 10.0)
-
     def _maybe_housekeep(self) -> None:
-        import time
-
         now = time.monotonic()
         if self.housekeeping and now - self._last_housekeeping >= self.housekeeping_every:
             self._last_housekeeping = now
