@@ -67,6 +67,9 @@ class ManagementClient:
     def put_user(self, user: str, password: str, tags: str = "") -> None:
         self._call("PUT", f"users/{self._q(user)}", {"password": password, "tags": tags})
 
+    def delete_user(self, user: str) -> None:
+        self._call("DELETE", f"users/{self._q(user)}")
+
     def put_policy(self, vhost: str, name: str, pattern: str, apply_to: str, definition: dict):
         body = {"pattern": pattern, "apply-to": apply_to, "definition": definition, "priority": 0}
         self._call("PUT", f"policies/{self._q(vhost)}/{self._q(name)}", body)

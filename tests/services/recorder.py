@@ -23,6 +23,7 @@ effects = Table(
     Column("correlation_id", String(36), nullable=False),
     Column("amount_fen", Integer, nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("sender", String(100), nullable=True),  # the event's verified sender
 )
 
 failures: Counter = Counter()  # thing_id → failed attempts so far, for the flaky handler
@@ -37,6 +38,7 @@ def record(uow, event, amount_fen: int) -> None:
             correlation_id=event.correlation_id,
             amount_fen=amount_fen,
             applied_at=uow.clock(),
+            sender=event.sender,
         )
     )
 

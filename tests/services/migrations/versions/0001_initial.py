@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("correlation_id", sa.String(36), nullable=False),
         sa.Column("amount_fen", sa.Integer, nullable=False),
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sender", sa.String(100), nullable=True),
     )
 
 
