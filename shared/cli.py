@@ -5,6 +5,7 @@ Every command reads the same nameko config file as the services (``--config``, d
 """
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -34,7 +35,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(unrouted_app, name="unrouted")
 app.add_typer(parks_app, name="parks")
-console = Console()
+# Piped or captured output is read by programs and grep: don't cut it at 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=240)
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", envvar="PARK_CONFIG", help="nameko config file")

@@ -38,6 +38,7 @@ from shared.errors import (
     PublishFailed,
     TopologyMissing,
 )
+from shared.metrics import EVENTS, HANDLER_SECONDS
 from shared.settings import MessagingSettings
 from shared.topology import Subscription, dead_letter_queue, retry_exchange
 
@@ -50,7 +51,16 @@ ORIGINAL_QUEUE = "park-original-queue"
 ORIGINAL_EXCHANGE = "park-original-exchange"
 ORIGINAL_ROUTING_KEY = "park-original-routing-key"
 FAILED_AT = "park-failed-at"
-PUBLISH_FAILURE_PAUSE = 1.0  # seconds before a message whose republish failed is requeued
+PUBLISH_FAILURE_PAUSE = 1.0
+_CARRIED_PROPERTIES = (
+    "message_id",
+    "correlation_id",
+    "timestamp",
+    "app_id",
+    "type",
+    "content_type",
+    "content_encoding",
+)  # seconds before a message whose republish failed is requeued
 
 
 class Republisher(SharedExtension):
@@ -137,18 +147,28 @@ class HandleEvent(Consumer):
 
     # -- receiving ---------------------------------------------------------------------
 
+    def _count(self, outcome: str, started: float | None = None) -> None:
+        queue = self.subscription.queue
+        EVENTS.labels(self.subscription.service, queue, outcome).inc()
+        if started is not None:
+            HANDLER_SECONDS.labels(self.subscription.service, queue).observe(
+                time.monotonic() - started
+            )
+
     def handle_message(self, body: None, message: kombu.Message) -> None:
+        started = time.monotonic()
         sender = self._verified_sender(message)
         try:
             event = parse(message.body, sender=sender)
             self._check_route(event)
         except MalformedMessage as error:
+            reason, attempts = error.reason, self._attempts(message) + 1
             self.container.spawn_managed_thread(
-                partial(self._dead_letter, message, error.reason, self._attempts(message) + 1)
+                lambda: self._count(self._dead_letter(message, reason, attempts), started)
             )
             return
         context_data = {"correlation_id": event.correlation_id, "event_id": event.event_id}
-        handle_result = partial(self.handle_result, message)
+        handle_result = partial(self.handle_result, message, started=started)
 
         def spawn_worker() -> None:
             try:
@@ -189,28 +209,29 @@ class HandleEvent(Consumer):
 
     # -- outcome -----------------------------------------------------------------------
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None, *, started=None):
         if exc_info is None:
             self.consumer.ack_message(message)
+            self._count("applied", started)
         else:
-            self._handle_failure(message, exc_info[1])
+            self._count(self._handle_failure(message, exc_info[1]), started)
         return result, exc_info
 
-    def _handle_failure(self, message: kombu.Message, error: BaseException) -> None:
+    def _handle_failure(self, message: kombu.Message, error: BaseException) -> str:
+        """Settle a failed message; returns the outcome, for the metrics."""
         if isinstance(error, DuplicateEvent):
             log.info("duplicate event ignored", queue=self.subscription.queue)
             self.consumer.ack_message(message)
-            return
+            return "duplicate"
         attempts = self._attempts(message) + 1
         if isinstance(error, PermanentFailure):
-            self._dead_letter(message, f"{type(error).__name__}: {error}", attempts)
-        elif attempts <= len(self.retry_delays):
-            self._retry(message, error, attempts)
-        else:
-            reason = f"failed {attempts} times; last error: {type(error).__name__}: {error}"
-            self._dead_letter(message, reason, attempts)
+            return self._dead_letter(message, f"{type(error).__name__}: {error}", attempts)
+        if attempts <= len(self.retry_delays):
+            return self._retry(message, error, attempts)
+        reason = f"failed {attempts} times; last error: {type(error).__name__}: {error}"
+        return self._dead_letter(message, reason, attempts)
 
-    def _retry(self, message: kombu.Message, error: BaseException, attempts: int) -> None:
+    def _retry(self, message: kombu.Message, error: BaseException, attempts: int) -> str:
         delay = self.retry_delays[attempts - 1]
         log.warning(
             "handler failed; retrying later",
@@ -222,9 +243,11 @@ class HandleEvent(Consumer):
         exchange = retry_exchange(self.subscription.service, delay)
         # Routing key = the work queue: on expiry the message dead-letters through the
         # default exchange straight back to this queue, and to no other subscriber.
-        self._republish(message, exchange, self.subscription.queue, {ATTEMPTS: attempts})
+        return self._republish(
+            message, exchange, self.subscription.queue, {ATTEMPTS: attempts}, "retried"
+        )
 
-    def _dead_letter(self, message: kombu.Message, reason: str, attempts: int) -> None:
+    def _dead_letter(self, message: kombu.Message, reason: str, attempts: int) -> str:
         log.error(
             "message dead-lettered", queue=self.subscription.queue, reason=reason, attempts=attempts
         )
@@ -233,50 +256,53 @@ class HandleEvent(Consumer):
             ATTEMPTS: attempts,
             FAILED_AT: utc_iso(datetime.now(UTC)),
         }
-        self._republish(message, "", dead_letter_queue(self.subscription.service), headers)
+        queue = dead_letter_queue(self.subscription.service)
+        return self._republish(message, "", queue, headers, "dead_lettered")
 
     def _republish(
-        self, message: kombu.Message, exchange: str, routing_key: str, extra_headers: dict[str, Any]
-    ) -> None:
-        headers = dict(message.headers or {})
-        headers.pop("x-death", None)  # the broker's own history; it rebuilds it
-        delivery = message.delivery_info
-        headers.setdefault(ORIGINAL_QUEUE, self.subscription.queue)
-        headers.setdefault(ORIGINAL_EXCHANGE, delivery.get("exchange", ""))
-        headers.setdefault(ORIGINAL_ROUTING_KEY, delivery.get("routing_key", ""))
-        sender = self._verified_sender(message)
-        if sender:
-            headers[SENDER] = sender
-        else:
-            headers.pop(SENDER, None)
-        headers.update(extra_headers)
-        properties = {
-            key: message.properties[key]
-            for key in (
-                "message_id",
-                "correlation_id",
-                "timestamp",
-                "app_id",
-                "type",
-                "content_type",
-                "content_encoding",
-            )
-            if message.properties.get(key) is not None
-        }
-        properties["content_type"] = properties.get("content_type") or "application/json"
-        properties["user_id"] = self.republisher.address.user
-        properties["headers"] = headers
-        outgoing = OutgoingMessage(exchange, routing_key, message.body, properties)
+        self,
+        message: kombu.Message,
+        exchange: str,
+        routing_key: str,
+        extra_headers: dict[str, Any],
+        outcome: str,
+    ) -> str:
+        """Publish a copy with confirms, then ack the original; returns the outcome."""
+        copy = OutgoingMessage(
+            exchange, routing_key, message.body, self._copied_properties(message, extra_headers)
+        )
         try:
-            self.republisher.publisher.publish([outgoing])
+            self.republisher.publisher.publish([copy])
         except PublishFailed as error:
             # Not acked: the broker keeps the original. Pause so that a broker in trouble
             # does not turn the requeue into a hot loop.
             log.error("could not republish; message requeued", error=str(error))
             time.sleep(PUBLISH_FAILURE_PAUSE)
             self.consumer.requeue_message(message)
-            return
+            return "requeued"
         self.consumer.ack_message(message)
+        return outcome
+
+    def _copied_properties(self, message: kombu.Message, extra_headers: dict[str, Any]) -> dict:
+        """The original's properties and headers, plus where it came from, its verified
+        sender, and ``extra_headers``; published as this service's own user."""
+        headers = dict(message.headers or {})
+        headers.pop("x-death", None)  # the broker's own history; it rebuilds it
+        delivery = message.delivery_info
+        headers.setdefault(ORIGINAL_QUEUE, self.subscription.queue)
+        headers.setdefault(ORIGINAL_EXCHANGE, delivery.get("exchange", ""))
+        headers.setdefault(ORIGINAL_ROUTING_KEY, delivery.get("routing_key", ""))
+        headers.pop(SENDER, None)
+        if sender := self._verified_sender(message):
+            headers[SENDER] = sender
+        headers.update(extra_headers)
+        properties = {
+            key: message.properties[key]
+            for key in _CARRIED_PROPERTIES
+            if message.properties.get(key) is not None
+        }
+        properties.setdefault("content_type", "application/json")
+        return {**properties, "user_id": self.republisher.address.user, "headers": headers}
 
 
 handle_event = HandleEvent.decorator

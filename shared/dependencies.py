@@ -52,6 +52,7 @@ class UnitOfWorkProvider(DependencyProvider):
             publisher,
             clock=lambda: self.clock(),
             batch_size=self.settings.outbox_batch_size,
+            name=self.service,
         )
         self.relay_loop = RelayLoop(
             self.relay,
@@ -156,3 +157,14 @@ class BusinessCalendarProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.calendar
+
+
+class MetricsEndpoint(DependencyProvider):
+    """Serves the process's Prometheus metrics on ``METRICS_PORTS[<service>]``, if set."""
+
+    def setup(self) -> None:
+        port = (config.get("METRICS_PORTS") or {}).get(self.container.service_name)
+        if port:
+            from shared.metrics import serve
+
+            serve(int(port))

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from shared.amqp_client import ConfirmingPublisher, OutgoingMessage
 from shared.db import Database
+from shared.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +80,9 @@ class Relay:
         *,
         clock: Callable[[], datetime],
         batch_size: int = 500,
+        name: str = "",
     ):
+        self.name = name  # the service, for the metrics
         self.database = database
         self.outbox = outbox
         self.publisher = publisher
@@ -89,8 +92,12 @@ class Relay:
     def relay_batch(self) -> int:
         """Publish at most one batch; return how many rows it published."""
         if self.database.is_sqlite:
-            return self._relay_batch_sqlite()
-        return self._relay_batch_locked()
+            published = self._relay_batch_sqlite()
+        else:
+            published = self._relay_batch_locked()
+        if published:
+            OUTBOX_PUBLISHED.labels(self.name).inc(published)
+        return published
 
     def relay_all(self) -> int:
         total = 0
@@ -193,6 +200,7 @@ class RelayLoop:
                 self._maybe_housekeep()
             except Exception as error:  # the loop must outlive broker and database outages
                 failures += 1
+                OUTBOX_FAILURES.labels(self.relay.name).inc()
                 if failures == 1:
                     log.exception("outbox relay failed; retrying with back-off")
                 else:

@@ -8,7 +8,12 @@ from services.onboarding.exceptions import EXPECTED
 from services.onboarding.orm import messaging
 from services.onboarding.unit_of_work import OnboardingUnitOfWork
 from shared.consumer import handle_event
-from shared.dependencies import BusinessCalendarProvider, LogContext, UnitOfWorkProvider
+from shared.dependencies import (
+    BusinessCalendarProvider,
+    LogContext,
+    MetricsEndpoint,
+    UnitOfWorkProvider,
+)
 from shared.health import health_report
 
 DEADLINE_SCAN_SECONDS = 60
@@ -20,6 +25,7 @@ class OnboardingService:
     uow = UnitOfWorkProvider(messaging, uow_class=OnboardingUnitOfWork)
     calendar = BusinessCalendarProvider()
     logs = LogContext()
+    metrics = MetricsEndpoint()
 
     @handle_event("portal", "application_submitted")
     def on_application_submitted(self, event):

@@ -3,7 +3,7 @@
 from nameko.rpc import rpc
 
 from services.ticketing.orm import messaging
-from shared.dependencies import LogContext, UnitOfWorkProvider
+from shared.dependencies import LogContext, MetricsEndpoint, UnitOfWorkProvider
 from shared.health import health_report
 
 
@@ -12,6 +12,7 @@ class TicketingService:
 
     uow = UnitOfWorkProvider(messaging)
     logs = LogContext()
+    metrics = MetricsEndpoint()
 
     @rpc
     def health(self) -> dict:
