@@ -52,7 +52,8 @@ ORIGINAL_EXCHANGE = "park-original-exchange"
 ORIGINAL_ROUTING_KEY = "park-original-routing-key"
 FAILED_AT = "park-failed-at"
 PUBLISH_FAILURE_PAUSE = 1.0
-_CARRIED_PROPERTIES = (
+# AMQP properties a retried, dead-lettered or replayed copy keeps from its original.
+CARRIED_PROPERTIES = (
     "message_id",
     "correlation_id",
     "timestamp",
@@ -298,7 +299,7 @@ class HandleEvent(Consumer):
         headers.update(extra_headers)
         properties = {
             key: message.properties[key]
-            for key in _CARRIED_PROPERTIES
+            for key in CARRIED_PROPERTIES
             if message.properties.get(key) is not None
         }
         properties.setdefault("content_type", "application/json")

@@ -13,20 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
-from shared.consumer import ATTEMPTS, ERROR, FAILED_AT, ORIGINAL_QUEUE
+from shared.consumer import ATTEMPTS, CARRIED_PROPERTIES, ERROR, FAILED_AT, ORIGINAL_QUEUE
 from shared.contract.fields import utc_iso
 
 REPLAYED_AT = "park-replayed-at"
-_CARRIED_PROPERTIES = (
-    "message_id",
-    "correlation_id",
-    "timestamp",
-    "app_id",
-    "type",
-    "content_type",
-    "content_encoding",
-    "delivery_mode",
-)
 
 
 @dataclass(frozen=True)
@@ -150,7 +140,7 @@ def _refusal(letter: Letter, window: timedelta, now: datetime) -> str | None:
 def _replay_message(letter: Letter, now: datetime, publisher: ConfirmingPublisher):
     headers = {k: v for k, v in letter.headers.items() if k not in (ERROR, ATTEMPTS, FAILED_AT)}
     headers[REPLAYED_AT] = utc_iso(now)
-    properties = {k: letter.properties[k] for k in _CARRIED_PROPERTIES if k in letter.properties}
+    properties = {k: letter.properties[k] for k in CARRIED_PROPERTIES if k in letter.properties}
     # Published as the service's own user, so the consumer keeps trusting park-sender.
     properties["user_id"] = publisher.address.user
     properties["headers"] = headers
