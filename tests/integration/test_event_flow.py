@@ -1,6 +1,10 @@
 import uuid
 from datetime import UTC, datetime
 
+import nameko
+import pytest
+
+from shared.errors import TopologyMissing
 from tests.services.recorder import Alpha, Beta
 from tests.support.broker import get_messages, wait_for
 
@@ -45,3 +49,12 @@ def test_events_published_before_the_consumer_first_starts_are_delivered(world):
 
     expected = {payload["thing_id"]: 1 for payload in things}
     wait_for(lambda: world.effects("alpha") == expected, message="all five effects")
+
+
+def test_a_service_refuses_to_start_before_its_queues_are_declared(
+    rabbit_config, make_database_url, container_factory
+):
+    with nameko.config.patch({"DATABASES": {"alpha": make_database_url("alpha", "sqlite")}}):
+        container = container_factory(Alpha)
+        with pytest.raises(TopologyMissing, match=r"queue alpha\.probe\.\w+ does not exist"):
+            container.start()
