@@ -1,3 +1,6 @@
+import eventlet
+from nameko.testing.services import entrypoint_hook
+
 from services.onboarding import handlers
 from services.onboarding.tests.service.conftest import application
 
@@ -95,8 +98,6 @@ def test_after_admission_an_overdue_item_is_escalated_once_to_the_service_office
 
 
 def test_two_instances_scanning_at_once_suspend_each_application_once(onboarding, clock):
-    import eventlet
-
     onboarding.start()
     applications = [
         with_deficiencies(onboarding, [f"B10-{floor}F-0{room}"])
@@ -113,3 +114,14 @@ def test_two_instances_scanning_at_once_suspend_each_application_once(onboarding
         onboarding.wait_for_event(sent["application_id"], "application_suspended")
     for sent in applications:
         assert len(onboarding.events_about(sent["application_id"], "application_suspended")) == 1
+
+
+def test_the_timer_entrypoint_runs_the_deadline_scan(onboarding, clock):
+    container = onboarding.start()
+    sent = with_deficiencies(onboarding, ["B10-4F-01"])
+    clock.advance(days=20)
+
+    with entrypoint_hook(container, "scan_deadlines") as scan:
+        scan()
+
+    onboarding.wait_for_event(sent["application_id"], "application_suspended")

@@ -1,3 +1,5 @@
+import pytest
+
 from services.onboarding.tests.service.conftest import DEPARTMENTS, application
 
 
@@ -139,3 +141,15 @@ def test_each_department_is_recorded_once_whatever_the_order(onboarding):
     onboarding.wait_for_event(sent["application_id"], "enterprise_admitted")
     recorded = onboarding.events_about(sent["application_id"], "review_decision_recorded")
     assert sorted(e["payload"]["department"] for e in recorded) == sorted(DEPARTMENTS)
+
+
+@pytest.mark.parametrize("onboarding", ["sqlite"], indirect=True)
+def test_the_whole_admission_flow_works_on_sqlite(onboarding):
+    onboarding.start()
+    sent = admitted(onboarding, ["B14-1F"], tenure="lease")
+
+    [allocation] = onboarding.events_about(sent["application_id"], "units_allocated")
+    assert len(allocation["payload"]["units"]) == 6
+    assert set(onboarding.unit_statuses(*[f"B14-1F-0{r}" for r in range(1, 7)]).values()) == {
+        "leased"
+    }
