@@ -11,6 +11,7 @@ applied it, entering raises :class:`~shared.errors.DuplicateEvent` and nothing h
 Events it emits copy the consumed event's correlation id and name it as their cause.
 """
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -50,14 +51,18 @@ def claim_inbox(
     ON CONFLICT DO NOTHING: on PostgreSQL a concurrent duplicate waits for the first
     transaction and then finds the row (or claims it, if the first rolled back).
     """
-    dialect = session.get_bind().dialect.name
+    connection = session.connection()
+    statement = _claim_statement(tables.inbox, connection.dialect.name)
+    values = {"consumer": consumer, "event_id": event_id, "processed_at": now}
+    return connection.execute(statement, values).rowcount == 1
+
+
+@functools.cache
+def _claim_statement(inbox, dialect: str):
+    """One constant statement per table and dialect: SQLAlchemy compiles it once, instead
+    of building, hashing and compiling a new statement with literal values per event."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(tables.inbox)
-        .values(consumer=consumer, event_id=event_id, processed_at=now)
-        .on_conflict_do_nothing()
-    )
-    return session.execute(statement).rowcount == 1
+    return insert(inbox).on_conflict_do_nothing()
 
 
 class UnitOfWork:
