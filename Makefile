@@ -52,5 +52,10 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## The messaging-core benchmark (docs/performance.md): ~75 min at the issue's sizes.
+## BENCH_ARGS=--quick for a 1.5-minute development run; see python -m bench --help.
+bench: check-broker
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf var/*.sqlite var/*.sqlite-wal var/*.sqlite-shm var/bench

@@ -1,0 +1,1 @@
+"""The three one-hop forwarders, each run as its own OS process by the bench."""

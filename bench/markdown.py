@@ -1,0 +1,60 @@
+"""Markdown tables of one or more bench JSON files, for ``docs/performance.md``:
+
+python -m bench.markdown var/bench/latest.json [more.json …]
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _spread(value: dict, digits: int = 0) -> str:
+    return f"{value['median']:,.{digits}f} ({value['min']:,.{digits}f}–{value['max']:,.{digits}f})"
+
+
+def tables(document: dict) -> str:
+    lines = [
+        "| row | queue | events | events/s median (min–max) | CPU s/1k: forwarder | broker "
+        "| PostgreSQL | other | peak RSS MB |",
+        "|---|---|---:|---|---|---:|---:|---:|---:|",
+    ]
+    for label, row in document["rows"].items():
+        for size, result in row["closed_loop"].items():
+            cpu = result["cpu_s_per_1k"]
+            pg = f"{cpu['postgres']['median']:.2f}" if row["backend"] == "postgresql" else "—"
+            lines.append(
+                f"| {label} | {row['queue_type']} | {int(size):,} | "
+                f"{_spread(result['throughput'])} | {_spread(cpu['forwarder'], 2)} | "
+                f"{cpu['broker']['median']:.2f} | {pg} | {cpu['other']['median']:.2f} | "
+                f"{result['peak_rss_mb']['forwarder']:.0f} |"
+            )
+    lines += [
+        "",
+        "| row | rate/s | p50 ms | p95 ms | p99 ms | lost |",
+        "|---|---:|---|---|---|---:|",
+    ]
+    for label, row in document["rows"].items():
+        latency = row.get("latency")
+        if latency:
+            lines.append(
+                f"| {label} | {latency['rate']:,.0f} | {_spread(latency['p50_ms'], 1)} | "
+                f"{_spread(latency['p95_ms'], 1)} | {_spread(latency['p99_ms'], 1)} | "
+                f"{latency['lost']} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", type=Path, nargs="+")
+    for path in parser.parse_args().files:
+        document = json.loads(path.read_text())
+        print(
+            f"\n`{document['command']}` — {document['started_at'][:16]} UTC, "
+            f"commit {document['environment'].get('git', {}).get('commit', '?')[:8]}\n"
+        )
+        print(tables(document))
+
+
+if __name__ == "__main__":
+    main()
