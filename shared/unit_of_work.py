@@ -85,12 +85,12 @@ class UnitOfWork:
         self.source = source
         self.clock = clock
         self.new_id = new_id
+        self._given_cause = cause
         self.cause = cause
         self.consumed = consumed  # (consumer, event) still to claim in the inbox
         self.on_commit = on_commit
         self.session: Session | None = None
         self._committed = False
-        self.emitted: list[dict[str, Any]] = []
 
     def __enter__(self) -> "UnitOfWork":
         self.database.write_lock.__enter__()
@@ -98,6 +98,9 @@ class UnitOfWork:
             self.session = self.database.sessions()
             self.session.begin()
             self._committed = False
+            # Each transaction starts from the given cause: a flow this unit of work starts
+            # (a timer pass, say) gets a new correlation id per transaction, not one for all.
+            self.cause = self._given_cause
             if self.consumed is not None:
                 consumer, event = self.consumed
                 if not claim_inbox(
@@ -184,5 +187,4 @@ class UnitOfWork:
             body=encode(envelope),
             created_at=now,
         )
-        self.emitted.append(envelope)
         return envelope
