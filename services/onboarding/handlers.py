@@ -21,6 +21,7 @@ from services.onboarding.unit_of_work import OnboardingUnitOfWork
 from services.onboarding.units import Unit
 from shared.business_calendar import BusinessCalendar
 from shared.errors import PermanentFailure
+from shared.unit_of_work import Cause
 
 
 def publish(uow: OnboardingUnitOfWork, events: Iterable[DomainEvent]) -> None:
@@ -69,7 +70,7 @@ def receive_application(
             application = Application.receive(
                 submission, park, units, now, calendar.add_business_days
             )
-            uow.applications.add(application)
+            uow.applications.add(application, uow.cause.correlation_id)
             uow.units.save(units.values())
             publish(uow, application.events)
         uow.commit()
@@ -209,6 +210,10 @@ def process_deadlines(uow: OnboardingUnitOfWork, batch: int = 100) -> int:
             application = uow.applications.get(application_id, lock=True, skip_locked=True)
             if application is None:
                 continue  # another instance holds it right now
+            # A suspension or escalation belongs to the application's own flow.
+            uow.cause = Cause(
+                uow.applications.correlation_id(application_id), None, application.park_id
+            )
             units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
             if not application.suspend_if_overdue(now, units) and application.enterprise_id:
                 enterprise = uow.enterprises.get(application.enterprise_id)

@@ -68,6 +68,8 @@ applications = Table(
     Column("closed_at", DateTime(timezone=True), nullable=True),
     # The earliest instant at which the deadline timer has something to do, or null.
     Column("next_deadline_at", DateTime(timezone=True), nullable=True),
+    # The flow the application started: what the deadline timer's events belong to.
+    Column("correlation_id", String(36), nullable=True),
     Column("document", JSON, nullable=False),
     Index("ix_applications_next_deadline", "next_deadline_at"),
 )

@@ -182,8 +182,16 @@ class ApplicationRepository:
         document = self.session.scalar(query)
         return _application(document) if document is not None else None
 
-    def add(self, application: Application) -> None:
-        self.session.execute(insert(orm.applications).values(**_application_row(application)))
+    def add(self, application: Application, correlation_id: str | None) -> None:
+        row = _application_row(application) | {"correlation_id": correlation_id}
+        self.session.execute(insert(orm.applications).values(**row))
+
+    def correlation_id(self, application_id: str) -> str | None:
+        return self.session.scalar(
+            select(orm.applications.c.correlation_id).where(
+                orm.applications.c.application_id == application_id
+            )
+        )
 
     def save(self, application: Application) -> None:
         self.session.execute(

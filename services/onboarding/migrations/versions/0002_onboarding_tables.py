@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_deadline_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("correlation_id", sa.String(36), nullable=True),
         sa.Column("document", sa.JSON, nullable=False),
     )
     op.create_index("ix_applications_next_deadline", "applications", ["next_deadline_at"])

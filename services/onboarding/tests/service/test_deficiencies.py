@@ -44,6 +44,8 @@ def test_a_deadline_passing_before_admission_suspends_and_releases_the_units(onb
 
     [suspended] = onboarding.wait_for_event(sent["application_id"], "application_suspended")
     assert suspended["payload"]["outstanding"] == ["环评承诺书", "安全生产承诺书"]
+    [received] = onboarding.events_about(sent["application_id"], "application_received")
+    assert suspended["correlation_id"] == received["correlation_id"]  # the application's flow
     [released] = onboarding.wait_for_event(sent["application_id"], "units_released")
     assert released["payload"]["reason"] == "application_suspended"
     assert onboarding.unit_statuses("B09-2F-01") == {"B09-2F-01": "available"}
