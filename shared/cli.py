@@ -204,6 +204,41 @@ EventIdOption = Annotated[str | None, typer.Option("--event-id", help="one lette
 AllOption = Annotated[bool, typer.Option("--all", help="every letter in the queue")]
 
 
+@app.command()
+def trace(correlation_id: str, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Follow one business flow: every event the services published with this correlation
+    id (outboxes keep them OUTBOX.retention_days), and its dead letters."""
+    from shared.trace import trace as follow
+
+    context = Context(config)
+    databases = context.config.get("DATABASES") or {}
+    steps = follow(databases, correlation_id)
+    table = Table("at (UTC)", "service", "type", "event_id", "caused by", "sent")
+    for step in steps:
+        table.add_row(
+            step.at.isoformat(timespec="milliseconds"),
+            step.service,
+            step.type,
+            step.event_id,
+            step.causation_id or "-",
+            "yes" if step.sent else "no",
+        )
+    console.print(table)
+    failed = [
+        (service, letter)
+        for service in databases
+        for letter in context.letters(dead_letter_queue(service)).peek()
+        if letter.properties.get("correlation_id") == correlation_id
+    ]
+    for service, letter in failed:
+        console.print(
+            f"[red]dead letter[/] in {service}.dlq: {letter.event_id} "
+            f"({letter.properties.get('type')}): {letter.error}"
+        )
+    if not steps and not failed:
+        fail(f"nothing found for correlation id {correlation_id}")
+
+
 @dlq_app.command("list")
 def dlq_list(service: ServiceArgument, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """List a service's dead letters (without removing them)."""

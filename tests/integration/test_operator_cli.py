@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from shared.cli import app
 from shared.contract.fields import utc_iso
-from tests.services.recorder import Alpha
+from tests.services.recorder import Alpha, Beta
 from tests.support.broker import get_messages, queue_depth, wait_for
 
 runner = CliRunner()
@@ -129,3 +129,36 @@ def test_check_says_how_to_start_an_unreachable_broker(tmp_path):
     assert result.exit_code == 1
     assert "RabbitMQ is not reachable" in result.output
     assert "rabbitmq-server -detached" in result.output
+
+
+def test_trace_follows_a_flow_across_services_and_into_the_dead_letters(world, park):
+    world.start(Alpha)
+    world.start(Beta)
+    thing_id = str(uuid.uuid4())
+    sent = world.publisher.publish(
+        "thing_happened",
+        {"thing_id": thing_id, "amount_fen": 150, "happened_at": "2026-11-27T05:40:00Z"},
+    )
+    wait_for(lambda: world.effects("beta").get(thing_id), message="beta's effect")
+    failing = world.publisher.publish(
+        "flaky_thing",
+        {"thing_id": str(uuid.uuid4()), "fail_times": -1},
+        correlation_id=sent["correlation_id"],
+    )
+    wait_for(
+        lambda: queue_depth(world.amqp_uri, "alpha.dlq") == 1, timeout=20, message="the dead letter"
+    )
+
+    result = park("trace", sent["correlation_id"])
+
+    assert result.exit_code == 0, result.output
+    assert "thing_recorded" in result.output
+    assert sent["event_id"] in result.output  # alpha's event names its cause
+    assert f"dead letter in alpha.dlq: {failing['event_id']}" in result.output
+
+
+def test_trace_says_when_it_finds_nothing(world, park):
+    result = park("trace", str(uuid.uuid4()))
+
+    assert result.exit_code == 1
+    assert "nothing found" in result.output
