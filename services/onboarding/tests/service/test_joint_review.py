@@ -1,3 +1,4 @@
+import nameko
 import pytest
 
 from services.onboarding.tests.service.conftest import DEPARTMENTS, application
@@ -94,7 +95,9 @@ def refusals(onboarding, application_id):
 
 
 def test_problem_decisions_are_refused_with_a_reason_code(onboarding):
-    onboarding.start()
+    # The refusals depend on the order the decisions are handled in: one at a time.
+    with nameko.config.patch({"PREFETCH_COUNT": 1}):
+        onboarding.start()
     unknown = "00000000-0000-4000-8000-000000000000"
     onboarding.decide(unknown, "market_regulation")
     sent = onboarding.submit(application(["B08-2F-01"]))
