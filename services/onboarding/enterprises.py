@@ -121,18 +121,7 @@ class Enterprise:
             )
         for unit in units:
             unit.end_lease(self.enterprise_id)
-        released = tuple(unit.unit_id for unit in units)
-        self.events.append(
-            UnitsReleased(
-                occurred_at=now,
-                park_id=self.park_id,
-                units=released,
-                reason=ReleaseReason.LEASE_ENDED,
-                application_id=self.application_id,
-                enterprise_id=self.enterprise_id,
-            )
-        )
-        return released
+        return self._released(units, ReleaseReason.LEASE_ENDED, now)
 
     def sell_back(
         self, units: Sequence[Unit], unit_ids: Sequence[str], claim_id: str, now: datetime
@@ -161,14 +150,24 @@ class Enterprise:
             )
         for unit in owned:
             return_on_buyback(unit, self.enterprise_id)
-        released = tuple(unit.unit_id for unit in owned)
+        return self._released(owned, ReleaseReason.BUYBACK_SETTLED, now, claim_id=claim_id)
+
+    def _released(
+        self,
+        units: Sequence[Unit],
+        reason: ReleaseReason,
+        now: datetime,
+        claim_id: str | None = None,
+    ) -> tuple[str, ...]:
+        """Record that ``units`` went back to inventory (nothing if there are none)."""
+        released = tuple(unit.unit_id for unit in units)
         if released:
             self.events.append(
                 UnitsReleased(
                     occurred_at=now,
                     park_id=self.park_id,
                     units=released,
-                    reason=ReleaseReason.BUYBACK_SETTLED,
+                    reason=reason,
                     application_id=self.application_id,
                     enterprise_id=self.enterprise_id,
                     claim_id=claim_id,

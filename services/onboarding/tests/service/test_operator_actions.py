@@ -4,6 +4,7 @@ from nameko.standalone.rpc import ClusterRpcClient
 
 from services.onboarding.exceptions import IllegalTransition, InvalidRequest, NotFound
 from services.onboarding.tests.service.conftest import DEPARTMENTS, application
+from tests.support.broker import wait_for
 
 
 def admit(onboarding, units, **changes) -> tuple[dict, dict]:
@@ -89,8 +90,6 @@ def test_the_chief_service_officer_can_be_reassigned_within_the_roster(onboardin
 
 
 def wait_for_enterprise_event(onboarding, enterprise, type_):
-    from tests.support.broker import wait_for
-
     return wait_for(
         lambda: [
             e
