@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PARK_CONFIG ?= config/development.yaml
 export PARK_CONFIG
-PARK := $(BIN)/python -m shared.cli
+PARK := $(BIN)/python -m shared.tooling.cli
 
 .PHONY: run venv check-broker declare migrate parks test test-fast lint format bench clean
 

@@ -13,8 +13,8 @@ from urllib.parse import quote
 import amqp
 
 from bench.messages import input_body, input_properties
-from shared.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
-from shared.management import ManagementClient, ManagementUnavailable
+from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
+from shared.messaging.management import ManagementClient, ManagementUnavailable
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import amqp
 from bench.contract import GENERATOR_SOURCE, INPUT_TYPE
 from bench.ids import ID_SCHEMES
 from bench.messages import input_body, input_properties
-from shared.amqp_client import BrokerAddress
-from shared.topology import events_exchange
+from shared.messaging.amqp_client import BrokerAddress
+from shared.messaging.topology import events_exchange
 
 
 def generate(amqp_uri: str, rate: float, count: int, id_scheme: str = "uuid4") -> dict:

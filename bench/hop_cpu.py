@@ -18,8 +18,8 @@ from bench.forwarders.project import SUBSCRIPTIONS, TABLES, forward_item
 from bench.messages import input_body
 from shared.contract import parse
 from shared.db import Database
-from shared.outbox import Relay
-from shared.unit_of_work import Cause, UnitOfWork
+from shared.messaging.outbox import Relay
+from shared.messaging.unit_of_work import Cause, UnitOfWork
 
 
 class EncodingPublisher:

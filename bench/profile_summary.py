@@ -16,7 +16,7 @@ BUCKETS = (
     ("consume: receive, route, spawn the worker", ("ConsumerMixin.run", "HandleEvent.")),
     ("worker: inbox claim (INSERT … ON CONFLICT)", ("claim_inbox",)),
     ("worker: emit — build and validate the event", ("build (shared/contract/envelope.py",)),
-    ("worker: emit — INSERT the outbox row", ("stage (shared/outbox.py",)),
+    ("worker: emit — INSERT the outbox row", ("stage (shared/messaging/outbox.py",)),
     ("worker: the state row (INSERT)", ("forward_item",)),
     ("worker: commit", ("UnitOfWork.commit",)),
     ("worker: open/close the unit of work (session, pool)", ("UnitOfWork.",)),

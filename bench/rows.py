@@ -14,8 +14,8 @@ from bench.contract import FORWARDER_SERVICE, GENERATOR_SOURCE, INPUT_TYPE, OUTP
 from bench.databases import Postgres, fill_history, sqlite_database
 from bench.forwarders import plain_nameko, raw_pika
 from bench.forwarders.project import SUBSCRIPTIONS
-from shared.declare import declare_topology
-from shared.topology import Subscription, build_topology, events_exchange
+from shared.messaging.declare import declare_topology
+from shared.messaging.topology import Subscription, build_topology, events_exchange
 
 SINK_QUEUE = "bench.sink"
 NAMEKO = str(Path(sys.executable).with_name("nameko"))

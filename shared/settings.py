@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.topology import DEFAULT_RETRY_DELAYS
+from shared.messaging.topology import DEFAULT_RETRY_DELAYS
 
 DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672/"
 

@@ -8,9 +8,9 @@ from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, 
 
 from bench import contract  # noqa: F401  (registers the bench events)
 from bench.contract import FORWARDER_SERVICE, GENERATOR_SOURCE, INPUT_TYPE, OUTPUT_TYPE
-from shared.consumer import handle_event
-from shared.dependencies import LogContext, UnitOfWorkProvider
-from shared.messaging_tables import add_messaging_tables
+from shared.messaging.consumer import handle_event
+from shared.messaging.dependencies import LogContext, UnitOfWorkProvider
+from shared.messaging.tables import add_messaging_tables
 
 metadata = MetaData()
 TABLES = add_messaging_tables(metadata)

@@ -2,7 +2,7 @@
 
 from sqlalchemy import MetaData
 
-from shared.messaging_tables import add_messaging_tables
+from shared.messaging.tables import add_messaging_tables
 
 metadata = MetaData()
 messaging = add_messaging_tables(metadata)

@@ -3,8 +3,8 @@
 from nameko.rpc import rpc
 
 from services.billing.orm import messaging
-from shared.dependencies import LogContext, MetricsEndpoint, UnitOfWorkProvider
-from shared.health import health_report
+from shared.messaging.dependencies import LogContext, MetricsEndpoint, UnitOfWorkProvider
+from shared.tooling.health import health_report
 
 
 class BillingService:

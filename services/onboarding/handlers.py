@@ -9,19 +9,19 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from services.onboarding.admission import AdmissionContext
-from services.onboarding.applications import Application, refuse_unknown_application
-from services.onboarding.errors import ApplicationClosed, DomainError
-from services.onboarding.events import DocumentsRefused, DomainEvent, event_payload
+from services.onboarding.domain.admission import AdmissionContext
+from services.onboarding.domain.applications import Application, refuse_unknown_application
+from services.onboarding.domain.errors import ApplicationClosed, DomainError
+from services.onboarding.domain.events import DocumentsRefused, DomainEvent, event_payload
+from services.onboarding.domain.park import ParkDefinition
+from services.onboarding.domain.reasons import ReasonCode
+from services.onboarding.domain.submissions import EnterpriseDetails, Submission
+from services.onboarding.domain.units import Unit
 from services.onboarding.exceptions import IllegalTransition, NotFound
-from services.onboarding.park import ParkDefinition
-from services.onboarding.reasons import ReasonCode
-from services.onboarding.submissions import EnterpriseDetails, Submission
 from services.onboarding.unit_of_work import OnboardingUnitOfWork
-from services.onboarding.units import Unit
 from shared.business_calendar import BusinessCalendar
-from shared.errors import PermanentFailure
-from shared.unit_of_work import Cause
+from shared.messaging.errors import PermanentFailure
+from shared.messaging.unit_of_work import Cause
 
 
 def publish(uow: OnboardingUnitOfWork, events: Iterable[DomainEvent]) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-from shared.messaging_tables import add_messaging_tables
+from shared.messaging.tables import add_messaging_tables
 
 metadata = MetaData()
 messaging = add_messaging_tables(metadata)

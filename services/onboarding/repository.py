@@ -14,19 +14,19 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.onboarding import orm
-from services.onboarding.applications import (
+from services.onboarding.domain.applications import (
     Application,
     ApplicationStatus,
     Decision,
     ReviewDecision,
 )
-from services.onboarding.deficiencies import DeficiencyItem
-from services.onboarding.enterprises import Enterprise, ServiceVisit
-from services.onboarding.park import ParkDefinition
-from services.onboarding.park_definition import parse_park_definition
-from services.onboarding.reasons import Reason, ReasonCode
-from services.onboarding.submissions import EnterpriseDetails, Submission
-from services.onboarding.units import Unit, UnitStatus
+from services.onboarding.domain.deficiencies import DeficiencyItem
+from services.onboarding.domain.enterprises import Enterprise, ServiceVisit
+from services.onboarding.domain.park import ParkDefinition
+from services.onboarding.domain.park_definition import parse_park_definition
+from services.onboarding.domain.reasons import Reason, ReasonCode
+from services.onboarding.domain.submissions import EnterpriseDetails, Submission
+from services.onboarding.domain.units import Unit, UnitStatus
 from shared.clock import as_utc
 from shared.contract.fields import utc_iso
 

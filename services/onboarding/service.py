@@ -7,14 +7,14 @@ from services.onboarding import handlers, schemas
 from services.onboarding.exceptions import EXPECTED
 from services.onboarding.orm import messaging
 from services.onboarding.unit_of_work import OnboardingUnitOfWork
-from shared.consumer import handle_event
-from shared.dependencies import (
+from shared.messaging.consumer import handle_event
+from shared.messaging.dependencies import (
     BusinessCalendarProvider,
     LogContext,
     MetricsEndpoint,
     UnitOfWorkProvider,
 )
-from shared.health import health_report
+from shared.tooling.health import health_report
 
 DEADLINE_SCAN_SECONDS = 60
 

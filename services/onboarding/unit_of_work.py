@@ -9,7 +9,7 @@ from services.onboarding.repository import (
     ParkRepository,
     UnitRepository,
 )
-from shared.unit_of_work import UnitOfWork
+from shared.messaging.unit_of_work import UnitOfWork
 
 
 class OnboardingUnitOfWork(UnitOfWork):

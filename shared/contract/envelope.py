@@ -11,7 +11,7 @@ from marshmallow import RAISE, Schema, ValidationError
 
 from shared.contract.fields import StrictInteger, Text, UtcDateTime, Uuid, utc_iso
 from shared.contract.registry import REGISTRY, Registry
-from shared.errors import ContractViolation, MalformedMessage
+from shared.messaging.errors import ContractViolation, MalformedMessage
 
 
 class JsonObject(Text):

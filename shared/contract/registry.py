@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from marshmallow import EXCLUDE, Schema
 
-from shared.errors import UnknownEvent
+from shared.messaging.errors import UnknownEvent
 
 
 class PayloadSchema(Schema):

@@ -16,12 +16,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from shared.amqp_client import BrokerAddress
 from shared.db import make_engine
-from shared.declare import declare_topology
-from shared.migrate import upgrade
-from shared.publisher import EventPublisher
-from shared.topology import Subscription, build_topology
+from shared.messaging.amqp_client import BrokerAddress
+from shared.messaging.declare import declare_topology
+from shared.messaging.publisher import EventPublisher
+from shared.messaging.topology import Subscription, build_topology
+from shared.tooling.migrate import upgrade
 from tests.services import recorder
 from tests.support.broker import wait_for
 

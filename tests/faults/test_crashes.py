@@ -14,8 +14,8 @@ import eventlet
 import pytest
 
 from shared.db import Database
-from shared.topology import Subscription
-from shared.unit_of_work import UnitOfWork
+from shared.messaging.topology import Subscription
+from shared.messaging.unit_of_work import UnitOfWork
 from tests.faults.conftest import restart_broker
 from tests.services import recorder
 from tests.support.broker import queue_depth, wait_for

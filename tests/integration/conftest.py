@@ -5,10 +5,10 @@ import pytest
 from sqlalchemy import create_engine
 
 from shared.db import normalise_url
-from shared.declare import declare_topology
-from shared.migrate import upgrade
-from shared.publisher import EventPublisher
-from shared.topology import build_topology
+from shared.messaging.declare import declare_topology
+from shared.messaging.publisher import EventPublisher
+from shared.messaging.topology import build_topology
+from shared.tooling.migrate import upgrade
 from tests.services import recorder
 
 MIGRATIONS = Path(__file__).parents[1] / "services" / "migrations"

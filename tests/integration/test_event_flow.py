@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import nameko
 import pytest
 
-from shared.errors import TopologyMissing
+from shared.messaging.errors import TopologyMissing
 from tests.services.recorder import Alpha, Beta
 from tests.support.broker import get_messages, wait_for
 

@@ -4,12 +4,12 @@ from datetime import UTC, datetime
 import nameko
 import pytest
 
-from shared.amqp_client import BrokerAddress, ConfirmingPublisher
 from shared.contract import build
 from shared.db import Database
-from shared.outbox import Relay
-from shared.publisher import message_for
-from shared.unit_of_work import UnitOfWork
+from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
+from shared.messaging.outbox import Relay
+from shared.messaging.publisher import message_for
+from shared.messaging.unit_of_work import UnitOfWork
 from tests.services.recorder import TABLES, Alpha, Beta
 from tests.support.broker import wait_for
 

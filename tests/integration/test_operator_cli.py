@@ -6,8 +6,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from shared.cli import app
 from shared.contract.fields import utc_iso
+from shared.tooling.cli import app
 from tests.services.recorder import Alpha, Beta
 from tests.support.broker import get_messages, queue_depth, wait_for
 

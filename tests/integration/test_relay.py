@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 import eventlet
 from sqlalchemy import func, select, update
 
-from shared.amqp_client import BrokerAddress, ConfirmingPublisher
 from shared.db import Database
-from shared.outbox import Relay
-from shared.unit_of_work import UnitOfWork
+from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
+from shared.messaging.outbox import Relay
+from shared.messaging.unit_of_work import UnitOfWork
 from tests.services.recorder import TABLES
 from tests.support.broker import get_messages
 

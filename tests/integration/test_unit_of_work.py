@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from shared.db import Database
-from shared.migrate import upgrade
-from shared.unit_of_work import Cause, UnitOfWork
+from shared.messaging.unit_of_work import Cause, UnitOfWork
+from shared.tooling.migrate import upgrade
 from tests.services.recorder import TABLES
 
 MIGRATIONS = Path(__file__).parents[1] / "services" / "migrations"

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from shared.amqp_client import BrokerAddress, ConfirmingPublisher
 from shared.contract import build
-from shared.management import ManagementClient
-from shared.publisher import EventPublisher, message_for
+from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
+from shared.messaging.management import ManagementClient
+from shared.messaging.publisher import EventPublisher, message_for
 from tests.services.recorder import Alpha, effects
 from tests.support.broker import wait_for
 

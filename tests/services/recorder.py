@@ -6,10 +6,10 @@ from collections import Counter
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, insert, select
 
-from shared.consumer import handle_event
-from shared.dependencies import LogContext, UnitOfWorkProvider
-from shared.errors import TransientFailure
-from shared.messaging_tables import add_messaging_tables
+from shared.messaging.consumer import handle_event
+from shared.messaging.dependencies import LogContext, UnitOfWorkProvider
+from shared.messaging.errors import TransientFailure
+from shared.messaging.tables import add_messaging_tables
 from tests.services import contract  # noqa: F401  (registers the test events)
 
 metadata = MetaData()

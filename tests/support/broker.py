@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import eventlet
 
-from shared.amqp_client import BrokerAddress
+from shared.messaging.amqp_client import BrokerAddress
 
 T = TypeVar("T")
 

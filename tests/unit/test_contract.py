@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from shared.contract import REGISTRY, build, encode, parse, validate_outgoing
-from shared.errors import ContractViolation, MalformedMessage, UnknownEvent
+from shared.messaging.errors import ContractViolation, MalformedMessage, UnknownEvent
 
 NOW = datetime(2026, 11, 27, 5, 40, tzinfo=UTC)
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.topology import (
+from shared.messaging.topology import (
     PARK_SUBSCRIPTIONS,
     build_topology,
     park_topology,

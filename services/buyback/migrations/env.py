@@ -1,6 +1,6 @@
 from alembic import context
 
 from services.buyback.orm import metadata
-from shared.migrate import run_migrations
+from shared.tooling.migrate import run_migrations
 
 run_migrations(context, metadata)

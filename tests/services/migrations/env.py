@@ -1,6 +1,6 @@
 from alembic import context
 
-from shared.migrate import run_migrations
+from shared.tooling.migrate import run_migrations
 from tests.services.recorder import metadata
 
 run_migrations(context, metadata)

@@ -5,7 +5,7 @@ Revision ID: 0001
 
 from alembic import op
 
-from shared.messaging_tables import INBOX, OUTBOX, create_messaging_tables
+from shared.messaging.tables import INBOX, OUTBOX, create_messaging_tables
 
 revision = "0001"
 down_revision = None

@@ -11,18 +11,18 @@ import pytest
 from nameko.testing.services import entrypoint_hook
 
 from services.onboarding import handlers
+from services.onboarding.domain.park_definition import load_park_definitions
+from services.onboarding.domain.uscc import build_uscc
 from services.onboarding.orm import messaging
-from services.onboarding.park_definition import load_park_definitions
 from services.onboarding.service import OnboardingService
 from services.onboarding.unit_of_work import OnboardingUnitOfWork
-from services.onboarding.uscc import build_uscc
-from shared.amqp_client import BrokerAddress
 from shared.db import Database
-from shared.declare import declare_topology
-from shared.dependencies import UnitOfWorkProvider
-from shared.migrate import upgrade
-from shared.publisher import EventPublisher
-from shared.topology import PARK_SUBSCRIPTIONS, build_topology
+from shared.messaging.amqp_client import BrokerAddress
+from shared.messaging.declare import declare_topology
+from shared.messaging.dependencies import UnitOfWorkProvider
+from shared.messaging.publisher import EventPublisher
+from shared.messaging.topology import PARK_SUBSCRIPTIONS, build_topology
+from shared.tooling.migrate import upgrade
 from tests.support.broker import get_messages, wait_for
 
 ROOT = Path(__file__).resolve().parents[4]

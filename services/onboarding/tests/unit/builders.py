@@ -7,10 +7,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from services.onboarding.admission import AdmissionContext
-from services.onboarding.applications import Application, Decision
-from services.onboarding.industries import IndustryPrefixes, IndustryRules
-from services.onboarding.park import (
+from services.onboarding.domain.admission import AdmissionContext
+from services.onboarding.domain.applications import Application, Decision
+from services.onboarding.domain.industries import IndustryPrefixes, IndustryRules
+from services.onboarding.domain.park import (
     AdmissionPolicy,
     Building,
     ChiefServiceOfficer,
@@ -19,9 +19,9 @@ from services.onboarding.park import (
     ParkDefinition,
     Prices,
 )
-from services.onboarding.submissions import EnterpriseDetails, Submission
-from services.onboarding.units import Tenure, Unit
-from services.onboarding.uscc import build_uscc
+from services.onboarding.domain.submissions import EnterpriseDetails, Submission
+from services.onboarding.domain.units import Tenure, Unit
+from services.onboarding.domain.uscc import build_uscc
 
 REPO = Path(__file__).resolve().parents[4]
 PARKS_DIR = REPO / "deploy" / "parks"

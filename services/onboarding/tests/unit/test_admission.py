@@ -1,9 +1,10 @@
 import pytest
 
-from services.onboarding.enterprises import assign_chief_service_officer
-from services.onboarding.errors import NoServiceOfficers
-from services.onboarding.events import EnterpriseAdmitted, UnitsAllocated
-from services.onboarding.park import ChiefServiceOfficer
+from services.onboarding.domain.enterprises import assign_chief_service_officer
+from services.onboarding.domain.errors import NoServiceOfficers
+from services.onboarding.domain.events import EnterpriseAdmitted, UnitsAllocated
+from services.onboarding.domain.park import ChiefServiceOfficer
+from services.onboarding.domain.units import Tenure, UnitStatus
 from services.onboarding.tests.unit.builders import (
     NOW,
     CountingIds,
@@ -12,7 +13,6 @@ from services.onboarding.tests.unit.builders import (
     receive,
     units_of,
 )
-from services.onboarding.units import Tenure, UnitStatus
 
 ROSTER = (
     ChiefServiceOfficer("cso-03", "王敏"),

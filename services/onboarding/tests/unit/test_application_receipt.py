@@ -2,16 +2,17 @@ from datetime import timedelta
 
 import pytest
 
-from services.onboarding.applications import Application, ApplicationStatus
-from services.onboarding.events import (
+from services.onboarding.domain.applications import Application, ApplicationStatus
+from services.onboarding.domain.events import (
     AcceptedWithDeficiencies,
     ApplicationReceived,
     ApplicationRejected,
     DuplicateSubmissionRefused,
     ReviewRequested,
 )
-from services.onboarding.industries import IndustryRules
-from services.onboarding.reasons import ReasonCode
+from services.onboarding.domain.industries import IndustryRules
+from services.onboarding.domain.reasons import ReasonCode
+from services.onboarding.domain.units import Tenure, UnitStatus
 from services.onboarding.tests.unit.builders import (
     DEPARTMENTS,
     NOW,
@@ -21,7 +22,6 @@ from services.onboarding.tests.unit.builders import (
     receive,
     units_of,
 )
-from services.onboarding.units import Tenure, UnitStatus
 
 
 def _codes(application: Application) -> list[str]:

@@ -2,14 +2,15 @@ from datetime import timedelta
 
 import pytest
 
-from services.onboarding.applications import ApplicationStatus, Decision
-from services.onboarding.errors import ApplicationClosed
-from services.onboarding.events import (
+from services.onboarding.domain.applications import ApplicationStatus, Decision
+from services.onboarding.domain.errors import ApplicationClosed
+from services.onboarding.domain.events import (
     ApplicationSuspended,
     DeficiencyEscalated,
     DocumentsReceived,
     UnitsReleased,
 )
+from services.onboarding.domain.units import UnitStatus
 from services.onboarding.tests.unit.builders import (
     NOW,
     admission,
@@ -18,7 +19,6 @@ from services.onboarding.tests.unit.builders import (
     receive,
     units_of,
 )
-from services.onboarding.units import UnitStatus
 
 DEADLINE = NOW + timedelta(days=10)  # the fake calendar counts every day
 

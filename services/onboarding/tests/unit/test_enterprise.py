@@ -2,21 +2,21 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.onboarding.errors import (
+from services.onboarding.domain.errors import (
     InvalidDate,
     LeaseNotHeld,
     ProductionAlreadyStarted,
     UnknownServiceOfficer,
 )
-from services.onboarding.events import (
+from services.onboarding.domain.events import (
     ChiefServiceOfficerReassigned,
     ProductionStarted,
     ServiceVisitLogged,
     UnitsReleased,
 )
-from services.onboarding.park import ChiefServiceOfficer
+from services.onboarding.domain.park import ChiefServiceOfficer
+from services.onboarding.domain.units import Tenure, UnitStatus
 from services.onboarding.tests.unit.builders import NOW, approve_all, make_park, receive, units_of
-from services.onboarding.units import Tenure, UnitStatus
 
 TODAY = date(2026, 11, 27)  # NOW in park time
 LATER = NOW + timedelta(days=30)

@@ -1,15 +1,15 @@
 import json
 from datetime import date
 
-from services.onboarding.events import (
+from services.onboarding.domain.events import (
     ApplicationRejected,
     ProductionStarted,
     UnitsAllocated,
     event_payload,
 )
-from services.onboarding.reasons import Reason, ReasonCode
+from services.onboarding.domain.reasons import Reason, ReasonCode
+from services.onboarding.domain.units import AllocatedUnit, Tenure
 from services.onboarding.tests.unit.builders import NOW
-from services.onboarding.units import AllocatedUnit, Tenure
 
 
 def test_a_payload_leaves_the_envelope_fields_out():
@@ -57,7 +57,7 @@ def test_reasons_serialise_with_code_message_and_field():
 
 
 def test_datetimes_serialise_as_utc_with_z():
-    from services.onboarding.events import AcceptedWithDeficiencies
+    from services.onboarding.domain.events import AcceptedWithDeficiencies
 
     event = AcceptedWithDeficiencies(
         occurred_at=NOW, park_id="p", application_id="a", items=("营业执照",), deadline=NOW

@@ -1,7 +1,7 @@
 import pytest
 
-from services.onboarding.gbt4754 import MANUFACTURING_DIVISIONS, SECTIONS
-from services.onboarding.industries import (
+from services.onboarding.domain.gbt4754 import MANUFACTURING_DIVISIONS, SECTIONS
+from services.onboarding.domain.industries import (
     IndustryCode,
     IndustryPrefixes,
     IndustryRules,

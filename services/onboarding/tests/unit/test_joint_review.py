@@ -1,7 +1,11 @@
 import pytest
 
-from services.onboarding.applications import ApplicationStatus, Decision, refuse_unknown_application
-from services.onboarding.events import (
+from services.onboarding.domain.applications import (
+    ApplicationStatus,
+    Decision,
+    refuse_unknown_application,
+)
+from services.onboarding.domain.events import (
     ApplicationRejected,
     EnterpriseAdmitted,
     ReviewDecisionRecorded,
@@ -9,7 +13,8 @@ from services.onboarding.events import (
     UnitsAllocated,
     UnitsReleased,
 )
-from services.onboarding.reasons import ReasonCode
+from services.onboarding.domain.reasons import ReasonCode
+from services.onboarding.domain.units import UnitStatus
 from services.onboarding.tests.unit.builders import (
     NOW,
     admission,
@@ -18,7 +23,6 @@ from services.onboarding.tests.unit.builders import (
     receive,
     units_of,
 )
-from services.onboarding.units import UnitStatus
 
 
 @pytest.fixture

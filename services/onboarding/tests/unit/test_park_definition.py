@@ -1,6 +1,6 @@
 import pytest
 
-from services.onboarding.park_definition import (
+from services.onboarding.domain.park_definition import (
     ParkDefinitionError,
     load_park_definition,
     load_park_definitions,

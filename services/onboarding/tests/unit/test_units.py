@@ -1,13 +1,13 @@
 import pytest
 
-from services.onboarding.errors import IllegalUnitTransition
-from services.onboarding.tests.unit.builders import make_park, units_of
-from services.onboarding.units import (
+from services.onboarding.domain.errors import IllegalUnitTransition
+from services.onboarding.domain.units import (
     Tenure,
     UnitStatus,
     release_reservations,
     reserve_units,
 )
+from services.onboarding.tests.unit.builders import make_park, units_of
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 import pytest
 
-from services.onboarding.tests.unit.builders import valid_uscc
-from services.onboarding.uscc import (
+from services.onboarding.domain.uscc import (
     ALPHABET,
     CHECK_WEIGHTS,
     build_uscc,
@@ -10,6 +9,7 @@ from services.onboarding.uscc import (
     is_valid_uscc,
     validate_uscc,
 )
+from services.onboarding.tests.unit.builders import valid_uscc
 
 
 def _with_check(first_seventeen: str) -> str:

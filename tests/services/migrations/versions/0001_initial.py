@@ -6,7 +6,7 @@ Revision ID: 0001
 import sqlalchemy as sa
 from alembic import op
 
-from shared.messaging_tables import create_messaging_tables
+from shared.messaging.tables import create_messaging_tables
 
 revision = "0001"
 down_revision = None

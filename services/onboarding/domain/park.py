@@ -1,7 +1,7 @@
 """A park as configured: buildings, units, prices and its admission policy (一园一策).
 
 Plain frozen values, standard library only, so the domain can use them; loading them from
-the YAML park files lives in :mod:`services.onboarding.park_definition`.
+the YAML park files lives in :mod:`services.onboarding.domain.park_definition`.
 
 Unit ids: ``B07-2F-03`` is building B07, floor 2, room 3; a floor is ``B07-2F`` and stands
 for all of its rooms (a floor may be bought or leased whole); a custom single-storey
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from services.onboarding.industries import (
+from services.onboarding.domain.industries import (
     IndustryCode,
     IndustryDecision,
     IndustryPrefixes,

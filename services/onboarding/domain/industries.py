@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from services.onboarding.gbt4754 import MANUFACTURING_DIVISIONS, SECTIONS
+from services.onboarding.domain.gbt4754 import MANUFACTURING_DIVISIONS, SECTIONS
 
 _FORM = re.compile(r"[A-T](?:[0-9]{2}(?:[0-9]{1,2})?)?")
 

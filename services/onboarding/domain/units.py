@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.onboarding.errors import IllegalUnitTransition
-from services.onboarding.park import UnitSpec
+from services.onboarding.domain.errors import IllegalUnitTransition
+from services.onboarding.domain.park import UnitSpec
 
 
 class UnitStatus(StrEnum):

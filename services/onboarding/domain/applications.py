@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from services.onboarding.admission import AdmissionContext, admit
-from services.onboarding.deficiencies import DeficiencyItem, clear_items, due_for_escalation
-from services.onboarding.enterprises import Enterprise
-from services.onboarding.errors import ApplicationClosed
-from services.onboarding.events import (
+from services.onboarding.domain.admission import AdmissionContext, admit
+from services.onboarding.domain.deficiencies import DeficiencyItem, clear_items, due_for_escalation
+from services.onboarding.domain.enterprises import Enterprise
+from services.onboarding.domain.errors import ApplicationClosed
+from services.onboarding.domain.events import (
     AcceptedWithDeficiencies,
     ApplicationReceived,
     ApplicationRejected,
@@ -45,11 +45,11 @@ from services.onboarding.events import (
     UnitsAllocated,
     UnitsReleased,
 )
-from services.onboarding.park import AdmissionPolicy, ParkDefinition, normalise_document_name
-from services.onboarding.reasons import Reason, ReasonCode
-from services.onboarding.submissions import Submission, check_submission
-from services.onboarding.timekeeping import require_aware, require_utc
-from services.onboarding.units import Unit, release_reservations, reserve_units
+from services.onboarding.domain.park import AdmissionPolicy, ParkDefinition, normalise_document_name
+from services.onboarding.domain.reasons import Reason, ReasonCode
+from services.onboarding.domain.submissions import Submission, check_submission
+from services.onboarding.domain.timekeeping import require_aware, require_utc
+from services.onboarding.domain.units import Unit, release_reservations, reserve_units
 
 DeadlineFor = Callable[[datetime, int], datetime]
 """``deadline_for(now, business_days)`` → the aware instant the deadline ends; the caller

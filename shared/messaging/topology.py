@@ -1,7 +1,7 @@
 """The broker topology of DESIGN §6, defined once and declared before any service starts.
 
 This module is the single source of queue arguments: the declare step (``make run``,
-``python -m shared.cli topology declare``), the test fixtures and ``deploy/`` all derive
+``python -m shared.tooling.cli topology declare``), the test fixtures and ``deploy/`` all derive
 what they declare from a :class:`Topology`. Services never declare; their consumers check
 passively that their queue exists, so a queue is never re-declared with other arguments.
 """

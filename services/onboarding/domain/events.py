@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
-from services.onboarding.reasons import Reason
-from services.onboarding.units import AllocatedUnit
+from services.onboarding.domain.reasons import Reason
+from services.onboarding.domain.units import AllocatedUnit
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,7 @@
 
 Leaving the block without ``commit()`` rolls everything back. A unit of work created for
 a consumed event first *claims* the event in the inbox; if another transaction already
-applied it, entering raises :class:`~shared.errors.DuplicateEvent` and nothing happens.
+applied it, entering raises :class:`~shared.messaging.errors.DuplicateEvent` and nothing happens.
 Events it emits copy the consumed event's correlation id and name it as their cause.
 """
 
@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from shared.contract import Event, build, encode
 from shared.db import Database
-from shared.errors import DuplicateEvent
-from shared.messaging_tables import MessagingTables
-from shared.outbox import stage
-from shared.topology import events_exchange
+from shared.messaging.errors import DuplicateEvent
+from shared.messaging.outbox import stage
+from shared.messaging.tables import MessagingTables
+from shared.messaging.topology import events_exchange
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.amqp_client import CONNECTION_ERRORS, BrokerAddress, ConfirmingPublisher
-from shared.dead_letters import LetterQueue
-from shared.management import ManagementClient, ManagementUnavailable
+from shared.messaging.amqp_client import CONNECTION_ERRORS, BrokerAddress, ConfirmingPublisher
+from shared.messaging.dead_letters import LetterQueue
+from shared.messaging.management import ManagementClient, ManagementUnavailable
+from shared.messaging.topology import SERVICES, UNROUTED, dead_letter_queue, park_topology
 from shared.settings import MessagingSettings, database_url, load_config_file
-from shared.topology import SERVICES, UNROUTED, dead_letter_queue, park_topology
 
 ROOT = Path(__file__).resolve().parents[1]
 app = typer.Typer(
@@ -86,7 +86,7 @@ def check(config: ConfigOption = DEFAULT_CONFIG) -> None:
 @topology_app.command("declare")
 def topology_declare(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Declare every exchange, queue, binding and policy (idempotent)."""
-    from shared.declare import declare_topology
+    from shared.messaging.declare import declare_topology
 
     context = Context(config)
     declare_topology(
@@ -117,7 +117,7 @@ def db_migrate(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Run each service's Alembic migrations up to head."""
-    from shared.migrate import upgrade
+    from shared.tooling.migrate import upgrade
 
     context = Context(config)
     for service in services or SERVICES:
@@ -135,8 +135,11 @@ def parks_load(
 ) -> None:
     """Validate every park file and load parks and units into onboarding (idempotent)."""
     from services.onboarding import handlers
+    from services.onboarding.domain.park_definition import (
+        ParkDefinitionError,
+        load_park_definitions,
+    )
     from services.onboarding.orm import messaging
-    from services.onboarding.park_definition import ParkDefinitionError, load_park_definitions
     from services.onboarding.unit_of_work import OnboardingUnitOfWork
     from shared.clock import utcnow
     from shared.db import Database
@@ -208,7 +211,7 @@ AllOption = Annotated[bool, typer.Option("--all", help="every letter in the queu
 def trace(correlation_id: str, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Follow one business flow: every event the services published with this correlation
     id (outboxes keep them OUTBOX.retention_days), and its dead letters."""
-    from shared.trace import trace as follow
+    from shared.tooling.trace import trace as follow
 
     context = Context(config)
     databases = context.config.get("DATABASES") or {}
@@ -337,8 +340,8 @@ def publish(
 ) -> None:
     """Publish one contract-checked event (a test event, or a manual correction)."""
     import shared.contract  # noqa: F401  (fills the registry)
-    from shared.errors import ContractViolation
-    from shared.publisher import EventPublisher
+    from shared.messaging.errors import ContractViolation
+    from shared.messaging.publisher import EventPublisher
 
     text = Path(payload[1:]).read_text("utf-8") if payload.startswith("@") else payload
     try:

@@ -4,7 +4,7 @@ Only what admission needs: the 20 sections with the range of divisions each hold
 (division numbers are unique across sections, so a division outside its section's range
 is a malformed code), and the names of the manufacturing divisions C13–C43, the section
 the park admits. Groups (3 digits) and classes (4 digits) are not shipped: a code's
-group or class is checked for form only (see :mod:`services.onboarding.industries`).
+group or class is checked for form only (see :mod:`services.onboarding.domain.industries`).
 """
 
 from __future__ import annotations

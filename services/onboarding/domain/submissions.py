@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.onboarding.industries import UnknownIndustryCode, parse_industry_code
-from services.onboarding.park import ParkDefinition, normalise_document_name
-from services.onboarding.reasons import Reason, ReasonCode
-from services.onboarding.units import Tenure, Unit
-from services.onboarding.uscc import validate_uscc
+from services.onboarding.domain.industries import UnknownIndustryCode, parse_industry_code
+from services.onboarding.domain.park import ParkDefinition, normalise_document_name
+from services.onboarding.domain.reasons import Reason, ReasonCode
+from services.onboarding.domain.units import Tenure, Unit
+from services.onboarding.domain.uscc import validate_uscc
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ import structlog
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from shared.amqp_client import ConfirmingPublisher, OutgoingMessage
 from shared.db import Database
+from shared.messaging.amqp_client import ConfirmingPublisher, OutgoingMessage
 from shared.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
 
 log = structlog.get_logger(__name__)

@@ -1,4 +1,4 @@
-"""The declare step: make the broker hold a :class:`~shared.topology.Topology`.
+"""The declare step: make the broker hold a :class:`~shared.messaging.topology.Topology`.
 
 Idempotent; run by ``make run`` before any service starts, by the test fixtures, and
 mirrored by ``deploy/rabbitmq/definitions.json``. Exchanges, queues and bindings go over
@@ -9,9 +9,9 @@ declare ``<source>.events`` without arguments, still declare it equivalently.
 
 import structlog
 
-from shared.amqp_client import BrokerAddress
-from shared.management import ManagementClient
-from shared.topology import (
+from shared.messaging.amqp_client import BrokerAddress
+from shared.messaging.management import ManagementClient
+from shared.messaging.topology import (
     ALTERNATE_EXCHANGE_POLICY,
     EVENTS_EXCHANGE_PATTERN,
     UNROUTED,

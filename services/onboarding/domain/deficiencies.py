@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.onboarding.park import normalise_document_name
+from services.onboarding.domain.park import normalise_document_name
 
 
 @dataclass

@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from shared.clock import as_utc
 from shared.contract.fields import utc_iso
-from shared.unit_of_work import UnitOfWork
+from shared.messaging.unit_of_work import UnitOfWork
 
 
 def health_report(uow: UnitOfWork) -> dict:

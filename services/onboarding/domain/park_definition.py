@@ -46,8 +46,12 @@ from typing import TypeVar
 
 import yaml
 
-from services.onboarding.industries import IndustryPrefixes, IndustryRules, UnknownIndustryCode
-from services.onboarding.park import (
+from services.onboarding.domain.industries import (
+    IndustryPrefixes,
+    IndustryRules,
+    UnknownIndustryCode,
+)
+from services.onboarding.domain.park import (
     AdmissionPolicy,
     Building,
     ChiefServiceOfficer,
@@ -61,7 +65,7 @@ from services.onboarding.park import (
     expand_units,
     normalise_document_name,
 )
-from services.onboarding.yaml_nodes import NodeReader, Problem, YamlFileError, compose
+from shared.yaml_nodes import NodeReader, Problem, YamlFileError, compose
 
 __all__ = [
     "AdmissionPolicy",

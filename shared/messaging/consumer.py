@@ -10,7 +10,7 @@ It replaces nameko's ``event_handler`` (which acks a failed message and so loses
   event in the inbox in the same transaction as the effect;
 * success, or a duplicate, is acked. A transient failure is republished to the next
   retry level (``park-attempts`` counts failures); after the last level, or at once for
-  a :class:`~shared.errors.PermanentFailure`, it is dead-lettered. The original is acked
+  a :class:`~shared.messaging.errors.PermanentFailure`, it is dead-lettered. The original is acked
   only after the broker confirmed the republished copy.
 """
 
@@ -28,19 +28,19 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import SharedExtension
 from nameko.messaging import Consumer
 
-from shared.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
 from shared.contract import Event, parse
 from shared.contract.fields import utc_iso
-from shared.errors import (
+from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
+from shared.messaging.errors import (
     DuplicateEvent,
     MalformedMessage,
     PermanentFailure,
     PublishFailed,
     TopologyMissing,
 )
+from shared.messaging.topology import Subscription, dead_letter_queue, retry_exchange
 from shared.metrics import EVENTS, HANDLER_SECONDS
 from shared.settings import MessagingSettings
-from shared.topology import Subscription, dead_letter_queue, retry_exchange
 
 log = structlog.get_logger(__name__)
 
@@ -141,7 +141,7 @@ class HandleEvent(Consumer):
         except amqp.exceptions.NotFound:
             raise TopologyMissing(
                 f"queue {self.subscription.queue} does not exist: declare the topology first "
-                "(make declare) and make sure the subscription is in shared/topology.py"
+                "(make declare) and make sure the subscription is in shared/messaging/topology.py"
             ) from None
         finally:
             connection.collect()

@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, select
 
 from shared.clock import as_utc
 from shared.db import make_engine
-from shared.messaging_tables import add_messaging_tables
+from shared.messaging.tables import add_messaging_tables
 
 
 @dataclass(frozen=True)

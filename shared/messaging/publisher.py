@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
 from shared.clock import utcnow
 from shared.contract import build, encode
-from shared.topology import events_exchange
+from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
+from shared.messaging.topology import events_exchange
 
 
 def message_for(

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 import amqp
 import structlog
 
-from shared.errors import PublishFailed
+from shared.messaging.errors import PublishFailed
 
 log = structlog.get_logger(__name__)
 

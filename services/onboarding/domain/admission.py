@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.onboarding.enterprises import Enterprise, assign_chief_service_officer
-from services.onboarding.industries import parse_industry_code
-from services.onboarding.park import AdmissionPolicy
-from services.onboarding.submissions import Submission
-from services.onboarding.units import AllocatedUnit, Unit
+from services.onboarding.domain.enterprises import Enterprise, assign_chief_service_officer
+from services.onboarding.domain.industries import parse_industry_code
+from services.onboarding.domain.park import AdmissionPolicy
+from services.onboarding.domain.submissions import Submission
+from services.onboarding.domain.units import AllocatedUnit, Unit
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlparse
 
 import requests
 
-from shared.amqp_client import BrokerAddress
+from shared.messaging.amqp_client import BrokerAddress
 
 
 class ManagementUnavailable(RuntimeError):

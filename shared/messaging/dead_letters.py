@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
-from shared.consumer import ATTEMPTS, CARRIED_PROPERTIES, ERROR, FAILED_AT, ORIGINAL_QUEUE
 from shared.contract.fields import utc_iso
+from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
+from shared.messaging.consumer import ATTEMPTS, CARRIED_PROPERTIES, ERROR, FAILED_AT, ORIGINAL_QUEUE
 
 REPLAYED_AT = "park-replayed-at"
 

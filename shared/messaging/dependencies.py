@@ -9,15 +9,15 @@ from nameko import config
 from nameko.extensions import DependencyProvider
 from sqlalchemy import delete
 
-from shared.amqp_client import BrokerAddress, ConfirmingPublisher
 from shared.clock import utcnow
-from shared.consumer import HandleEvent
 from shared.db import Database
 from shared.logs import bind_event, configure_logging
-from shared.messaging_tables import MessagingTables
-from shared.outbox import Relay, RelayLoop
+from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
+from shared.messaging.consumer import HandleEvent
+from shared.messaging.outbox import Relay, RelayLoop
+from shared.messaging.tables import MessagingTables
+from shared.messaging.unit_of_work import Cause, UnitOfWork, claim_inbox
 from shared.settings import MessagingSettings, database_url
-from shared.unit_of_work import Cause, UnitOfWork, claim_inbox
 
 log = structlog.get_logger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from services.onboarding.errors import (
+from services.onboarding.domain.errors import (
     InvalidDate,
     LeaseNotHeld,
     NoServiceOfficers,
@@ -19,7 +19,7 @@ from services.onboarding.errors import (
     UnitsNotOwned,
     UnknownServiceOfficer,
 )
-from services.onboarding.events import (
+from services.onboarding.domain.events import (
     ChiefServiceOfficerReassigned,
     DomainEvent,
     ProductionStarted,
@@ -27,9 +27,9 @@ from services.onboarding.events import (
     ServiceVisitLogged,
     UnitsReleased,
 )
-from services.onboarding.park import ChiefServiceOfficer
-from services.onboarding.timekeeping import park_date, require_utc
-from services.onboarding.units import Unit, UnitStatus, return_on_buyback
+from services.onboarding.domain.park import ChiefServiceOfficer
+from services.onboarding.domain.timekeeping import park_date, require_utc
+from services.onboarding.domain.units import Unit, UnitStatus, return_on_buyback
 
 
 def assign_chief_service_officer(

@@ -1,0 +1,1 @@
+"""Operator tooling: the `park` CLI, flow tracing, migrations, health reports."""
