@@ -65,6 +65,9 @@ class AdmissionPolicy:
     ``environmental_review`` lists the industry prefixes whose enterprises need an
     environmental impact review (环评) after admission; a code too coarse to rule one out
     counts as needing it (see :meth:`IndustryPrefixes.may_cover`).
+    ``review_time_limit_business_days`` is the time limit of the review (审批时限) in
+    business days; ``lease_terms_months`` the lease terms the park offers, in months,
+    strictly increasing.
     """
 
     industries: IndustryRules
@@ -73,6 +76,8 @@ class AdmissionPolicy:
     deficiency_deadline_business_days: int
     environmental_review: IndustryPrefixes
     chief_service_officers: tuple[ChiefServiceOfficer, ...]
+    review_time_limit_business_days: int = 20
+    lease_terms_months: tuple[int, ...] = (12, 24, 36, 60)
 
     @property
     def department_ids(self) -> tuple[str, ...]:

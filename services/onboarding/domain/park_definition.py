@@ -27,6 +27,8 @@ operator fixes a file in one pass. The format::
       environmental_review: [C26, C33]          # optional: prefixes that need 环评
       required_documents: [营业执照, 法人身份证]
       deficiency_deadline_business_days: 10     # 容缺 deadline (≥ 1)
+      review_time_limit_business_days: 20       # optional: 审批时限 (≥ 1), default 20
+      lease_terms_months: [12, 24, 36, 60]      # optional: strictly increasing, default as shown
       departments:                              # joint review (联审), at least one
         - {id: market_regulation, name: 市场监管}
       chief_service_officers:                   # at least one
@@ -96,6 +98,12 @@ _POLICY_KEYS = (
     "departments",
     "deficiency_deadline_business_days",
     "chief_service_officers",
+)
+
+_OPTIONAL_POLICY_KEYS = (
+    "environmental_review",
+    "review_time_limit_business_days",
+    "lease_terms_months",
 )
 
 Entry = TypeVar("Entry", Department, ChiefServiceOfficer)
@@ -287,7 +295,7 @@ class _ParkReader(NodeReader):
 
     def policy(self, node: yaml.Node) -> AdmissionPolicy | None:
         before = len(self.problems)
-        keys = self.mapping(node, "policy", _POLICY_KEYS, ["environmental_review"])
+        keys = self.mapping(node, "policy", _POLICY_KEYS, _OPTIONAL_POLICY_KEYS)
         if keys is None:
             return None
         industries = self._optional(keys, "industries", self.industry_rules)
@@ -306,8 +314,19 @@ class _ParkReader(NodeReader):
             "chief_service_officers",
             lambda n: self.roster(n, "policy.chief_service_officers", ChiefServiceOfficer),
         )
+        time_limit = self._optional(
+            keys,
+            "review_time_limit_business_days",
+            lambda n: self.integer(n, "policy.review_time_limit_business_days", 1),
+        )
+        terms = self._optional(keys, "lease_terms_months", self.lease_terms)
         if self.faults_since(before):
             return None
+        defaults = {}
+        if time_limit is not None:
+            defaults["review_time_limit_business_days"] = time_limit
+        if terms is not None:
+            defaults["lease_terms_months"] = terms
         return AdmissionPolicy(
             industries=industries,
             required_documents=documents,
@@ -315,7 +334,22 @@ class _ParkReader(NodeReader):
             deficiency_deadline_business_days=days,
             environmental_review=review,
             chief_service_officers=officers,
+            **defaults,
         )
+
+    def lease_terms(self, node: yaml.Node) -> tuple[int, ...] | None:
+        """Lease terms in months: positive integers, at least one, strictly increasing."""
+        field = "policy.lease_terms_months"
+        before = len(self.problems)
+        items = self.sequence(node, field, min_items=1)
+        terms = [self.integer(item, f"{field}[{i}]", 1) for i, item in enumerate(items)]
+        for index in range(1, len(terms)):
+            previous, term = terms[index - 1], terms[index]
+            if previous is not None and term is not None and term <= previous:
+                self.problem(
+                    items[index], f"{field}[{index}]", f"must be more than {previous} (terms rise)"
+                )
+        return None if self.faults_since(before) else tuple(terms)
 
     def documents(self, node: yaml.Node) -> tuple[str, ...]:
         items = self.strings(node, "policy.required_documents")

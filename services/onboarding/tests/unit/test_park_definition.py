@@ -199,3 +199,44 @@ def test_two_files_defining_one_park_are_refused(tmp_path):
     (tmp_path / "b.yaml").write_text(MINIMAL, encoding="utf-8")
     with pytest.raises(ValueError, match="park id 'mini' is already defined"):
         load_park_definitions(tmp_path)
+
+
+def test_the_review_time_limit_and_lease_terms_default_when_not_given():
+    policy = parse_park_definition(MINIMAL).policy
+    assert policy.review_time_limit_business_days == 20
+    assert policy.lease_terms_months == (12, 24, 36, 60)
+
+
+def test_the_review_time_limit_and_lease_terms_are_read_from_the_policy():
+    text = MINIMAL + "  review_time_limit_business_days: 15\n  lease_terms_months: [6, 12]\n"
+    policy = parse_park_definition(text).policy
+    assert policy.review_time_limit_business_days == 15
+    assert policy.lease_terms_months == (6, 12)
+
+
+def test_both_shipped_parks_state_their_review_time_limit_and_lease_terms():
+    for park in load_park_definitions(PARKS_DIR).values():
+        assert park.policy.review_time_limit_business_days == 20
+        assert park.policy.lease_terms_months == (12, 24, 36, 60)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "2.5", '"20"'])
+def test_the_review_time_limit_must_be_a_positive_integer(value):
+    problems = _problems(MINIMAL + f"  review_time_limit_business_days: {value}\n")
+    assert [(p.line, p.field) for p in problems] == [(20, "policy.review_time_limit_business_days")]
+
+
+@pytest.mark.parametrize(
+    ("terms", "field"),
+    [
+        ("[12, 0]", "policy.lease_terms_months[1]"),
+        ("[12, 12]", "policy.lease_terms_months[1]"),
+        ("[24, 12, 36]", "policy.lease_terms_months[1]"),
+        ("[12, 1.5]", "policy.lease_terms_months[1]"),
+        ("[]", "policy.lease_terms_months"),
+        ("12", "policy.lease_terms_months"),
+    ],
+)
+def test_lease_terms_must_be_positive_and_strictly_increasing(terms, field):
+    problems = _problems(MINIMAL + f"  lease_terms_months: {terms}\n")
+    assert [(p.line, p.field) for p in problems] == [(20, field)]
