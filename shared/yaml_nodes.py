@@ -81,9 +81,18 @@ class NodeReader:
         return len(self.problems) > count
 
     def mapping(
-        self, node: yaml.Node, field: str, required: Iterable[str], optional: Iterable[str] = ()
+        self,
+        node: yaml.Node,
+        field: str,
+        required: Iterable[str],
+        optional: Iterable[str] = (),
+        *,
+        unknown: str | None = None,
     ) -> dict[str, yaml.Node] | None:
-        """The key → value nodes of a mapping; unknown, repeated and missing keys are faults."""
+        """The key → value nodes of a mapping; unknown, repeated and missing keys are faults.
+
+        ``unknown`` replaces the message for an unknown key (default: the keys expected).
+        """
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, field, f"must be a mapping, not {_shown(node)}")
             return None
@@ -94,7 +103,9 @@ class NodeReader:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             where = f"{field}.{key}" if field else str(key)
             if key not in known:
-                self.problem(key_node, where, f"unknown key; expected one of {sorted(known)}")
+                self.problem(
+                    key_node, where, unknown or f"unknown key; expected one of {sorted(known)}"
+                )
             elif key in values:
                 self.problem(key_node, where, "repeated key")
             else:

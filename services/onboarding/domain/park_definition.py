@@ -2,7 +2,11 @@
 
 One park per file. Every problem is collected, not just the first, and each names the
 file, the line and the field (``aux-shangjie.yaml:14: buildings[0].floors: …``), so an
-operator fixes a file in one pass. The format::
+operator fixes a file in one pass. The file's top level is split by
+:mod:`shared.park_file`: the park's own description (``park``, ``prices_fen_per_m2``,
+``buildings``, ``custom_units``), which every service may read and onboarding turns into
+its unit inventory, then one section per service; onboarding's rules (一园一策) are its
+``onboarding:`` section, which this module alone validates. The format::
 
     park:                       # all ids and names are strings
       id: aux-shangjie          # lower-case letters, digits, hyphens
@@ -22,7 +26,7 @@ operator fixes a file in one pass. The format::
     custom_units:               # optional: custom single-storey factories, unit ids S01
       - ids: S01..S08
         area_m2: 1000
-    policy:                     # 一园一策
+    onboarding:                 # onboarding's policy (一园一策)
       industries: {allow: [C], deny: [C2511]}   # GB/T 4754 prefixes; deny wins
       environmental_review: [C26, C33]          # optional: prefixes that need 环评
       required_documents: [营业执照, 法人身份证]
@@ -33,6 +37,7 @@ operator fixes a file in one pass. The format::
         - {id: market_regulation, name: 市场监管}
       chief_service_officers:                   # at least one
         - {id: cso-01, name: 王敏}
+    # ticketing:, billing:, buyback: are accepted (see shared.park_file) and not read here.
 
 Unknown keys are errors (a misspelt optional key would otherwise vanish silently), and so
 are repeated keys, which PyYAML would otherwise let the last one win. Building ids are
@@ -67,6 +72,7 @@ from services.onboarding.domain.park import (
     expand_units,
     normalise_document_name,
 )
+from shared.park_file import read_park_file
 from shared.yaml_nodes import NodeReader, Problem, YamlFileError, compose
 
 __all__ = [
@@ -88,6 +94,7 @@ __all__ = [
     "parse_park_definition",
 ]
 
+SECTION = "onboarding"  # this service's section of the park file (shared.park_file)
 _PARK_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _ENTRY_ID = re.compile(r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?")
 _MAX_FLOORS = _MAX_ROOMS = 99  # unit ids spell floors and rooms with at most two digits
@@ -157,11 +164,12 @@ class _ParkReader(NodeReader):
     """The park file's sections; each returns ``None`` when it recorded a fault."""
 
     def park(self, root: yaml.Node, source: str) -> ParkDefinition | None:
-        top = self.mapping(
-            root, "", ["park", "prices_fen_per_m2", "buildings", "policy"], ["custom_units"]
-        )
-        if top is None:
+        park_file = read_park_file(self, root)
+        if park_file is None:
             return None
+        top = park_file.description
+        if park_file.section(SECTION) is None:
+            self.problem(root, SECTION, "is required")
         header = (
             self.mapping(top["park"], "park", ["id", "name", "district"]) if "park" in top else {}
         )
@@ -171,7 +179,7 @@ class _ParkReader(NodeReader):
         prices = self._optional(top, "prices_fen_per_m2", self.prices)
         buildings = self._optional(top, "buildings", self.buildings)
         custom_units = self._optional(top, "custom_units", self.custom_units) or ()
-        policy = self._optional(top, "policy", self.policy)
+        policy = self._optional(park_file.sections, SECTION, self.policy)
         if self.problems:
             return None
         return ParkDefinition(
@@ -295,29 +303,29 @@ class _ParkReader(NodeReader):
 
     def policy(self, node: yaml.Node) -> AdmissionPolicy | None:
         before = len(self.problems)
-        keys = self.mapping(node, "policy", _POLICY_KEYS, _OPTIONAL_POLICY_KEYS)
+        keys = self.mapping(node, SECTION, _POLICY_KEYS, _OPTIONAL_POLICY_KEYS)
         if keys is None:
             return None
         industries = self._optional(keys, "industries", self.industry_rules)
-        review = self.prefixes(keys.get("environmental_review"), "policy.environmental_review")
+        review = self.prefixes(keys.get("environmental_review"), f"{SECTION}.environmental_review")
         documents = self._optional(keys, "required_documents", self.documents) or ()
         days = self._optional(
             keys,
             "deficiency_deadline_business_days",
-            lambda n: self.integer(n, "policy.deficiency_deadline_business_days", 1),
+            lambda n: self.integer(n, f"{SECTION}.deficiency_deadline_business_days", 1),
         )
         departments = self._optional(
-            keys, "departments", lambda n: self.roster(n, "policy.departments", Department)
+            keys, "departments", lambda n: self.roster(n, f"{SECTION}.departments", Department)
         )
         officers = self._optional(
             keys,
             "chief_service_officers",
-            lambda n: self.roster(n, "policy.chief_service_officers", ChiefServiceOfficer),
+            lambda n: self.roster(n, f"{SECTION}.chief_service_officers", ChiefServiceOfficer),
         )
         time_limit = self._optional(
             keys,
             "review_time_limit_business_days",
-            lambda n: self.integer(n, "policy.review_time_limit_business_days", 1),
+            lambda n: self.integer(n, f"{SECTION}.review_time_limit_business_days", 1),
         )
         terms = self._optional(keys, "lease_terms_months", self.lease_terms)
         if self.faults_since(before):
@@ -339,7 +347,7 @@ class _ParkReader(NodeReader):
 
     def lease_terms(self, node: yaml.Node) -> tuple[int, ...] | None:
         """Lease terms in months: positive integers, at least one, strictly increasing."""
-        field = "policy.lease_terms_months"
+        field = f"{SECTION}.lease_terms_months"
         before = len(self.problems)
         items = self.sequence(node, field, min_items=1)
         terms = [self.integer(item, f"{field}[{i}]", 1) for i, item in enumerate(items)]
@@ -352,18 +360,18 @@ class _ParkReader(NodeReader):
         return None if self.faults_since(before) else tuple(terms)
 
     def documents(self, node: yaml.Node) -> tuple[str, ...]:
-        items = self.strings(node, "policy.required_documents")
+        items = self.strings(node, f"{SECTION}.required_documents")
         # Compared as the domain compares them, so 身份证（正反面） and 身份证(正反面) clash here.
-        self.unique(items, "policy.required_documents", normalise_document_name)
+        self.unique(items, f"{SECTION}.required_documents", normalise_document_name)
         return tuple(value for _, value in items)
 
     def industry_rules(self, node: yaml.Node) -> IndustryRules | None:
         before = len(self.problems)
-        keys = self.mapping(node, "policy.industries", ["allow"], ["deny"])
+        keys = self.mapping(node, f"{SECTION}.industries", ["allow"], ["deny"])
         if keys is None or "allow" not in keys:
             return None
-        allow = self.prefixes(keys["allow"], "policy.industries.allow", min_items=1)
-        deny = self.prefixes(keys.get("deny"), "policy.industries.deny")
+        allow = self.prefixes(keys["allow"], f"{SECTION}.industries.allow", min_items=1)
+        deny = self.prefixes(keys.get("deny"), f"{SECTION}.industries.deny")
         return None if self.faults_since(before) else IndustryRules(allow.prefixes, deny.prefixes)
 
     def prefixes(

@@ -24,7 +24,7 @@ buildings:
     floors: 1
     rooms_per_floor: 2
     room_area_m2: 300
-policy:
+onboarding:
   industries: {allow: [C]}
   required_documents: [营业执照]
   deficiency_deadline_business_days: 10
@@ -134,8 +134,8 @@ def test_every_fault_in_a_file_is_reported_at_once():
     problems = _problems(text)
     assert [(p.line, p.field) for p in problems] == [
         (11, "buildings[0].floors"),
-        (15, "policy.industries.allow[0]"),
-        (19, "policy.chief_service_officers[0].id"),
+        (15, "onboarding.industries.allow[0]"),
+        (19, "onboarding.chief_service_officers[0].id"),
     ]
 
 
@@ -157,8 +157,8 @@ def test_a_repeated_key_is_reported():
 
 
 def test_a_missing_section_is_reported():
-    problems = _problems(MINIMAL[: MINIMAL.index("policy:")])
-    assert [(p.field, p.message) for p in problems] == [("policy", "is required")]
+    problems = _problems(MINIMAL[: MINIMAL.index("onboarding:")])
+    assert [(p.field, p.message) for p in problems] == [("onboarding", "is required")]
 
 
 def test_a_building_defined_twice_is_reported():
@@ -223,20 +223,33 @@ def test_both_shipped_parks_state_their_review_time_limit_and_lease_terms():
 @pytest.mark.parametrize("value", ["0", "-3", "2.5", '"20"'])
 def test_the_review_time_limit_must_be_a_positive_integer(value):
     problems = _problems(MINIMAL + f"  review_time_limit_business_days: {value}\n")
-    assert [(p.line, p.field) for p in problems] == [(20, "policy.review_time_limit_business_days")]
+    assert [(p.line, p.field) for p in problems] == [
+        (20, "onboarding.review_time_limit_business_days")
+    ]
 
 
 @pytest.mark.parametrize(
     ("terms", "field"),
     [
-        ("[12, 0]", "policy.lease_terms_months[1]"),
-        ("[12, 12]", "policy.lease_terms_months[1]"),
-        ("[24, 12, 36]", "policy.lease_terms_months[1]"),
-        ("[12, 1.5]", "policy.lease_terms_months[1]"),
-        ("[]", "policy.lease_terms_months"),
-        ("12", "policy.lease_terms_months"),
+        ("[12, 0]", "onboarding.lease_terms_months[1]"),
+        ("[12, 12]", "onboarding.lease_terms_months[1]"),
+        ("[24, 12, 36]", "onboarding.lease_terms_months[1]"),
+        ("[12, 1.5]", "onboarding.lease_terms_months[1]"),
+        ("[]", "onboarding.lease_terms_months"),
+        ("12", "onboarding.lease_terms_months"),
     ],
 )
 def test_lease_terms_must_be_positive_and_strictly_increasing(terms, field):
     problems = _problems(MINIMAL + f"  lease_terms_months: {terms}\n")
     assert [(p.line, p.field) for p in problems] == [(20, field)]
+
+
+def test_onboardings_rules_live_in_its_own_section_and_a_top_level_policy_is_refused():
+    problems = _problems(MINIMAL.replace("onboarding:", "policy:"))
+    assert [(p.line, p.field) for p in problems] == [(1, "onboarding"), (14, "policy")]
+    assert "no service owns it" in problems[1].message
+
+
+def test_the_sections_of_other_services_are_accepted_and_left_to_them():
+    park = parse_park_definition(MINIMAL + "billing:\n  late_fee_per_day_permille: 5\n")
+    assert park.policy.deficiency_deadline_business_days == 10
