@@ -47,3 +47,18 @@ class TopologyMissing(ParkError):
 
 class PublishFailed(ParkError):
     """The broker did not confirm a publish (nack, timeout or lost connection)."""
+
+
+class Unroutable(PublishFailed):
+    """The broker could not route some messages of a batch (a ``basic.return`` of a
+    mandatory publish, or an exchange that does not exist).
+
+    ``indices`` are the positions, in the batch given to ``publish``, of the messages
+    that were not routed; the others may have been confirmed. A caller that keeps work
+    (an outbox, a dead letter) keeps exactly those and can quarantine them.
+    """
+
+    def __init__(self, reason: str, indices: tuple[int, ...]):
+        super().__init__(reason)
+        self.reason = reason
+        self.indices = tuple(indices)
