@@ -9,7 +9,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError
 
-from shared.contract.fields import StrictInteger, Text, UtcDateTime, Uuid, utc_iso
+from shared.contract.fields import StrictInteger, Text, UtcDateTime, Uuid, text_errors, utc_iso
 from shared.contract.registry import REGISTRY, Registry
 from shared.messaging.errors import ContractViolation, MalformedMessage
 
@@ -43,6 +43,9 @@ class EnvelopeSchema(Schema):
 
 
 _ENVELOPE = EnvelopeSchema()
+
+MAX_BODY_BYTES = 1024 * 1024  # a message body larger than this is malformed
+MAX_NESTING = 32  # levels of JSON arrays and objects, the envelope included
 
 
 @dataclass(frozen=True)
@@ -88,16 +91,50 @@ def describe(error: ValidationError, prefix: str = "") -> str:
 def parse(body: bytes | str, *, sender: str | None = None, registry: Registry = REGISTRY) -> Event:
     """Read a message body into an :class:`Event`, or raise :class:`MalformedMessage`.
 
-    Malformed means: not JSON, not an object, a missing envelope or payload field, a wrong
-    JSON type, or an unknown ``(source, type, version)``. Business rules on the values are
-    not checked here; they belong to the consuming service.
+    Malformed means: larger than ``MAX_BODY_BYTES``, not UTF-8 JSON, nested deeper than
+    ``MAX_NESTING``, not an object, a string that is not valid text (NUL, lone surrogate),
+    a missing envelope or payload field, a wrong JSON type, or an unknown
+    ``(source, type, version)``. Business rules on the values are not checked here; they
+    belong to the consuming service. Whatever the bytes, this raises nothing else.
     """
+    if not isinstance(body, bytes | str):
+        raise MalformedMessage(f"body: expected bytes, got {type(body).__name__}")
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedMessage(f"body: {len(body)} bytes, more than the {MAX_BODY_BYTES} allowed")
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise MalformedMessage(f"body: nested deeper than {MAX_NESTING} levels") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise MalformedMessage(f"body: not valid JSON ({error})") from None
     if not isinstance(document, dict):
         raise MalformedMessage("body: the envelope must be a JSON object")
+    if _nesting(document) > MAX_NESTING:
+        raise MalformedMessage(f"body: nested deeper than {MAX_NESTING} levels")
+    if (errors := text_errors(document)) is not None:
+        raise MalformedMessage(describe(ValidationError(errors)))
+    try:
+        return _load(document, sender, registry)
+    except MalformedMessage:
+        raise
+    except Exception as error:  # a bug here must not take the consumer down
+        raise MalformedMessage(f"body: cannot be read ({type(error).__name__}: {error})") from None
+
+
+def _nesting(document: Any) -> int:
+    """How many levels of arrays and objects ``document`` has (without recursion)."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:
+                items = value.values() if isinstance(value, dict) else value
+                stack.extend((item, depth + 1) for item in items)
+    return deepest
+
+
+def _load(document: dict, sender: str | None, registry: Registry) -> Event:
     problems: list[str] = []
     try:
         envelope = _ENVELOPE.load(document)

@@ -16,6 +16,57 @@ from marshmallow import ValidationError, fields, validate
 _UTC_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 _DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DECIMAL_PATTERN = re.compile(r"^-?\d+(\.\d+)?$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+TEXT_MAX_LENGTH = 10_000  # characters of one text field, unless the field says otherwise
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` is not valid contract text, or None.
+
+    JSON can carry a NUL character and a lone UTF-16 surrogate (``"\\ud800"``); neither
+    can be stored (PostgreSQL refuses NUL) or even encoded as UTF-8. Let through, they
+    fail later as if the failure were transient and climb the whole retry ladder.
+    """
+    if "\x00" in text:
+        return "Must not contain a NUL character."
+    if _SURROGATE.search(text):
+        return "Must be valid Unicode text (contains a lone surrogate)."
+    return None
+
+
+def text_errors(value, *, max_depth: int = 64) -> dict | list | None:
+    """Every invalid string (value or mapping key, at any depth) in a JSON document.
+
+    Returns marshmallow-shaped error messages (``{"enterprise": {"name": [why]}}``, list
+    items by index) or None when every string is valid text.
+    """
+    if max_depth < 0:
+        return ["Nested too deeply."]
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return [problem] if problem else None
+    if isinstance(value, dict):
+        found: dict = {}
+        for key, item in value.items():
+            key_problem = text_problem(key) if isinstance(key, str) else None
+            if key_problem:
+                found[_printable(key)] = [f"Key: {key_problem}"]
+            elif (errors := text_errors(item, max_depth=max_depth - 1)) is not None:
+                found[key] = errors
+        return found or None
+    if isinstance(value, list):
+        found = {
+            index: errors
+            for index, item in enumerate(value)
+            if (errors := text_errors(item, max_depth=max_depth - 1)) is not None
+        }
+        return found or None
+    return None
+
+
+def _printable(text: str) -> str:
+    """A key safe to put in an error message (the reason must itself be valid text)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def utc_iso(instant: datetime) -> str:
@@ -65,12 +116,22 @@ class StrictBoolean(fields.Field):
 
 
 class Text(fields.String):
-    """A non-empty JSON string (surrounding whitespace does not count as content)."""
+    """A non-empty JSON string of valid text (surrounding whitespace does not count as
+    content; NUL characters and lone surrogates are refused), at most ``max_length``
+    characters."""
+
+    def __init__(self, *, max_length: int = TEXT_MAX_LENGTH, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = max_length
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
+        if problem := text_problem(text):
+            raise ValidationError(problem)
         if not text.strip():
             raise ValidationError("Must not be empty.")
+        if len(text) > self.max_length:
+            raise ValidationError(f"Longer than {self.max_length} characters.")
         return text
 
 

@@ -9,8 +9,9 @@ import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from marshmallow import EXCLUDE, Schema
+from marshmallow import EXCLUDE, Schema, ValidationError, pre_load
 
+from shared.contract.fields import text_errors
 from shared.messaging.errors import UnknownEvent
 
 
@@ -19,10 +20,18 @@ class PayloadSchema(Schema):
 
     Unknown fields are ignored when *reading* (a tolerant reader keeps working when a
     publisher adds an optional field); publishing refuses them (see ``validate_outgoing``).
+    Every string in the payload — a field, a list item, a mapping key, known or not — must
+    be valid text (no NUL, no lone surrogate), whatever field class declares it.
     """
 
     class Meta:
         unknown = EXCLUDE
+
+    @pre_load
+    def refuse_invalid_text(self, data, **kwargs):
+        if (errors := text_errors(data)) is not None:
+            raise ValidationError(errors)
+        return data
 
 
 @dataclass(frozen=True)
