@@ -18,13 +18,13 @@ from services.onboarding.domain.reasons import ReasonCode
 from services.onboarding.domain.submissions import EnterpriseDetails, Submission
 from services.onboarding.domain.units import Unit
 from services.onboarding.exceptions import IllegalTransition, NotFound
-from services.onboarding.unit_of_work import OnboardingUnitOfWork
+from services.onboarding.unit_of_work import AbstractOnboardingUnitOfWork
 from shared.business_calendar import BusinessCalendar
 from shared.messaging.errors import PermanentFailure
 from shared.messaging.unit_of_work import Cause
 
 
-def publish(uow: OnboardingUnitOfWork, events: Iterable[DomainEvent]) -> None:
+def publish(uow: AbstractOnboardingUnitOfWork, events: Iterable[DomainEvent]) -> None:
     """Stage each domain event in the outbox and keep it in the history."""
     for domain_event in events:
         payload = event_payload(domain_event)
@@ -45,7 +45,7 @@ def publish(uow: OnboardingUnitOfWork, events: Iterable[DomainEvent]) -> None:
 def receive_application(
     payload: Mapping[str, Any],
     park_id: str | None,
-    uow: OnboardingUnitOfWork,
+    uow: AbstractOnboardingUnitOfWork,
     calendar: BusinessCalendar,
 ) -> None:
     """``portal/application_submitted``: reject with every reason, or reserve and review."""
@@ -77,7 +77,7 @@ def receive_application(
 
 
 def _requested_units(
-    uow: OnboardingUnitOfWork, park: ParkDefinition | None, submission: Submission
+    uow: AbstractOnboardingUnitOfWork, park: ParkDefinition | None, submission: Submission
 ) -> dict[str, Unit]:
     if park is None:
         return {}
@@ -85,7 +85,7 @@ def _requested_units(
     return uow.units.get_many(park.id, unit_ids, lock=True)
 
 
-def decide_review(payload: Mapping[str, Any], uow: OnboardingUnitOfWork) -> None:
+def decide_review(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork) -> None:
     """``gov/review_decided``: record a department's decision; admit on the last approval."""
     application_id = payload["application_id"]
     with uow:
@@ -98,9 +98,15 @@ def decide_review(payload: Mapping[str, Any], uow: OnboardingUnitOfWork) -> None
             publish(uow, [refusal])
         else:
             units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
+            # An application rejected on receipt may name a park that does not exist; it
+            # is closed, so the decision is refused without needing the park's policy.
             park = uow.parks.get(application.park_id)
-            context = AdmissionContext(
-                park.policy, uow.enterprises.active_per_officer(park.id), uow.new_id
+            context = (
+                AdmissionContext(
+                    park.policy, uow.enterprises.active_per_officer(park.id), uow.new_id
+                )
+                if park is not None
+                else None
             )
             enterprise = application.record_decision(
                 payload["department"],
@@ -118,7 +124,7 @@ def decide_review(payload: Mapping[str, Any], uow: OnboardingUnitOfWork) -> None
         uow.commit()
 
 
-def supply_documents(payload: Mapping[str, Any], uow: OnboardingUnitOfWork) -> None:
+def supply_documents(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork) -> None:
     """``portal/documents_supplied``: clear accept-with-deficiencies items."""
     application_id = payload["application_id"]
     with uow:
@@ -165,7 +171,7 @@ def _documents_refused(application_id, park_id, code, message, now) -> Documents
     )
 
 
-def settle_buyback(payload: Mapping[str, Any], uow: OnboardingUnitOfWork) -> None:
+def settle_buyback(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork) -> None:
     """``buyback/claim_settled``: the bought-back units return to inventory.
 
     A settlement for an unknown enterprise, or for units it does not own, means the
@@ -183,8 +189,7 @@ def settle_buyback(payload: Mapping[str, Any], uow: OnboardingUnitOfWork) -> Non
         except DomainError as error:
             raise PermanentFailure(f"{error.code}: {error}") from None
         uow.units.save(units)
-        remaining = uow.units.held_by(enterprise_id)
-        uow.enterprises.save(enterprise, active=bool(remaining))
+        uow.enterprises.save(enterprise)
         publish(uow, enterprise.events)
         uow.commit()
 
@@ -192,7 +197,7 @@ def settle_buyback(payload: Mapping[str, Any], uow: OnboardingUnitOfWork) -> Non
 # -- the deadline timer ---------------------------------------------------------------
 
 
-def process_deadlines(uow: OnboardingUnitOfWork, batch: int = 100) -> int:
+def process_deadlines(uow: AbstractOnboardingUnitOfWork, batch: int = 100) -> int:
     """Suspend applications whose deficiency deadline passed before admission, and
     escalate overdue items of admitted enterprises to their chief service officer.
 
@@ -238,7 +243,7 @@ def _domain_rules():
         raise IllegalTransition(str(error), code=error.code) from None
 
 
-def _enterprise(uow: OnboardingUnitOfWork, enterprise_id: str):
+def _enterprise(uow: AbstractOnboardingUnitOfWork, enterprise_id: str):
     enterprise = uow.enterprises.get(enterprise_id, lock=True)
     if enterprise is None:
         raise NotFound(f"no admitted enterprise {enterprise_id!r}", code="unknown_enterprise")
@@ -246,7 +251,7 @@ def _enterprise(uow: OnboardingUnitOfWork, enterprise_id: str):
 
 
 def record_production_start(
-    enterprise_id: str, started_on: date, uow: OnboardingUnitOfWork
+    enterprise_id: str, started_on: date, uow: AbstractOnboardingUnitOfWork
 ) -> None:
     with uow:
         enterprise = _enterprise(uow, enterprise_id)
@@ -257,7 +262,9 @@ def record_production_start(
         uow.commit()
 
 
-def end_lease(enterprise_id: str, unit_ids: list[str], uow: OnboardingUnitOfWork) -> list[str]:
+def end_lease(
+    enterprise_id: str, unit_ids: list[str], uow: AbstractOnboardingUnitOfWork
+) -> list[str]:
     with uow:
         enterprise = _enterprise(uow, enterprise_id)
         units = uow.units.get_many(enterprise.park_id, unit_ids, lock=True)
@@ -269,14 +276,14 @@ def end_lease(enterprise_id: str, unit_ids: list[str], uow: OnboardingUnitOfWork
         with _domain_rules():
             released = enterprise.end_lease(list(units.values()), uow.clock())
         uow.units.save(units.values())
-        uow.enterprises.save(enterprise, active=bool(uow.units.held_by(enterprise_id)))
+        uow.enterprises.save(enterprise)
         publish(uow, enterprise.events)
         uow.commit()
     return list(released)
 
 
 def reassign_chief_service_officer(
-    enterprise_id: str, officer_id: str, uow: OnboardingUnitOfWork
+    enterprise_id: str, officer_id: str, uow: AbstractOnboardingUnitOfWork
 ) -> None:
     with uow:
         enterprise = _enterprise(uow, enterprise_id)
@@ -294,7 +301,7 @@ def log_service_visit(
     visited_on: date,
     note: str,
     visit_id: str | None,
-    uow: OnboardingUnitOfWork,
+    uow: AbstractOnboardingUnitOfWork,
 ) -> str:
     visit_id = visit_id or uow.new_id()
     with uow:
@@ -314,7 +321,7 @@ def log_service_visit(
 
 
 def query_units(
-    park_id: str, status: str | None, building: str | None, uow: OnboardingUnitOfWork
+    park_id: str, status: str | None, building: str | None, uow: AbstractOnboardingUnitOfWork
 ) -> dict:
     """Units of a park (optionally one status or building) with occupancy figures."""
     with uow:
@@ -348,7 +355,7 @@ def query_units(
     }
 
 
-def application_history(application_id: str, uow: OnboardingUnitOfWork) -> dict:
+def application_history(application_id: str, uow: AbstractOnboardingUnitOfWork) -> dict:
     """An application's current state and every event it (and its enterprise) caused."""
     with uow:
         application = uow.applications.get(application_id)
@@ -366,7 +373,7 @@ def application_history(application_id: str, uow: OnboardingUnitOfWork) -> dict:
 
 
 def load_parks(
-    definitions: Iterable[tuple[ParkDefinition, str]], uow: OnboardingUnitOfWork
+    definitions: Iterable[tuple[ParkDefinition, str]], uow: AbstractOnboardingUnitOfWork
 ) -> dict[str, dict[str, int]]:
     """Store park definitions and add their units not yet known (idempotent: units
     already stored keep their status, holder and contract)."""

@@ -5,6 +5,7 @@ writers instead). Units are always locked in ``unit_id`` order, so two applicati
 for overlapping units queue up instead of deadlocking.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
@@ -31,6 +32,94 @@ from shared.clock import as_utc
 from shared.contract.fields import utc_iso
 
 
+class AbstractParkRepository(ABC):
+    """Park definitions as loaded from park files."""
+
+    @abstractmethod
+    def get(self, park_id: str) -> ParkDefinition | None: ...
+
+
+class AbstractUnitRepository(ABC):
+    """Units of the parks; ``lock=True`` holds them until the transaction ends."""
+
+    @abstractmethod
+    def get_many(
+        self, park_id: str, unit_ids: Iterable[str], *, lock: bool = False
+    ) -> dict[str, Unit]: ...
+
+    @abstractmethod
+    def save(self, units: Iterable[Unit]) -> None: ...
+
+    @abstractmethod
+    def held_by(
+        self, enterprise_id: str, unit_ids: Iterable[str] | None = None, *, lock: bool = False
+    ) -> list[Unit]: ...
+
+    @abstractmethod
+    def search(
+        self, park_id: str, *, status: str | None = None, building: str | None = None
+    ) -> list[Unit]: ...
+
+    @abstractmethod
+    def occupancy(self, park_id: str, building: str | None = None) -> dict[str, dict[str, int]]: ...
+
+
+class AbstractApplicationRepository(ABC):
+    """Applications, whole aggregates; ``due`` finds those the deadline timer must visit."""
+
+    @abstractmethod
+    def get(
+        self, application_id: str, *, lock: bool = False, skip_locked: bool = False
+    ) -> Application | None: ...
+
+    @abstractmethod
+    def add(self, application: Application, correlation_id: str | None) -> None: ...
+
+    @abstractmethod
+    def save(self, application: Application) -> None: ...
+
+    @abstractmethod
+    def correlation_id(self, application_id: str) -> str | None: ...
+
+    @abstractmethod
+    def due(self, now: datetime, limit: int = 100) -> list[str]: ...
+
+
+class AbstractEnterpriseRepository(ABC):
+    """Admitted enterprises; whether one is active is the enterprise's own to say."""
+
+    @abstractmethod
+    def get(self, enterprise_id: str, *, lock: bool = False) -> Enterprise | None: ...
+
+    @abstractmethod
+    def add(self, enterprise: Enterprise) -> None: ...
+
+    @abstractmethod
+    def save(self, enterprise: Enterprise) -> None: ...
+
+    @abstractmethod
+    def active_per_officer(self, park_id: str) -> dict[str, int]: ...
+
+
+class AbstractHistoryRepository(ABC):
+    """Every domain event of an application and its enterprise, for operators."""
+
+    @abstractmethod
+    def append(
+        self,
+        *,
+        application_id: str | None,
+        enterprise_id: str | None,
+        event_type: str,
+        event_id: str,
+        occurred_at: datetime,
+        payload: dict,
+    ) -> None: ...
+
+    @abstractmethod
+    def of_application(self, application_id: str, enterprise_id: str | None) -> list[dict]: ...
+
+
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
@@ -44,7 +133,7 @@ def _parse_park(definition: str, source: str) -> ParkDefinition:
     return parse_park_definition(definition, source)
 
 
-class ParkRepository:
+class ParkRepository(AbstractParkRepository):
     def __init__(self, session: Session):
         self.session = session
 
@@ -76,7 +165,7 @@ class ParkRepository:
 _UNIT_FIELDS = [f.name for f in fields(Unit)]
 
 
-class UnitRepository:
+class UnitRepository(AbstractUnitRepository):
     def __init__(self, session: Session):
         self.session = session
 
@@ -167,7 +256,7 @@ class UnitRepository:
         return figures
 
 
-class ApplicationRepository:
+class ApplicationRepository(AbstractApplicationRepository):
     def __init__(self, session: Session):
         self.session = session
 
@@ -212,17 +301,6 @@ class ApplicationRepository:
         )
 
 
-def _next_deadline(application: Application) -> datetime | None:
-    if application.status == ApplicationStatus.UNDER_REVIEW and application.outstanding_items:
-        return application.deficiency_deadline
-    if application.status == ApplicationStatus.ADMITTED:
-        pending = [
-            i.due_at for i in application.deficiencies if i.outstanding and i.escalated_at is None
-        ]
-        return min(pending, default=None)
-    return None
-
-
 def _application_row(application: Application) -> dict:
     return {
         "application_id": application.application_id,
@@ -231,7 +309,7 @@ def _application_row(application: Application) -> dict:
         "enterprise_id": application.enterprise_id,
         "received_at": application.received_at,
         "closed_at": application.closed_at,
-        "next_deadline_at": _next_deadline(application),
+        "next_deadline_at": application.next_deadline,
         "document": _application_document(application),
     }
 
@@ -333,7 +411,7 @@ _ENTERPRISE_COLUMNS = [
 ]
 
 
-class EnterpriseRepository:
+class EnterpriseRepository(AbstractEnterpriseRepository):
     def __init__(self, session: Session):
         self.session = session
 
@@ -344,6 +422,13 @@ class EnterpriseRepository:
             return None
         enterprise = Enterprise(**{name: row[name] for name in _ENTERPRISE_COLUMNS})
         enterprise.admitted_at = as_utc(enterprise.admitted_at)
+        enterprise.unit_ids = tuple(
+            self.session.scalars(
+                select(orm.units.c.unit_id)
+                .where(orm.units.c.holder == enterprise_id)
+                .order_by(orm.units.c.unit_id)
+            )
+        )
         enterprise.visits = [
             ServiceVisit(v.visit_id, v.officer_id, v.visited_on, v.note)
             for v in self.session.execute(
@@ -356,16 +441,16 @@ class EnterpriseRepository:
 
     def add(self, enterprise: Enterprise) -> None:
         values = {name: getattr(enterprise, name) for name in _ENTERPRISE_COLUMNS}
-        self.session.execute(insert(orm.enterprises).values(**values, active=True))
+        self.session.execute(insert(orm.enterprises).values(**values, active=enterprise.active))
 
-    def save(self, enterprise: Enterprise, *, active: bool = True) -> None:
+    def save(self, enterprise: Enterprise) -> None:
         self.session.execute(
             update(orm.enterprises)
             .where(orm.enterprises.c.enterprise_id == enterprise.enterprise_id)
             .values(
                 chief_service_officer=enterprise.chief_service_officer,
                 production_started_on=enterprise.production_started_on,
-                active=active,
+                active=enterprise.active,
             )
         )
         stored = set(
@@ -400,7 +485,7 @@ class EnterpriseRepository:
         return dict(rows.all())
 
 
-class HistoryRepository:
+class HistoryRepository(AbstractHistoryRepository):
     def __init__(self, session: Session):
         self.session = session
 

@@ -69,4 +69,5 @@ def admit(
         )
         for unit in units
     )
+    enterprise.unit_ids = tuple(unit.unit_id for unit in allocated)
     return Admission(enterprise, contract_id, allocated)

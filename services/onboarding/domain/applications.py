@@ -127,6 +127,19 @@ class Application:
         """When the missing documents are due, if any were missing on receipt."""
         return self.deficiencies[0].due_at if self.deficiencies else None
 
+    @property
+    def next_deadline(self) -> datetime | None:
+        """The earliest instant at which the deadline timer has something to do here:
+        suspension under review, escalation of an overdue item after admission."""
+        if self.status == ApplicationStatus.UNDER_REVIEW and self.outstanding_items:
+            return self.deficiency_deadline
+        if self.status == ApplicationStatus.ADMITTED:
+            pending = [
+                i.due_at for i in self.deficiencies if i.outstanding and i.escalated_at is None
+            ]
+            return min(pending, default=None)
+        return None
+
     # -- receipt ----------------------------------------------------------------------
 
     @classmethod
@@ -226,7 +239,7 @@ class Application:
         now: datetime,
         *,
         units: Mapping[str, Unit],
-        admission: AdmissionContext,
+        admission: AdmissionContext | None,
     ) -> Enterprise | None:
         """Record a department's decision; returns the enterprise if this admits it.
 
@@ -235,7 +248,9 @@ class Application:
         application, or from a department not asked, are refused. Refusals are recorded
         as :class:`ReviewDecisionRefused`, never raised: they answer another system's
         event. One rejection rejects the application and releases its units; the last
-        approval admits it. ``units`` must hold the application's units.
+        approval admits it. ``units`` must hold the application's units; ``admission``
+        may be ``None`` only where no admission can follow (the park is unknown, so the
+        application was rejected on receipt).
         """
         require_utc(now)
         decision = Decision(decision)  # raises on anything but approve / reject
@@ -308,8 +323,11 @@ class Application:
             self._release_units(units, ReleaseReason.APPLICATION_REJECTED, now)
 
     def _admit(
-        self, now: datetime, units: Mapping[str, Unit], context: AdmissionContext
+        self, now: datetime, units: Mapping[str, Unit], context: AdmissionContext | None
     ) -> Enterprise:
+        if context is None:
+            # A handler bug, not a business outcome: admission needs the park's policy.
+            raise ValueError(f"admitting {self.application_id} needs an admission context")
         admission = admit(self.submission, self._units(units), now, context)
         enterprise = admission.enterprise
         self.status = ApplicationStatus.ADMITTED

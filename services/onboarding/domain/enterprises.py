@@ -72,8 +72,15 @@ class Enterprise:
     chief_service_officer: str
     admitted_at: datetime
     production_started_on: date | None = None
+    unit_ids: tuple[str, ...] = ()  # the units it holds (bought or leased) now
     visits: list[ServiceVisit] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    @property
+    def active(self) -> bool:
+        """True while the enterprise holds a unit; one whose leases ended or whose units
+        were all bought back is finished, and no longer counts on its officer's load."""
+        return bool(self.unit_ids)
 
     def record_production_start(self, started_on: date, now: datetime) -> None:
         """Record the day production started; the same day again is a no-op.
@@ -161,6 +168,7 @@ class Enterprise:
     ) -> tuple[str, ...]:
         """Record that ``units`` went back to inventory (nothing if there are none)."""
         released = tuple(unit.unit_id for unit in units)
+        self.unit_ids = tuple(u for u in self.unit_ids if u not in released)
         if released:
             self.events.append(
                 UnitsReleased(

@@ -1,0 +1,100 @@
+"""The use cases on the real repositories (PostgreSQL and SQLite), without a broker."""
+
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from services.onboarding import handlers
+from services.onboarding.domain.park_definition import load_park_definitions
+from services.onboarding.orm import messaging
+from services.onboarding.tests.service.conftest import (
+    DEMO_PARK,
+    DEPARTMENTS,
+    PARKS,
+    ROOT,
+    FakeClock,
+    application,
+)
+from services.onboarding.tests.unit.builders import NOW, calendar_days_deadline
+from services.onboarding.unit_of_work import OnboardingUnitOfWork
+from shared.db import Database
+from shared.tooling.migrate import upgrade
+
+
+class Calendar:
+    add_business_days = staticmethod(calendar_days_deadline)
+
+
+class Store:
+    """The onboarding database of one test, with the shipped parks loaded."""
+
+    def __init__(self, url: str):
+        self.database = Database(url)
+        self.clock = FakeClock(NOW)
+
+    def uow(self) -> OnboardingUnitOfWork:
+        return OnboardingUnitOfWork(
+            self.database, messaging, source="onboarding", clock=lambda: self.clock()
+        )
+
+    def admit(self, **fields) -> str:
+        payload = application(**fields)
+        handlers.receive_application(payload, DEMO_PARK, self.uow(), Calendar())
+        for department in DEPARTMENTS:
+            handlers.decide_review(
+                {
+                    "application_id": payload["application_id"],
+                    "department": department,
+                    "decision": "approve",
+                    "reason": "",
+                },
+                self.uow(),
+            )
+        with self.uow() as uow:
+            return uow.applications.get(payload["application_id"]).enterprise_id
+
+    def officer_load(self) -> dict[str, int]:
+        with self.uow() as uow:
+            return uow.enterprises.active_per_officer(DEMO_PARK)
+
+
+@pytest.fixture
+def store(backend, make_database_url):
+    url = make_database_url("onboarding", backend)
+    upgrade(url, ROOT / "services" / "onboarding" / "migrations")
+    world = Store(url)
+    handlers.load_parks(
+        [
+            (park, Path(park.source).read_text("utf-8"))
+            for park in load_park_definitions(PARKS).values()
+        ],
+        world.uow(),
+    )
+    yield world
+    world.database.dispose()
+
+
+@pytest.mark.parametrize("action", ["production start", "reassignment", "visit"])
+def test_saving_an_enterprise_whose_lease_ended_keeps_it_off_the_active_count(store, action):
+    enterprise_id = store.admit(units=("B01-1F-01",), tenure="lease")
+    officer = store.officer_load()
+    assert sum(officer.values()) == 1
+    handlers.end_lease(enterprise_id, ["B01-1F-01"], store.uow())
+    assert store.officer_load() == {}
+
+    if action == "production start":
+        handlers.record_production_start(enterprise_id, date(2026, 11, 27), store.uow())
+    elif action == "reassignment":
+        (current,) = officer
+        with store.uow() as uow:
+            roster = uow.parks.get(DEMO_PARK).policy.chief_service_officers
+        other = next(o.id for o in roster if o.id != current)
+        handlers.reassign_chief_service_officer(enterprise_id, other, store.uow())
+    else:
+        (current,) = officer
+        handlers.log_service_visit(
+            enterprise_id, current, date(2026, 11, 27), "走访", str(uuid.uuid4()), store.uow()
+        )
+    assert store.officer_load() == {}

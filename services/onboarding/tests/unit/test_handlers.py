@@ -1,0 +1,201 @@
+"""The use cases of ``handlers.py`` on an in-memory unit of work (no broker, no database)."""
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from services.onboarding import handlers
+from services.onboarding.domain.applications import ApplicationStatus
+from services.onboarding.domain.units import UnitStatus
+from services.onboarding.exceptions import IllegalTransition, NotFound
+from services.onboarding.tests.unit.builders import (
+    DEPARTMENTS,
+    NOW,
+    REQUIRED_DOCUMENTS,
+    calendar_days_deadline,
+    make_park,
+    valid_uscc,
+)
+from services.onboarding.tests.unit.fakes import FakeUnitOfWork
+from shared.messaging.errors import PermanentFailure
+
+
+class Calendar:
+    """The business calendar handlers are given: every day is a business day."""
+
+    add_business_days = staticmethod(calendar_days_deadline)
+
+
+def submission(
+    units=("B01-1F-01",), *, tenure="purchase", documents=REQUIRED_DOCUMENTS, serial=1, **extra
+):
+    return {
+        "application_id": str(uuid.uuid4()),
+        "enterprise": {
+            "name": f"郑州精工机械有限公司{serial}",
+            "uscc": valid_uscc(serial),
+            "legal_representative": "赵强",
+            "contact_phone": "13800000000",
+            "industry_code": "C3464",
+            "employees": 25,
+        },
+        "tenure": tenure,
+        "requested_units": list(units),
+        "documents": list(documents),
+        "supply_chain_partner": True,
+        **extra,
+    }
+
+
+def decision(application_id, department, verdict="approve", reason="ok"):
+    return {
+        "application_id": application_id,
+        "department": department,
+        "decision": verdict,
+        "reason": reason,
+    }
+
+
+@pytest.fixture
+def uow():
+    fake = FakeUnitOfWork()
+    fake.add_park(make_park())
+    return fake
+
+
+def submit(uow, payload, park_id="test-park"):
+    handlers.receive_application(payload, park_id, uow, Calendar())
+    return payload["application_id"]
+
+
+def admit(uow, **submission_fields) -> str:
+    """Submit and approve an application; returns the new enterprise's id."""
+    application_id = submit(uow, submission(**submission_fields))
+    for department in DEPARTMENTS:
+        handlers.decide_review(decision(application_id, department), uow)
+    return uow.of_type("enterprise_admitted")[-1]["enterprise_id"]
+
+
+# -- receipt and review --------------------------------------------------------------------
+
+
+def test_a_valid_application_reserves_its_units_and_opens_the_review(uow):
+    application_id = submit(uow, submission())
+    assert uow.types() == ["application_received", "review_requested"]
+    assert uow.store.units[("test-park", "B01-1F-01")].reserved_for == application_id
+    assert uow.commits == 1
+
+
+def test_the_last_approval_admits_and_allocates(uow):
+    enterprise_id = admit(uow)
+    assert uow.types()[-2:] == ["enterprise_admitted", "units_allocated"]
+    assert uow.store.units[("test-park", "B01-1F-01")].holder == enterprise_id
+
+
+def test_a_decision_on_an_application_rejected_as_park_not_found_is_refused_as_closed(uow):
+    application_id = submit(uow, submission(), park_id="no-such-park")
+    assert uow.of_type("application_rejected")[0]["reasons"][0]["code"] == "park_not_found"
+
+    handlers.decide_review(decision(application_id, "market_regulation"), uow)
+
+    refusal = uow.of_type("review_decision_refused")
+    assert [r["code"] for r in refusal] == ["application_closed"]
+
+
+def test_a_decision_on_an_unknown_application_is_refused(uow):
+    handlers.decide_review(decision(str(uuid.uuid4()), "market_regulation"), uow)
+    assert uow.of_type("review_decision_refused")[0]["code"] == "unknown_application"
+
+
+def test_documents_for_an_unknown_application_are_refused(uow):
+    handlers.supply_documents({"application_id": str(uuid.uuid4()), "documents": ["x"]}, uow)
+    assert uow.of_type("documents_refused")[0]["code"] == "unknown_application"
+
+
+# -- the officers' active count ----------------------------------------------------------
+
+
+def end_every_lease(uow, enterprise_id):
+    with uow:
+        unit_ids = [u.unit_id for u in uow.units.held_by(enterprise_id)]
+    return handlers.end_lease(enterprise_id, unit_ids, uow)
+
+
+def officer_load(uow):
+    with uow:
+        return uow.enterprises.active_per_officer("test-park")
+
+
+def test_an_enterprise_whose_lease_ended_is_not_active(uow):
+    enterprise_id = admit(uow, tenure="lease")
+    end_every_lease(uow, enterprise_id)
+    assert officer_load(uow) == {}
+
+
+@pytest.mark.parametrize("action", ["production start", "reassignment", "visit"])
+def test_saving_a_finished_enterprise_does_not_make_it_active_again(uow, action):
+    enterprise_id = admit(uow, tenure="lease")
+    end_every_lease(uow, enterprise_id)
+    if action == "production start":
+        handlers.record_production_start(enterprise_id, date(2026, 11, 27), uow)
+    elif action == "reassignment":
+        officer = uow.store.enterprises[enterprise_id].chief_service_officer
+        other = "cso-02" if officer == "cso-01" else "cso-01"
+        handlers.reassign_chief_service_officer(enterprise_id, other, uow)
+    else:
+        handlers.log_service_visit(enterprise_id, "cso-01", date(2026, 11, 27), "走访", None, uow)
+    assert officer_load(uow) == {}
+
+
+def test_a_finished_enterprise_does_not_count_when_the_next_officer_is_chosen(uow):
+    first = admit(uow, tenure="lease", units=("B01-1F-01",), serial=1)
+    officer = uow.store.enterprises[first].chief_service_officer
+    end_every_lease(uow, first)
+    handlers.record_production_start(first, date(2026, 11, 27), uow)
+    second = admit(uow, units=("B01-1F-02",), serial=2)
+    assert uow.store.enterprises[second].chief_service_officer == officer
+
+
+def test_a_buyback_of_every_unit_leaves_the_enterprise_inactive(uow):
+    enterprise_id = admit(uow)
+    handlers.settle_buyback(
+        {"claim_id": str(uuid.uuid4()), "enterprise_id": enterprise_id, "units": ["B01-1F-01"]},
+        uow,
+    )
+    assert uow.of_type("units_released")[-1]["reason"] == "buyback_settled"
+    assert officer_load(uow) == {}
+
+
+# -- operator actions ------------------------------------------------------------------------
+
+
+def test_ending_a_lease_of_an_unknown_enterprise_is_not_found(uow):
+    with pytest.raises(NotFound):
+        handlers.end_lease("nobody", ["B01-1F-01"], uow)
+
+
+def test_ending_a_lease_of_a_purchase_is_an_illegal_transition(uow):
+    enterprise_id = admit(uow)
+    with pytest.raises(IllegalTransition):
+        handlers.end_lease(enterprise_id, ["B01-1F-01"], uow)
+    assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.SOLD
+
+
+def test_a_settlement_for_an_unknown_enterprise_is_dead_lettered(uow):
+    with pytest.raises(PermanentFailure):
+        handlers.settle_buyback(
+            {"claim_id": str(uuid.uuid4()), "enterprise_id": "nobody", "units": ["B01-1F-01"]},
+            uow,
+        )
+
+
+# -- the deadline timer ----------------------------------------------------------------------
+
+
+def test_the_timer_suspends_an_application_past_its_deficiency_deadline(uow):
+    application_id = submit(uow, submission(documents=REQUIRED_DOCUMENTS[:1]))
+    uow.now = NOW + timedelta(days=11)
+    assert handlers.process_deadlines(uow) == 1
+    assert uow.store.applications[application_id].status == ApplicationStatus.SUSPENDED
+    assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.AVAILABLE
