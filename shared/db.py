@@ -2,7 +2,9 @@
 
 SQLite under eventlet freezes the process when two greenthreads write at once and ignores
 ``FOR UPDATE SKIP LOCKED``, so on SQLite every write transaction of a process holds one
-lock (:attr:`Database.write_lock`) and a service runs as a single instance.
+lock (:attr:`Database.write_lock`) and a service runs as a single instance. SQLite runs
+in WAL mode with ``synchronous=FULL``: a commit is on disk before it returns, so an acked
+message's effect survives a power loss.
 """
 
 import contextlib
@@ -33,7 +35,10 @@ def _patch_psycopg_for_eventlet() -> None:
 def _on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so after a power
+    # loss a committed transaction (whose message was already acked) can vanish. SQLite is
+    # the default deployment; the cost is measured in docs/performance.md.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
