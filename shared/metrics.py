@@ -29,6 +29,12 @@ OUTBOX_FAILURES = Counter(
     "Relay passes that failed (broker or database).",
     ["service"],
 )
+OUTBOX_QUARANTINED = Counter(
+    "park_outbox_quarantined_total",
+    "Outbox rows the relay gave up on after OUTBOX.quarantine_after failures of their own; "
+    "kept until an operator releases them (`park outbox list|release`).",
+    ["service"],
+)
 
 _served_ports: set[int] = set()
 

@@ -23,6 +23,8 @@ class MessagingSettings:
     outbox_batch_size: int = 500
     outbox_poll_interval: float = 1.0
     outbox_retention_days: int = 7
+    # A row that failed to publish this many times on its own is quarantined.
+    outbox_quarantine_after: int = 5
     inbox_retention_days: int = 30
     relay_enabled: bool = True
 
@@ -38,6 +40,9 @@ class MessagingSettings:
             outbox_batch_size=int(outbox.get("batch_size", defaults.outbox_batch_size)),
             outbox_poll_interval=float(outbox.get("poll_interval", defaults.outbox_poll_interval)),
             outbox_retention_days=int(outbox.get("retention_days", defaults.outbox_retention_days)),
+            outbox_quarantine_after=int(
+                outbox.get("quarantine_after", defaults.outbox_quarantine_after)
+            ),
             inbox_retention_days=int(
                 config.get("INBOX_RETENTION_DAYS", defaults.inbox_retention_days)
             ),

@@ -53,6 +53,7 @@ class UnitOfWorkProvider(DependencyProvider):
             clock=lambda: self.clock(),
             batch_size=self.settings.outbox_batch_size,
             name=self.service,
+            quarantine_after=self.settings.outbox_quarantine_after,
         )
         self.relay_loop = RelayLoop(
             self.relay,

@@ -1,7 +1,9 @@
 """The inbox and outbox tables every service database holds beside its own.
 
 Each service's ORM metadata gets them from :func:`add_messaging_tables`; each service's
-first Alembic migration creates them with :func:`create_messaging_tables`.
+first Alembic migration creates them with :func:`create_messaging_tables`, and a later one
+adds the outbox's quarantine columns with :func:`add_outbox_quarantine` (a new service's
+first migration calls both, in that order).
 """
 
 from dataclasses import dataclass
@@ -57,6 +59,16 @@ def _outbox_columns() -> list[Column]:
     ]
 
 
+def _outbox_quarantine_columns() -> list[Column]:
+    """Added after the first migrations (which must keep creating the table they did):
+    how often the relay failed to publish a row, why, and when it gave up on it."""
+    return [
+        Column("failures", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text, nullable=True),
+        Column("quarantined_at", DateTime(timezone=True), nullable=True),
+    ]
+
+
 # (table, index name, columns, partial-index condition). The relay reads only unsent
 # rows and pruning only sent ones: partial indexes keep both costs independent of how
 # much history the table holds.
@@ -76,7 +88,7 @@ def _where(condition: str | None) -> dict:
 
 def add_messaging_tables(metadata: MetaData) -> MessagingTables:
     inbox = Table(INBOX, metadata, *_inbox_columns())
-    outbox = Table(OUTBOX, metadata, *_outbox_columns())
+    outbox = Table(OUTBOX, metadata, *_outbox_columns(), *_outbox_quarantine_columns())
     tables = {INBOX: inbox, OUTBOX: outbox}
     for table, name, columns, condition in _INDEXES:
         Index(name, *(tables[table].c[c] for c in columns), **_where(condition))
@@ -84,8 +96,23 @@ def add_messaging_tables(metadata: MetaData) -> MessagingTables:
 
 
 def create_messaging_tables(op) -> None:
-    """For a service's first Alembic migration: ``create_messaging_tables(op)``."""
+    """For a service's first Alembic migration: ``create_messaging_tables(op)``.
+
+    It creates the tables as the first migrations of the existing services did; columns
+    added since come from their own functions (:func:`add_outbox_quarantine`)."""
     op.create_table(INBOX, *_inbox_columns())
     op.create_table(OUTBOX, *_outbox_columns())
     for table, name, columns, condition in _INDEXES:
         op.create_index(name, table, columns, **_where(condition))
+
+
+def add_outbox_quarantine(op) -> None:
+    """For each service's migration after its first: the outbox's quarantine columns."""
+    for column in _outbox_quarantine_columns():
+        op.add_column(OUTBOX, column)
+
+
+def drop_outbox_quarantine(op) -> None:
+    with op.batch_alter_table(OUTBOX) as batch:  # SQLite drops columns by copying
+        for column in reversed(_outbox_quarantine_columns()):
+            batch.drop_column(column.name)

@@ -19,6 +19,7 @@ from shared.messaging.dead_letters import LetterQueue
 from shared.messaging.management import ManagementClient, ManagementUnavailable
 from shared.messaging.topology import SERVICES, UNROUTED, dead_letter_queue, park_topology
 from shared.settings import MessagingSettings, database_url, load_config_file
+from shared.tooling.outbox_cli import outbox_app
 
 ROOT = Path(__file__).resolve().parents[1]
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.add_typer(topology_app, name="topology")
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(unrouted_app, name="unrouted")
+app.add_typer(outbox_app, name="outbox")  # quarantined outbox rows
 app.add_typer(parks_app, name="parks")
 # Piped or captured output is read by programs and grep: don't cut it at 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=240)
