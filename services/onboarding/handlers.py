@@ -14,6 +14,7 @@ from services.onboarding.domain.applications import Application, refuse_unknown_
 from services.onboarding.domain.errors import ApplicationClosed, DomainError
 from services.onboarding.domain.events import DocumentsRefused, DomainEvent, event_payload
 from services.onboarding.domain.park import ParkDefinition
+from services.onboarding.domain.park_reload import ParkReload, raise_if_refused
 from services.onboarding.domain.reasons import ReasonCode
 from services.onboarding.domain.submissions import EnterpriseDetails, Submission
 from services.onboarding.domain.units import Unit
@@ -144,8 +145,9 @@ def supply_documents(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWo
                 ],
             )
         else:
+            units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
             try:
-                application.supply_documents(payload["documents"], now)
+                application.supply_documents(payload["documents"], now, units=units)
             except ApplicationClosed as closed:
                 application.events.append(
                     _documents_refused(
@@ -157,6 +159,7 @@ def supply_documents(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWo
                     )
                 )
             uow.applications.save(application)
+            uow.units.save(units.values())
             publish(uow, application.events)
         uow.commit()
 
@@ -374,15 +377,16 @@ def application_history(application_id: str, uow: AbstractOnboardingUnitOfWork) 
 
 def load_parks(
     definitions: Iterable[tuple[ParkDefinition, str]], uow: AbstractOnboardingUnitOfWork
-) -> dict[str, dict[str, int]]:
-    """Store park definitions and add their units not yet known (idempotent: units
-    already stored keep their status, holder and contract)."""
+) -> dict[str, ParkReload]:
+    """Store park definitions and bring their units in line (idempotent; see
+    :mod:`~services.onboarding.domain.park_reload`): all parks or, when a file would
+    change or remove a held unit, none (:class:`ParkReloadRefused` names every such unit)."""
     summary = {}
     with uow:
         now = uow.clock()
         for park, text in definitions:
             uow.parks.save(park, text, now)
-            added = uow.units.add_missing([Unit.from_spec(spec) for spec in park.units])
-            summary[park.id] = {"units": len(park.units), "added": added}
+            summary[park.id] = uow.units.reload(park)
+        raise_if_refused(summary.values())
         uow.commit()
     return summary

@@ -254,6 +254,9 @@ class Application:
         """
         require_utc(now)
         decision = Decision(decision)  # raises on anything but approve / reject
+        # The deficiency deadline holds whenever the application is touched, not only when
+        # the timer comes by: a decision after it finds the application suspended.
+        self.suspend_if_overdue(now, units)
         previous = self.decisions.get(department)
         if previous is not None and previous.decision == decision:
             return None
@@ -357,13 +360,26 @@ class Application:
 
     # -- accept-with-deficiencies -----------------------------------------------------
 
-    def supply_documents(self, documents: Iterable[str], now: datetime) -> None:
+    def supply_documents(
+        self,
+        documents: Iterable[str],
+        now: datetime,
+        *,
+        units: Mapping[str, Unit] | None = None,
+    ) -> None:
         """Take documents the applicant supplied later: clear the deficiency items they
         match, keep any others on file as extras. Documents already on file change
         nothing and record nothing. Refused (:class:`ApplicationClosed`) once the
-        application was rejected or suspended; an admitted one still owes its items.
+        application was rejected, suspended or withdrawn; an admitted one still owes its
+        items. Documents arriving at or after the deficiency deadline of an application
+        under review come too late: it is suspended first (releasing ``units``, which
+        must then hold the application's units), then they are refused.
         """
         require_utc(now)
+        if self._deficiency_overdue(now):
+            if units is None:
+                raise ValueError(f"suspending {self.application_id} needs its units")
+            self.suspend_if_overdue(now, units)
         if self.status in (ApplicationStatus.REJECTED, ApplicationStatus.SUSPENDED):
             raise ApplicationClosed(f"application {self.application_id} is {self.status}")
         on_file = {normalise_document_name(name) for name in self.documents_on_file}
@@ -392,10 +408,9 @@ class Application:
         items still missing, releasing its units. Returns whether it did; calling it
         again, or too early, changes nothing."""
         require_utc(now)
-        deadline = self.deficiency_deadline
-        overdue = deadline is not None and now >= deadline and self.outstanding_items
-        if self.status != ApplicationStatus.UNDER_REVIEW or not overdue:
+        if not self._deficiency_overdue(now):
             return False
+        deadline = self.deficiency_deadline
         self.status = ApplicationStatus.SUSPENDED
         self.closed_at = now
         self._record(
@@ -403,6 +418,16 @@ class Application:
         )
         self._release_units(units, ReleaseReason.APPLICATION_SUSPENDED, now)
         return True
+
+    def _deficiency_overdue(self, now: datetime) -> bool:
+        """Under review, past the deficiency deadline, with items still missing."""
+        deadline = self.deficiency_deadline
+        return (
+            self.status == ApplicationStatus.UNDER_REVIEW
+            and deadline is not None
+            and now >= deadline
+            and bool(self.outstanding_items)
+        )
 
     def escalate_overdue_items(self, now: datetime, chief_service_officer: str) -> tuple[str, ...]:
         """After admission a missed deadline undoes nothing: each overdue item is

@@ -156,3 +156,35 @@ def test_nothing_escalates_before_the_deadline(application, park, units):
 
 def test_nothing_escalates_before_admission(application):
     assert application.escalate_overdue_items(DEADLINE, "cso-01") == ()
+
+
+# -- the deadline holds wherever the application is touched, not only on the timer --------
+
+
+def test_the_last_approval_after_the_deadline_suspends_instead_of_admitting(
+    application, park, units
+):
+    for department in application.review_departments:
+        enterprise = application.record_decision(
+            department, Decision.APPROVE, "", DEADLINE, units=units, admission=admission(park)
+        )
+    assert enterprise is None
+    assert application.status is ApplicationStatus.SUSPENDED
+    assert units["B01-1F-01"].status is UnitStatus.AVAILABLE
+    assert application.events[-1].code == "application_closed"
+
+
+def test_documents_arriving_after_the_deadline_do_not_rescue_the_application(application, units):
+    with pytest.raises(ApplicationClosed):
+        application.supply_documents(["法定代表人身份证", "环评承诺书"], DEADLINE, units=units)
+    assert application.status is ApplicationStatus.SUSPENDED
+    assert application.outstanding_items == ("法定代表人身份证", "环评承诺书")
+    assert units["B01-1F-01"].status is UnitStatus.AVAILABLE
+
+
+def test_documents_arriving_just_before_the_deadline_still_count(application, units):
+    application.supply_documents(
+        ["法定代表人身份证", "环评承诺书"], DEADLINE - timedelta(seconds=1), units=units
+    )
+    assert application.status is ApplicationStatus.UNDER_REVIEW
+    assert application.outstanding_items == ()

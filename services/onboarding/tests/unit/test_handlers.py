@@ -199,3 +199,25 @@ def test_the_timer_suspends_an_application_past_its_deficiency_deadline(uow):
     assert handlers.process_deadlines(uow) == 1
     assert uow.store.applications[application_id].status == ApplicationStatus.SUSPENDED
     assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.AVAILABLE
+
+
+def test_a_decision_after_the_deficiency_deadline_suspends_before_the_timer_runs(uow):
+    application_id = submit(uow, submission(documents=REQUIRED_DOCUMENTS[:1]))
+    uow.now = NOW + timedelta(days=10)
+    for department in DEPARTMENTS:
+        handlers.decide_review(decision(application_id, department), uow)
+    assert "enterprise_admitted" not in uow.types()
+    assert uow.store.applications[application_id].status == ApplicationStatus.SUSPENDED
+    assert uow.of_type("units_released")[0]["reason"] == "application_suspended"
+    assert {r["code"] for r in uow.of_type("review_decision_refused")} == {"application_closed"}
+
+
+def test_documents_after_the_deficiency_deadline_are_refused_and_suspend(uow):
+    application_id = submit(uow, submission(documents=REQUIRED_DOCUMENTS[:1]))
+    uow.now = NOW + timedelta(days=10, hours=1)
+    handlers.supply_documents(
+        {"application_id": application_id, "documents": list(REQUIRED_DOCUMENTS)}, uow
+    )
+    assert uow.store.applications[application_id].status == ApplicationStatus.SUSPENDED
+    assert uow.of_type("documents_refused")[0]["code"] == "application_closed"
+    assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.AVAILABLE
