@@ -6,12 +6,12 @@ for overlapping units queue up instead of deadlocking.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, fields
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.onboarding import orm
@@ -25,6 +25,7 @@ from services.onboarding.domain.deficiencies import DeficiencyItem
 from services.onboarding.domain.enterprises import Enterprise, ServiceVisit
 from services.onboarding.domain.park import ParkDefinition
 from services.onboarding.domain.park_definition import parse_park_definition
+from services.onboarding.domain.park_reload import PRICE_FIELDS, ParkReload, plan_reload
 from services.onboarding.domain.reasons import Reason, ReasonCode
 from services.onboarding.domain.submissions import EnterpriseDetails, Submission
 from services.onboarding.domain.units import Unit, UnitStatus
@@ -202,22 +203,51 @@ class UnitRepository(AbstractUnitRepository):
                 )
             )
 
-    def add_missing(self, new_units: Sequence[Unit]) -> int:
-        """Insert the units not yet stored; units already there keep their state."""
-        if not new_units:
-            return 0
-        park_id = new_units[0].park_id
-        known = set(
-            self.session.scalars(select(orm.units.c.unit_id).where(orm.units.c.park_id == park_id))
-        )
-        fresh = [
-            {**{name: getattr(u, name) for name in _UNIT_FIELDS}, "status": str(u.status)}
-            for u in new_units
-            if u.unit_id not in known
-        ]
-        if fresh:
-            self.session.execute(insert(orm.units), fresh)
-        return len(fresh)
+    def reload(self, park: ParkDefinition) -> ParkReload:
+        """Bring ``park``'s stored units in line with its park file.
+
+        Locks the park's units (in ``unit_id`` order, like every unit lock), plans the
+        reload (:func:`~services.onboarding.domain.park_reload.plan_reload`) and applies
+        it unless it was refused; the caller raises on a refusal, rolling back the whole
+        load. Held units are never written here.
+        """
+        park_id = park.id
+        stored = self.session.execute(
+            select(orm.units)
+            .where(orm.units.c.park_id == park_id)
+            .order_by(orm.units.c.unit_id)
+            .with_for_update()
+        ).mappings()
+        plan = plan_reload(park, {row["unit_id"]: self._unit(row) for row in stored})
+        if plan.refused:
+            return plan
+        if plan.added:
+            self.session.execute(
+                insert(orm.units),
+                [
+                    {**{name: getattr(u, name) for name in _UNIT_FIELDS}, "status": str(u.status)}
+                    for u in plan.added
+                ],
+            )
+        for unit in plan.updated:
+            self.session.execute(
+                update(orm.units)
+                .where(
+                    orm.units.c.park_id == park_id,
+                    orm.units.c.unit_id == unit.unit_id,
+                    orm.units.c.status == str(UnitStatus.AVAILABLE),
+                )
+                .values(area_m2=unit.area_m2, **{f: getattr(unit, f) for f in PRICE_FIELDS})
+            )
+        if plan.removed:
+            self.session.execute(
+                delete(orm.units).where(
+                    orm.units.c.park_id == park_id,
+                    orm.units.c.unit_id.in_(plan.removed),
+                    orm.units.c.status == str(UnitStatus.AVAILABLE),
+                )
+            )
+        return plan
 
     def held_by(
         self, enterprise_id: str, unit_ids: Iterable[str] | None = None, *, lock: bool = False

@@ -137,6 +137,7 @@ def parks_load(
 ) -> None:
     """Validate every park file and load parks and units into onboarding (idempotent)."""
     from services.onboarding import handlers
+    from services.onboarding.domain.errors import ParkReloadRefused
     from services.onboarding.domain.park_definition import (
         ParkDefinitionError,
         load_park_definitions,
@@ -154,12 +155,16 @@ def parks_load(
         fail(str(error))
     database = Database(database_url(context.config, "onboarding"))
     uow = OnboardingUnitOfWork(database, messaging, source="onboarding", clock=utcnow)
-    summary = handlers.load_parks(
-        [(park, Path(park.source).read_text("utf-8")) for park in parks.values()], uow
-    )
-    database.dispose()
-    for park_id, counts in summary.items():
-        console.print(f"{park_id}: {counts['units']} units, {counts['added']} new")
+    try:
+        reloads = handlers.load_parks(
+            [(park, Path(park.source).read_text("utf-8")) for park in parks.values()], uow
+        )
+    except ParkReloadRefused as refusal:
+        fail(str(refusal))
+    finally:
+        database.dispose()
+    for reload in reloads.values():
+        console.print(reload.summary(), highlight=False)
 
 
 @app.command()

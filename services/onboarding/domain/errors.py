@@ -70,3 +70,9 @@ class UnknownEnterprise(DomainError):
     """No admitted enterprise has this id (raised by handlers, defined here for its code)."""
 
     code = "unknown_enterprise"
+
+
+class ParkReloadRefused(DomainError):
+    """A reloaded park file would change or remove a reserved, sold or leased unit."""
+
+    code = "park_reload_refused"
