@@ -11,7 +11,8 @@ PARK := $(BIN)/python -m shared.tooling.cli
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock
+# pyproject.toml too: it declares the entry points (the park CLI, services' commands).
+$(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .

@@ -2,11 +2,17 @@
 
 Every command reads the same nameko config file as the services (``--config``, default
 ``$PARK_CONFIG`` or ``config/development.yaml``).
+
+The commands here know no service. A service contributes its own operator commands from
+its ``cli.py``: a ``typer.Typer`` registered in ``pyproject.toml`` under the entry-point
+group ``park.commands`` (the entry's name is the command's: ``parks = …`` gives
+``park parks …``), discovered when this module is imported.
 """
 
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -29,14 +35,12 @@ app = typer.Typer(
 topology_app = typer.Typer(help="The broker topology of DESIGN §6.", no_args_is_help=True)
 db_app = typer.Typer(help="The services' databases.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, show, replay, purge.", no_args_is_help=True)
-parks_app = typer.Typer(help="Park definition files (deploy/parks/).", no_args_is_help=True)
 unrouted_app = typer.Typer(help="park.unrouted: events no one subscribes to.", no_args_is_help=True)
 app.add_typer(topology_app, name="topology")
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(unrouted_app, name="unrouted")
 app.add_typer(outbox_app, name="outbox")  # quarantined outbox rows
-app.add_typer(parks_app, name="parks")
 # Piped or captured output is read by programs and grep: don't cut it at 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=240)
 
@@ -128,43 +132,6 @@ def db_migrate(
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         upgrade(url, ROOT / "services" / service / "migrations")
         console.print(f"{service}: migrated")
-
-
-@parks_app.command("load")
-def parks_load(
-    directory: Annotated[Path | None, typer.Argument(help="default: PARKS_DIR")] = None,
-    config: ConfigOption = DEFAULT_CONFIG,
-) -> None:
-    """Validate every park file and load parks and units into onboarding (idempotent)."""
-    from services.onboarding import handlers
-    from services.onboarding.domain.errors import ParkReloadRefused
-    from services.onboarding.domain.park_definition import (
-        ParkDefinitionError,
-        load_park_definitions,
-    )
-    from services.onboarding.orm import messaging
-    from services.onboarding.unit_of_work import OnboardingUnitOfWork
-    from shared.clock import utcnow
-    from shared.db import Database
-
-    context = Context(config)
-    directory = directory or Path(context.config.get("PARKS_DIR", ROOT / "deploy" / "parks"))
-    try:
-        parks = load_park_definitions(directory)
-    except (ParkDefinitionError, ValueError) as error:  # ValueError: several files at once
-        fail(str(error))
-    database = Database(database_url(context.config, "onboarding"))
-    uow = OnboardingUnitOfWork(database, messaging, source="onboarding", clock=utcnow)
-    try:
-        reloads = handlers.load_parks(
-            [(park, Path(park.source).read_text("utf-8")) for park in parks.values()], uow
-        )
-    except ParkReloadRefused as refusal:
-        fail(str(refusal))
-    finally:
-        database.dispose()
-    for reload in reloads.values():
-        console.print(reload.summary(), highlight=False)
 
 
 @app.command()
@@ -365,5 +332,32 @@ def publish(
     console.print_json(json.dumps(envelope, ensure_ascii=False))
 
 
+COMMANDS_GROUP = "park.commands"
+
+
+def add_service_commands(target: typer.Typer) -> None:
+    """Add each service's commands (entry-point group ``park.commands``) to ``target``.
+
+    A service whose commands fail to load is reported and skipped, so one broken
+    ``cli.py`` does not take the operator's other commands (``dlq``, ``topology``) away.
+    """
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            commands = entry.load()
+        except Exception as error:
+            print(
+                f"park: {entry.name} commands unavailable ({entry.value}): {error!r}",
+                file=sys.stderr,
+            )
+            continue
+        target.add_typer(commands, name=entry.name)
+
+
 if __name__ == "__main__":
-    app()
+    # Run the importable module, not this ``__main__`` copy: a service's cli.py imports
+    # shared.tooling.cli, and both must mean the one module whose app gets its commands.
+    from shared.tooling.cli import app as park
+
+    park()
+else:
+    add_service_commands(app)

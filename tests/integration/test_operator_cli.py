@@ -1,6 +1,7 @@
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import yaml
@@ -162,3 +163,78 @@ def test_trace_says_when_it_finds_nothing(world, park):
 
     assert result.exit_code == 1
     assert "nothing found" in result.output
+
+
+# park parks …: onboarding's commands, found through the park.commands entry point.
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def parks_cli(make_database_url, tmp_path):
+    """``park parks …`` against a fresh onboarding database and a copy of the park files."""
+    import shutil
+
+    from shared.tooling.migrate import upgrade
+
+    url = make_database_url("onboarding")
+    upgrade(url, ROOT / "services" / "onboarding" / "migrations")
+    directory = tmp_path / "parks"
+    shutil.copytree(ROOT / "deploy" / "parks", directory)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"DATABASES": {"onboarding": url}}))
+
+    def invoke(*args: str):
+        return runner.invoke(app, ["parks", *args, str(directory), "--config", str(config)])
+
+    invoke.directory = directory
+    invoke.database_url = url
+    return invoke
+
+
+def _sell_s08(parks_cli) -> None:
+    from sqlalchemy import create_engine, text
+
+    from shared.db import normalise_url
+
+    engine = create_engine(normalise_url(parks_cli.database_url))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE units SET status = 'sold', holder = 'enterprise-1', "
+                "contract_id = 'contract-1' WHERE park_id = 'aux-shangjie' AND unit_id = 'S08'"
+            )
+        )
+    engine.dispose()
+
+
+def test_parks_load_loads_every_park_and_a_second_load_changes_nothing(parks_cli):
+    first = parks_cli("load")
+    assert first.exit_code == 0, first.output
+    assert "aux-shangjie: 440 units; 440 added, 0 changed, 0 removed" in first.output
+    assert "shangjie-equipment: 77 units; 77 added" in first.output
+
+    second = parks_cli("load")
+    assert "aux-shangjie: 440 units; 0 added, 0 changed, 0 removed" in second.output
+
+
+def test_parks_load_refuses_a_file_that_would_remove_a_sold_unit(parks_cli):
+    parks_cli("load")
+    demo = parks_cli.directory / "aux-shangjie.yaml"
+    demo.write_text(demo.read_text("utf-8").replace("ids: S01..S08", "ids: S01..S07"), "utf-8")
+    _sell_s08(parks_cli)
+
+    result = parks_cli("load")
+
+    assert result.exit_code == 1
+    assert "S08 is sold: the file no longer lists it" in result.output
+
+
+def test_parks_load_reports_a_bad_file_with_its_line_and_field(parks_cli):
+    demo = parks_cli.directory / "aux-shangjie.yaml"
+    demo.write_text(demo.read_text("utf-8").replace("onboarding:", "policy:"), "utf-8")
+
+    result = parks_cli("load")
+
+    assert result.exit_code == 1
+    assert "aux-shangjie.yaml:" in result.output and "policy: unknown section" in result.output
