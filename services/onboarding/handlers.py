@@ -4,8 +4,10 @@ Each takes what it needs as parameters (``uow``, the calendar) and commits one
 transaction holding the state change, its outbox events and its history rows.
 """
 
+import logging
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -23,6 +25,8 @@ from services.onboarding.unit_of_work import AbstractOnboardingUnitOfWork
 from shared.business_calendar import BusinessCalendar
 from shared.messaging.errors import PermanentFailure
 from shared.messaging.unit_of_work import Cause
+
+log = logging.getLogger(__name__)
 
 
 def publish(uow: AbstractOnboardingUnitOfWork, events: Iterable[DomainEvent]) -> None:
@@ -200,38 +204,61 @@ def settle_buyback(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork
 # -- the deadline timer ---------------------------------------------------------------
 
 
-def process_deadlines(uow: AbstractOnboardingUnitOfWork, batch: int = 100) -> int:
+@dataclass
+class DeadlineScan:
+    """What one pass of the deadline timer did: how many applications changed, and the
+    ids of those that failed (logged, left for the next pass)."""
+
+    changed: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def process_deadlines(uow: AbstractOnboardingUnitOfWork, batch: int = 100) -> DeadlineScan:
     """Suspend applications whose deficiency deadline passed before admission, and
     escalate overdue items of admitted enterprises to their chief service officer.
 
     Each application is handled in its own transaction, locked with SKIP LOCKED on
     PostgreSQL: two service instances scanning at once never act twice on one
-    application (and a second pass finds nothing left to do). Returns how many
-    applications changed.
+    application (and a second pass finds nothing left to do). One that fails is logged,
+    reported in ``failed`` and skipped until the next pass; it never stops the others,
+    and applications are fetched ``batch`` at a time past those already tried, so a
+    failing one cannot keep the rest waiting.
     """
-    with uow:
-        due = uow.applications.due(uow.clock(), batch)
-    changed = 0
-    for application_id in due:
+    scan = DeadlineScan()
+    tried: set[str] = set()
+    while True:
         with uow:
-            now = uow.clock()
-            application = uow.applications.get(application_id, lock=True, skip_locked=True)
-            if application is None:
-                continue  # another instance holds it right now
-            # A suspension or escalation belongs to the application's own flow.
-            uow.cause = Cause(
-                uow.applications.correlation_id(application_id), None, application.park_id
-            )
-            units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
-            if not application.suspend_if_overdue(now, units) and application.enterprise_id:
-                enterprise = uow.enterprises.get(application.enterprise_id)
-                application.escalate_overdue_items(now, enterprise.chief_service_officer)
-            uow.applications.save(application)
-            uow.units.save(units.values())
-            publish(uow, application.events)
-            uow.commit()
-            changed += bool(application.events)
-    return changed
+            due = uow.applications.due(uow.clock(), batch, exclude=tried)
+        if not due:
+            return scan
+        for application_id in due:
+            tried.add(application_id)
+            try:
+                scan.changed += _process_deadline(uow, application_id)
+            except Exception:
+                log.exception("deadline scan: application %s failed; next pass", application_id)
+                scan.failed.append(application_id)
+
+
+def _process_deadline(uow: AbstractOnboardingUnitOfWork, application_id: str) -> bool:
+    with uow:
+        now = uow.clock()
+        application = uow.applications.get(application_id, lock=True, skip_locked=True)
+        if application is None:
+            return False  # another instance holds it right now
+        # A suspension or escalation belongs to the application's own flow.
+        uow.cause = Cause(
+            uow.applications.correlation_id(application_id), None, application.park_id
+        )
+        units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
+        if not application.suspend_if_overdue(now, units) and application.enterprise_id:
+            enterprise = uow.enterprises.get(application.enterprise_id)
+            application.escalate_overdue_items(now, enterprise.chief_service_officer)
+        uow.applications.save(application)
+        uow.units.save(units.values())
+        publish(uow, application.events)
+        uow.commit()
+        return bool(application.events)
 
 
 # -- operator actions (RPC) -----------------------------------------------------------

@@ -6,7 +6,7 @@ for overlapping units queue up instead of deadlocking.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, fields
 from datetime import datetime
 from functools import lru_cache
@@ -83,7 +83,9 @@ class AbstractApplicationRepository(ABC):
     def correlation_id(self, application_id: str) -> str | None: ...
 
     @abstractmethod
-    def due(self, now: datetime, limit: int = 100) -> list[str]: ...
+    def due(self, now: datetime, limit: int = 100, exclude: Collection[str] = ()) -> list[str]:
+        """Up to ``limit`` applications whose next deadline has passed, earliest first,
+        leaving out ``exclude``."""
 
 
 class AbstractEnterpriseRepository(ABC):
@@ -319,14 +321,18 @@ class ApplicationRepository(AbstractApplicationRepository):
             .values(**_application_row(application))
         )
 
-    def due(self, now: datetime, limit: int = 100) -> list[str]:
+    def due(self, now: datetime, limit: int = 100, exclude: Collection[str] = ()) -> list[str]:
         """Applications whose next deadline has passed (suspension or escalation due)."""
+        query = select(orm.applications.c.application_id).where(
+            orm.applications.c.next_deadline_at <= now
+        )
+        if exclude:
+            query = query.where(orm.applications.c.application_id.not_in(sorted(exclude)))
         return list(
             self.session.scalars(
-                select(orm.applications.c.application_id)
-                .where(orm.applications.c.next_deadline_at <= now)
-                .order_by(orm.applications.c.next_deadline_at)
-                .limit(limit)
+                query.order_by(
+                    orm.applications.c.next_deadline_at, orm.applications.c.application_id
+                ).limit(limit)
             )
         )
 

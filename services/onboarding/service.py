@@ -2,6 +2,7 @@
 
 from nameko.rpc import rpc
 from nameko.timer import timer
+from prometheus_client import Counter
 
 from services.onboarding import handlers, schemas
 from services.onboarding.exceptions import EXPECTED
@@ -17,6 +18,10 @@ from shared.messaging.dependencies import (
 from shared.tooling.health import health_report
 
 DEADLINE_SCAN_SECONDS = 60
+DEADLINE_FAILURES = Counter(
+    "park_onboarding_deadline_failures_total",
+    "Applications the deadline timer failed on (logged; tried again on the next pass).",
+)
 
 
 class OnboardingService:
@@ -45,7 +50,8 @@ class OnboardingService:
 
     @timer(interval=DEADLINE_SCAN_SECONDS)
     def scan_deadlines(self):
-        handlers.process_deadlines(self.uow)
+        scan = handlers.process_deadlines(self.uow)
+        DEADLINE_FAILURES.inc(len(scan.failed))
 
     @rpc(expected_exceptions=EXPECTED)
     def record_production_start(self, enterprise_id, started_on):

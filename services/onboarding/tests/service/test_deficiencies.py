@@ -38,9 +38,9 @@ def test_a_deadline_passing_before_admission_suspends_and_releases_the_units(onb
     sent = with_deficiencies(onboarding, ["B09-2F-01"])
     clock.advance(days=14)  # Friday 11 Dec 2026, 10:00 in Zhengzhou: the last day, not over
 
-    assert handlers.process_deadlines(onboarding.uow()) == 0
+    assert handlers.process_deadlines(onboarding.uow()).changed == 0
     clock.advance(hours=14)  # Saturday 00:00 in Zhengzhou: the deadline has passed
-    assert handlers.process_deadlines(onboarding.uow()) == 1
+    assert handlers.process_deadlines(onboarding.uow()).changed == 1
 
     [suspended] = onboarding.wait_for_event(sent["application_id"], "application_suspended")
     assert suspended["payload"]["outstanding"] == ["环评承诺书", "安全生产承诺书"]
@@ -49,7 +49,7 @@ def test_a_deadline_passing_before_admission_suspends_and_releases_the_units(onb
     [released] = onboarding.wait_for_event(sent["application_id"], "units_released")
     assert released["payload"]["reason"] == "application_suspended"
     assert onboarding.unit_statuses("B09-2F-01") == {"B09-2F-01": "available"}
-    assert handlers.process_deadlines(onboarding.uow()) == 0  # nothing left to do
+    assert handlers.process_deadlines(onboarding.uow()).changed == 0  # nothing left to do
 
 
 def test_documents_for_a_suspended_application_are_refused(onboarding, clock):
@@ -72,7 +72,7 @@ def test_supplying_every_item_in_time_prevents_suspension(onboarding, clock):
     onboarding.wait_for_event(sent["application_id"], "documents_received")
     clock.advance(days=30)
 
-    assert handlers.process_deadlines(onboarding.uow()) == 0
+    assert handlers.process_deadlines(onboarding.uow()).changed == 0
     assert onboarding.unit_statuses("B09-4F-01") == {"B09-4F-01": "reserved"}
 
 
@@ -87,8 +87,8 @@ def test_after_admission_an_overdue_item_is_escalated_once_to_the_service_office
     [admission] = onboarding.wait_for_event(sent["application_id"], "enterprise_admitted")
     clock.advance(days=20)
 
-    assert handlers.process_deadlines(onboarding.uow()) == 1
-    assert handlers.process_deadlines(onboarding.uow()) == 0
+    assert handlers.process_deadlines(onboarding.uow()).changed == 1
+    assert handlers.process_deadlines(onboarding.uow()).changed == 0
 
     [escalated] = onboarding.wait_for_event(sent["application_id"], "deficiency_escalated")
     assert escalated["payload"]["item"] == "安全生产承诺书"
@@ -109,7 +109,7 @@ def test_two_instances_scanning_at_once_suspend_each_application_once(onboarding
     clock.advance(days=20)
 
     scans = [eventlet.spawn(handlers.process_deadlines, onboarding.uow()) for _ in range(2)]
-    changed = [scan.wait() for scan in scans]
+    changed = [scan.wait().changed for scan in scans]
 
     assert sum(changed) == len(applications)
     for sent in applications:

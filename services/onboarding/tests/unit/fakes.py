@@ -10,7 +10,7 @@ the contract (``shared.contract.build``), exactly as the real outbox checks them
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from services.onboarding.domain.applications import Application, ApplicationStatus
@@ -41,6 +41,7 @@ class FakeStore:
         self.enterprises: dict[str, Enterprise] = {}
         self.history: list[dict] = []
         self.outbox: list[dict] = []
+        self.broken: set[str] = set()  # application ids whose locked read fails
 
 
 def _copy(value):
@@ -104,6 +105,8 @@ class FakeApplicationRepository(AbstractApplicationRepository):
         self.store = store
 
     def get(self, application_id, *, lock=False, skip_locked=False):
+        if lock and application_id in self.store.broken:
+            raise RuntimeError(f"the row of {application_id} cannot be read")
         application = self.store.applications.get(application_id)
         return _copy(application) if application is not None else None
 
@@ -119,11 +122,13 @@ class FakeApplicationRepository(AbstractApplicationRepository):
     def correlation_id(self, application_id: str) -> str | None:
         return self.store.correlation_ids.get(application_id)
 
-    def due(self, now: datetime, limit: int = 100) -> list[str]:
+    def due(self, now: datetime, limit: int = 100, exclude: Collection[str] = ()) -> list[str]:
         due = [
             (deadline, application_id)
             for application_id, application in self.store.applications.items()
-            if (deadline := application.next_deadline) is not None and deadline <= now
+            if (deadline := application.next_deadline) is not None
+            and deadline <= now
+            and application_id not in exclude
         ]
         return [application_id for _, application_id in sorted(due)[:limit]]
 

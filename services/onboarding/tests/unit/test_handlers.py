@@ -196,7 +196,7 @@ def test_a_settlement_for_an_unknown_enterprise_is_dead_lettered(uow):
 def test_the_timer_suspends_an_application_past_its_deficiency_deadline(uow):
     application_id = submit(uow, submission(documents=REQUIRED_DOCUMENTS[:1]))
     uow.now = NOW + timedelta(days=11)
-    assert handlers.process_deadlines(uow) == 1
+    assert handlers.process_deadlines(uow).changed == 1
     assert uow.store.applications[application_id].status == ApplicationStatus.SUSPENDED
     assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.AVAILABLE
 
@@ -221,3 +221,45 @@ def test_documents_after_the_deficiency_deadline_are_refused_and_suspend(uow):
     assert uow.store.applications[application_id].status == ApplicationStatus.SUSPENDED
     assert uow.of_type("documents_refused")[0]["code"] == "application_closed"
     assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.AVAILABLE
+
+
+def test_one_failing_application_does_not_stop_the_deadline_scan(uow):
+    late = []
+    for n, unit in enumerate(("B01-1F-01", "B01-1F-02", "B01-1F-03")):
+        uow.now = NOW + timedelta(hours=n)  # the broken one is due first
+        late_one = submission(documents=REQUIRED_DOCUMENTS[:1], serial=n, units=(unit,))
+        late.append(submit(uow, late_one))
+    uow.store.broken.add(late[0])
+    uow.now = NOW + timedelta(days=11)
+
+    scan = handlers.process_deadlines(uow, batch=1)
+
+    assert scan.failed == [late[0]]
+    assert scan.changed == 2
+    statuses = {a: uow.store.applications[a].status for a in late}
+    assert statuses == {
+        late[0]: ApplicationStatus.UNDER_REVIEW,
+        late[1]: ApplicationStatus.SUSPENDED,
+        late[2]: ApplicationStatus.SUSPENDED,
+    }
+    uow.store.broken.clear()
+    assert handlers.process_deadlines(uow).changed == 1
+    assert uow.store.applications[late[0]].status == ApplicationStatus.SUSPENDED
+
+
+def test_a_failing_application_in_the_scan_is_counted_in_a_metric(uow):
+    from services.onboarding.service import DEADLINE_FAILURES, OnboardingService
+
+    application_id = submit(uow, submission(documents=REQUIRED_DOCUMENTS[:1]))
+    uow.store.broken.add(application_id)
+    uow.now = NOW + timedelta(days=11)
+    before = DEADLINE_FAILURES._value.get()
+
+    class Entrypoint:
+        pass
+
+    service = Entrypoint()
+    service.uow = uow
+    OnboardingService.scan_deadlines(service)
+
+    assert DEADLINE_FAILURES._value.get() == before + 1
