@@ -181,9 +181,10 @@ def _documents_refused(application_id, park_id, code, message, now) -> Documents
 def settle_buyback(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork) -> None:
     """``buyback/claim_settled``: the bought-back units return to inventory.
 
-    A settlement for an unknown enterprise, or for units it does not own, means the
-    two services disagree about the park's property: it is dead-lettered with the
-    reason for an operator, never half-applied.
+    A settlement for an unknown enterprise, or for units it does not own (including a
+    unit available now that this claim did not release), means the two services
+    disagree about the park's property: it is dead-lettered with the reason naming
+    each such unit for an operator, never half-applied nor silently skipped.
     """
     enterprise_id = payload["enterprise_id"]
     with uow:
@@ -191,8 +192,15 @@ def settle_buyback(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork
         if enterprise is None:
             raise PermanentFailure(f"claim {payload['claim_id']}: no enterprise {enterprise_id}")
         units = list(uow.units.get_many(enterprise.park_id, payload["units"], lock=True).values())
+        released = uow.history.released_by_claim(enterprise_id, payload["claim_id"])
         try:
-            enterprise.sell_back(units, payload["units"], payload["claim_id"], uow.clock())
+            enterprise.sell_back(
+                units,
+                payload["units"],
+                payload["claim_id"],
+                uow.clock(),
+                released_by_claim=released,
+            )
         except DomainError as error:
             raise PermanentFailure(f"{error.code}: {error}") from None
         uow.units.save(units)

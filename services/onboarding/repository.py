@@ -122,6 +122,10 @@ class AbstractHistoryRepository(ABC):
     @abstractmethod
     def of_application(self, application_id: str, enterprise_id: str | None) -> list[dict]: ...
 
+    @abstractmethod
+    def released_by_claim(self, enterprise_id: str, claim_id: str) -> set[str]:
+        """The units a buyback claim already released from this enterprise."""
+
 
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
@@ -545,6 +549,20 @@ class HistoryRepository(AbstractHistoryRepository):
                 payload=payload,
             )
         )
+
+    def released_by_claim(self, enterprise_id: str, claim_id: str) -> set[str]:
+        payloads = self.session.scalars(
+            select(orm.history.c.payload).where(
+                orm.history.c.enterprise_id == enterprise_id,
+                orm.history.c.event_type == "units_released",
+            )
+        )
+        return {
+            unit_id
+            for payload in payloads
+            if payload.get("claim_id") == claim_id
+            for unit_id in payload["units"]
+        }
 
     def of_application(self, application_id: str, enterprise_id: str | None) -> list[dict]:
         condition = orm.history.c.application_id == application_id

@@ -7,7 +7,7 @@ start (once), end a lease, reassign the chief service officer, log a service vis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -131,29 +131,45 @@ class Enterprise:
         return self._released(units, ReleaseReason.LEASE_ENDED, now)
 
     def sell_back(
-        self, units: Sequence[Unit], unit_ids: Sequence[str], claim_id: str, now: datetime
+        self,
+        units: Sequence[Unit],
+        unit_ids: Sequence[str],
+        claim_id: str,
+        now: datetime,
+        *,
+        released_by_claim: Collection[str] = (),
     ) -> tuple[str, ...]:
         """Return the units of a settled buyback claim to inventory.
 
-        ``units`` are the stored units among ``unit_ids``. Units this enterprise owns are
-        released; ids already released by this claim are skipped, so a repeated
-        settlement changes nothing. Any other unit — unknown, or held by someone else, or
-        leased — refuses the whole settlement (:class:`UnitsNotOwned`): buyback is at the
+        ``units`` are the stored units among ``unit_ids``; ``released_by_claim`` the ids
+        this very claim already released. Units this enterprise owns are released; ids
+        already released by this claim are skipped, so a repeated settlement changes
+        nothing. Any other unit refuses the whole settlement (:class:`UnitsNotOwned`),
+        which says why: unknown, held by someone else or leased, or available now — never
+        held by this enterprise, or already returned by another path. Buyback is at the
         original *purchase* price, so the claim and the inventory disagree.
         """
         require_utc(now)
         by_id = {unit.unit_id: unit for unit in units}
         owned = [u for u in units if u.status == UnitStatus.SOLD and u.holder == self.enterprise_id]
-        foreign = [
-            unit_id
-            for unit_id in unit_ids
-            if unit_id not in by_id
-            or (by_id[unit_id] not in owned and by_id[unit_id].status != UnitStatus.AVAILABLE)
-        ]
-        if foreign:
+        problems = []
+        for unit_id in dict.fromkeys(unit_ids):
+            unit = by_id.get(unit_id)
+            if unit is None:
+                problems.append(f"{unit_id} (unknown)")
+            elif unit in owned or unit_id in released_by_claim:
+                continue
+            elif unit.status == UnitStatus.AVAILABLE:
+                problems.append(
+                    f"{unit_id} (available now: never held by it, or already returned "
+                    "by another path)"
+                )
+            else:
+                problems.append(f"{unit_id} ({unit.status}, not sold to it)")
+        if problems:
             raise UnitsNotOwned(
                 f"claim {claim_id}: enterprise {self.enterprise_id} does not own "
-                f"{', '.join(foreign)}"
+                f"{', '.join(problems)}"
             )
         for unit in owned:
             return_on_buyback(unit, self.enterprise_id)

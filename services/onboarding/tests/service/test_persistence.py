@@ -98,3 +98,18 @@ def test_saving_an_enterprise_whose_lease_ended_keeps_it_off_the_active_count(st
             enterprise_id, current, date(2026, 11, 27), "走访", str(uuid.uuid4()), store.uow()
         )
     assert store.officer_load() == {}
+
+
+def test_a_unit_bought_back_is_refused_to_another_claim_but_not_to_its_own(store):
+    from shared.messaging.errors import PermanentFailure
+
+    enterprise_id = store.admit(units=("S01", "S02"))
+    claim = {"claim_id": str(uuid.uuid4()), "enterprise_id": enterprise_id, "units": ["S01"]}
+    handlers.settle_buyback(claim, store.uow())
+    handlers.settle_buyback(claim, store.uow())  # the same claim again: no effect
+
+    other = {"claim_id": str(uuid.uuid4()), "enterprise_id": enterprise_id, "units": ["S01", "S02"]}
+    with pytest.raises(PermanentFailure, match=r"S01 \(available now"):
+        handlers.settle_buyback(other, store.uow())
+    with store.uow() as uow:
+        assert [u.unit_id for u in uow.units.held_by(enterprise_id)] == ["S02"]

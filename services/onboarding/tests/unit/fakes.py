@@ -168,6 +168,16 @@ class FakeHistoryRepository(AbstractHistoryRepository):
     def append(self, **row) -> None:
         self.store.history.append(row)
 
+    def released_by_claim(self, enterprise_id, claim_id):
+        return {
+            unit_id
+            for row in self.store.history
+            if row["enterprise_id"] == enterprise_id
+            and row["event_type"] == "units_released"
+            and row["payload"].get("claim_id") == claim_id
+            for unit_id in row["payload"]["units"]
+        }
+
     def of_application(self, application_id, enterprise_id):
         return [
             row

@@ -263,3 +263,35 @@ def test_a_failing_application_in_the_scan_is_counted_in_a_metric(uow):
     OnboardingService.scan_deadlines(service)
 
     assert DEADLINE_FAILURES._value.get() == before + 1
+
+
+# -- buyback release ------------------------------------------------------------------------
+
+
+def settlement(enterprise_id, units, claim_id=None):
+    claim_id = claim_id or str(uuid.uuid4())
+    return {"claim_id": claim_id, "enterprise_id": enterprise_id, "units": units}
+
+
+def test_a_settlement_naming_an_available_unit_never_held_is_refused_whole(uow):
+    enterprise_id = admit(uow, units=("B01-1F-01",))
+    with pytest.raises(PermanentFailure, match=r"units_not_owned.*B01-1F-02.*available"):
+        handlers.settle_buyback(settlement(enterprise_id, ["B01-1F-01", "B01-1F-02"]), uow)
+    assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.SOLD
+    assert "units_released" not in uow.types()
+
+
+def test_a_unit_already_bought_back_by_another_claim_is_refused(uow):
+    enterprise_id = admit(uow, units=("B01-1F-01", "B01-1F-02"))
+    handlers.settle_buyback(settlement(enterprise_id, ["B01-1F-01"]), uow)
+    with pytest.raises(PermanentFailure, match=r"B01-1F-01.*available"):
+        handlers.settle_buyback(settlement(enterprise_id, ["B01-1F-01", "B01-1F-02"]), uow)
+    assert uow.store.units[("test-park", "B01-1F-02")].status == UnitStatus.SOLD
+
+
+def test_the_same_claim_settled_again_changes_nothing(uow):
+    enterprise_id = admit(uow, units=("B01-1F-01",))
+    claim = settlement(enterprise_id, ["B01-1F-01"])
+    handlers.settle_buyback(claim, uow)
+    handlers.settle_buyback(claim, uow)
+    assert len(uow.of_type("units_released")) == 1
