@@ -53,25 +53,31 @@ units = Table(
     Column("reserved_for", String(36), nullable=True),
     Column("holder", String(36), nullable=True),
     Column("contract_id", String(36), nullable=True),
+    Column("lease_ends_on", Date, nullable=True),  # a leased unit's term ends that day
     Index("ix_units_park_status", "park_id", "status"),
     Index("ix_units_holder", "holder"),
+    Index("ix_units_lease_ends_on", "lease_ends_on"),
 )
 
 applications = Table(
     "applications",
     metadata,
     Column("application_id", String(36), primary_key=True),
-    Column("park_id", String(64), nullable=False),
+    Column("park_id", Text, nullable=False),  # as the envelope gave it: it may be unknown
     Column("status", String(16), nullable=False),
+    Column("uscc", Text, nullable=True),  # as submitted (unchecked on a rejected one)
     Column("enterprise_id", String(36), nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True), nullable=True),
     # The earliest instant at which the deadline timer has something to do, or null.
     Column("next_deadline_at", DateTime(timezone=True), nullable=True),
+    # When the joint review is overdue (the park's review time limit), while under review.
+    Column("review_due_at", DateTime(timezone=True), nullable=True),
     # The flow the application started: what the deadline timer's events belong to.
     Column("correlation_id", String(36), nullable=True),
     Column("document", JSON, nullable=False),
     Index("ix_applications_next_deadline", "next_deadline_at"),
+    Index("ix_applications_uscc", "uscc", "status"),
 )
 
 enterprises = Table(
@@ -80,7 +86,7 @@ enterprises = Table(
     Column("enterprise_id", String(36), primary_key=True),
     Column("park_id", String(64), nullable=False),
     Column("application_id", String(36), nullable=False, unique=True),
-    Column("name", String(200), nullable=False),
+    Column("name", Text, nullable=False),  # the contract bounds no name
     Column("uscc", String(18), nullable=False),
     Column("industry_code", String(8), nullable=False),
     Column("supply_chain_partner", Boolean, nullable=False),
@@ -90,6 +96,7 @@ enterprises = Table(
     Column("production_started_on", Date, nullable=True),
     Column("active", Boolean, nullable=False),
     Index("ix_enterprises_officer", "park_id", "chief_service_officer", "active"),
+    Index("ix_enterprises_uscc", "park_id", "uscc"),
 )
 
 service_visits = Table(

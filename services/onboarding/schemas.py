@@ -23,12 +23,15 @@ class OfficerReassignment(Schema):
     officer_id = Text(required=True)
 
 
+VISIT_ID_MAX = 64  # the width of service_visits.visit_id
+
+
 class ServiceVisit(Schema):
     enterprise_id = Text(required=True)
     officer_id = Text(required=True)
     visited_on = IsoDate(required=True)
     note = fields.String(required=True)
-    visit_id = Text(load_default=None)
+    visit_id = Text(load_default=None, validate=validate.Length(max=VISIT_ID_MAX))
 
 
 class UnitQuery(Schema):

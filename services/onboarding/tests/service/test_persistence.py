@@ -113,3 +113,63 @@ def test_a_unit_bought_back_is_refused_to_another_claim_but_not_to_its_own(store
         handlers.settle_buyback(other, store.uow())
     with store.uow() as uow:
         assert [u.unit_id for u in uow.units.held_by(enterprise_id)] == ["S02"]
+
+
+# -- the longest valid values fit the columns (PostgreSQL enforces widths, SQLite does not) --
+
+
+def test_an_enterprise_with_a_very_long_name_is_admitted(store):
+    name = "郑州" + "精" * 2000 + "有限公司"  # the contract bounds no name
+    payload = application(units=("S03",))
+    payload["enterprise"]["name"] = name
+    handlers.receive_application(payload, DEMO_PARK, store.uow(), Calendar())
+    for department in DEPARTMENTS:
+        handlers.decide_review(
+            {
+                "application_id": payload["application_id"],
+                "department": department,
+                "decision": "approve",
+                "reason": "",
+            },
+            store.uow(),
+        )
+    with store.uow() as uow:
+        enterprise_id = uow.applications.get(payload["application_id"]).enterprise_id
+        assert uow.enterprises.get(enterprise_id).name == name
+
+
+def test_an_application_to_a_very_long_unknown_park_id_is_rejected_and_kept(store):
+    park_id = "p" * 1000  # the envelope bounds no park id
+    payload = application()
+    handlers.receive_application(payload, park_id, store.uow(), Calendar())
+    with store.uow() as uow:
+        rejected = uow.applications.get(payload["application_id"])
+    assert rejected.park_id == park_id
+    assert rejected.rejection_reasons[0].code == "park_not_found"
+
+
+def test_a_visit_id_of_the_longest_valid_length_is_stored(store):
+    from services.onboarding import schemas
+
+    enterprise_id = store.admit(units=("S04",))
+    (officer,) = store.officer_load()
+    args = schemas.load(
+        schemas.ServiceVisit,
+        enterprise_id=enterprise_id,
+        officer_id=officer,
+        visited_on="2026-11-27",
+        note="走访",
+        visit_id="v" * schemas.VISIT_ID_MAX,
+    )
+    assert handlers.log_service_visit(**args, uow=store.uow()) == "v" * schemas.VISIT_ID_MAX
+
+
+def test_the_migrations_build_the_tables_the_code_maps(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from services.onboarding.orm import metadata
+
+    with store.database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
