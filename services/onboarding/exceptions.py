@@ -1,4 +1,9 @@
-"""Errors the onboarding service's RPC callers (operators' tools) may see.
+"""The RPC-facing errors: what the onboarding service's RPC callers (operators' tools) see.
+
+Two names for errors, one per audience: this module (``exceptions.py``, the nameko
+convention) holds the **RPC-facing** errors, raised by the use cases in ``handlers.py``;
+``domain/errors.py`` holds the **domain's** errors, whose ``code`` an
+:class:`IllegalTransition` carries when the domain refused.
 
 nameko sends them as ``RemoteError`` with ``exc_type`` set to the class name below and
 the message as ``value``; the message always starts with a stable code in brackets

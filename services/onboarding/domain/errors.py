@@ -1,10 +1,15 @@
-"""Domain errors: an operation the model's rules forbid in the current state.
+"""The domain's errors: an operation the model's rules forbid in the current state.
 
-They are raised for commands that should not have been sent (an operator ending a lease
-the enterprise does not hold, a second production start), unlike business rejections of
-incoming events, which the model records as events with :class:`~.reasons.Reason` s.
-Each error has a stable ``code`` so the service layer can report it without parsing the
-message. (``exceptions.py`` will hold the errors callers see over RPC.)
+Two names for errors, one per audience: this module (``domain/errors.py``) holds the
+**domain's** errors, raised by the pure model; ``services/onboarding/exceptions.py``
+holds the **RPC-facing** errors callers see, which the use cases raise, carrying a domain
+error's ``code`` when one caused them.
+
+Domain errors are raised for commands that should not have been sent (an operator ending
+a lease the enterprise does not hold, a second production start), unlike business
+rejections of incoming events, which the model records as events with
+:class:`~.reasons.Reason` s. Each has a stable ``code`` so the service layer can report
+it without parsing the message.
 """
 
 from __future__ import annotations
@@ -64,12 +69,6 @@ class NoServiceOfficers(DomainError):
     """The park's roster is empty, so no chief service officer can be assigned."""
 
     code = "no_service_officers"
-
-
-class UnknownEnterprise(DomainError):
-    """No admitted enterprise has this id (raised by handlers, defined here for its code)."""
-
-    code = "unknown_enterprise"
 
 
 class ParkReloadRefused(DomainError):

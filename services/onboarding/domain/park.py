@@ -12,7 +12,7 @@ park has a ``B01-1F-01``, so a unit is always identified by ``(park_id, unit_id)
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -184,11 +184,6 @@ class ParkDefinition:
         """Every floor of every building, by floor id."""
         return expand_floors(self)
 
-    @property
-    def total_area_m2(self) -> int:
-        """The area of all units together."""
-        return sum(unit.area_m2 for unit in self.units)
-
     def resolve_requested_units(self, requested: Iterable[str]) -> tuple[str, ...]:
         """Expand floor ids into their rooms and drop repeats, keeping the order asked.
 
@@ -204,7 +199,8 @@ class ParkDefinition:
 
 
 def expand_units(park: ParkDefinition) -> tuple[UnitSpec, ...]:
-    """List every unit of ``park`` with its area and per-m² prices."""
+    """List every unit of ``park`` with its area and per-m² prices: building rooms floor
+    by floor, then custom units."""
     prices = park.prices
 
     def spec(unit_id: str, building: str, floor: int | None, room: int | None, area: int):
@@ -221,10 +217,9 @@ def expand_units(park: ParkDefinition) -> tuple[UnitSpec, ...]:
         )
 
     units = [
-        spec(room_unit_id(building.id, floor, room), building.id, floor, room, area)
-        for building in park.buildings
-        for floor, areas in enumerate(building.rooms_by_floor, start=1)
-        for room, area in enumerate(areas, start=1)
+        spec(unit_id, floor.building, floor.floor, room, area)
+        for floor, areas in _floors_with_areas(park.buildings)
+        for room, (unit_id, area) in enumerate(zip(floor.unit_ids, areas, strict=True), start=1)
     ]
     units += [
         spec(custom.id, custom.id, None, None, custom.area_m2) for custom in park.custom_units
@@ -234,15 +229,17 @@ def expand_units(park: ParkDefinition) -> tuple[UnitSpec, ...]:
 
 def expand_floors(park: ParkDefinition) -> dict[str, Floor]:
     """Map each floor id of ``park`` (``B07-2F``) to the floor and its room unit ids."""
-    return {
-        floor_id(building.id, floor): Floor(
-            floor_id=floor_id(building.id, floor),
-            building=building.id,
-            floor=floor,
-            unit_ids=tuple(
-                room_unit_id(building.id, floor, room) for room in range(1, len(areas) + 1)
-            ),
-        )
-        for building in park.buildings
-        for floor, areas in enumerate(building.rooms_by_floor, start=1)
-    }
+    return {floor.floor_id: floor for floor, _ in _floors_with_areas(park.buildings)}
+
+
+def _floors_with_areas(
+    buildings: Iterable[Building],
+) -> Iterator[tuple[Floor, tuple[int, ...]]]:
+    """Every floor of ``buildings`` with its rooms' areas: the one place that turns
+    buildings into floor and room ids, for both the unit list and floor requests."""
+    for building in buildings:
+        for number, areas in enumerate(building.rooms_by_floor, start=1):
+            rooms = tuple(
+                room_unit_id(building.id, number, room) for room in range(1, len(areas) + 1)
+            )
+            yield Floor(floor_id(building.id, number), building.id, number, rooms), areas

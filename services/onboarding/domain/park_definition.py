@@ -64,31 +64,16 @@ from services.onboarding.domain.park import (
     ChiefServiceOfficer,
     CustomUnit,
     Department,
-    Floor,
     ParkDefinition,
     Prices,
-    UnitSpec,
-    expand_floors,
-    expand_units,
     normalise_document_name,
 )
 from shared.park_file import read_park_file
-from shared.yaml_nodes import NodeReader, Problem, YamlFileError, compose
+from shared.yaml_nodes import NodeReader, YamlFileError, compose
 
 __all__ = [
-    "AdmissionPolicy",
-    "Building",
-    "ChiefServiceOfficer",
-    "CustomUnit",
-    "Department",
-    "Floor",
-    "ParkDefinition",
+    "SECTION",
     "ParkDefinitionError",
-    "Prices",
-    "Problem",
-    "UnitSpec",
-    "expand_floors",
-    "expand_units",
     "load_park_definition",
     "load_park_definitions",
     "parse_park_definition",

@@ -107,15 +107,14 @@ def build_uscc(prefix: str, organisation_body: str) -> str:
     return first_seventeen + compute_check_character(first_seventeen)
 
 
-def validate_uscc(code: str, *, check_organisation_code: bool = True) -> list[str]:
+def validate_uscc(code: str) -> list[str]:
     """Return every problem with ``code`` as a short readable message; empty means valid.
 
     Checks are positional, so they run only as far as the code allows: a code of the wrong
     length still has its characters, authority and category checked, but not its check
-    character. The organisation-code check digit (position 17) is verified by default: the
-    code administration issues positions 9–17 as a GB 11714 code, and the check catches a
+    character. The organisation-code check digit (position 17) is verified too: the code
+    administration issues positions 9–17 as a GB 11714 code, and the check catches a
     transposition the overall check character can miss together with a second typo.
-    ``check_organisation_code=False`` exists for the day a registry proves otherwise.
     """
     problems: list[str] = []
     if len(code) != USCC_LENGTH:
@@ -136,8 +135,7 @@ def validate_uscc(code: str, *, check_organisation_code: bool = True) -> list[st
         problems.append(f"positions 3–8 must be the digits of a division code, not {division!r}")
 
     if len(code) == USCC_LENGTH and not bad:
-        if check_organisation_code:
-            problems.extend(_organisation_code_problems(code[8:17]))
+        problems.extend(_organisation_code_problems(code[8:17]))
         expected = compute_check_character(code[:17])
         if code[17] != expected:
             problems.append(f"check character is {code[17]!r} but should be {expected!r}")

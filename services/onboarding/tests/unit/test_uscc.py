@@ -116,11 +116,6 @@ def test_a_wrong_organisation_check_digit_is_reported():
     assert "organisation code 'MA0000010'" in problems[0]
 
 
-def test_the_organisation_check_can_be_switched_off():
-    code = _with_check("91410106MA0000010")
-    assert validate_uscc(code, check_organisation_code=False) == []
-
-
 def test_computing_a_check_character_refuses_bad_input():
     with pytest.raises(ValueError):
         compute_check_character("9141010")
