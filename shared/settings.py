@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.messaging.topology import DEFAULT_RETRY_DELAYS
+from shared.messaging.topology import DEFAULT_DELIVERY_LIMIT, DEFAULT_RETRY_DELAYS
 
 DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672/"
 
@@ -27,6 +27,7 @@ class MessagingSettings:
     outbox_quarantine_after: int = 5
     inbox_retention_days: int = 30
     relay_enabled: bool = True
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT  # work queues' policy (the broker's net)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "MessagingSettings":
@@ -47,6 +48,7 @@ class MessagingSettings:
                 config.get("INBOX_RETENTION_DAYS", defaults.inbox_retention_days)
             ),
             relay_enabled=bool(outbox.get("relay", True)),
+            delivery_limit=int(config.get("DELIVERY_LIMIT", defaults.delivery_limit)),
         )
 
 

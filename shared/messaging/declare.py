@@ -1,22 +1,19 @@
 """The declare step: make the broker hold a :class:`~shared.messaging.topology.Topology`.
 
 Idempotent; run by ``make run`` before any service starts, by the test fixtures, and
-mirrored by ``deploy/rabbitmq/definitions.json``. Exchanges, queues and bindings go over
-AMQP; the alternate exchange is set by a *policy* (management API) rather than an
-exchange argument, so that nameko's own ``EventDispatcher`` / ``event_handler``, which
-declare ``<source>.events`` without arguments, still declare it equivalently.
+mirrored by ``deploy/``. Exchanges, queues and bindings go over AMQP; the alternate
+exchange and the work queues' delivery limit and dead-lettering are *policies*
+(management API) rather than arguments: nameko's own ``EventDispatcher`` /
+``event_handler`` declare ``<source>.events`` without arguments and still declare it
+equivalently, an existing queue takes a policy (a new argument would fail as
+inequivalent), and RabbitMQ 3.10 classic queues refuse ``x-delivery-limit``.
 """
 
 import structlog
 
 from shared.messaging.amqp_client import BrokerAddress
 from shared.messaging.management import ManagementClient
-from shared.messaging.topology import (
-    ALTERNATE_EXCHANGE_POLICY,
-    EVENTS_EXCHANGE_PATTERN,
-    UNROUTED,
-    Topology,
-)
+from shared.messaging.topology import Topology
 
 log = structlog.get_logger(__name__)
 
@@ -36,16 +33,20 @@ def declare_topology(topology: Topology, amqp_uri: str, management_url: str | No
             channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
     finally:
         connection.close()
-    ManagementClient.for_broker(management_url, address).put_policy(
-        address.vhost,
-        ALTERNATE_EXCHANGE_POLICY,
-        EVENTS_EXCHANGE_PATTERN,
-        "exchanges",
-        {"alternate-exchange": UNROUTED},
-    )
+    management = ManagementClient.for_broker(management_url, address)
+    for policy in topology.policies():
+        management.put_policy(
+            address.vhost,
+            policy.name,
+            policy.pattern,
+            policy.apply_to,
+            policy.definition,
+            priority=policy.priority,
+        )
     log.info(
         "topology declared",
         vhost=address.vhost,
         exchanges=len(topology.exchanges()),
         queues=len(topology.queues()),
+        policies=len(topology.policies()),
     )

@@ -70,9 +70,26 @@ class ManagementClient:
     def delete_user(self, user: str) -> None:
         self._call("DELETE", f"users/{self._q(user)}")
 
-    def put_policy(self, vhost: str, name: str, pattern: str, apply_to: str, definition: dict):
-        body = {"pattern": pattern, "apply-to": apply_to, "definition": definition, "priority": 0}
+    def put_policy(
+        self,
+        vhost: str,
+        name: str,
+        pattern: str,
+        apply_to: str,
+        definition: dict,
+        *,
+        priority: int = 0,
+    ):
+        body = {
+            "pattern": pattern,
+            "apply-to": apply_to,
+            "definition": definition,
+            "priority": priority,
+        }
         self._call("PUT", f"policies/{self._q(vhost)}/{self._q(name)}", body)
+
+    def policies(self, vhost: str) -> list[dict]:
+        return self._call("GET", f"policies/{self._q(vhost)}")
 
     def queues(self, vhost: str) -> list[dict]:
         return self._call("GET", f"queues/{self._q(vhost)}")

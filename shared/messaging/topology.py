@@ -6,6 +6,7 @@ what they declare from a :class:`Topology`. Services never declare; their consum
 passively that their queue exists, so a queue is never re-declared with other arguments.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,12 @@ SERVICES = ("onboarding", "ticketing", "billing", "buyback")
 INGRESS_SOURCES = ("portal", "gov", "bank", "meters", "firms")
 DEFAULT_RETRY_DELAYS = (1, 10, 60, 300, 1800)
 UNROUTED_TTL_MS = 14 * 24 * 3600 * 1000
+# Deliveries of one copy of a message before the broker dead-letters it to <service>.dlq.
+# The consumer's own path never redelivers a copy (a retry is a fresh copy through a
+# retry queue), so only crashes, lost connections and requeues after a failed republish
+# count: twenty of those on one message mean the consumer cannot settle it.
+DEFAULT_DELIVERY_LIMIT = 20
+WORK_QUEUE_POLICY = "park-work-queues-{service}"
 
 
 def events_exchange(source: str) -> str:
@@ -75,6 +82,18 @@ class Binding:
 
 
 @dataclass(frozen=True)
+class Policy:
+    """A RabbitMQ policy: applies to existing and future objects whose name matches, and
+    can change without re-declaring them (queue arguments cannot)."""
+
+    name: str
+    pattern: str
+    apply_to: str  # "queues" | "exchanges"
+    definition: dict[str, Any] = field(hash=False)
+    priority: int = 0
+
+
+@dataclass(frozen=True)
 class Topology:
     """Everything the broker must hold for a set of services and their subscriptions."""
 
@@ -83,6 +102,7 @@ class Topology:
     subscriptions: tuple[Subscription, ...] = ()
     retry_delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS
     queue_type: str = "quorum"
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
 
     def __post_init__(self) -> None:
         unknown = {s.service for s in self.subscriptions} - set(self.services)
@@ -92,6 +112,8 @@ class Topology:
             raise ValueError("retry_delays must be a non-empty, strictly increasing ladder")
         if self.queue_type not in ("quorum", "classic"):
             raise ValueError("queue_type is 'quorum' or 'classic'")
+        if self.delivery_limit < 1:
+            raise ValueError("delivery_limit must be at least 1")
 
     def subscription(self, service: str, source: str, type_: str) -> Subscription:
         wanted = Subscription(service, source, type_)
@@ -134,6 +156,45 @@ class Topology:
         ]
         return found
 
+    def work_queues(self, service: str) -> set[str]:
+        """The queues a service consumes from: the only places its dead letters go back to."""
+        return {s.queue for s in self.subscriptions if s.service == service}
+
+    def policies(self) -> list[Policy]:
+        """The alternate exchange of every ``<source>.events``, and per service the
+        broker's own net under its work queues: a delivery limit, past which the broker
+        dead-letters the message to ``<service>.dlq`` (with ``x-death``).
+
+        Quorum dead-lettering is at-most-once unless ``at-least-once`` *and*
+        ``reject-publish`` are both set. Only work queues match: not the DLQ (reading
+        it must never drop a letter), not the retry queues (their arguments already
+        dead-letter back), not firms' queues (their consumer is a firm).
+        """
+        found = [
+            Policy(
+                ALTERNATE_EXCHANGE_POLICY,
+                EVENTS_EXCHANGE_PATTERN,
+                "exchanges",
+                {"alternate-exchange": UNROUTED},
+            )
+        ]
+        found += [
+            Policy(
+                WORK_QUEUE_POLICY.format(service=service),
+                work_queue_pattern(service),
+                "queues",
+                {
+                    "delivery-limit": self.delivery_limit,
+                    "dead-letter-exchange": "",
+                    "dead-letter-routing-key": dead_letter_queue(service),
+                    "dead-letter-strategy": "at-least-once",
+                    "overflow": "reject-publish",
+                },
+            )
+            for service in self.services
+        ]
+        return found
+
     def firm_work(self, firm_id: str) -> tuple[Queue, Binding]:
         """A resident firm's durable work queue, declared when the firm is provisioned."""
         name = firm_work_queue(firm_id)
@@ -153,6 +214,12 @@ class Topology:
         return self._args(args)
 
 
+def work_queue_pattern(service: str) -> str:
+    """``<service>.<source>.<type>``: three names, the second neither ``retry`` nor
+    ``dlq`` (the DLQ itself, ``<service>.dlq``, has two)."""
+    return rf"^{re.escape(service)}\.(?!(?:retry|dlq)\.)[a-z0-9_-]+\.[a-z0-9_-]+$"
+
+
 def build_topology(
     subscriptions: Iterable[tuple[str, str, str]],
     *,
@@ -160,6 +227,7 @@ def build_topology(
     sources: Iterable[str] = INGRESS_SOURCES,
     retry_delays: Iterable[int] = DEFAULT_RETRY_DELAYS,
     queue_type: str = "quorum",
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
 ) -> Topology:
     return Topology(
         services=tuple(services),
@@ -167,6 +235,7 @@ def build_topology(
         subscriptions=tuple(Subscription(*s) for s in subscriptions),
         retry_delays=tuple(retry_delays),
         queue_type=queue_type,
+        delivery_limit=delivery_limit,
     )
 
 
@@ -180,5 +249,10 @@ PARK_SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def park_topology(retry_delays: Iterable[int] = DEFAULT_RETRY_DELAYS) -> Topology:
-    return build_topology(PARK_SUBSCRIPTIONS, retry_delays=retry_delays)
+def park_topology(
+    retry_delays: Iterable[int] = DEFAULT_RETRY_DELAYS,
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+) -> Topology:
+    return build_topology(
+        PARK_SUBSCRIPTIONS, retry_delays=retry_delays, delivery_limit=delivery_limit
+    )

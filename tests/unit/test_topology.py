@@ -1,4 +1,5 @@
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,67 @@ def handlers_in_services() -> set[tuple[str, str, str]]:
 
 def test_the_park_topology_subscribes_exactly_the_handlers_the_services_have():
     assert set(PARK_SUBSCRIPTIONS) == handlers_in_services()
+
+
+def work_queue_policy(topology, service):
+    [policy] = [p for p in topology.policies() if p.name == f"park-work-queues-{service}"]
+    return policy
+
+
+def test_each_service_gets_a_policy_dead_lettering_its_work_queues_to_its_dlq():
+    policy = work_queue_policy(park_topology(), "billing")
+
+    assert policy.apply_to == "queues"
+    assert policy.definition == {
+        "delivery-limit": 20,
+        "dead-letter-exchange": "",
+        "dead-letter-routing-key": "billing.dlq",
+        "dead-letter-strategy": "at-least-once",
+        "overflow": "reject-publish",
+    }
+
+
+@pytest.mark.parametrize(
+    ("queue", "matches"),
+    [
+        ("billing.bank.payment_received", True),
+        ("billing.onboarding.units_allocated", True),
+        ("billing.retry.10s", False),
+        ("billing.dlq", False),
+        ("billing.dlq.old", False),
+        ("ticketing.bank.payment_received", False),
+        ("firm.billing.work", False),
+        ("park.unrouted", False),
+        ("xbilling.bank.payment_received", False),
+        ("billing.bank.payment_received.x", False),
+    ],
+)
+def test_the_work_queue_policy_matches_that_services_work_queues_only(queue, matches):
+    policy = work_queue_policy(park_topology(), "billing")
+
+    assert bool(re.search(policy.pattern, queue)) is matches
+
+
+def test_the_delivery_limit_is_configurable_and_must_be_positive():
+    topology = build_topology([], delivery_limit=5)
+    assert work_queue_policy(topology, "onboarding").definition["delivery-limit"] == 5
+
+    with pytest.raises(ValueError):
+        build_topology([], delivery_limit=0)
+
+
+def test_the_alternate_exchange_is_a_policy_on_events_exchanges_only():
+    [policy] = [p for p in park_topology().policies() if p.apply_to == "exchanges"]
+
+    assert policy.definition == {"alternate-exchange": "park.unrouted"}
+    assert re.search(policy.pattern, "portal.events")
+    assert not re.search(policy.pattern, "ticketing.work")
+
+
+def test_the_work_queues_of_a_service_are_its_subscriptions_queues():
+    topology = build_topology(
+        [("billing", "bank", "payment_received"), ("ticketing", "portal", "service_requested")]
+    )
+
+    assert topology.work_queues("billing") == {"billing.bank.payment_received"}
+    assert topology.work_queues("buyback") == set()
