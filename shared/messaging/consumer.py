@@ -14,6 +14,7 @@ It replaces nameko's ``event_handler`` (which acks a failed message and so loses
   only after the broker confirmed the republished copy.
 """
 
+import threading
 import time
 from datetime import UTC, datetime
 from functools import partial
@@ -30,7 +31,23 @@ from nameko.messaging import Consumer
 
 from shared.contract import Event, parse
 from shared.contract.fields import utc_iso
+from shared.messaging import amqp_decoding
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
+from shared.messaging.delivery import (  # noqa: F401  (names other modules import from here)
+    ATTEMPTS,
+    CARRIED_PROPERTIES,
+    ERROR,
+    FAILED_AT,
+    ORIGINAL_EXCHANGE,
+    ORIGINAL_QUEUE,
+    ORIGINAL_ROUTING_KEY,
+    SENDER,
+    attempts_so_far,
+    check_route,
+    copy_properties,
+    property_problems,
+    verified_sender,
+)
 from shared.messaging.errors import (
     DuplicateEvent,
     MalformedMessage,
@@ -38,30 +55,16 @@ from shared.messaging.errors import (
     PublishFailed,
     TopologyMissing,
 )
+from shared.messaging.senders import check_sender
 from shared.messaging.topology import Subscription, dead_letter_queue, retry_exchange
 from shared.metrics import EVENTS, HANDLER_SECONDS
 from shared.settings import MessagingSettings
 
 log = structlog.get_logger(__name__)
 
-ATTEMPTS = "park-attempts"
-SENDER = "park-sender"
-ERROR = "park-error"
-ORIGINAL_QUEUE = "park-original-queue"
-ORIGINAL_EXCHANGE = "park-original-exchange"
-ORIGINAL_ROUTING_KEY = "park-original-routing-key"
-FAILED_AT = "park-failed-at"
-PUBLISH_FAILURE_PAUSE = 1.0
-# AMQP properties a retried, dead-lettered or replayed copy keeps from its original.
-CARRIED_PROPERTIES = (
-    "message_id",
-    "correlation_id",
-    "timestamp",
-    "app_id",
-    "type",
-    "content_type",
-    "content_encoding",
-)  # seconds before a message whose republish failed is requeued
+# A republish the broker refused is retried after 1 s, 2 s, 4 s … at most 60 s apart.
+REPUBLISH_BACKOFF = (1.0, 60.0)
+CONSUMER_RESTART_PAUSE = 1.0  # after an unexpected error in the consuming loop
 
 
 class Republisher(SharedExtension):
@@ -78,17 +81,51 @@ class Republisher(SharedExtension):
     kill = stop
 
 
+class _UndecodedConsumer(kombu.Consumer):
+    """kombu's consumer without kombu's body processing: a ``compression`` header from
+    any publisher would make kombu inflate the body (a decompression bomb), and a body it
+    cannot inflate would go to ``on_decode_error``, which acks it — a silent drop. We read
+    the bytes as they came, and dead-letter what we cannot read."""
+
+    def _receive_callback(self, raw):
+        headers = raw.properties.get("application_headers")
+        compression = headers.pop("compression", None) if isinstance(headers, dict) else None
+        message = self.channel.message_to_python(raw)
+        if compression is not None:
+            message.headers["compression"] = compression  # kept, as a plain header
+        return self.on_message(message)
+
+
 class _RawMessageConsumer(ConsumerCore):
     """nameko's consumer, but handing over the undecoded message (we parse it ourselves,
-    so that invalid JSON is dead-lettered with a reason instead of crashing kombu)."""
+    so that invalid JSON is dead-lettered with a reason instead of crashing kombu), and
+    surviving whatever the client library raises."""
 
     def get_consumers(self, consumer_cls, channel):
-        consumer = consumer_cls(queues=self.queues, on_message=self._on_raw_message)
+        consumer = _UndecodedConsumer(channel, queues=self.queues, on_message=self._on_raw_message)
         consumer.qos(prefetch_count=self.prefetch_count)  # per consumer: quorum refuses global
         return [consumer]
 
     def _on_raw_message(self, message) -> None:
-        self.on_message(None, message)
+        try:
+            self.on_message(None, message)
+        except Exception:
+            # A bug of ours must not kill the consumer: the broker dead-letters what we
+            # reject (the work queues' dead-letter policy), and nothing else is lost.
+            log.exception("could not take a message; rejected without requeue")
+            self.reject_message(message)
+
+    def run(self, *args, **kwargs) -> None:
+        """kombu's loop, restarted (on a fresh connection) after an unexpected error:
+        kombu survives connection errors only, and a dead loop is a dead container."""
+        while not self.should_stop:
+            try:
+                super().run(*args, **kwargs)
+            except Exception:
+                if self.should_stop:
+                    return
+                log.exception("consumer loop failed; reconnecting")
+                time.sleep(CONSUMER_RESTART_PAUSE)
 
     # nameko guards ack and requeue against amqp's ConnectionError only. A connection
     # dropped while a worker finishes (a broker restart) raises a socket error instead,
@@ -108,6 +145,21 @@ class _RawMessageConsumer(ConsumerCore):
                 "requeue lost with the connection; the broker redelivers", error=repr(error)
             )
 
+    def reject_message(self, message) -> None:
+        """Reject without requeue: the broker dead-letters it (or, without the work
+        queues' dead-letter policy, drops it: the last resort only)."""
+        try:
+            if message.channel.connection:
+                message.reject(requeue=False)
+        except (OSError, amqp.exceptions.AMQPError) as error:
+            log.warning("reject lost with the connection; the broker redelivers", error=repr(error))
+
+
+def _connection_alive(message: kombu.Message) -> bool:
+    """Whether ``message`` can still be acked: its channel and connection are open."""
+    channel = message.channel
+    return bool(getattr(channel, "is_open", False) and getattr(channel, "connection", None))
+
 
 class HandleEvent(Consumer):
     """The entrypoint behind :func:`handle_event`."""
@@ -123,30 +175,62 @@ class HandleEvent(Consumer):
         super().__init__(queue=None, expected_exceptions=(DuplicateEvent, *expected), **kwargs)
 
     def setup(self) -> None:
+        amqp_decoding.install()  # undecodable properties become a reason, not a crash
         settings = MessagingSettings.from_config(config)
         self.subscription = Subscription(self.container.service_name, self.source, self.type)
         self.queue = kombu.Queue(self.subscription.queue, no_declare=True)
         self.retry_delays = settings.retry_delays
         self.consumer_options.setdefault("prefetch_count", settings.prefetch_count)
+        self._stopping = threading.Event()
         super().setup()
 
     def start(self) -> None:
-        self._check_queue_exists()
+        self._check_topology()
         super().start()
 
-    def _check_queue_exists(self) -> None:
+    def stop(self) -> None:
+        self._stopping.set()  # ends republish back-offs; the broker keeps their messages
+        super().stop()
+
+    def kill(self) -> None:
+        self._stopping.set()
+        super().kill()
+
+    def _check_topology(self) -> None:
+        """Refuse to start unless the work queue, the DLQ and every retry exchange exist:
+        a missing one would lose dead letters or loop retries (passive declares)."""
+        service = self.subscription.service
+        needed = [("queue", self.subscription.queue), ("queue", dead_letter_queue(service))]
+        needed += [("exchange", retry_exchange(service, delay)) for delay in self.retry_delays]
+        missing = []
         connection = self.republisher.address.connect()
         try:
-            connection.channel().queue_declare(self.subscription.queue, passive=True)
-        except amqp.exceptions.NotFound:
-            raise TopologyMissing(
-                f"queue {self.subscription.queue} does not exist: declare the topology first "
-                "(make declare) and make sure the subscription is in shared/messaging/topology.py"
-            ) from None
+            for kind, name in needed:
+                channel = connection.channel()  # a failed passive declare closes it
+                try:
+                    if kind == "queue":
+                        channel.queue_declare(name, passive=True)
+                    else:
+                        channel.exchange_declare(name, "fanout", passive=True)
+                except amqp.exceptions.NotFound:
+                    missing.append(f"{kind} {name}")
+                else:
+                    channel.close()
         finally:
             connection.collect()
+        if missing:
+            raise TopologyMissing(
+                f"{', '.join(f'{what} does not exist' for what in missing)}: declare the "
+                "topology first "
+                "(park topology declare, or make declare) and make sure the subscription "
+                "is in shared/messaging/topology.py"
+            )
 
     # -- receiving ---------------------------------------------------------------------
+
+    @property
+    def _own_user(self) -> str:
+        return self.republisher.address.user
 
     def _count(self, outcome: str, started: float | None = None) -> None:
         queue = self.subscription.queue
@@ -156,12 +240,27 @@ class HandleEvent(Consumer):
                 time.monotonic() - started
             )
 
+    def read(self, message: kombu.Message) -> Event:
+        """The message as an event of this subscription, or :class:`MalformedMessage`
+        (whatever its bytes: nothing else is raised)."""
+        try:
+            problems = property_problems(message.properties)
+            if problems:
+                raise MalformedMessage("; ".join(problems))
+            sender = verified_sender(message.properties, message.headers or {}, self._own_user)
+            event = parse(message.body, sender=sender)
+            check_route(event, self.subscription)
+            check_sender(event.source, event.sender)  # who may publish there (senders.py)
+            return event
+        except MalformedMessage:
+            raise
+        except Exception as error:
+            raise MalformedMessage(f"message cannot be read ({type(error).__name__})") from None
+
     def handle_message(self, body: None, message: kombu.Message) -> None:
         started = time.monotonic()
-        sender = self._verified_sender(message)
         try:
-            event = parse(message.body, sender=sender)
-            self._check_route(event)
+            event = self.read(message)
         except MalformedMessage as error:
             reason, attempts = error.reason, self._attempts(message) + 1
             self.container.spawn_managed_thread(
@@ -183,40 +282,33 @@ class HandleEvent(Consumer):
         # consumer (and its heartbeats).
         self.container.spawn_managed_thread(spawn_worker)
 
-    def _check_route(self, event: Event) -> None:
-        if (event.source, event.type) != (self.source, self.type):
-            raise MalformedMessage(
-                f"type: {event.source}/{event.type} arrived on {self.subscription.queue}, "
-                f"which takes only {self.source}/{self.type}"
-            )
-
-    def _verified_sender(self, message: kombu.Message) -> str | None:
-        """The broker-validated publisher of the *original* message.
-
-        RabbitMQ checks ``user_id`` against the connection's user, so only this service
-        (or whoever holds its credentials) can publish with our own user id: that is how
-        a copy coming back from our retry queue is recognised, and only then is its
-        ``park-sender`` header believed.
-        """
-        user_id = message.properties.get("user_id")
-        if user_id and user_id == self.republisher.address.user:
-            return (message.headers or {}).get(SENDER)
-        return user_id or None
-
-    @staticmethod
-    def _attempts(message: kombu.Message) -> int:
-        value = (message.headers or {}).get(ATTEMPTS, 0)
-        return value if isinstance(value, int) and value >= 0 else 0
+    def _attempts(self, message: kombu.Message) -> int:
+        return attempts_so_far(message.properties, message.headers or {}, self._own_user)
 
     # -- outcome -----------------------------------------------------------------------
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None, *, started=None):
         if exc_info is None:
+            try:
+                self._before_ack(worker_ctx)
+            except Exception as error:
+                log.warning("settling before the ack failed", error=repr(error))
+                self._count(self._handle_failure(message, error), started)
+                return result, exc_info
             self.consumer.ack_message(message)
             self._count("applied", started)
         else:
             self._count(self._handle_failure(message, exc_info[1]), started)
         return result, exc_info
+
+    def _before_ack(self, worker_ctx) -> None:
+        """Let the dependencies finish their part of the message (the unit of work's
+        inbox claim of a handler that committed nothing) before it is acked: nameko calls
+        ``handle_result`` before the dependencies' ``worker_result``."""
+        for provider in self.container.dependencies:
+            settle = getattr(provider, "before_ack", None)
+            if callable(settle):
+                settle(worker_ctx)
 
     def _handle_failure(self, message: kombu.Message, error: BaseException) -> str:
         """Settle a failed message; returns the outcome, for the metrics."""
@@ -268,42 +360,65 @@ class HandleEvent(Consumer):
         extra_headers: dict[str, Any],
         outcome: str,
     ) -> str:
-        """Publish a copy with confirms, then ack the original; returns the outcome."""
-        copy = OutgoingMessage(
-            exchange, routing_key, message.body, self._copied_properties(message, extra_headers)
+        """Publish a copy with confirms, then ack the original; returns the outcome.
+
+        If the broker does not take the copy (a nack, a return, a lost connection), the
+        original stays unacked — the handler is never run again for it — and the copy is
+        published again with a back-off, in the background, until it is confirmed, the
+        consumer's connection is lost (the broker then redelivers, and the inbox makes
+        that harmless) or the container stops.
+        """
+        try:
+            properties = copy_properties(
+                message.properties,
+                message.headers or {},
+                message.delivery_info,
+                queue=self.subscription.queue,
+                own_user=self._own_user,
+                extra_headers=extra_headers,
+            )
+            copy = OutgoingMessage(exchange, routing_key, message.body, properties)
+            if self._publish(copy):
+                self.consumer.ack_message(message)
+                return outcome
+        except Exception:
+            return self._give_up(message)
+        self.container.spawn_managed_thread(
+            lambda: self._keep_republishing(message, copy, outcome),
+            identifier=f"republish[{self.subscription.queue}]",
         )
+        return "republish_pending"
+
+    def _publish(self, copy: OutgoingMessage) -> bool:
+        """True once the broker confirmed ``copy``; False if it did not take it."""
         try:
             self.republisher.publisher.publish([copy])
-        except PublishFailed as error:
-            # Not acked: the broker keeps the original. Pause so that a broker in trouble
-            # does not turn the requeue into a hot loop.
-            log.error("could not republish; message requeued", error=str(error))
-            time.sleep(PUBLISH_FAILURE_PAUSE)
-            self.consumer.requeue_message(message)
-            return "requeued"
-        self.consumer.ack_message(message)
-        return outcome
+            return True
+        except PublishFailed as error:  # includes a return of a mandatory publish
+            log.error("could not republish; will try again", error=str(error))
+            return False
 
-    def _copied_properties(self, message: kombu.Message, extra_headers: dict[str, Any]) -> dict:
-        """The original's properties and headers, plus where it came from, its verified
-        sender, and ``extra_headers``; published as this service's own user."""
-        headers = dict(message.headers or {})
-        headers.pop("x-death", None)  # the broker's own history; it rebuilds it
-        delivery = message.delivery_info
-        headers.setdefault(ORIGINAL_QUEUE, self.subscription.queue)
-        headers.setdefault(ORIGINAL_EXCHANGE, delivery.get("exchange", ""))
-        headers.setdefault(ORIGINAL_ROUTING_KEY, delivery.get("routing_key", ""))
-        headers.pop(SENDER, None)
-        if sender := self._verified_sender(message):
-            headers[SENDER] = sender
-        headers.update(extra_headers)
-        properties = {
-            key: message.properties[key]
-            for key in CARRIED_PROPERTIES
-            if message.properties.get(key) is not None
-        }
-        properties.setdefault("content_type", "application/json")
-        return {**properties, "user_id": self.republisher.address.user, "headers": headers}
+    def _keep_republishing(self, message: kombu.Message, copy: OutgoingMessage, outcome: str):
+        pause, longest = REPUBLISH_BACKOFF
+        try:
+            while not self._stopping.wait(pause):  # stopping: the broker keeps the message
+                if not _connection_alive(message):
+                    log.warning("connection lost while republishing; the broker redelivers")
+                    return
+                if self._publish(copy):
+                    self.consumer.ack_message(message)
+                    self._count(outcome)
+                    return
+                pause = min(pause * 2, longest)
+        except Exception:
+            self._count(self._give_up(message))
+
+    def _give_up(self, message: kombu.Message) -> str:
+        """The last resort, for a copy that cannot even be built or encoded (a bug):
+        reject without requeue, so the broker's dead-letter policy takes the message."""
+        log.exception("cannot republish; rejected without requeue", queue=self.subscription.queue)
+        self.consumer.reject_message(message)
+        return "rejected"
 
 
 handle_event = HandleEvent.decorator

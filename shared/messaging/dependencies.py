@@ -96,11 +96,16 @@ class UnitOfWorkProvider(DependencyProvider):
         self._units[worker_ctx] = unit
         return unit
 
-    def worker_result(self, worker_ctx, result=None, exc_info=None) -> None:
+    def before_ack(self, worker_ctx) -> None:
+        """Called by ``@handle_event`` after a handler succeeded, *before* the ack.
+
+        A handler that succeeded without committing a unit of work (it had nothing to
+        change) still gets its inbox row, so a redelivery is recognised. This must happen
+        before the ack (nameko's ``worker_result`` runs after it): if the claim fails,
+        the message is retried instead of acked without a record.
+        """
         unit = self._units.get(worker_ctx)
-        if exc_info is None and unit is not None and unit.consumed is not None:
-            # The handler succeeded without committing a unit of work (it had nothing
-            # to change): still record the event, so a redelivery is recognised.
+        if unit is not None and unit.consumed is not None:
             consumer, event = unit.consumed
             with self.database.transaction() as session:
                 claim_inbox(session, self.tables, consumer, event.event_id, self.clock())

@@ -4,8 +4,11 @@ apply (one row per application, so a double effect shows as two rows)."""
 import itertools
 from collections import Counter
 
+import eventlet
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, insert, select
 
+from shared.contract import PayloadSchema, event
+from shared.contract.fields import StrictInteger, Uuid
 from shared.messaging.consumer import handle_event
 from shared.messaging.dependencies import LogContext, UnitOfWorkProvider
 from shared.messaging.errors import TransientFailure
@@ -27,6 +30,25 @@ effects = Table(
 )
 
 failures: Counter = Counter()  # thing_id → failed attempts so far, for the flaky handler
+noted: Counter = Counter()  # thing_id → runs of the handler that commits nothing
+running = {"now": 0, "most": 0}  # slow handlers in flight at once
+
+
+@event("probe", "thing_noted")
+class ThingNoted(PayloadSchema):
+    """A thing alpha only looks at: its handler changes nothing, commits nothing."""
+
+    thing_id = Uuid(required=True)
+
+
+@event("probe", "slow_thing")
+class SlowThing(PayloadSchema):
+    """A thing whose handler holds its transaction open ``pause_ms`` before committing."""
+
+    thing_id = Uuid(required=True)
+    pause_ms = StrictInteger(required=True, minimum=0, maximum=10_000)
+
+
 _sequence = itertools.count()
 
 
@@ -81,6 +103,22 @@ class Alpha:
             record(uow, event, 0)
             uow.commit()
 
+    @handle_event("probe", "thing_noted")
+    def on_thing_noted(self, event):
+        noted[event.payload["thing_id"]] += 1
+
+    @handle_event("probe", "slow_thing")
+    def on_slow_thing(self, event):
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+        try:
+            with self.uow as uow:
+                record(uow, event, 0)
+                eventlet.sleep(event.payload["pause_ms"] / 1000)
+                uow.commit()
+        finally:
+            running["now"] -= 1
+
 
 class Beta:
     """Records what alpha forwards."""
@@ -99,5 +137,7 @@ class Beta:
 SUBSCRIPTIONS = (
     ("alpha", "probe", "thing_happened"),
     ("alpha", "probe", "flaky_thing"),
+    ("alpha", "probe", "thing_noted"),
+    ("alpha", "probe", "slow_thing"),
     ("beta", "alpha", "thing_recorded"),
 )
