@@ -21,9 +21,16 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.messaging.amqp_client import CONNECTION_ERRORS, BrokerAddress, ConfirmingPublisher
-from shared.messaging.dead_letters import LetterQueue
+from shared.messaging.dead_letters import LetterQueue, ReplayRules
 from shared.messaging.management import ManagementClient, ManagementUnavailable
-from shared.messaging.topology import SERVICES, UNROUTED, dead_letter_queue, park_topology
+from shared.messaging.topology import (
+    SERVICES,
+    UNROUTED,
+    Topology,
+    build_topology,
+    dead_letter_queue,
+    park_topology,
+)
 from shared.settings import MessagingSettings, database_url, load_config_file
 from shared.tooling.outbox_cli import outbox_app
 
@@ -62,6 +69,31 @@ class Context:
     def letters(self, queue: str) -> LetterQueue:
         return LetterQueue(self.address, queue)
 
+    def topology(self) -> Topology:
+        """The park's topology; a config may describe another under ``TOPOLOGY``
+        (``services``, ``sources``, ``subscriptions``: the test services use it)."""
+        settings = self.settings
+        described = self.config.get("TOPOLOGY")
+        if not described:
+            return park_topology(settings.retry_delays, settings.delivery_limit)
+        return build_topology(
+            [tuple(s) for s in described.get("subscriptions") or ()],
+            services=described["services"],
+            sources=described["sources"],
+            retry_delays=settings.retry_delays,
+            delivery_limit=settings.delivery_limit,
+        )
+
+    def replay_rules(self, service: str) -> ReplayRules:
+        """A service's DLQ replays only to its own work queues, only letters its own broker
+        user published (its name, or the user the services connect as in this config)
+        or the broker dead-lettered, within the inbox retention."""
+        return ReplayRules(
+            work_queues=self.topology().work_queues(service),
+            service_users={service, self.address.user},
+            window=timedelta(days=self.settings.inbox_retention_days),
+        )
+
 
 def fail(message: str) -> None:
     console.print(f"[bold red]error:[/] {message}")
@@ -96,7 +128,7 @@ def topology_declare(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
     context = Context(config)
     declare_topology(
-        park_topology(context.settings.retry_delays),
+        context.topology(),
         context.settings.amqp_uri,
         context.settings.management_url,
     )
@@ -106,7 +138,7 @@ def topology_declare(config: ConfigOption = DEFAULT_CONFIG) -> None:
 @topology_app.command("show")
 def topology_show(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Print the topology this code would declare."""
-    topology = park_topology(Context(config).settings.retry_delays)
+    topology = Context(config).topology()
     table = Table("kind", "name", "details")
     for exchange in topology.exchanges():
         table.add_row("exchange", exchange.name, exchange.type)
@@ -114,6 +146,9 @@ def topology_show(config: ConfigOption = DEFAULT_CONFIG) -> None:
         table.add_row("queue", queue.name, json.dumps(queue.arguments))
     for binding in topology.bindings():
         table.add_row("binding", binding.queue, f"{binding.exchange} [{binding.routing_key}]")
+    for policy in topology.policies():
+        details = f"{policy.apply_to} {policy.pattern} {json.dumps(policy.definition)}"
+        table.add_row("policy", policy.name, details)
     console.print(table)
 
 
@@ -157,14 +192,15 @@ def queues(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 
 def _letter_table(letters) -> Table:
-    table = Table("#", "event_id", "type", "queue", "failed at", "error")
+    table = Table("#", "event_id", "type", "queue", "by", "failed at", "error")
     for letter in letters:
         table.add_row(
             str(letter.position),
             letter.event_id or "-",
-            letter.properties.get("type") or "-",
+            str(letter.properties.get("type") or "-"),
             letter.original_queue or "-",
-            letter.headers.get("park-failed-at", "-"),
+            letter.dead_lettered_by,  # the consumer (park-* headers) or the broker (x-death)
+            letter.failed_at_text or "-",
             (letter.error or "-")[:120],
         )
     return table
@@ -233,11 +269,15 @@ def dlq_show(
             console.print_json(
                 json.dumps(
                     {
+                        "dead_lettered_by": letter.dead_lettered_by,
+                        "original_queue": letter.original_queue,
+                        "error": letter.error,
                         "headers": letter.headers,
                         "properties": {k: str(v) for k, v in letter.properties.items()},
                         "body": body,
                     },
                     ensure_ascii=False,
+                    default=str,  # x-death times, and whatever else a header holds
                 )
             )
             return
@@ -254,13 +294,15 @@ def dlq_replay(
     """Send dead letters back to their original queue (never through the exchange)."""
     context = Context(config)
     publisher = ConfirmingPublisher(context.address)
-    outcome = context.letters(dead_letter_queue(service)).replay(
-        _selector(event_id, all_),
-        window=timedelta(days=context.settings.inbox_retention_days),
-        now=lambda: datetime.now(UTC),
-        publisher=publisher,
-    )
-    publisher.close()
+    try:
+        outcome = context.letters(dead_letter_queue(service)).replay(
+            _selector(event_id, all_),
+            rules=context.replay_rules(service),
+            now=lambda: datetime.now(UTC),
+            publisher=publisher,
+        )
+    finally:
+        publisher.close()
     for letter, reason in outcome.refused:
         console.print(f"[yellow]refused[/] {letter.event_id}: {reason}")
     console.print(f"replayed {len(outcome.replayed)}, refused {len(outcome.refused)}")

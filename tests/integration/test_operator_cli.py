@@ -8,6 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from shared.contract.fields import utc_iso
+from shared.messaging.amqp_client import BrokerAddress
 from shared.tooling.cli import app
 from tests.services.recorder import Alpha, Beta
 from tests.support.broker import get_messages, queue_depth, wait_for
@@ -15,11 +16,25 @@ from tests.support.broker import get_messages, queue_depth, wait_for
 runner = CliRunner()
 
 
+def topology_of(world) -> dict:
+    """The test services' topology, for the CLI (replay checks a letter's queue in it)."""
+    topology = world.topology
+    return {
+        "TOPOLOGY": {
+            "services": list(topology.services),
+            "sources": list(topology.sources),
+            "subscriptions": [[s.service, s.source, s.type] for s in topology.subscriptions],
+        }
+    }
+
+
 @pytest.fixture
 def park(world, tmp_path):
     """Run the ``park`` CLI against this test's vhost."""
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"AMQP_URI": world.amqp_uri, **world.config}))
+    config.write_text(
+        yaml.safe_dump({"AMQP_URI": world.amqp_uri, **world.config, **topology_of(world)})
+    )
 
     def invoke(*args: str):
         return runner.invoke(app, [*args, "--config", str(config)])
@@ -70,6 +85,7 @@ def test_a_dead_letter_older_than_the_replay_window_is_refused(world, park):
         "alpha.dlq",
         b"{}",
         message_id="old-1",
+        user_id="guest",
         headers={
             "park-original-queue": "alpha.probe.thing_happened",
             "park-failed-at": failed_at,
@@ -238,3 +254,71 @@ def test_parks_load_reports_a_bad_file_with_its_line_and_field(parks_cli):
 
     assert result.exit_code == 1
     assert "aux-shangjie.yaml:" in result.output and "policy: unknown section" in result.output
+
+
+def dead_letter_by_delivery_limit(world, limit: int = 20) -> dict:
+    """A message alpha's consumer keeps giving back, until the broker dead-letters it."""
+    sent = world.publisher.publish(
+        "thing_happened",
+        {"thing_id": str(uuid.uuid4()), "amount_fen": 7, "happened_at": "2026-11-27T05:40:00Z"},
+    )
+    connection = BrokerAddress.from_uri(world.amqp_uri).connect()
+    try:
+        channel = connection.channel()
+        for _ in range(limit + 1):
+            message = wait_for(lambda: channel.basic_get("alpha.probe.thing_happened"))
+            channel.basic_reject(message.delivery_tag, requeue=True)
+    finally:
+        connection.close()
+    wait_for(lambda: queue_depth(world.amqp_uri, "alpha.dlq") == 1, message="the broker's letter")
+    return sent
+
+
+def test_a_letter_the_broker_dead_lettered_is_listed_with_its_queue_and_reason(world, park):
+    sent = dead_letter_by_delivery_limit(world)
+
+    result = park("dlq", "list", "alpha")
+
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.output.splitlines() if sent["event_id"] in line]
+    assert "alpha.probe.thing_happened" in row
+    assert "broker" in row
+    assert "delivery_limit" in row
+
+
+def test_a_letter_the_broker_dead_lettered_is_shown_with_its_x_death(world, park):
+    sent = dead_letter_by_delivery_limit(world)
+
+    result = park("dlq", "show", "alpha", sent["event_id"])
+
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["headers"]["x-death"][0]["reason"] == "delivery_limit"
+    assert shown["dead_lettered_by"] == "broker"
+
+
+def test_a_letter_the_broker_dead_lettered_is_replayed_once_with_its_verified_sender(world, park):
+    sent = dead_letter_by_delivery_limit(world)
+    thing_id = json.loads(get_messages(world.amqp_uri, "alpha.dlq", ack=False)[0].body)["payload"][
+        "thing_id"
+    ]
+
+    result = park("dlq", "replay", "alpha", "--event-id", sent["event_id"])
+
+    assert result.exit_code == 0, result.output
+    assert "replayed 1, refused 0" in result.output
+    world.start(Alpha)
+    wait_for(lambda: world.effects("alpha").get(thing_id), message="the replayed effect")
+    assert world.effects("alpha") == {thing_id: 1}
+    assert queue_depth(world.amqp_uri, "alpha.dlq") == 0
+
+
+def test_listing_a_dlq_many_times_keeps_every_letter(world, park):
+    dead_letter_by_delivery_limit(world)
+    world.publisher.publish_raw("", "alpha.dlq", b"{}", message_id="second", user_id="guest")
+
+    for _ in range(25):
+        result = park("dlq", "list", "alpha")
+        assert result.exit_code == 0, result.output
+
+    assert queue_depth(world.amqp_uri, "alpha.dlq") == 2

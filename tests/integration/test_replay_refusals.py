@@ -1,0 +1,117 @@
+"""``park dlq replay`` refuses what it must, keeps what it refuses, and goes on."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+
+from shared.contract.fields import utc_iso
+from shared.messaging.amqp_client import BrokerAddress
+from shared.messaging.management import ManagementClient
+from shared.messaging.publisher import EventPublisher
+from shared.tooling.cli import app
+from tests.integration.test_operator_cli import runner, topology_of
+from tests.support.broker import get_messages, queue_depth
+
+
+@pytest.fixture
+def park(world, tmp_path):
+    """Run the ``park`` CLI against this test's vhost and the test services' topology."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump({"AMQP_URI": world.amqp_uri, **world.config, **topology_of(world)})
+    )
+    return lambda *args: runner.invoke(app, [*args, "--config", str(config)])
+
+
+@pytest.fixture
+def portal(world):
+    """Another broker user (an ingress system) that may write anywhere in this vhost."""
+    address = BrokerAddress.from_uri(world.amqp_uri)
+    management = ManagementClient.for_broker(None, address)
+    user = f"portal-{uuid.uuid4().hex[:6]}"
+    management.put_user(user, "secret")
+    management.set_permissions(address.vhost, user, configure="^$", write=".*", read="^$")
+    yield f"pyamqp://{user}:secret@{address.host}:{address.port}/{address.vhost}", user
+    management.delete_user(user)
+
+
+def put_letter(world, message_id, queue, *, user_id="guest", failed_at=None, uri=None):
+    """A dead letter in alpha.dlq as alpha's consumer writes them (or a forgery of one)."""
+    properties = {"message_id": message_id}
+    if user_id:
+        properties["user_id"] = user_id
+    headers = {
+        "park-original-queue": queue,
+        "park-failed-at": failed_at or utc_iso(datetime.now(UTC)),
+        "park-error": "simulated",
+    }
+    with EventPublisher(uri or world.amqp_uri, "probe", sign_as_user=False) as publisher:
+        publisher.publish_raw("", "alpha.dlq", b"{}", headers=headers, **properties)
+
+
+def letters_left(world) -> list[str]:
+    letters = get_messages(world.amqp_uri, "alpha.dlq", ack=False)
+    return [m.properties["message_id"] for m in letters]
+
+
+def test_a_replay_to_a_queue_that_no_longer_exists_is_refused_and_the_letter_kept(world, park):
+    put_letter(world, "orphan", "alpha.probe.flaky_thing")
+    connection = BrokerAddress.from_uri(world.amqp_uri).connect()
+    connection.channel().queue_delete("alpha.probe.flaky_thing")
+    connection.close()
+
+    result = park("dlq", "replay", "alpha", "--all")
+
+    assert result.exit_code == 1
+    assert "replayed 0, refused 1" in result.output
+    assert "does not exist" in result.output
+    assert letters_left(world) == ["orphan"]
+
+
+def test_a_letter_naming_another_services_queue_is_refused(world, park):
+    put_letter(world, "elsewhere", "beta.alpha.thing_recorded")
+
+    result = park("dlq", "replay", "alpha", "--all")
+
+    assert result.exit_code == 1
+    assert "not one of this service's work queues" in result.output
+    assert queue_depth(world.amqp_uri, "beta.alpha.thing_recorded") == 0
+    assert letters_left(world) == ["elsewhere"]
+
+
+def test_an_unsigned_letter_is_refused(world, park):
+    put_letter(world, "unsigned", "alpha.probe.thing_happened", user_id=None)
+
+    result = park("dlq", "replay", "alpha", "--all")
+
+    assert result.exit_code == 1
+    assert "neither by the service nor dead-lettered by the broker" in result.output
+    assert letters_left(world) == ["unsigned"]
+
+
+def test_a_letter_forged_by_another_publisher_naming_a_work_queue_is_refused(world, park, portal):
+    uri, user = portal
+    put_letter(world, "forged", "alpha.probe.thing_happened", user_id=user, uri=uri)
+
+    result = park("dlq", "replay", "alpha", "--all")
+
+    assert result.exit_code == 1
+    assert f"published by {user}" in result.output
+    assert queue_depth(world.amqp_uri, "alpha.probe.thing_happened") == 0
+    assert letters_left(world) == ["forged"]
+
+
+def test_an_unreadable_failure_time_refuses_that_letter_and_replays_the_others(world, park):
+    put_letter(world, "garbled", "alpha.probe.thing_happened", failed_at="last tuesday")
+    put_letter(world, "fine", "alpha.probe.thing_happened")
+
+    result = park("dlq", "replay", "alpha", "--all")
+
+    assert result.exit_code == 1
+    assert "replayed 1, refused 1" in result.output
+    assert "park-failed-at is not a UTC time" in result.output
+    assert letters_left(world) == ["garbled"]
+    [replayed] = get_messages(world.amqp_uri, "alpha.probe.thing_happened")
+    assert replayed.properties["message_id"] == "fine"
