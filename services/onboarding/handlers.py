@@ -72,8 +72,9 @@ def receive_application(
         else:
             park = uow.parks.get(submission.park_id) if park_id else None
             units = _requested_units(uow, park, submission)
+            pending = uow.applications.pending(park.id, submission.enterprise.uscc) if park else []
             application = Application.receive(
-                submission, park, units, now, calendar.add_business_days
+                submission, park, units, now, calendar.add_business_days, pending=pending
             )
             uow.applications.add(application, uow.cause.correlation_id)
             uow.units.save(units.values())
@@ -108,7 +109,12 @@ def decide_review(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork)
             park = uow.parks.get(application.park_id)
             context = (
                 AdmissionContext(
-                    park.policy, uow.enterprises.active_per_officer(park.id), uow.new_id
+                    park.policy,
+                    uow.enterprises.active_per_officer(park.id),
+                    uow.new_id,
+                    existing=uow.enterprises.by_uscc(
+                        park.id, application.submission.enterprise.uscc, lock=True
+                    ),
                 )
                 if park is not None
                 else None
@@ -121,7 +127,9 @@ def decide_review(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork)
                 units=units,
                 admission=context,
             )
-            if enterprise is not None:
+            if enterprise is not None and enterprise is context.existing:
+                uow.enterprises.save(enterprise)  # a second application joined it
+            elif enterprise is not None:
                 uow.enterprises.add(enterprise)
             uow.applications.save(application)
             uow.units.save(units.values())

@@ -83,6 +83,10 @@ class AbstractApplicationRepository(ABC):
     def correlation_id(self, application_id: str) -> str | None: ...
 
     @abstractmethod
+    def pending(self, park_id: str, uscc: str) -> list[str]:
+        """The applications of ``uscc`` to the park still under review."""
+
+    @abstractmethod
     def due(self, now: datetime, limit: int = 100, exclude: Collection[str] = ()) -> list[str]:
         """Up to ``limit`` applications whose next deadline has passed, earliest first,
         leaving out ``exclude``."""
@@ -93,6 +97,10 @@ class AbstractEnterpriseRepository(ABC):
 
     @abstractmethod
     def get(self, enterprise_id: str, *, lock: bool = False) -> Enterprise | None: ...
+
+    @abstractmethod
+    def by_uscc(self, park_id: str, uscc: str, *, lock: bool = False) -> Enterprise | None:
+        """The enterprise of ``uscc`` admitted to the park, if any."""
 
     @abstractmethod
     def add(self, enterprise: Enterprise) -> None: ...
@@ -311,6 +319,19 @@ class ApplicationRepository(AbstractApplicationRepository):
         row = _application_row(application) | {"correlation_id": correlation_id}
         self.session.execute(insert(orm.applications).values(**row))
 
+    def pending(self, park_id: str, uscc: str) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(orm.applications.c.application_id)
+                .where(
+                    orm.applications.c.uscc == uscc,
+                    orm.applications.c.park_id == park_id,
+                    orm.applications.c.status == str(ApplicationStatus.UNDER_REVIEW),
+                )
+                .order_by(orm.applications.c.application_id)
+            )
+        )
+
     def correlation_id(self, application_id: str) -> str | None:
         return self.session.scalar(
             select(orm.applications.c.correlation_id).where(
@@ -346,6 +367,7 @@ def _application_row(application: Application) -> dict:
         "application_id": application.application_id,
         "park_id": application.park_id,
         "status": str(application.status),
+        "uscc": application.submission.enterprise.uscc,
         "enterprise_id": application.enterprise_id,
         "received_at": application.received_at,
         "closed_at": application.closed_at,
@@ -478,6 +500,15 @@ class EnterpriseRepository(AbstractEnterpriseRepository):
             )
         ]
         return enterprise
+
+    def by_uscc(self, park_id: str, uscc: str, *, lock: bool = False) -> Enterprise | None:
+        enterprise_id = self.session.scalar(
+            select(orm.enterprises.c.enterprise_id)
+            .where(orm.enterprises.c.park_id == park_id, orm.enterprises.c.uscc == uscc)
+            .order_by(orm.enterprises.c.admitted_at)
+            .limit(1)
+        )
+        return self.get(enterprise_id, lock=lock) if enterprise_id else None
 
     def add(self, enterprise: Enterprise) -> None:
         values = {name: getattr(enterprise, name) for name in _ENTERPRISE_COLUMNS}

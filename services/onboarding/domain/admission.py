@@ -24,12 +24,14 @@ class AdmissionContext:
 
     ``policy`` is the park's current policy (roster, environmental-review prefixes);
     ``active_enterprises`` maps officer id → active enterprises they serve now;
-    ``new_id`` makes the enterprise and contract ids.
+    ``new_id`` makes the enterprise and contract ids; ``existing`` is the enterprise of
+    the same USCC already admitted to the park, if any: the application joins it.
     """
 
     policy: AdmissionPolicy
     active_enterprises: Mapping[str, int]
     new_id: Callable[[], str]
+    existing: Enterprise | None = None
 
 
 @dataclass(frozen=True)
@@ -44,13 +46,29 @@ class Admission:
 def admit(
     submission: Submission, units: Sequence[Unit], now: datetime, context: AdmissionContext
 ) -> Admission:
-    """Create the enterprise of ``submission`` and allocate it the reserved ``units``."""
+    """Create the enterprise of ``submission`` (or take the one of the same USCC already
+    admitted, which keeps its id and officer) and allocate it the reserved ``units``."""
+    enterprise = context.existing or _new_enterprise(submission, now, context)
+    contract_id = context.new_id()
+    allocated = tuple(
+        unit.allocate(
+            submission.application_id, submission.tenure, enterprise.enterprise_id, contract_id
+        )
+        for unit in units
+    )
+    enterprise.unit_ids = tuple(
+        dict.fromkeys(enterprise.unit_ids + tuple(unit.unit_id for unit in allocated))
+    )
+    return Admission(enterprise, contract_id, allocated)
+
+
+def _new_enterprise(submission: Submission, now: datetime, context: AdmissionContext) -> Enterprise:
     policy = context.policy
     officer = assign_chief_service_officer(
         policy.chief_service_officers, context.active_enterprises
     )
     industry = parse_industry_code(submission.enterprise.industry_code)
-    enterprise = Enterprise(
+    return Enterprise(
         enterprise_id=context.new_id(),
         park_id=submission.park_id,
         application_id=submission.application_id,
@@ -62,12 +80,3 @@ def admit(
         chief_service_officer=officer.id,
         admitted_at=now,
     )
-    contract_id = context.new_id()
-    allocated = tuple(
-        unit.allocate(
-            submission.application_id, submission.tenure, enterprise.enterprise_id, contract_id
-        )
-        for unit in units
-    )
-    enterprise.unit_ids = tuple(unit.unit_id for unit in allocated)
-    return Admission(enterprise, contract_id, allocated)

@@ -19,7 +19,7 @@ documents it owes. Closing without admission releases the reserved units.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -150,14 +150,18 @@ class Application:
         units: Mapping[str, Unit],
         now: datetime,
         deadline_for: DeadlineFor,
+        *,
+        pending: Sequence[str] = (),
     ) -> Application:
         """Take in a new submission: reject it with every reason found, or reserve its
         units, note missing documents with their deadline and open the joint review.
 
         ``units`` maps unit id → the park's units for the requested ids (floors
         expanded with :meth:`ParkDefinition.resolve_requested_units`), locked by the
-        caller. A rejected application is returned too, so that the same id sent again
-        can be recognised as a duplicate.
+        caller. ``pending`` lists the other applications of the same USCC to this park
+        still under review: one enterprise has one application pending at a time
+        (``application_pending``). A rejected application is returned too, so that the
+        same id sent again can be recognised as a duplicate.
         """
         require_utc(now)
         unit_ids = (
@@ -169,6 +173,15 @@ class Application:
         application.documents_on_file = list(submission.documents)
         application._record_receipt(now)
         reasons = check_submission(submission, park, units)
+        if pending:
+            reasons.append(
+                Reason(
+                    ReasonCode.APPLICATION_PENDING,
+                    f"enterprise {submission.enterprise.uscc} already has application "
+                    f"{', '.join(pending)} under review here; wait for its outcome",
+                    "enterprise.uscc",
+                )
+            )
         if not reasons:
             unavailable = reserve_units(
                 [units[unit_id] for unit_id in unit_ids], application.application_id

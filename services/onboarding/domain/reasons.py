@@ -22,6 +22,8 @@ class ReasonCode(StrEnum):
     NO_UNITS_REQUESTED = "no_units_requested"
     UNKNOWN_UNIT = "unknown_unit"
     UNITS_UNAVAILABLE = "units_unavailable"
+    # Another application of the same USCC to the park is still under review.
+    APPLICATION_PENDING = "application_pending"
     # The same application id submitted again with different content.
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     # A joint-review department rejected the application.

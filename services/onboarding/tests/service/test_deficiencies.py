@@ -1,3 +1,5 @@
+import itertools
+
 import eventlet
 from nameko.testing.services import entrypoint_hook
 
@@ -7,8 +9,11 @@ from services.onboarding.tests.service.conftest import application
 SOME_DOCUMENTS = ["入园申请表", "营业执照", "法定代表人身份证", "项目可行性研究报告"]
 
 
+SEEDS = itertools.count(100)  # one enterprise (USCC) per application: one may be pending
+
+
 def with_deficiencies(onboarding, units):
-    sent = onboarding.submit(application(units, documents=SOME_DOCUMENTS))
+    sent = onboarding.submit(application(units, documents=SOME_DOCUMENTS, seed=next(SEEDS)))
     onboarding.wait_for_event(sent["application_id"], "review_requested")
     return sent
 

@@ -173,3 +173,28 @@ def test_the_migrations_build_the_tables_the_code_maps(store):
     with store.database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
+
+
+def test_a_second_application_of_the_same_uscc_joins_the_enterprise_on_the_database(store):
+    first = store.admit(units=("S05",), seed=42)
+    pending = application(units=("S06",), seed=42)
+    handlers.receive_application(pending, DEMO_PARK, store.uow(), Calendar())
+    meanwhile = application(units=("S07",), seed=42)
+    handlers.receive_application(meanwhile, DEMO_PARK, store.uow(), Calendar())
+    with store.uow() as uow:
+        refused = uow.applications.get(meanwhile["application_id"])
+        assert [r.code for r in refused.rejection_reasons] == ["application_pending"]
+
+    for department in DEPARTMENTS:
+        handlers.decide_review(
+            {
+                "application_id": pending["application_id"],
+                "department": department,
+                "decision": "approve",
+                "reason": "",
+            },
+            store.uow(),
+        )
+    with store.uow() as uow:
+        assert uow.applications.get(pending["application_id"]).enterprise_id == first
+        assert uow.enterprises.get(first).unit_ids == ("S05", "S06")

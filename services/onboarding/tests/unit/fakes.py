@@ -119,6 +119,15 @@ class FakeApplicationRepository(AbstractApplicationRepository):
         assert application.application_id in self.store.applications
         self.store.applications[application.application_id] = _copy(application)
 
+    def pending(self, park_id: str, uscc: str) -> list[str]:
+        return sorted(
+            application_id
+            for application_id, application in self.store.applications.items()
+            if application.park_id == park_id
+            and application.submission.enterprise.uscc == uscc
+            and application.status == ApplicationStatus.UNDER_REVIEW
+        )
+
     def correlation_id(self, application_id: str) -> str | None:
         return self.store.correlation_ids.get(application_id)
 
@@ -143,6 +152,12 @@ class FakeEnterpriseRepository(AbstractEnterpriseRepository):
     def get(self, enterprise_id, *, lock=False):
         enterprise = self.store.enterprises.get(enterprise_id)
         return _copy(enterprise) if enterprise is not None else None
+
+    def by_uscc(self, park_id, uscc, *, lock=False):
+        for enterprise in self.store.enterprises.values():
+            if enterprise.park_id == park_id and enterprise.uscc == uscc:
+                return _copy(enterprise)
+        return None
 
     def add(self, enterprise: Enterprise) -> None:
         assert enterprise.enterprise_id not in self.store.enterprises

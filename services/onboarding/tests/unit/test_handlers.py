@@ -295,3 +295,39 @@ def test_the_same_claim_settled_again_changes_nothing(uow):
     handlers.settle_buyback(claim, uow)
     handlers.settle_buyback(claim, uow)
     assert len(uow.of_type("units_released")) == 1
+
+
+# -- one enterprise per USCC -------------------------------------------------------------------
+
+
+def test_a_second_application_of_an_admitted_enterprise_joins_the_same_enterprise(uow):
+    first = admit(uow, units=("B01-1F-01",), serial=7)
+    second = admit(uow, units=("B01-1F-02",), serial=7)
+
+    assert second == first
+    assert list(uow.store.enterprises) == [first]
+    allocated = uow.of_type("units_allocated")
+    assert [a["enterprise_id"] for a in allocated] == [first, first]
+    assert allocated[1]["units"][0]["unit_id"] == "B01-1F-02"
+    with uow:
+        assert uow.enterprises.get(first).unit_ids == ("B01-1F-01", "B01-1F-02")
+    assert uow.store.units[("test-park", "B01-1F-02")].holder == first
+
+
+def test_an_application_while_another_of_the_same_uscc_is_pending_is_rejected(uow):
+    pending = submit(uow, submission(units=("B01-1F-01",), serial=8))
+    second = submit(uow, submission(units=("B01-1F-02",), serial=8))
+
+    [rejection] = uow.of_type("application_rejected")
+    assert rejection["application_id"] == second
+    assert rejection["reasons"][0]["code"] == "application_pending"
+    assert pending in rejection["reasons"][0]["message"]
+    assert uow.store.units[("test-park", "B01-1F-02")].status == UnitStatus.AVAILABLE
+
+
+def test_an_application_after_the_pending_one_was_rejected_is_taken(uow):
+    pending = submit(uow, submission(units=("B01-1F-01",), serial=9))
+    handlers.decide_review(decision(pending, DEPARTMENTS[0], "reject", "不符合"), uow)
+    submit(uow, submission(units=("B01-1F-02",), serial=9))
+    assert len(uow.of_type("application_rejected")) == 1
+    assert len(uow.of_type("review_requested")) == 2
