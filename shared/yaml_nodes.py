@@ -48,6 +48,12 @@ def compose(text: str, source: str, error: type[YamlFileError] = YamlFileError) 
         mark = syntax_error.problem_mark or syntax_error.context_mark
         line = mark.line + 1 if mark else 1
         raise error(source, [Problem(line, "(yaml)", str(syntax_error.problem))]) from None
+    except yaml.reader.ReaderError as bad_character:  # NUL, control characters, U+FFFE
+        line = text[: bad_character.position].count("\n") + 1
+        message = f"character {bad_character.character!r} is not allowed in YAML"
+        raise error(source, [Problem(line, "(yaml)", message)]) from None
+    except RecursionError:  # PyYAML composes recursively: [[[[… a few hundred deep
+        raise error(source, [Problem(1, "(yaml)", "nested too deeply")]) from None
     if root is None:
         raise error(source, [Problem(1, "(file)", "the file is empty")])
     return root
@@ -73,8 +79,8 @@ class NodeReader:
         self.problems: list[Problem] = []
 
     def problem(self, node: yaml.Node, field: str, message: str) -> None:
-        """Record a fault at ``node``'s line."""
-        self.problems.append(Problem(node.start_mark.line + 1, field, message))
+        """Record a fault at ``node``'s line; an empty ``field`` is the file's top level."""
+        self.problems.append(Problem(node.start_mark.line + 1, field or "(file)", message))
 
     def faults_since(self, count: int) -> bool:
         """True when problems were recorded after there were ``count`` of them."""

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.onboarding.domain.park_definition import (
     ParkDefinitionError,
@@ -253,3 +255,57 @@ def test_onboardings_rules_live_in_its_own_section_and_a_top_level_policy_is_ref
 def test_the_sections_of_other_services_are_accepted_and_left_to_them():
     park = parse_park_definition(MINIMAL + "billing:\n  late_fee_per_day_permille: 5\n")
     assert park.policy.deficiency_deadline_business_days == 10
+
+
+# Park files are hostile input (STYLE #10): whatever the text, a ParkDefinitionError
+# naming a line, or a park; never another exception.
+
+
+def _parses_or_reports(text: str) -> None:
+    try:
+        parse_park_definition(text, "fuzz.yaml")
+    except ParkDefinitionError as error:
+        assert error.problems, "an error without problems"
+        assert all(p.line >= 1 and p.field for p in error.problems)
+
+
+def test_deep_nesting_is_reported_not_a_crash():
+    problems = _problems("park: " + "[" * 5000)
+    assert [(p.line, p.field) for p in problems] == [(1, "(yaml)")]
+    assert "nested too deeply" in problems[0].message
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x07", "\ufffe"])
+def test_a_character_yaml_refuses_is_reported_with_its_line(character):
+    problems = _problems(MINIMAL.replace("name: 小园", f"name: 小{character}园"))
+    assert [(p.line, p.field) for p in problems] == [(3, "(yaml)")]
+
+
+def test_a_file_that_is_not_a_mapping_names_the_file_as_the_field():
+    problems = _problems("- 1\n")
+    assert [(p.line, p.field) for p in problems] == [(1, "(file)")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_is_a_park_or_a_reported_error(text):
+    _parses_or_reports(text)
+
+
+_SCALARS = st.one_of(
+    st.sampled_from(["", "~", "[]", "{}", "-1", "0", "1.5", "0x10", "012", "true", "*x", "&x 1"]),
+    st.sampled_from(["'12'", "[[1, [2]]]", "{a: b}", "!!binary AA==", "!!python/none ''"]),
+    st.integers().map(str),
+    st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12).map(repr),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_value_in_place_of_any_value_is_a_park_or_a_reported_error(data):
+    lines = MINIMAL.splitlines()
+    index = data.draw(st.integers(0, len(lines) - 1))
+    key, colon, _ = lines[index].partition(":")
+    if colon:
+        lines[index] = f"{key}: {data.draw(_SCALARS)}"
+    _parses_or_reports("\n".join(lines) + "\n")
