@@ -3,12 +3,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.onboarding.domain.park_definition import (
+    SECTION,
     ParkDefinitionError,
     load_park_definition,
     load_park_definitions,
     parse_park_definition,
 )
 from services.onboarding.tests.unit.builders import PARKS_DIR
+from shared.park_file import READ_SECTIONS
 
 DEMO = PARKS_DIR / "aux-shangjie.yaml"
 
@@ -309,3 +311,7 @@ def test_any_value_in_place_of_any_value_is_a_park_or_a_reported_error(data):
     if colon:
         lines[index] = f"{key}: {data.draw(_SCALARS)}"
     _parses_or_reports("\n".join(lines) + "\n")
+
+
+def test_onboarding_is_registered_as_a_reader_of_its_section():
+    assert SECTION in READ_SECTIONS
