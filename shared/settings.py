@@ -5,7 +5,7 @@ reads them the same way for the tools that run outside ``nameko run``.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,9 @@ class MessagingSettings:
     outbox_quarantine_after: int = 5
     inbox_retention_days: int = 30
     relay_enabled: bool = True
+    # BROKER_PASSWORDS: broker user → password (shared/messaging/identities.py); None in a
+    # config without them (tests): the development passwords dev-<name>.
+    broker_passwords: Mapping[str, str] | None = field(default=None, compare=False)
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT  # work queues' policy (the broker's net)
 
     @classmethod
@@ -48,8 +51,15 @@ class MessagingSettings:
                 config.get("INBOX_RETENTION_DAYS", defaults.inbox_retention_days)
             ),
             relay_enabled=bool(outbox.get("relay", True)),
+            broker_passwords=config.get("BROKER_PASSWORDS"),
             delivery_limit=int(config.get("DELIVERY_LIMIT", defaults.delivery_limit)),
         )
+
+    def amqp_uri_as(self, user: str) -> str:
+        """``AMQP_URI``'s broker and vhost, connecting as the broker user ``user``."""
+        from shared.messaging.identities import amqp_uri_as, password_for
+
+        return amqp_uri_as(self.amqp_uri, user, password_for(user, self.broker_passwords))
 
 
 def database_url(config: Mapping[str, Any], service: str) -> str:

@@ -9,16 +9,25 @@ equivalently, an existing queue takes a policy (a new argument would fail as
 inequivalent), and RabbitMQ 3.10 classic queues refuse ``x-delivery-limit``.
 """
 
+from collections.abc import Mapping
+
 import structlog
 
 from shared.messaging.amqp_client import BrokerAddress
+from shared.messaging.identities import provision_identities
 from shared.messaging.management import ManagementClient
 from shared.messaging.topology import Topology
 
 log = structlog.get_logger(__name__)
 
 
-def declare_topology(topology: Topology, amqp_uri: str, management_url: str | None = None):
+def declare_topology(
+    topology: Topology,
+    amqp_uri: str,
+    management_url: str | None = None,
+    *,
+    passwords: Mapping[str, str] | None = None,  # of the broker users; None: dev-<name>
+):
     address = BrokerAddress.from_uri(amqp_uri)
     connection = address.connect()
     try:
@@ -43,6 +52,7 @@ def declare_topology(topology: Topology, amqp_uri: str, management_url: str | No
             policy.definition,
             priority=policy.priority,
         )
+    provision_identities(topology, management, address.vhost, passwords)  # DESIGN §6 Identities
     log.info(
         "topology declared",
         vhost=address.vhost,

@@ -131,6 +131,7 @@ def topology_declare(config: ConfigOption = DEFAULT_CONFIG) -> None:
         context.topology(),
         context.settings.amqp_uri,
         context.settings.management_url,
+        passwords=context.settings.broker_passwords,  # of the broker users it provisions
     )
     console.print("topology declared")
 
@@ -357,6 +358,7 @@ def publish(
     """Publish one contract-checked event (a test event, or a manual correction)."""
     import shared.contract  # noqa: F401  (fills the registry)
     from shared.messaging.errors import ContractViolation
+    from shared.messaging.identities import PARK_CLI
     from shared.messaging.publisher import EventPublisher
 
     text = Path(payload[1:]).read_text("utf-8") if payload.startswith("@") else payload
@@ -364,7 +366,8 @@ def publish(
         document = json.loads(text)
     except ValueError as error:
         fail(f"payload is not JSON: {error}")
-    with EventPublisher(Context(config).settings.amqp_uri, source) as publisher:
+    # As the operator's own broker user: user_id=park-cli, verified by the broker.
+    with EventPublisher(Context(config).settings.amqp_uri_as(PARK_CLI), source) as publisher:
         try:
             envelope = publisher.publish(
                 type_, document, park_id=park_id, correlation_id=correlation_id

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 import eventlet
 
 from shared.messaging.amqp_client import BrokerAddress
+from shared.messaging.identities import amqp_uri_as, dev_password
 
 T = TypeVar("T")
 
@@ -56,3 +57,9 @@ def queue_depth(amqp_uri: str, queue: str) -> int:
         return count
     finally:
         connection.close()
+
+
+def as_user(amqp_uri: str, user: str) -> str:
+    """``amqp_uri`` connecting as the fixed-name broker ``user`` (its development password),
+    provisioned on the vhost by the declare step (shared/messaging/identities.py)."""
+    return amqp_uri_as(amqp_uri, user, dev_password(user))

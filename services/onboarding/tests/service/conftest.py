@@ -23,7 +23,7 @@ from shared.messaging.dependencies import UnitOfWorkProvider
 from shared.messaging.publisher import EventPublisher
 from shared.messaging.topology import PARK_SUBSCRIPTIONS, build_topology
 from shared.tooling.migrate import upgrade
-from tests.support.broker import get_messages, wait_for
+from tests.support.broker import as_user, get_messages, wait_for
 
 ROOT = Path(__file__).resolve().parents[4]
 PARKS = ROOT / "deploy" / "parks"
@@ -96,8 +96,10 @@ class Onboarding:
         self.database_url = database_url
         self.container_factory = container_factory
         self.clock = clock
-        self.portal = EventPublisher(amqp_uri, "portal")
-        self.gov = EventPublisher(amqp_uri, "gov")
+        # Each ingress system publishes as its own broker user (the declare step made
+        # them on this vhost): onboarding refuses portal or gov events from anyone else.
+        self.portal = EventPublisher(as_user(amqp_uri, "portal"), "portal")
+        self.gov = EventPublisher(as_user(amqp_uri, "gov"), "gov")
         self.buyback = EventPublisher(amqp_uri, "buyback")
         self.seen: list[dict] = []
         self.database = Database(database_url)

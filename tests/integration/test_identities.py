@@ -1,0 +1,258 @@
+"""Broker identities (DESIGN §6): the declare step gives every service, ingress system and
+the operator CLI its own least-privilege user, and a consumer of an ingress exchange
+refuses an event whose verified sender is not that system (nor a service or the CLI)."""
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import amqp
+import nameko
+import pytest
+from nameko.standalone.rpc import ClusterRpcClient
+
+from services.ticketing.service import TicketingService
+from shared.contract import build
+from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
+from shared.messaging.consumer import handle_event
+from shared.messaging.declare import declare_topology
+from shared.messaging.errors import PublishFailed
+from shared.messaging.identities import park_identities, provision_identities
+from shared.messaging.management import ManagementClient
+from shared.messaging.publisher import EventPublisher, message_for
+from shared.messaging.topology import PARK_SUBSCRIPTIONS, build_topology
+from shared.tooling.migrate import upgrade
+from tests.services.recorder import Alpha, Beta
+from tests.support.broker import as_user, get_messages, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+received: list[tuple[str, str | None]] = []  # (event_id, sender) the gate service handled
+
+
+class Gate:
+    """A consumer of an ingress exchange (portal.events), recording who sent what."""
+
+    name = "gate"
+
+    @handle_event("portal", "documents_supplied")
+    def on_documents_supplied(self, event):
+        received.append((event.event_id, event.sender))
+
+
+GATE_TOPOLOGY = build_topology(
+    [("gate", "portal", "documents_supplied")],
+    services=("gate",),
+    sources=("portal", "gov"),
+    retry_delays=(1, 2),
+)
+
+
+@pytest.fixture
+def gate(rabbit_config, container_factory):
+    amqp_uri = nameko.config["AMQP_URI"]
+    declare_topology(GATE_TOPOLOGY, amqp_uri)
+    received.clear()
+    # gate runs as its own user: as guest, a guest-signed event would look like its own copy.
+    settings = {"AMQP_URI": as_user(amqp_uri, "gate"), "RETRY_DELAYS": [1, 2]}
+    with nameko.config.patch({**settings, "LOG_LEVEL": "WARNING"}):
+        container = container_factory(Gate)
+        container.start()
+        yield amqp_uri
+
+
+def documents_supplied(source="portal"):
+    payload = {"application_id": str(uuid.uuid4()), "documents": ["营业执照"]}
+    return build(source, "documents_supplied", payload, occurred_at=datetime.now(UTC))
+
+
+def channel_of(uri):
+    connection = BrokerAddress.from_uri(uri).connect()
+    return connection, connection.channel()
+
+
+def dead_letters(amqp_uri, queue="gate.dlq"):
+    return get_messages(amqp_uri, queue)
+
+
+# -- the consumer's sender rule ------------------------------------------------------------
+
+
+def test_the_portal_publishing_as_itself_is_believed(gate):
+    with EventPublisher(as_user(gate, "portal"), "portal") as portal:
+        envelope = portal.publish(
+            "documents_supplied", {"application_id": str(uuid.uuid4()), "documents": ["x"]}
+        )
+
+    wait_for(lambda: received, message="the portal's event")
+    assert received == [(envelope["event_id"], "portal")]
+
+
+def test_another_ingress_user_cannot_publish_on_the_portal_exchange_at_all(gate):
+    envelope = documents_supplied()
+    publisher = ConfirmingPublisher(BrokerAddress.from_uri(as_user(gate, "gov")))
+
+    with pytest.raises(PublishFailed, match="ACCESS_REFUSED"):
+        publisher.publish([message_for(envelope, user_id="gov")])
+    publisher.close()
+
+
+def test_a_forgery_by_another_ingress_user_is_dead_lettered_at_once_with_the_reason(gate):
+    # The broker is misconfigured (gov may write to portal.events): the consumer still
+    # refuses a portal event that gov sent.
+    address = BrokerAddress.from_uri(gate)
+    ManagementClient.for_broker(None, address).set_permissions(
+        address.vhost, "gov", configure="^$", write=r"^(gov|portal)\.events$", read="^$"
+    )
+    envelope = documents_supplied()
+    ConfirmingPublisher(BrokerAddress.from_uri(as_user(gate, "gov"))).publish(
+        [message_for(envelope, user_id="gov")]
+    )
+
+    [letter] = wait_for(lambda: dead_letters(gate), message="the dead letter")
+    assert letter.properties["message_id"] == envelope["event_id"]
+    assert letter.headers["park-error"] == "sender gov may not publish on portal.events"
+    assert letter.headers["park-attempts"] == 1  # at once, no retry ladder
+    assert received == []
+
+
+def test_an_ingress_event_from_guest_or_without_user_id_is_refused(gate):
+    signed, unsigned = documents_supplied(), documents_supplied()
+    publisher = ConfirmingPublisher(BrokerAddress.from_uri(gate))  # guest
+    publisher.publish([message_for(signed, user_id="guest"), message_for(unsigned)])
+    publisher.close()
+
+    letters = wait_for(
+        lambda: (found := dead_letters(gate)) and len(found) == 2 and found, message="2 letters"
+    )
+    errors = {m.properties["message_id"]: m.headers["park-error"] for m in letters}
+    assert errors == {
+        signed["event_id"]: "sender guest may not publish on portal.events",
+        unsigned["event_id"]: "sender (none: no user_id) may not publish on portal.events",
+    }
+    assert received == []
+
+
+def test_the_operator_cli_may_publish_on_an_ingress_exchange(gate):
+    envelope = documents_supplied()
+    with EventPublisher(as_user(gate, "park-cli"), "portal") as cli:
+        envelope = cli.publish("documents_supplied", envelope["payload"])
+
+    wait_for(lambda: received, message="the operator's event")
+    assert received == [(envelope["event_id"], "park-cli")]
+
+
+# -- least privilege -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def park_vhost(rabbit_config):
+    """The park's whole topology on this test's vhost (the declare step provisions users)."""
+    amqp_uri = nameko.config["AMQP_URI"]
+    declare_topology(build_topology(PARK_SUBSCRIPTIONS, retry_delays=(1, 2)), amqp_uri)
+    return amqp_uri
+
+
+def refused(action) -> bool:
+    try:
+        action()
+    except amqp.exceptions.AccessRefused:
+        return True
+    return False
+
+
+def test_an_ingress_system_may_write_its_own_exchange_and_nothing_else(park_vhost):
+    connection, channel = channel_of(as_user(park_vhost, "portal"))
+    try:
+        assert refused(lambda: connection.channel().basic_get("onboarding.dlq"))
+        assert refused(lambda: connection.channel().queue_declare("portal.rogue", durable=True))
+        # The broker refuses a user_id that is not the connection's own.
+        with pytest.raises(amqp.exceptions.PreconditionFailed):
+            forged = message_for(documents_supplied(), user_id="gov").to_amqp()
+            channel.basic_publish(forged, exchange="portal.events", routing_key="x")
+            connection.drain_events(timeout=2)
+    finally:
+        connection.collect()
+
+
+def test_a_service_reads_its_own_queues_only_and_declares_nothing(park_vhost):
+    connection, _ = channel_of(as_user(park_vhost, "onboarding"))
+    try:
+        own = connection.channel()
+        own.queue_declare("onboarding.portal.application_submitted", passive=True)
+        assert own.basic_get("onboarding.dlq") is None  # allowed: just empty
+        assert refused(lambda: connection.channel().basic_get("ticketing.dlq"))
+        assert refused(lambda: connection.channel().queue_declare("onboarding.new", durable=True))
+        assert refused(
+            lambda: connection.channel().exchange_declare("onboarding.other", "topic", durable=True)
+        )
+    finally:
+        connection.collect()
+
+
+def test_the_cli_reads_dead_letters_but_not_work_queues(park_vhost):
+    connection, channel = channel_of(as_user(park_vhost, "park-cli"))
+    try:
+        assert channel.basic_get("onboarding.dlq") is None
+        assert refused(
+            lambda: connection.channel().basic_get("onboarding.portal.application_submitted")
+        )
+    finally:
+        connection.collect()
+
+
+def test_provisioning_again_is_idempotent_and_guest_stays_usable(park_vhost):
+    address = BrokerAddress.from_uri(park_vhost)
+    topology = build_topology(PARK_SUBSCRIPTIONS, retry_delays=(1, 2))
+    management = ManagementClient.for_broker(None, address)
+
+    provisioned = provision_identities(topology, management, address.vhost)
+
+    users = {identity.user for identity in provisioned}
+    assert users == {
+        "onboarding", "ticketing", "billing", "buyback",
+        "portal", "gov", "bank", "meters", "park-cli",
+    }  # fmt: skip
+    assert {i.user for i in park_identities(topology)} == users
+    connection, channel = channel_of(park_vhost)  # guest: local tooling
+    channel.queue_declare("onboarding.dlq", passive=True)
+    connection.collect()
+
+
+def test_services_run_with_their_own_least_privilege_users(world):
+    """alpha consumes, retries, dead-letters and relays; ticketing answers RPC."""
+    for service in ("alpha", "beta"):
+        with nameko.config.patch({"AMQP_URI": as_user(world.amqp_uri, service)}):
+            world.start(Alpha if service == "alpha" else Beta)
+    thing_id = str(uuid.uuid4())
+    with EventPublisher(world.amqp_uri, "probe") as probe:
+        probe.publish("flaky_thing", {"thing_id": thing_id, "fail_times": 1})  # one retry
+        forwarded = str(uuid.uuid4())
+        probe.publish(
+            "thing_happened",
+            {"thing_id": forwarded, "amount_fen": 3, "happened_at": "2026-11-27T02:00:00Z"},
+        )
+        probe.publish_raw("probe.events", "thing_happened", b"not json")  # dead-lettered
+
+    wait_for(lambda: world.effects("alpha").get(thing_id), timeout=20, message="the retry")
+    wait_for(lambda: world.effects("beta").get(forwarded), message="the relayed event")
+    [letter] = wait_for(lambda: get_messages(world.amqp_uri, "alpha.dlq"), message="the letter")
+    assert "JSON" in letter.headers["park-error"] or "json" in letter.headers["park-error"]
+
+
+def test_a_service_with_rpc_runs_as_its_own_user(
+    rabbit_config, make_database_url, container_factory
+):
+    amqp_uri = nameko.config["AMQP_URI"]
+    declare_topology(build_topology(PARK_SUBSCRIPTIONS, retry_delays=(1, 2)), amqp_uri)
+    url = make_database_url("ticketing")
+    upgrade(url, ROOT / "services" / "ticketing" / "migrations")
+    settings = {
+        "AMQP_URI": as_user(amqp_uri, "ticketing"),
+        "DATABASES": {"ticketing": url},
+        "RETRY_DELAYS": [1, 2],
+        "LOG_LEVEL": "WARNING",
+    }
+    with nameko.config.patch(settings):
+        container_factory(TicketingService).start()
+    with ClusterRpcClient(uri=amqp_uri) as cluster:  # the caller: guest
+        assert cluster.ticketing.health()["service"] == "ticketing"
