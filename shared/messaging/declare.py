@@ -43,7 +43,7 @@ def declare_topology(
     finally:
         connection.close()
     management = ManagementClient.for_broker(management_url, address)
-    for policy in topology.policies():
+    for policy in topology.policies(broker_major=management.broker_major()):
         management.put_policy(
             address.vhost,
             policy.name,

@@ -54,6 +54,12 @@ class ManagementClient:
     def overview(self) -> dict:
         return self._call("GET", "overview")
 
+    def broker_major(self) -> int:
+        """RabbitMQ's major version (3 for 3.10.8), where defaults differ (see topology)."""
+        version = str(self.overview().get("rabbitmq_version", "3"))
+        major = version.split(".", 1)[0]
+        return int(major) if major.isdigit() else 3
+
     def create_vhost(self, vhost: str) -> None:
         self._call("PUT", f"vhosts/{self._q(vhost)}")
 

@@ -26,6 +26,7 @@ UNROUTED_TTL_MS = 14 * 24 * 3600 * 1000
 # count: twenty of those on one message mean the consumer cannot settle it.
 DEFAULT_DELIVERY_LIMIT = 20
 WORK_QUEUE_POLICY = "park-work-queues-{service}"
+DEAD_LETTER_POLICY = "park-dead-letters-{service}"
 
 
 def events_exchange(source: str) -> str:
@@ -160,7 +161,7 @@ class Topology:
         """The queues a service consumes from: the only places its dead letters go back to."""
         return {s.queue for s in self.subscriptions if s.service == service}
 
-    def policies(self) -> list[Policy]:
+    def policies(self, broker_major: int = 3) -> list[Policy]:
         """The alternate exchange of every ``<source>.events``, and per service the
         broker's own net under its work queues: a delivery limit, past which the broker
         dead-letters the message to ``<service>.dlq`` (with ``x-death``).
@@ -169,6 +170,11 @@ class Topology:
         ``reject-publish`` are both set. Only work queues match: not the DLQ (reading
         it must never drop a letter), not the retry queues (their arguments already
         dead-letter back), not firms' queues (their consumer is a firm).
+
+        RabbitMQ 4 gives every quorum queue a delivery limit of 20 unless a policy says
+        otherwise, and reading a DLQ (get, then give back) counts as a delivery: from
+        ``broker_major`` 4 on, DLQs get ``delivery-limit: -1`` (unlimited). 3.x has no
+        default limit and refuses -1, so there they get no policy at all.
         """
         found = [
             Policy(
@@ -193,6 +199,16 @@ class Topology:
             )
             for service in self.services
         ]
+        if broker_major >= 4:
+            found += [
+                Policy(
+                    DEAD_LETTER_POLICY.format(service=service),
+                    rf"^{re.escape(dead_letter_queue(service))}$",
+                    "queues",
+                    {"delivery-limit": -1},
+                )
+                for service in self.services
+            ]
         return found
 
     def firm_work(self, firm_id: str) -> tuple[Queue, Binding]:

@@ -159,3 +159,21 @@ def test_the_work_queues_of_a_service_are_its_subscriptions_queues():
 
     assert topology.work_queues("billing") == {"billing.bank.payment_received"}
     assert topology.work_queues("buyback") == set()
+
+
+def test_on_rabbitmq_3_no_policy_touches_a_dlq():
+    dlq_policies = [
+        p for p in park_topology().policies(broker_major=3) if re.search(p.pattern, "billing.dlq")
+    ]
+
+    assert dlq_policies == []  # 3.10 has no default limit, and refuses -1
+
+
+def test_on_rabbitmq_4_dlqs_get_no_delivery_limit_instead_of_the_default_20():
+    [policy] = [
+        p for p in park_topology().policies(broker_major=4) if re.search(p.pattern, "billing.dlq")
+    ]
+
+    assert policy.apply_to == "queues"
+    assert policy.definition == {"delivery-limit": -1}
+    assert not re.search(policy.pattern, "billing.bank.payment_received")
