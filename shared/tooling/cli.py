@@ -34,7 +34,7 @@ from shared.messaging.topology import (
 from shared.settings import MessagingSettings, database_url, load_config_file
 from shared.tooling.outbox_cli import outbox_app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository: shared/tooling/cli.py
 app = typer.Typer(
     help="Operate the park services: broker topology, databases, dead letters.",
     no_args_is_help=True,

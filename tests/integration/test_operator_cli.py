@@ -234,6 +234,13 @@ def test_parks_load_loads_every_park_and_a_second_load_changes_nothing(parks_cli
     assert "aux-shangjie: 440 units; 0 added, 0 changed, 0 removed" in second.output
 
 
+def test_parks_load_reads_the_shipped_park_files_by_default(parks_cli, tmp_path):
+    config = tmp_path / "config.yaml"
+    result = runner.invoke(app, ["parks", "load", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "aux-shangjie: 440 units" in result.output
+
+
 def test_parks_load_refuses_a_file_that_would_remove_a_sold_unit(parks_cli):
     parks_cli("load")
     demo = parks_cli.directory / "aux-shangjie.yaml"

@@ -57,3 +57,9 @@ def test_a_service_whose_commands_fail_to_load_is_reported_and_the_others_stay(m
     result = runner.invoke(target, ["good", "hello"])
     assert result.exit_code == 0, result.output
     assert "hello" in result.output
+
+
+def test_the_cli_finds_the_repository_its_defaults_point_into():
+    # db migrate reads ROOT/services/<service>/migrations, parks load ROOT/deploy/parks.
+    assert cli.ROOT == ROOT
+    assert cli.DEFAULT_CONFIG.is_file()

@@ -115,11 +115,15 @@ def load_park_definitions(directory: str | Path) -> dict[str, ParkDefinition]:
     """Load every ``*.yaml`` park file in ``directory``, keyed by park id.
 
     Raises ``ValueError`` listing the faults of every bad file together; two files that
-    define the same park id is itself a fault, reported against the later file.
+    define the same park id is itself a fault, reported against the later file, and so is
+    a directory with no park file at all.
     """
+    paths = sorted(Path(directory).glob("*.yaml"))
+    if not paths:  # a wrong PARKS_DIR must not "load" nothing and succeed
+        raise ValueError(f"{directory}: no park files (*.yaml) there")
     parks: dict[str, ParkDefinition] = {}
     errors: list[str] = []
-    for path in sorted(Path(directory).glob("*.yaml")):
+    for path in paths:
         try:
             park = load_park_definition(path)
         except ParkDefinitionError as error:

@@ -315,3 +315,10 @@ def test_any_value_in_place_of_any_value_is_a_park_or_a_reported_error(data):
 
 def test_onboarding_is_registered_as_a_reader_of_its_section():
     assert SECTION in READ_SECTIONS
+
+
+def test_a_directory_without_park_files_is_an_error_not_an_empty_load(tmp_path):
+    with pytest.raises(ValueError, match="no park files"):
+        load_park_definitions(tmp_path)
+    with pytest.raises(ValueError, match="no park files"):
+        load_park_definitions(tmp_path / "missing")
