@@ -27,6 +27,7 @@ UNROUTED_TTL_MS = 14 * 24 * 3600 * 1000
 DEFAULT_DELIVERY_LIMIT = 20
 WORK_QUEUE_POLICY = "park-work-queues-{service}"
 DEAD_LETTER_POLICY = "park-dead-letters-{service}"
+UNROUTED_POLICY = "park-unrouted"
 
 
 def events_exchange(source: str) -> str:
@@ -173,8 +174,9 @@ class Topology:
 
         RabbitMQ 4 gives every quorum queue a delivery limit of 20 unless a policy says
         otherwise, and reading a DLQ (get, then give back) counts as a delivery: from
-        ``broker_major`` 4 on, DLQs get ``delivery-limit: -1`` (unlimited). 3.x has no
-        default limit and refuses -1, so there they get no policy at all.
+        ``broker_major`` 4 on, DLQs and ``park.unrouted`` (read the same way) get
+        ``delivery-limit: -1`` (unlimited). 3.x has no default limit and refuses -1, so
+        there they get no policy at all.
         """
         found = [
             Policy(
@@ -209,6 +211,8 @@ class Topology:
                 )
                 for service in self.services
             ]
+            unlimited = {"delivery-limit": -1}
+            found.append(Policy(UNROUTED_POLICY, rf"^{re.escape(UNROUTED)}$", "queues", unlimited))
         return found
 
     def firm_work(self, firm_id: str) -> tuple[Queue, Binding]:

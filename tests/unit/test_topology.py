@@ -177,3 +177,12 @@ def test_on_rabbitmq_4_dlqs_get_no_delivery_limit_instead_of_the_default_20():
     assert policy.apply_to == "queues"
     assert policy.definition == {"delivery-limit": -1}
     assert not re.search(policy.pattern, "billing.bank.payment_received")
+
+
+def test_on_rabbitmq_4_park_unrouted_gets_no_delivery_limit_either():
+    policies = park_topology().policies(broker_major=4)
+
+    assert [p.definition for p in policies if re.search(p.pattern, "park.unrouted")] == [
+        {"delivery-limit": -1}
+    ]
+    assert not [p for p in park_topology().policies() if re.search(p.pattern, "park.unrouted")]
