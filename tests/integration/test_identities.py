@@ -3,7 +3,7 @@ the operator CLI its own least-privilege user, and a consumer of an ingress exch
 refuses an event whose verified sender is not that system (nor a service or the CLI)."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import amqp
@@ -15,18 +15,20 @@ from services.ticketing.service import TicketingService
 from shared.contract import build
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
 from shared.messaging.consumer import handle_event
+from shared.messaging.dead_letters import LetterQueue, ReplayRules
 from shared.messaging.declare import declare_topology
-from shared.messaging.errors import PublishFailed
+from shared.messaging.errors import PermanentFailure, PublishFailed
 from shared.messaging.identities import park_identities, provision_identities
 from shared.messaging.management import ManagementClient
 from shared.messaging.publisher import EventPublisher, message_for
 from shared.messaging.topology import PARK_SUBSCRIPTIONS, build_topology
 from shared.tooling.migrate import upgrade
 from tests.services.recorder import Alpha, Beta
-from tests.support.broker import as_user, get_messages, wait_for
+from tests.support.broker import as_user, get_messages, queue_depth, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 received: list[tuple[str, str | None]] = []  # (event_id, sender) the gate service handled
+refuse_next: list[str] = []  # application ids the gate refuses once (a permanent failure)
 
 
 class Gate:
@@ -36,6 +38,9 @@ class Gate:
 
     @handle_event("portal", "documents_supplied")
     def on_documents_supplied(self, event):
+        if event.payload["application_id"] in refuse_next:
+            refuse_next.remove(event.payload["application_id"])
+            raise PermanentFailure("refused once, for the replay test")
         received.append((event.event_id, event.sender))
 
 
@@ -52,6 +57,7 @@ def gate(rabbit_config, container_factory):
     amqp_uri = nameko.config["AMQP_URI"]
     declare_topology(GATE_TOPOLOGY, amqp_uri)
     received.clear()
+    refuse_next.clear()
     # gate runs as its own user: as guest, a guest-signed event would look like its own copy.
     settings = {"AMQP_URI": as_user(amqp_uri, "gate"), "RETRY_DELAYS": [1, 2]}
     with nameko.config.patch({**settings, "LOG_LEVEL": "WARNING"}):
@@ -139,6 +145,32 @@ def test_the_operator_cli_may_publish_on_an_ingress_exchange(gate):
 
     wait_for(lambda: received, message="the operator's event")
     assert received == [(envelope["event_id"], "park-cli")]
+
+
+def test_a_replay_with_the_services_credentials_keeps_the_original_sender(gate):
+    with EventPublisher(as_user(gate, "portal"), "portal") as portal:
+        application_id = str(uuid.uuid4())
+        refuse_next.append(application_id)
+        envelope = portal.publish(
+            "documents_supplied", {"application_id": application_id, "documents": ["x"]}
+        )
+    wait_for(lambda: queue_depth(gate, "gate.dlq"), message="the dead letter")
+    as_gate = BrokerAddress.from_uri(as_user(gate, "gate"))
+    publisher = ConfirmingPublisher(as_gate)
+    rules = ReplayRules(
+        work_queues=["gate.portal.documents_supplied"],
+        service_users={"gate"},
+        window=timedelta(days=30),
+    )
+
+    outcome = LetterQueue(as_gate, "gate.dlq").replay(
+        lambda letter: True, rules=rules, now=lambda: datetime.now(UTC), publisher=publisher
+    )
+    publisher.close()
+
+    assert len(outcome.replayed) == 1, outcome.refused
+    wait_for(lambda: received, message="the replayed event")
+    assert received == [(envelope["event_id"], "portal")]
 
 
 # -- least privilege -----------------------------------------------------------------------
