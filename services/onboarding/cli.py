@@ -55,8 +55,5 @@ def parks_load(
         database.dispose()
     for reload in reloads.values():
         console.print(reload.summary(), highlight=False)
-        for unit_id, changes in reload.changed:
-            console.print(f"  changed {unit_id}: {', '.join(map(str, changes))}", highlight=False)
-        for label, unit_ids in (("removed", reload.removed), ("kept prices", reload.kept)):
-            if unit_ids:
-                console.print(f"  {label}: {', '.join(unit_ids)}", highlight=False)
+        for line in reload.details():
+            console.print(f"  {line}", highlight=False)

@@ -11,7 +11,7 @@ reported as kept) and reaches it at the first reload after it is available again
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.onboarding.domain.errors import ParkReloadRefused
@@ -53,6 +53,21 @@ class ParkReload:
     kept: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()
 
+    def details(self) -> list[str]:
+        """The report's detail lines: units sharing the same changes are one line."""
+        groups: dict[tuple[FieldChange, ...], list[str]] = {}
+        for unit_id, changes in self.changed:
+            groups.setdefault(changes, []).append(unit_id)
+        lines = [
+            f"changed {_units(unit_ids)}: {', '.join(map(str, changes))}"
+            for changes, unit_ids in groups.items()
+        ]
+        if self.removed:
+            lines.append(f"removed {_units(self.removed)}")
+        if self.kept:
+            lines.append(f"kept their prices (held) {_units(self.kept)}")
+        return lines
+
     def summary(self) -> str:
         """One line for the operator: ``aux-shangjie: 440 units; 2 added, 1 changed, …``."""
         counts = (
@@ -60,6 +75,13 @@ class ParkReload:
         )
         kept = f", {len(self.kept)} held units keep their prices" if self.kept else ""
         return f"{self.park_id}: {self.units} units; {counts}{kept}"
+
+
+def _units(unit_ids: Sequence[str], shown: int = 6) -> str:
+    """``B01-1F-01, B01-1F-02`` or, for many, ``438 units (B01-1F-01, …, S06)``."""
+    if len(unit_ids) <= shown:
+        return ", ".join(unit_ids)
+    return f"{len(unit_ids)} units ({', '.join(unit_ids[: shown - 1])}, …, {unit_ids[-1]})"
 
 
 def plan_reload(park: ParkDefinition, stored: Mapping[str, Unit]) -> ParkReload:

@@ -111,3 +111,24 @@ def test_any_edit_leaves_held_units_alone_and_makes_the_rest_match_the_file(
                     spec.area_m2,
                     spec.purchase_price_per_m2_fen,
                 )
+
+
+def test_the_report_groups_units_with_the_same_changes():
+    stored = held(units_of(PARK), "S01", UnitStatus.SOLD)
+    edited = replace(
+        PARK,
+        prices=Prices(350_000, 1_500, 150),
+        buildings=(Building.uniform("B01", floors=1, rooms_per_floor=3, room_area_m2=300),),
+    )
+    assert plan_reload(edited, stored).details() == [
+        "changed B01-1F-01, B01-1F-02, B01-1F-03: purchase_price_per_m2_fen 320000 → 350000",
+        "removed B01-2F-01, B01-2F-02, B01-2F-03",
+        "kept their prices (held) S01",
+    ]
+
+
+def test_a_long_list_of_units_is_cut_short_in_the_report():
+    edited = replace(PARK, prices=Prices(350_000, 1_500, 150))
+    [line] = plan_reload(edited, units_of(PARK)).details()
+    assert line.startswith("changed 7 units (B01-1F-01, B01-1F-02, B01-1F-03, B01-2F-01, ")
+    assert ", …, S01): purchase_price_per_m2_fen" in line
