@@ -19,6 +19,7 @@ from services.onboarding.domain.park import ParkDefinition
 from services.onboarding.domain.park_reload import ParkReload, raise_if_refused
 from services.onboarding.domain.reasons import ReasonCode
 from services.onboarding.domain.submissions import EnterpriseDetails, Submission
+from services.onboarding.domain.timekeeping import park_date
 from services.onboarding.domain.units import Unit
 from services.onboarding.exceptions import IllegalTransition, NotFound
 from services.onboarding.unit_of_work import AbstractOnboardingUnitOfWork
@@ -62,6 +63,7 @@ def receive_application(
         requested_units=payload["requested_units"],
         documents=payload["documents"],
         supply_chain_partner=payload["supply_chain_partner"],
+        lease_term_months=payload.get("lease_term_months"),
     )
     with uow:
         now = uow.clock()
@@ -230,8 +232,9 @@ class DeadlineScan:
 
 
 def process_deadlines(uow: AbstractOnboardingUnitOfWork, batch: int = 100) -> DeadlineScan:
-    """Suspend applications whose deficiency deadline passed before admission, and
-    escalate overdue items of admitted enterprises to their chief service officer.
+    """Suspend applications whose deficiency deadline passed before admission,
+    escalate overdue items of admitted enterprises to their chief service officer, and
+    end the leases whose term is over (their units return to inventory).
 
     Each application is handled in its own transaction, locked with SKIP LOCKED on
     PostgreSQL: two service instances scanning at once never act twice on one
@@ -241,19 +244,69 @@ def process_deadlines(uow: AbstractOnboardingUnitOfWork, batch: int = 100) -> De
     failing one cannot keep the rest waiting.
     """
     scan = DeadlineScan()
+    _scan(
+        scan,
+        lambda tried: uow.applications.due(uow.clock(), batch, exclude=tried),
+        lambda application_id: _process_deadline(uow, application_id),
+        uow,
+        "application",
+    )
+    _scan(
+        scan,
+        lambda tried: [
+            enterprise_id
+            for enterprise_id in uow.units.tenants_with_leases_over(
+                park_date(uow.clock()), batch + len(tried)
+            )
+            if enterprise_id not in tried
+        ],
+        lambda enterprise_id: _end_leases_over(uow, enterprise_id),
+        uow,
+        "enterprise",
+    )
+    return scan
+
+
+def _scan(scan: DeadlineScan, due, process, uow: AbstractOnboardingUnitOfWork, what: str) -> None:
+    """Process each id ``due(tried)`` returns, each in its own transaction, until none
+    is left that was not tried in this pass; one that fails is logged and skipped."""
     tried: set[str] = set()
     while True:
         with uow:
-            due = uow.applications.due(uow.clock(), batch, exclude=tried)
-        if not due:
-            return scan
-        for application_id in due:
-            tried.add(application_id)
+            ids = due(tried)
+        if not ids:
+            return
+        for item_id in ids:
+            tried.add(item_id)
             try:
-                scan.changed += _process_deadline(uow, application_id)
+                scan.changed += process(item_id)
             except Exception:
-                log.exception("deadline scan: application %s failed; next pass", application_id)
-                scan.failed.append(application_id)
+                log.exception("deadline scan: %s %s failed; next pass", what, item_id)
+                scan.failed.append(item_id)
+
+
+def _end_leases_over(uow: AbstractOnboardingUnitOfWork, enterprise_id: str) -> bool:
+    """End the leases of ``enterprise_id`` whose term is over: the units return."""
+    with uow:
+        now = uow.clock()
+        enterprise = uow.enterprises.get(enterprise_id, lock=True)
+        if enterprise is None:
+            raise PermanentFailure(f"units are leased to unknown enterprise {enterprise_id}")
+        over = [
+            u for u in uow.units.held_by(enterprise_id, lock=True) if u.lease_over(park_date(now))
+        ]
+        if not over:
+            return False
+        # The lease's end belongs to the flow of the application that started it.
+        uow.cause = Cause(
+            uow.applications.correlation_id(enterprise.application_id), None, enterprise.park_id
+        )
+        enterprise.end_lease(over, now)
+        uow.units.save(over)
+        uow.enterprises.save(enterprise)
+        publish(uow, enterprise.events)
+        uow.commit()
+        return True
 
 
 def _process_deadline(uow: AbstractOnboardingUnitOfWork, application_id: str) -> bool:

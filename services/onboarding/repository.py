@@ -8,7 +8,7 @@ for overlapping units queue up instead of deadlocking.
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 from sqlalchemy import delete, func, insert, select, update
@@ -60,6 +60,10 @@ class AbstractUnitRepository(ABC):
     def search(
         self, park_id: str, *, status: str | None = None, building: str | None = None
     ) -> list[Unit]: ...
+
+    @abstractmethod
+    def tenants_with_leases_over(self, today: date, limit: int = 100) -> list[str]:
+        """Enterprises holding a lease whose end date is ``today`` or earlier."""
 
     @abstractmethod
     def occupancy(self, park_id: str, building: str | None = None) -> dict[str, dict[str, int]]: ...
@@ -214,8 +218,24 @@ class UnitRepository(AbstractUnitRepository):
                     reserved_for=unit.reserved_for,
                     holder=unit.holder,
                     contract_id=unit.contract_id,
+                    lease_ends_on=unit.lease_ends_on,
                 )
             )
+
+    def tenants_with_leases_over(self, today: date, limit: int = 100) -> list[str]:
+        """Enterprises holding a lease whose end date is ``today`` or earlier."""
+        return list(
+            self.session.scalars(
+                select(orm.units.c.holder)
+                .where(
+                    orm.units.c.status == str(UnitStatus.LEASED),
+                    orm.units.c.lease_ends_on <= today,
+                )
+                .group_by(orm.units.c.holder)
+                .order_by(func.min(orm.units.c.lease_ends_on), orm.units.c.holder)
+                .limit(limit)
+            )
+        )
 
     def reload(self, park: ParkDefinition) -> ParkReload:
         """Bring ``park``'s stored units in line with its park file.
@@ -387,6 +407,7 @@ def _application_document(application: Application) -> dict:
             "requested_units": list(submission.requested_units),
             "documents": list(submission.documents),
             "supply_chain_partner": submission.supply_chain_partner,
+            "lease_term_months": submission.lease_term_months,
         },
         "received_at": _iso(application.received_at),
         "status": str(application.status),
@@ -429,6 +450,7 @@ def _application(document: dict) -> Application:
         requested_units=raw["requested_units"],
         documents=raw["documents"],
         supply_chain_partner=raw["supply_chain_partner"],
+        lease_term_months=raw.get("lease_term_months"),  # absent before revision 0004
     )
     return Application(
         submission=submission,

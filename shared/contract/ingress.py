@@ -41,6 +41,9 @@ class ApplicationSubmitted(PayloadSchema):
     requested_units = StrictList(Text(), required=True, min_length=1)
     documents = StrictList(Text(), required=True)
     supply_chain_partner = StrictBoolean(required=True)
+    # Optional (added later): months of a lease, one of the park's terms; a lease without
+    # it gets the park's shortest term. A value the park does not offer is rejected.
+    lease_term_months = StrictInteger(load_default=None, allow_none=True)
 
 
 @event("gov", "review_decided")

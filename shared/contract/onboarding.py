@@ -190,6 +190,10 @@ class UnitsAllocated(PayloadSchema):
     contract_id = Text(required=True)
     tenure = Text(required=True, validate=TENURES)
     units = StrictList(fields.Nested(AllocatedUnitSchema), required=True, min_length=1)
+    # A lease's term (park dates): it starts on admission and ends on ``lease_end``, when
+    # the units return to inventory on their own; both null for a purchase.
+    lease_start = IsoDate(load_default=None, allow_none=True)
+    lease_end = IsoDate(load_default=None, allow_none=True)
 
 
 @event("onboarding", "units_released")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from services.onboarding.domain.enterprises import Enterprise, assign_chief_service_officer
 from services.onboarding.domain.industries import parse_industry_code
 from services.onboarding.domain.park import AdmissionPolicy
 from services.onboarding.domain.submissions import Submission
-from services.onboarding.domain.units import AllocatedUnit, Unit
+from services.onboarding.domain.timekeeping import park_date
+from services.onboarding.domain.units import AllocatedUnit, Tenure, Unit
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Admission:
     enterprise: Enterprise
     contract_id: str
     allocated: tuple[AllocatedUnit, ...]
+    lease_start: date | None = None  # a lease's term, park dates; None for a purchase
+    lease_end: date | None = None
 
 
 def admit(
@@ -50,16 +53,26 @@ def admit(
     admitted, which keeps its id and officer) and allocate it the reserved ``units``."""
     enterprise = context.existing or _new_enterprise(submission, now, context)
     contract_id = context.new_id()
+    lease_start = lease_end = None
+    if submission.tenure == Tenure.LEASE:
+        # The term applied for (checked on receipt), else the park's shortest.
+        months = submission.lease_term_months or min(context.policy.lease_terms_months)
+        lease_start = park_date(now)
+        lease_end = add_months(lease_start, months)
     allocated = tuple(
         unit.allocate(
-            submission.application_id, submission.tenure, enterprise.enterprise_id, contract_id
+            submission.application_id,
+            submission.tenure,
+            enterprise.enterprise_id,
+            contract_id,
+            lease_ends_on=lease_end,
         )
         for unit in units
     )
     enterprise.unit_ids = tuple(
         dict.fromkeys(enterprise.unit_ids + tuple(unit.unit_id for unit in allocated))
     )
-    return Admission(enterprise, contract_id, allocated)
+    return Admission(enterprise, contract_id, allocated, lease_start, lease_end)
 
 
 def _new_enterprise(submission: Submission, now: datetime, context: AdmissionContext) -> Enterprise:
@@ -80,3 +93,14 @@ def _new_enterprise(submission: Submission, now: datetime, context: AdmissionCon
         chief_service_officer=officer.id,
         admitted_at=now,
     )
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later; a day the month lacks becomes its last day
+    (2027-01-31 + 1 month = 2027-02-28)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    next_month = date(year + month // 12, month % 12 + 1, 1)
+    last_day = (next_month - timedelta(days=1)).day
+    return date(year, month, min(day.day, last_day))

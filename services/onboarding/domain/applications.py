@@ -368,6 +368,8 @@ class Application:
             contract_id=admission.contract_id,
             tenure=self.submission.tenure,
             units=admission.allocated,
+            lease_start=admission.lease_start,
+            lease_end=admission.lease_end,
         )
         return enterprise
 

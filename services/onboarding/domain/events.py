@@ -178,6 +178,8 @@ class UnitsAllocated(DomainEvent):
     contract_id: str
     tenure: str
     units: tuple[AllocatedUnit, ...]
+    lease_start: date | None = None  # a lease's first day (park date)
+    lease_end: date | None = None  # the day a lease ends and its units return
 
 
 @dataclass(frozen=True, kw_only=True)

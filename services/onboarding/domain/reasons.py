@@ -22,6 +22,8 @@ class ReasonCode(StrEnum):
     NO_UNITS_REQUESTED = "no_units_requested"
     UNKNOWN_UNIT = "unknown_unit"
     UNITS_UNAVAILABLE = "units_unavailable"
+    # A lease term the park does not offer, or a term on a purchase.
+    INVALID_LEASE_TERM = "invalid_lease_term"
     # Another application of the same USCC to the park is still under review.
     APPLICATION_PENDING = "application_pending"
     # The same application id submitted again with different content.

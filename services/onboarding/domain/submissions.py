@@ -40,6 +40,7 @@ class Submission:
     requested_units: tuple[str, ...]
     documents: tuple[str, ...]
     supply_chain_partner: bool
+    lease_term_months: int | None = None  # a lease's term; None: the park's shortest
 
     def __post_init__(self) -> None:
         # Handlers build this from JSON: lists become tuples (a frozen value must not
@@ -64,6 +65,7 @@ class Submission:
                 tuple(sorted(set(submission.requested_units))),
                 tuple(sorted({normalise_document_name(d) for d in submission.documents})),
                 submission.supply_chain_partner,
+                submission.lease_term_months,
             )
 
         return canonical(self) == canonical(other)
@@ -93,7 +95,22 @@ def check_submission(
     reasons += _industry_reasons(submission, park)
     if park is not None:
         reasons += _unit_reasons(submission, park, units)
+        reasons += _lease_term_reasons(submission, park)
     return reasons
+
+
+def _lease_term_reasons(submission: Submission, park: ParkDefinition) -> list[Reason]:
+    term, offered = submission.lease_term_months, park.policy.lease_terms_months
+    if term is None:
+        return []
+    if submission.tenure == Tenure.PURCHASE:
+        message = "a purchase has no lease term: leave lease_term_months out"
+    elif term not in offered:
+        terms = ", ".join(str(months) for months in offered)
+        message = f"park {park.id} leases for {terms} months, not {term}"
+    else:
+        return []
+    return [Reason(ReasonCode.INVALID_LEASE_TERM, message, "lease_term_months")]
 
 
 def _industry_reasons(submission: Submission, park: ParkDefinition | None) -> list[Reason]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from services.onboarding.domain.errors import IllegalUnitTransition
@@ -66,6 +67,7 @@ class Unit:
     reserved_for: str | None = None  # application id while reserved
     holder: str | None = None  # enterprise id while sold or leased
     contract_id: str | None = None
+    lease_ends_on: date | None = None  # a leased unit returns to inventory that day
 
     @classmethod
     def from_spec(cls, spec: UnitSpec) -> Unit:
@@ -95,9 +97,15 @@ class Unit:
         self.reserved_for = None
 
     def allocate(
-        self, application_id: str, tenure: Tenure, enterprise_id: str, contract_id: str
+        self,
+        application_id: str,
+        tenure: Tenure,
+        enterprise_id: str,
+        contract_id: str,
+        lease_ends_on: date | None = None,
     ) -> AllocatedUnit:
-        """Turn the application's reservation into a sale or a lease, and price it."""
+        """Turn the application's reservation into a sale or a lease (ending on
+        ``lease_ends_on``), and price it."""
         tenure = Tenure(tenure)  # a plain "lease" from a caller must not price as a sale
         if self.status != UnitStatus.RESERVED or self.reserved_for != application_id:
             raise IllegalUnitTransition(
@@ -109,6 +117,7 @@ class Unit:
         self.holder = enterprise_id
         self.contract_id = contract_id
         purchase = tenure == Tenure.PURCHASE
+        self.lease_ends_on = None if purchase else lease_ends_on
         return AllocatedUnit(
             unit_id=self.unit_id,
             area_m2=self.area_m2,
@@ -128,6 +137,15 @@ class Unit:
         self.status = UnitStatus.AVAILABLE
         self.holder = None
         self.contract_id = None
+        self.lease_ends_on = None
+
+    def lease_over(self, today: date) -> bool:
+        """True for a leased unit whose term has ended by ``today`` (a park date)."""
+        return (
+            self.status == UnitStatus.LEASED
+            and self.lease_ends_on is not None
+            and self.lease_ends_on <= today
+        )
 
 
 def return_on_buyback(unit: Unit, enterprise_id: str) -> None:

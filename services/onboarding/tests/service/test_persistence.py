@@ -198,3 +198,31 @@ def test_a_second_application_of_the_same_uscc_joins_the_enterprise_on_the_datab
     with store.uow() as uow:
         assert uow.applications.get(pending["application_id"]).enterprise_id == first
         assert uow.enterprises.get(first).unit_ids == ("S05", "S06")
+
+
+def test_a_lease_ends_on_its_own_at_its_end_date_on_the_database(store):
+
+    payload = application(units=("S08",), tenure="lease", seed=43)
+    payload["lease_term_months"] = 12
+    handlers.receive_application(payload, DEMO_PARK, store.uow(), Calendar())
+    for department in DEPARTMENTS:
+        handlers.decide_review(
+            {
+                "application_id": payload["application_id"],
+                "department": department,
+                "decision": "approve",
+                "reason": "",
+            },
+            store.uow(),
+        )
+    with store.uow() as uow:
+        assert uow.units.get_many(DEMO_PARK, ["S08"])["S08"].lease_ends_on == date(2027, 11, 27)
+
+    store.clock.advance(days=364)
+    assert handlers.process_deadlines(store.uow()).changed == 0
+    store.clock.advance(days=1)
+    assert handlers.process_deadlines(store.uow()).changed == 1
+    with store.uow() as uow:
+        unit = uow.units.get_many(DEMO_PARK, ["S08"])["S08"]
+        assert (str(unit.status), unit.lease_ends_on, unit.holder) == ("available", None, None)
+    assert store.officer_load() == {}

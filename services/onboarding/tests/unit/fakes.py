@@ -83,6 +83,9 @@ class FakeUnitRepository(AbstractUnitRepository):
             if unit.holder == enterprise_id and (wanted is None or unit_id in wanted)
         ]
 
+    def tenants_with_leases_over(self, today, limit=100):
+        return sorted({u.holder for u in self.store.units.values() if u.lease_over(today)})[:limit]
+
     def search(self, park_id, *, status=None, building=None):
         return [
             _copy(unit)

@@ -115,3 +115,14 @@ def test_a_tenure_given_as_plain_text_is_read_as_that_tenure():
     _, _, _, allocated, units = _admit("lease")
     assert allocated.units[0].monthly_rent_fen == 450_000
     assert units["B01-1F-01"].status is UnitStatus.LEASED
+
+
+def test_a_month_later_keeps_the_day_or_takes_the_month_s_last():
+    from datetime import date
+
+    from services.onboarding.domain.admission import add_months
+
+    assert add_months(date(2026, 11, 27), 12) == date(2027, 11, 27)
+    assert add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
+    assert add_months(date(2027, 12, 31), 2) == date(2028, 2, 29)
+    assert add_months(date(2026, 11, 30), 60) == date(2031, 11, 30)

@@ -331,3 +331,52 @@ def test_an_application_after_the_pending_one_was_rejected_is_taken(uow):
     submit(uow, submission(units=("B01-1F-02",), serial=9))
     assert len(uow.of_type("application_rejected")) == 1
     assert len(uow.of_type("review_requested")) == 2
+
+
+# -- lease terms -------------------------------------------------------------------------------
+
+
+def test_a_lease_is_allocated_for_the_term_applied_for(uow):
+    admit(uow, tenure="lease", lease_term_months=24)
+    [allocated] = uow.of_type("units_allocated")
+    assert (allocated["lease_start"], allocated["lease_end"]) == ("2026-11-27", "2028-11-27")
+    assert uow.store.units[("test-park", "B01-1F-01")].lease_ends_on == date(2028, 11, 27)
+
+
+def test_a_lease_without_a_term_gets_the_park_s_shortest(uow):
+    admit(uow, tenure="lease")
+    [allocated] = uow.of_type("units_allocated")
+    assert allocated["lease_end"] == "2027-11-27"
+
+
+def test_a_purchase_has_no_lease_dates(uow):
+    admit(uow)
+    [allocated] = uow.of_type("units_allocated")
+    assert allocated["lease_start"] is None and allocated["lease_end"] is None
+
+
+@pytest.mark.parametrize(
+    ("tenure", "term"), [("lease", 13), ("lease", 0), ("purchase", 12)], ids=str
+)
+def test_a_lease_term_the_park_does_not_offer_is_rejected(uow, tenure, term):
+    submit(uow, submission(tenure=tenure, lease_term_months=term))
+    [rejection] = uow.of_type("application_rejected")
+    assert [r["code"] for r in rejection["reasons"]] == ["invalid_lease_term"]
+    assert rejection["reasons"][0]["field"] == "lease_term_months"
+
+
+def test_a_lease_ends_on_its_own_on_its_end_date(uow):
+    enterprise_id = admit(uow, tenure="lease", lease_term_months=12)
+    uow.now = NOW + timedelta(days=364)  # 2027-11-26, the day before
+    handlers.process_deadlines(uow)
+    assert "units_released" not in uow.types()
+
+    uow.now = NOW + timedelta(days=365)  # 2027-11-27 10:00 park time
+    assert handlers.process_deadlines(uow).changed == 1
+
+    [released] = uow.of_type("units_released")
+    assert released["reason"] == "lease_ended"
+    assert released["enterprise_id"] == enterprise_id
+    assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.AVAILABLE
+    assert officer_load(uow) == {}
+    assert handlers.process_deadlines(uow).changed == 0
