@@ -102,6 +102,9 @@ class _RawMessageConsumer(ConsumerCore):
     surviving whatever the client library raises."""
 
     def get_consumers(self, consumer_cls, channel):
+        # py-amqp would decode the body with any codec named by content_encoding: the
+        # body is read, and republished, as the bytes that came.
+        channel.auto_decode = False
         consumer = _UndecodedConsumer(channel, queues=self.queues, on_message=self._on_raw_message)
         consumer.qos(prefetch_count=self.prefetch_count)  # per consumer: quorum refuses global
         return [consumer]
@@ -153,6 +156,14 @@ class _RawMessageConsumer(ConsumerCore):
                 message.reject(requeue=False)
         except (OSError, amqp.exceptions.AMQPError) as error:
             log.warning("reject lost with the connection; the broker redelivers", error=repr(error))
+
+
+def _body_bytes(message: kombu.Message) -> bytes:
+    """The body as it came (py-amqp leaves an empty body as ``""``)."""
+    body = message.body
+    if isinstance(body, str):
+        return body.encode("utf-8", "surrogatepass")
+    return bytes(body)
 
 
 def _connection_alive(message: kombu.Message) -> bool:
@@ -248,7 +259,7 @@ class HandleEvent(Consumer):
             if problems:
                 raise MalformedMessage("; ".join(problems))
             sender = verified_sender(message.properties, message.headers or {}, self._own_user)
-            event = parse(message.body, sender=sender)
+            event = parse(_body_bytes(message), sender=sender)
             check_route(event, self.subscription)
             check_sender(event.source, event.sender)  # who may publish there (senders.py)
             return event
@@ -377,7 +388,7 @@ class HandleEvent(Consumer):
                 own_user=self._own_user,
                 extra_headers=extra_headers,
             )
-            copy = OutgoingMessage(exchange, routing_key, message.body, properties)
+            copy = OutgoingMessage(exchange, routing_key, _body_bytes(message), properties)
             if self._publish(copy):
                 self.consumer.ack_message(message)
                 return outcome
