@@ -217,3 +217,34 @@ def test_the_running_relay_loop_keeps_publishing_behind_a_stuck_row(world):
         runner.wait()
     assert len(set(delivered.ids)) == 6
     database.dispose()
+
+
+def test_a_row_the_broker_returns_as_unroutable_is_quarantined_too(world):
+    # ticketing.work has no alternate exchange (DESIGN §5): work for a firm whose queue
+    # does not exist yet comes back (mandatory) instead of being confirmed and lost.
+    database = Database(world.database_urls["alpha"])
+    envelope = build(
+        "alpha",
+        "thing_recorded",
+        {"thing_id": str(uuid.uuid4()), "amount_fen": 1, "recorded_by": "alpha"},
+        occurred_at=clock(),
+    )
+    with database.transaction() as session:
+        stage(
+            session.connection(),
+            TABLES.outbox,
+            exchange="ticketing.work",
+            routing_key="law-01",
+            envelope=envelope,
+            body=encode(envelope),
+            created_at=clock(),
+        )
+    stage_good(database, 2)
+    relay = make_relay(world, database, "quarantine-returned", quarantine_after=1)
+
+    assert relay.relay_all() == 2
+
+    returned = row(database, envelope["event_id"])
+    assert returned.quarantined_at is not None and returned.sent_at is None
+    assert "Unroutable" in returned.last_error
+    database.dispose()
