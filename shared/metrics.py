@@ -10,7 +10,9 @@ from prometheus_client import Counter, Histogram
 EVENTS = Counter(
     "park_events_consumed_total",
     "Messages taken from a work queue, by outcome: applied, duplicate, retried, "
-    "dead_lettered (malformed or failed for good), requeued (republish failed).",
+    "dead_lettered (malformed or failed for good), republish_pending (the broker refused "
+    "the copy: retried with back-off, then counted again by its outcome), rejected "
+    "(cannot be republished at all: left to the broker's dead-letter policy).",
     ["service", "queue", "outcome"],
 )
 HANDLER_SECONDS = Histogram(
