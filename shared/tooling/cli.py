@@ -9,6 +9,7 @@ group ``park.commands`` (the entry's name is the command's: ``parks = …`` give
 ``park parks …``), discovered when this module is imported.
 """
 
+import functools
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from rich.table import Table
 
 from shared.messaging.amqp_client import CONNECTION_ERRORS, BrokerAddress, ConfirmingPublisher
 from shared.messaging.dead_letters import LetterQueue, ReplayRules
+from shared.messaging.errors import TopologyMissing
 from shared.messaging.management import ManagementClient, ManagementUnavailable
 from shared.messaging.topology import (
     SERVICES,
@@ -253,13 +255,28 @@ def trace(correlation_id: str, config: ConfigOption = DEFAULT_CONFIG) -> None:
         fail(f"nothing found for correlation id {correlation_id}")
 
 
+def _naming_missing_queues(command):
+    """A DLQ or park.unrouted that does not exist is an error with its fix, not a trace."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except TopologyMissing as error:
+            fail(str(error))
+
+    return run
+
+
 @dlq_app.command("list")
+@_naming_missing_queues
 def dlq_list(service: ServiceArgument, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """List a service's dead letters (without removing them)."""
     console.print(_letter_table(Context(config).letters(dead_letter_queue(service)).peek()))
 
 
 @dlq_app.command("show")
+@_naming_missing_queues
 def dlq_show(
     service: ServiceArgument, event_id: str, config: ConfigOption = DEFAULT_CONFIG
 ) -> None:
@@ -286,6 +303,7 @@ def dlq_show(
 
 
 @dlq_app.command("replay")
+@_naming_missing_queues
 def dlq_replay(
     service: ServiceArgument,
     event_id: EventIdOption = None,
@@ -312,6 +330,7 @@ def dlq_replay(
 
 
 @dlq_app.command("purge")
+@_naming_missing_queues
 def dlq_purge(
     service: ServiceArgument,
     event_id: EventIdOption = None,
@@ -324,6 +343,7 @@ def dlq_purge(
 
 
 @unrouted_app.command("list")
+@_naming_missing_queues
 def unrouted_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """List events that reached no subscriber."""
     table = Table("#", "event_id", "exchange/type", "correlation_id")
@@ -338,6 +358,7 @@ def unrouted_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 
 @unrouted_app.command("purge")
+@_naming_missing_queues
 def unrouted_purge(
     event_id: EventIdOption = None, all_: AllOption = False, config: ConfigOption = DEFAULT_CONFIG
 ) -> None:

@@ -329,3 +329,11 @@ def test_listing_a_dlq_many_times_keeps_every_letter(world, park):
         assert result.exit_code == 0, result.output
 
     assert queue_depth(world.amqp_uri, "alpha.dlq") == 2
+
+
+def test_a_dlq_that_does_not_exist_is_named_with_the_fix(world, park):
+    result = park("dlq", "list", "gamma")
+
+    assert result.exit_code == 1
+    assert "gamma.dlq does not exist" in result.output
+    assert "park topology declare" in result.output
