@@ -12,9 +12,18 @@ from datetime import date
 from typing import Any
 
 from services.onboarding.domain.admission import AdmissionContext
-from services.onboarding.domain.applications import Application, refuse_unknown_application
+from services.onboarding.domain.applications import (
+    Application,
+    Withdrawer,
+    refuse_unknown_application,
+)
 from services.onboarding.domain.errors import ApplicationClosed, DomainError
-from services.onboarding.domain.events import DocumentsRefused, DomainEvent, event_payload
+from services.onboarding.domain.events import (
+    DocumentsRefused,
+    DomainEvent,
+    WithdrawalRefused,
+    event_payload,
+)
 from services.onboarding.domain.park import ParkDefinition
 from services.onboarding.domain.park_reload import ParkReload, raise_if_refused
 from services.onboarding.domain.reasons import ReasonCode
@@ -24,7 +33,7 @@ from services.onboarding.domain.units import Unit
 from services.onboarding.exceptions import IllegalTransition, NotFound
 from services.onboarding.unit_of_work import AbstractOnboardingUnitOfWork
 from shared.business_calendar import BusinessCalendar
-from shared.messaging.errors import PermanentFailure
+from shared.messaging.errors import PermanentFailure, TransientFailure
 from shared.messaging.unit_of_work import Cause
 
 log = logging.getLogger(__name__)
@@ -219,6 +228,38 @@ def settle_buyback(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork
         uow.commit()
 
 
+def withdraw_by_applicant(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork) -> None:
+    """``portal/application_withdrawn``: the applicant withdraws an application under review.
+
+    An application not known yet is a transient failure: the submission may still be on
+    its way (events of different types arrive in any order). A closed one is refused
+    with ``withdrawal_refused``.
+    """
+    application_id = payload["application_id"]
+    with uow:
+        now = uow.clock()
+        application = uow.applications.get(application_id, lock=True)
+        if application is None:
+            raise TransientFailure(f"no application {application_id} yet: it may still come")
+        units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
+        try:
+            application.withdraw(payload["reason"], Withdrawer.APPLICANT, now, units)
+        except ApplicationClosed as closed:
+            application.events.append(
+                WithdrawalRefused(
+                    occurred_at=now,
+                    park_id=application.park_id,
+                    application_id=application_id,
+                    code=str(ReasonCode.APPLICATION_CLOSED),
+                    message=str(closed),
+                )
+            )
+        uow.applications.save(application)
+        uow.units.save(units.values())
+        publish(uow, application.events)
+        uow.commit()
+
+
 # -- the deadline timer ---------------------------------------------------------------
 
 
@@ -320,9 +361,11 @@ def _process_deadline(uow: AbstractOnboardingUnitOfWork, application_id: str) ->
             uow.applications.correlation_id(application_id), None, application.park_id
         )
         units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
-        if not application.suspend_if_overdue(now, units) and application.enterprise_id:
-            enterprise = uow.enterprises.get(application.enterprise_id)
-            application.escalate_overdue_items(now, enterprise.chief_service_officer)
+        if not application.suspend_if_overdue(now, units):
+            application.escalate_overdue_review(now)
+            if application.enterprise_id:
+                enterprise = uow.enterprises.get(application.enterprise_id)
+                application.escalate_overdue_items(now, enterprise.chief_service_officer)
         uow.applications.save(application)
         uow.units.save(units.values())
         publish(uow, application.events)
@@ -347,6 +390,24 @@ def _enterprise(uow: AbstractOnboardingUnitOfWork, enterprise_id: str):
     if enterprise is None:
         raise NotFound(f"no admitted enterprise {enterprise_id!r}", code="unknown_enterprise")
     return enterprise
+
+
+def withdraw_application(
+    application_id: str, reason: str, uow: AbstractOnboardingUnitOfWork
+) -> dict:
+    """An operator withdraws an application under review; its units are released."""
+    with uow:
+        application = uow.applications.get(application_id, lock=True)
+        if application is None:
+            raise NotFound(f"no application {application_id!r}", code="unknown_application")
+        units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
+        with _domain_rules():
+            application.withdraw(reason, Withdrawer.OPERATOR, uow.clock(), units)
+        uow.applications.save(application)
+        uow.units.save(units.values())
+        publish(uow, application.events)
+        uow.commit()
+    return {"application_id": application_id, "status": str(application.status)}
 
 
 def record_production_start(

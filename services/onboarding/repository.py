@@ -392,6 +392,7 @@ def _application_row(application: Application) -> dict:
         "received_at": application.received_at,
         "closed_at": application.closed_at,
         "next_deadline_at": application.next_deadline,
+        "review_due_at": application.review_due_at,
         "document": _application_document(application),
     }
 
@@ -437,6 +438,8 @@ def _application_document(application: Application) -> dict:
         ],
         "enterprise_id": application.enterprise_id,
         "closed_at": _iso(application.closed_at),
+        "review_due_at": _iso(application.review_due_at),
+        "review_overdue_at": _iso(application.review_overdue_at),
     }
 
 
@@ -477,6 +480,9 @@ def _application(document: dict) -> Application:
         ),
         enterprise_id=document["enterprise_id"],
         closed_at=_time(document["closed_at"]),
+        # Absent from applications stored before revision 0004: no review time limit.
+        review_due_at=_time(document.get("review_due_at")),
+        review_overdue_at=_time(document.get("review_overdue_at")),
     )
 
 

@@ -13,6 +13,11 @@ class ProductionStart(Schema):
     started_on = IsoDate(required=True)
 
 
+class Withdrawal(Schema):
+    application_id = Text(required=True)
+    reason = Text(required=True)
+
+
 class LeaseEnd(Schema):
     enterprise_id = Text(required=True)
     unit_ids = StrictList(Text(), required=True, min_length=1)

@@ -44,6 +44,10 @@ class OnboardingService:
     def on_documents_supplied(self, event):
         handlers.supply_documents(event.payload, self.uow)
 
+    @handle_event("portal", "application_withdrawn")
+    def on_application_withdrawn(self, event):
+        handlers.withdraw_by_applicant(event.payload, self.uow)
+
     @handle_event("buyback", "claim_settled")
     def on_claim_settled(self, event):
         handlers.settle_buyback(event.payload, self.uow)
@@ -52,6 +56,11 @@ class OnboardingService:
     def scan_deadlines(self):
         scan = handlers.process_deadlines(self.uow)
         DEADLINE_FAILURES.inc(len(scan.failed))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def withdraw_application(self, application_id, reason):
+        args = schemas.load(schemas.Withdrawal, application_id=application_id, reason=reason)
+        return handlers.withdraw_application(args["application_id"], args["reason"], self.uow)
 
     @rpc(expected_exceptions=EXPECTED)
     def record_production_start(self, enterprise_id, started_on):

@@ -64,6 +64,14 @@ class DocumentsSupplied(PayloadSchema):
     documents = StrictList(Text(), required=True, min_length=1)
 
 
+@event("portal", "application_withdrawn")
+class ApplicationWithdrawn(PayloadSchema):
+    """The applicant withdraws an application still under review (its units are freed)."""
+
+    application_id = Uuid(required=True)
+    reason = Text(required=True)
+
+
 @event("portal", "service_requested")
 class ServiceRequested(PayloadSchema):
     """An admitted enterprise asks for one of the 58 services."""

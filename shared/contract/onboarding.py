@@ -153,6 +153,36 @@ class ApplicationSuspended(PayloadSchema):
     deadline = UtcDateTime(required=True)
 
 
+@event("onboarding", "review_overdue")
+class ReviewOverdue(PayloadSchema):
+    """The joint review passed the park's review time limit (business days) while
+    ``pending_departments`` have not decided: operators chase them (the review goes on)."""
+
+    application_id = Uuid(required=True)
+    due_at = UtcDateTime(required=True)
+    pending_departments = _ids(min_length=1)
+
+
+@event("onboarding", "application_withdrawn")
+class ApplicationWithdrawn(PayloadSchema):
+    """The application was withdrawn by the ``applicant`` (portal) or an ``operator``
+    (RPC): it is closed and its reserved units are released (``units_released``)."""
+
+    application_id = Uuid(required=True)
+    reason = Text(required=True)
+    withdrawn_by = Text(required=True, validate=validate.OneOf(["applicant", "operator"]))
+
+
+@event("onboarding", "withdrawal_refused")
+class WithdrawalRefused(PayloadSchema):
+    """A portal ``application_withdrawn`` was not taken: ``application_closed`` (already
+    admitted, rejected, suspended or withdrawn)."""
+
+    application_id = Uuid(required=True)
+    code = Text(required=True)
+    message = Text(required=True)
+
+
 @event("onboarding", "deficiency_escalated")
 class DeficiencyEscalated(PayloadSchema):
     """An admitted enterprise missed a document deadline: its chief service officer
@@ -199,7 +229,8 @@ class UnitsAllocated(PayloadSchema):
 @event("onboarding", "units_released")
 class UnitsReleased(PayloadSchema):
     """Units went back to inventory: ``application_rejected``, ``application_suspended``,
-    ``lease_ended`` or ``buyback_settled`` (then with ``claim_id``)."""
+    ``application_withdrawn``, ``lease_ended`` or ``buyback_settled`` (then with
+    ``claim_id``)."""
 
     units = _ids(min_length=1)
     reason = Text(required=True)

@@ -266,6 +266,7 @@ PARK_SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
     ("onboarding", "gov", "review_decided"),
     ("onboarding", "portal", "documents_supplied"),
     ("onboarding", "buyback", "claim_settled"),
+    ("onboarding", "portal", "application_withdrawn"),
 )
 
 

@@ -8,12 +8,14 @@ States::
        ▼
     under_review ──(a department rejects)──────────────────────▶ rejected
        │         ──(deadline passes, items still missing)──────▶ suspended
+       │         ──(the applicant or an operator withdraws)────▶ withdrawn
+       │         (past the park's review time limit: review_overdue, once)
        │ every department approves
        ▼
     admitted  (overdue items now escalate to the chief service officer)
 
-``received`` lasts only inside :meth:`Application.receive`. ``rejected``, ``suspended``
-and ``admitted`` are final for the review; an admitted application still takes the
+``received`` lasts only inside :meth:`Application.receive`. ``rejected``, ``suspended``,
+``withdrawn`` and ``admitted`` are final for the review; an admitted application still takes the
 documents it owes. Closing without admission releases the reserved units.
 """
 
@@ -33,6 +35,7 @@ from services.onboarding.domain.events import (
     ApplicationReceived,
     ApplicationRejected,
     ApplicationSuspended,
+    ApplicationWithdrawn,
     DeficiencyEscalated,
     DocumentsReceived,
     DomainEvent,
@@ -41,6 +44,7 @@ from services.onboarding.domain.events import (
     ReleaseReason,
     ReviewDecisionRecorded,
     ReviewDecisionRefused,
+    ReviewOverdue,
     ReviewRequested,
     UnitsAllocated,
     UnitsReleased,
@@ -64,6 +68,14 @@ class ApplicationStatus(StrEnum):
     ADMITTED = "admitted"
     REJECTED = "rejected"
     SUSPENDED = "suspended"
+    WITHDRAWN = "withdrawn"
+
+
+class Withdrawer(StrEnum):
+    """Who withdrew an application."""
+
+    APPLICANT = "applicant"
+    OPERATOR = "operator"
 
 
 class Decision(StrEnum):
@@ -98,6 +110,8 @@ class Application:
     rejection_reasons: tuple[Reason, ...] = ()
     enterprise_id: str | None = None
     closed_at: datetime | None = None
+    review_due_at: datetime | None = None  # the park's review time limit ends then
+    review_overdue_at: datetime | None = None  # when the overdue review was escalated
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @property
@@ -110,11 +124,12 @@ class Application:
 
     @property
     def is_closed(self) -> bool:
-        """True once the review is over (admitted, rejected or suspended)."""
+        """True once the review is over (admitted, rejected, suspended or withdrawn)."""
         return self.status in (
             ApplicationStatus.ADMITTED,
             ApplicationStatus.REJECTED,
             ApplicationStatus.SUSPENDED,
+            ApplicationStatus.WITHDRAWN,
         )
 
     @property
@@ -130,9 +145,13 @@ class Application:
     @property
     def next_deadline(self) -> datetime | None:
         """The earliest instant at which the deadline timer has something to do here:
-        suspension under review, escalation of an overdue item after admission."""
-        if self.status == ApplicationStatus.UNDER_REVIEW and self.outstanding_items:
-            return self.deficiency_deadline
+        suspension or an overdue review under review, escalation of an overdue item
+        after admission."""
+        if self.status == ApplicationStatus.UNDER_REVIEW:
+            deadlines = [self.deficiency_deadline] if self.outstanding_items else []
+            if self.review_due_at is not None and self.review_overdue_at is None:
+                deadlines.append(self.review_due_at)
+            return min(deadlines, default=None)
         if self.status == ApplicationStatus.ADMITTED:
             pending = [
                 i.due_at for i in self.deficiencies if i.outstanding and i.escalated_at is None
@@ -226,6 +245,9 @@ class Application:
             self._record(AcceptedWithDeficiencies, now, items=missing, deadline=deadline)
         self.status = ApplicationStatus.UNDER_REVIEW
         self.review_departments = policy.department_ids
+        self.review_due_at = require_aware(
+            deadline_for(now, policy.review_time_limit_business_days), "review deadline"
+        )
         self._record(ReviewRequested, now, departments=self.review_departments)
 
     def resubmitted(self, submission: Submission, now: datetime) -> None:
@@ -395,7 +417,11 @@ class Application:
             if units is None:
                 raise ValueError(f"suspending {self.application_id} needs its units")
             self.suspend_if_overdue(now, units)
-        if self.status in (ApplicationStatus.REJECTED, ApplicationStatus.SUSPENDED):
+        if self.status in (
+            ApplicationStatus.REJECTED,
+            ApplicationStatus.SUSPENDED,
+            ApplicationStatus.WITHDRAWN,
+        ):
             raise ApplicationClosed(f"application {self.application_id} is {self.status}")
         on_file = {normalise_document_name(name) for name in self.documents_on_file}
         new = [
@@ -433,6 +459,45 @@ class Application:
         )
         self._release_units(units, ReleaseReason.APPLICATION_SUSPENDED, now)
         return True
+
+    def escalate_overdue_review(self, now: datetime) -> bool:
+        """Past the park's review time limit, still under review: record
+        ``review_overdue`` naming the departments yet to decide, once. Returns whether
+        it did."""
+        require_utc(now)
+        due = self.review_due_at
+        if (
+            self.status != ApplicationStatus.UNDER_REVIEW
+            or due is None
+            or now < due
+            or self.review_overdue_at is not None
+        ):
+            return False
+        self.review_overdue_at = now
+        self._record(
+            ReviewOverdue,
+            now,
+            due_at=due,
+            pending_departments=tuple(
+                d for d in self.review_departments if d not in self.decisions
+            ),
+        )
+        return True
+
+    def withdraw(
+        self, reason: str, by: Withdrawer, now: datetime, units: Mapping[str, Unit]
+    ) -> None:
+        """Withdraw an application under review (the applicant or an operator): it is
+        closed and its reserved units are released. One past its deficiency deadline is
+        suspended instead; a closed one refuses (:class:`ApplicationClosed`)."""
+        require_utc(now)
+        self.suspend_if_overdue(now, units)
+        if self.is_closed:
+            raise ApplicationClosed(f"application {self.application_id} is already {self.status}")
+        self.status = ApplicationStatus.WITHDRAWN
+        self.closed_at = now
+        self._record(ApplicationWithdrawn, now, reason=reason, withdrawn_by=Withdrawer(by))
+        self._release_units(units, ReleaseReason.APPLICATION_WITHDRAWN, now)
 
     def _deficiency_overdue(self, now: datetime) -> bool:
         """Under review, past the deficiency deadline, with items still missing."""

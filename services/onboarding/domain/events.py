@@ -141,6 +141,36 @@ class ApplicationSuspended(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReviewOverdue(DomainEvent):
+    """The joint review passed the park's time limit with departments yet to decide."""
+
+    event_type = "review_overdue"
+    application_id: str
+    due_at: datetime
+    pending_departments: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationWithdrawn(DomainEvent):
+    """The applicant or an operator withdrew the application; its units are released."""
+
+    event_type = "application_withdrawn"
+    application_id: str
+    reason: str
+    withdrawn_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithdrawalRefused(DomainEvent):
+    """The applicant's withdrawal was not taken: the application is already closed."""
+
+    event_type = "withdrawal_refused"
+    application_id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeficiencyEscalated(DomainEvent):
     """An admitted enterprise missed the deadline for one item: its officer takes it up."""
 
@@ -231,6 +261,7 @@ class ReleaseReason(StrEnum):
 
     APPLICATION_REJECTED = "application_rejected"
     APPLICATION_SUSPENDED = "application_suspended"
+    APPLICATION_WITHDRAWN = "application_withdrawn"
     LEASE_ENDED = "lease_ended"
     BUYBACK_SETTLED = "buyback_settled"
 

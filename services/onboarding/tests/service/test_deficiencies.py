@@ -77,7 +77,10 @@ def test_supplying_every_item_in_time_prevents_suspension(onboarding, clock):
     onboarding.wait_for_event(sent["application_id"], "documents_received")
     clock.advance(days=30)
 
-    assert handlers.process_deadlines(onboarding.uow()).changed == 0
+    handlers.process_deadlines(onboarding.uow())
+    # Past the review time limit too: the review is announced overdue, not suspended.
+    onboarding.wait_for_event(sent["application_id"], "review_overdue")
+    assert onboarding.events_about(sent["application_id"], "application_suspended") == []
     assert onboarding.unit_statuses("B09-4F-01") == {"B09-4F-01": "reserved"}
 
 

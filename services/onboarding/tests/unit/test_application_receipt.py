@@ -59,17 +59,18 @@ def test_missing_documents_are_accepted_with_deficiencies_and_a_deadline():
     assert application.status is ApplicationStatus.UNDER_REVIEW
 
 
-def test_the_deadline_comes_from_the_injected_business_calendar():
+def test_the_deadlines_come_from_the_injected_business_calendar():
     calls = []
 
     def deadline_for(now, business_days):
         calls.append((now, business_days))
         return calendar_days_deadline(now, business_days)
 
-    park = make_park(deficiency_deadline_business_days=3)
+    park = make_park(deficiency_deadline_business_days=3, review_time_limit_business_days=15)
     submission = make_submission(documents=())
-    Application.receive(submission, park, units_of(park), NOW, deadline_for)
-    assert calls == [(NOW, 3)]
+    application = Application.receive(submission, park, units_of(park), NOW, deadline_for)
+    assert calls == [(NOW, 3), (NOW, 15)]  # the deficiency deadline, the review's limit
+    assert application.review_due_at == calendar_days_deadline(NOW, 15)
 
 
 def test_document_names_match_across_full_and_half_width_forms():

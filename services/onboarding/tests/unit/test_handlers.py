@@ -18,7 +18,7 @@ from services.onboarding.tests.unit.builders import (
     valid_uscc,
 )
 from services.onboarding.tests.unit.fakes import FakeUnitOfWork
-from shared.messaging.errors import PermanentFailure
+from shared.messaging.errors import PermanentFailure, TransientFailure
 
 
 class Calendar:
@@ -380,3 +380,77 @@ def test_a_lease_ends_on_its_own_on_its_end_date(uow):
     assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.AVAILABLE
     assert officer_load(uow) == {}
     assert handlers.process_deadlines(uow).changed == 0
+
+
+# -- review time limit and withdrawal ----------------------------------------------------------
+
+
+def test_a_review_past_the_park_s_time_limit_is_escalated_once(uow):
+    application_id = submit(uow, submission())
+    handlers.decide_review(decision(application_id, DEPARTMENTS[0]), uow)
+    uow.now = NOW + timedelta(days=20) - timedelta(seconds=1)
+    assert handlers.process_deadlines(uow).changed == 0
+
+    uow.now = NOW + timedelta(days=20)
+    assert handlers.process_deadlines(uow).changed == 1
+    assert handlers.process_deadlines(uow).changed == 0
+
+    [overdue] = uow.of_type("review_overdue")
+    assert overdue["application_id"] == application_id
+    assert overdue["pending_departments"] == list(DEPARTMENTS[1:])
+    assert overdue["due_at"] == "2026-12-17T02:00:00Z"
+    assert uow.store.applications[application_id].status == ApplicationStatus.UNDER_REVIEW
+
+
+def test_an_operator_withdraws_an_application_and_its_units_are_released(uow):
+    application_id = submit(uow, submission())
+    handlers.withdraw_application(application_id, "企业放弃入园", uow)
+
+    [withdrawn] = uow.of_type("application_withdrawn")
+    assert withdrawn == {
+        "application_id": application_id,
+        "reason": "企业放弃入园",
+        "withdrawn_by": "operator",
+    }
+    assert uow.of_type("units_released")[0]["reason"] == "application_withdrawn"
+    assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.AVAILABLE
+    assert uow.store.applications[application_id].status == ApplicationStatus.WITHDRAWN
+
+
+def test_a_decision_after_withdrawal_is_refused_as_closed(uow):
+    application_id = submit(uow, submission())
+    handlers.withdraw_application(application_id, "放弃", uow)
+    handlers.decide_review(decision(application_id, DEPARTMENTS[0]), uow)
+    assert uow.of_type("review_decision_refused")[0]["code"] == "application_closed"
+
+
+def test_an_operator_cannot_withdraw_an_admitted_or_unknown_application(uow):
+    admit(uow)
+    admitted = uow.of_type("enterprise_admitted")[0]["application_id"]
+    with pytest.raises(IllegalTransition, match="application_closed"):
+        handlers.withdraw_application(admitted, "放弃", uow)
+    with pytest.raises(NotFound, match="unknown_application"):
+        handlers.withdraw_application(str(uuid.uuid4()), "放弃", uow)
+
+
+def test_the_applicant_withdraws_through_the_portal(uow):
+    application_id = submit(uow, submission())
+    handlers.withdraw_by_applicant({"application_id": application_id, "reason": "改选他园"}, uow)
+    [withdrawn] = uow.of_type("application_withdrawn")
+    assert withdrawn["withdrawn_by"] == "applicant"
+    assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.AVAILABLE
+
+
+def test_a_portal_withdrawal_of_a_closed_application_is_refused_with_a_reason(uow):
+    application_id = submit(uow, submission())
+    handlers.withdraw_by_applicant({"application_id": application_id, "reason": "a"}, uow)
+    handlers.withdraw_by_applicant({"application_id": application_id, "reason": "b"}, uow)
+    [refused] = uow.of_type("withdrawal_refused")
+    assert refused["code"] == "application_closed"
+
+
+def test_a_portal_withdrawal_of_an_application_not_seen_yet_is_retried(uow):
+    # Events of different types arrive in any order: the submission may still come.
+    with pytest.raises(TransientFailure):
+        handlers.withdraw_by_applicant({"application_id": str(uuid.uuid4()), "reason": "a"}, uow)
+    assert uow.published == []
