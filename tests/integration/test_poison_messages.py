@@ -3,6 +3,7 @@ consumer lives: poison bodies and content headers, a body kombu would have infla
 a republish the broker refuses, and a handler that commits nothing."""
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from unittest import mock
@@ -12,6 +13,7 @@ from sqlalchemy import select, text
 
 from shared.contract import build, encode
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
+from shared.messaging.errors import TopologyMissing
 from tests.services import recorder
 from tests.services.recorder import TABLES, Alpha
 from tests.support.broker import get_messages, queue_depth, wait_for
@@ -148,19 +150,22 @@ def test_a_compression_header_does_not_make_the_consumer_inflate_or_drop_the_bod
 # -- a republish the broker refuses ------------------------------------------------------
 
 
-def refuse_publishes_to(world, queue: str) -> None:
-    """Replace ``queue`` by one that nacks every publish (length 0, reject-publish)."""
+def refuse_publishes_to(world, queue: str, how: str) -> None:
+    """Make the broker refuse what is published to ``queue``'s exchange: ``nack`` (a
+    queue of length 0 with reject-publish) or ``return`` (no queue: a mandatory publish
+    comes back unroutable)."""
     connection = BrokerAddress.from_uri(world.amqp_uri).connect()
     try:
         channel = connection.channel()
         channel.queue_delete(queue)
-        channel.queue_declare(
-            queue,
-            durable=True,
-            auto_delete=False,
-            arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
-        )
-        channel.queue_bind(queue, queue, "")
+        if how == "nack":
+            channel.queue_declare(
+                queue,
+                durable=True,
+                auto_delete=False,
+                arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
+            )
+            channel.queue_bind(queue, queue, "")
     finally:
         connection.close()
 
@@ -191,10 +196,11 @@ def republish_attempts():
         yield attempts
 
 
+@pytest.mark.parametrize("how", ["nack", "return"])
 def test_a_refused_republish_is_retried_with_back_off_without_rerunning_the_handler(
-    world, republish_attempts
+    world, republish_attempts, how
 ):
-    refuse_publishes_to(world, "alpha.retry.1s")
+    refuse_publishes_to(world, "alpha.retry.1s", how)
     world.start(Alpha)
     thing_id = str(uuid.uuid4())
     world.publisher.publish("flaky_thing", {"thing_id": thing_id, "fail_times": 1})
@@ -212,7 +218,7 @@ def test_a_refused_republish_is_retried_with_back_off_without_rerunning_the_hand
 
 
 def test_a_container_stops_promptly_while_a_republish_is_backing_off(world, republish_attempts):
-    refuse_publishes_to(world, "alpha.retry.1s")
+    refuse_publishes_to(world, "alpha.retry.1s", "nack")
     container = world.start(Alpha)
     thing_id = str(uuid.uuid4())
     world.publisher.publish("flaky_thing", {"thing_id": thing_id, "fail_times": 1})
@@ -263,3 +269,25 @@ def test_a_handler_that_commits_nothing_claims_its_inbox_row_before_the_ack(worl
     wait_for(lambda: inbox_rows(world, sent["event_id"]) == 1, timeout=20, message="the claim")
     assert dead_letters(world) == []
     assert_still_consuming(world)
+
+
+# -- start-up ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entity, delete",
+    [
+        ("queue alpha.dlq", lambda channel: channel.queue_delete("alpha.dlq")),
+        ("exchange alpha.retry.2s", lambda channel: channel.exchange_delete("alpha.retry.2s")),
+    ],
+)
+def test_a_consumer_refuses_to_start_without_its_dlq_or_a_retry_exchange(world, entity, delete):
+    connection = BrokerAddress.from_uri(world.amqp_uri).connect()
+    try:
+        delete(connection.channel())
+    finally:
+        connection.close()
+
+    with pytest.raises(TopologyMissing, match=rf"{re.escape(entity)} does not exist") as caught:
+        world.start(Alpha)
+    assert "park topology declare" in str(caught.value)
