@@ -66,6 +66,11 @@ class BrokerAddress:
             write_timeout=write_timeout,
         )
         connection.connect()
+        if write_timeout is not None:
+            # py-amqp sets SO_SNDTIMEO, which does nothing on eventlet's non-blocking green
+            # sockets (the services'); the socket's own timeout works on both kinds. Reads
+            # that pass a timeout (drain_events) set and restore their own.
+            connection.transport.sock.settimeout(write_timeout)
         return connection
 
 

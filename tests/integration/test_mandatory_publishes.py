@@ -84,3 +84,14 @@ def test_a_message_the_broker_refuses_raises_publish_failed(broker):
         publisher.publish([to_queue("full", b"2")])
 
     assert not isinstance(raised.value, Unroutable)
+
+
+def test_a_publisher_connection_gives_up_on_a_write_that_blocks(broker):
+    # SO_SNDTIMEO (py-amqp's write_timeout) does nothing on eventlet's non-blocking green
+    # sockets, which is where the services publish: the socket's own timeout must be set.
+    _, publisher = broker
+    publisher.publish([to_queue("alpha.dlq", b"1")])
+
+    sock = publisher._connection.transport.sock
+    assert sock.gettimeout() == publisher.write_timeout
+    assert publisher._connection.heartbeat > 0
