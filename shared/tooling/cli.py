@@ -322,6 +322,8 @@ def dlq_replay(
         )
     finally:
         publisher.close()
+    if event_id and not outcome.replayed and not outcome.refused:
+        fail(f"no dead letter with event id {event_id} in {dead_letter_queue(service)}")
     for letter, reason in outcome.refused:
         console.print(f"[yellow]refused[/] {letter.event_id}: {reason}")
     console.print(f"replayed {len(outcome.replayed)}, refused {len(outcome.refused)}")

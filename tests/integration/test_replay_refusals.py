@@ -115,3 +115,13 @@ def test_an_unreadable_failure_time_refuses_that_letter_and_replays_the_others(w
     assert letters_left(world) == ["garbled"]
     [replayed] = get_messages(world.amqp_uri, "alpha.probe.thing_happened")
     assert replayed.properties["message_id"] == "fine"
+
+
+def test_replaying_an_event_id_that_is_not_there_says_so(world, park):
+    put_letter(world, "present", "alpha.probe.thing_happened")
+
+    result = park("dlq", "replay", "alpha", "--event-id", "absent")
+
+    assert result.exit_code == 1
+    assert "no dead letter with event id absent" in result.output
+    assert letters_left(world) == ["present"]
