@@ -14,6 +14,7 @@ from typing import Any
 from services.onboarding.domain.admission import AdmissionContext
 from services.onboarding.domain.applications import (
     Application,
+    ApplicationStatus,
     Withdrawer,
     refuse_unknown_application,
 )
@@ -33,6 +34,7 @@ from services.onboarding.domain.units import Unit
 from services.onboarding.exceptions import IllegalTransition, NotFound
 from services.onboarding.unit_of_work import AbstractOnboardingUnitOfWork
 from shared.business_calendar import BusinessCalendar
+from shared.contract.fields import utc_iso
 from shared.messaging.errors import PermanentFailure, TransientFailure
 from shared.messaging.unit_of_work import Cause
 
@@ -511,6 +513,66 @@ def query_units(
                 "contract_id": u.contract_id,
             }
             for u in units
+        ],
+    }
+
+
+def list_applications(
+    status: str | None,
+    park_id: str | None,
+    overdue_only: bool,
+    uow: AbstractOnboardingUnitOfWork,
+    limit: int = 200,
+) -> list[dict]:
+    """Applications by status and park, oldest first; ``overdue_only``: those under
+    review past the park's review time limit or their deficiency deadline."""
+    with uow:
+        now = uow.clock()
+        found = uow.applications.search(
+            status=status, park_id=park_id, overdue_at=now if overdue_only else None, limit=limit
+        )
+    return [
+        {
+            "application_id": a.application_id,
+            "park_id": a.park_id,
+            "status": str(a.status),
+            "enterprise_name": a.submission.enterprise.name,
+            "uscc": a.submission.enterprise.uscc,
+            "enterprise_id": a.enterprise_id,
+            "received_at": utc_iso(a.received_at),
+            "review_due_at": utc_iso(a.review_due_at) if a.review_due_at else None,
+            "outstanding_items": list(a.outstanding_items),
+            "pending_departments": [d for d in a.review_departments if d not in a.decisions]
+            if a.status == ApplicationStatus.UNDER_REVIEW
+            else [],
+            "overdue": a.is_overdue(now),
+        }
+        for a in found
+        if not overdue_only or a.is_overdue(now)
+    ]
+
+
+def officer_workload(park_id: str, uow: AbstractOnboardingUnitOfWork) -> dict:
+    """Each officer on the park's roster with the enterprises they serve: ``active``
+    (holding units now) and ``total`` (ever assigned and still theirs)."""
+    with uow:
+        park = uow.parks.get(park_id)
+        if park is None:
+            raise NotFound(f"no park {park_id!r}", code="park_not_found")
+        counts = uow.enterprises.per_officer(park_id)
+    roster = {officer.id: officer.name for officer in park.policy.chief_service_officers}
+    # An officer no longer on the roster who still has enterprises is listed too.
+    officer_ids = list(roster) + sorted(set(counts) - set(roster))
+    return {
+        "park_id": park_id,
+        "officers": [
+            {
+                "officer_id": officer_id,
+                "name": roster.get(officer_id),
+                "active": counts.get(officer_id, (0, 0))[0],
+                "total": counts.get(officer_id, (0, 0))[1],
+            }
+            for officer_id in officer_ids
         ],
     }
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, fields
 from datetime import date, datetime
 from functools import lru_cache
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.onboarding import orm
@@ -87,6 +87,18 @@ class AbstractApplicationRepository(ABC):
     def correlation_id(self, application_id: str) -> str | None: ...
 
     @abstractmethod
+    def search(
+        self,
+        *,
+        status: str | None = None,
+        park_id: str | None = None,
+        overdue_at: datetime | None = None,
+        limit: int = 200,
+    ) -> list[Application]:
+        """Applications by status and park, oldest first; with ``overdue_at``, only
+        those under review past a deadline then."""
+
+    @abstractmethod
     def pending(self, park_id: str, uscc: str) -> list[str]:
         """The applications of ``uscc`` to the park still under review."""
 
@@ -114,6 +126,10 @@ class AbstractEnterpriseRepository(ABC):
 
     @abstractmethod
     def active_per_officer(self, park_id: str) -> dict[str, int]: ...
+
+    @abstractmethod
+    def per_officer(self, park_id: str) -> dict[str, tuple[int, int]]:
+        """Officer id → (active, total) enterprises they serve in the park."""
 
 
 class AbstractHistoryRepository(ABC):
@@ -338,6 +354,28 @@ class ApplicationRepository(AbstractApplicationRepository):
     def add(self, application: Application, correlation_id: str | None) -> None:
         row = _application_row(application) | {"correlation_id": correlation_id}
         self.session.execute(insert(orm.applications).values(**row))
+
+    def search(
+        self,
+        *,
+        status: str | None = None,
+        park_id: str | None = None,
+        overdue_at: datetime | None = None,
+        limit: int = 200,
+    ) -> list[Application]:
+        table = orm.applications
+        query = select(table.c.document)
+        if status:
+            query = query.where(table.c.status == status)
+        if park_id:
+            query = query.where(table.c.park_id == park_id)
+        if overdue_at is not None:
+            query = query.where(
+                table.c.status == str(ApplicationStatus.UNDER_REVIEW),
+                (table.c.review_due_at <= overdue_at) | (table.c.next_deadline_at <= overdue_at),
+            )
+        query = query.order_by(table.c.received_at, table.c.application_id).limit(limit)
+        return [_application(document) for document in self.session.scalars(query)]
 
     def pending(self, park_id: str, uscc: str) -> list[str]:
         return list(
@@ -582,6 +620,15 @@ class EnterpriseRepository(AbstractEnterpriseRepository):
             .group_by(orm.enterprises.c.chief_service_officer)
         )
         return dict(rows.all())
+
+    def per_officer(self, park_id: str) -> dict[str, tuple[int, int]]:
+        active = func.sum(case((orm.enterprises.c.active.is_(True), 1), else_=0))
+        rows = self.session.execute(
+            select(orm.enterprises.c.chief_service_officer, active, func.count())
+            .where(orm.enterprises.c.park_id == park_id)
+            .group_by(orm.enterprises.c.chief_service_officer)
+        )
+        return {officer: (int(active or 0), total) for officer, active, total in rows}
 
 
 class HistoryRepository(AbstractHistoryRepository):

@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from services.onboarding.exceptions import InvalidRequest
 from shared.contract.envelope import describe
-from shared.contract.fields import IsoDate, StrictList, Text
+from shared.contract.fields import IsoDate, StrictBoolean, StrictInteger, StrictList, Text
 
 
 class ProductionStart(Schema):
@@ -45,6 +45,20 @@ class UnitQuery(Schema):
         load_default=None, validate=validate.OneOf(["available", "reserved", "sold", "leased"])
     )
     building = Text(load_default=None)
+
+
+class ApplicationQuery(Schema):
+    status = Text(
+        load_default=None,
+        validate=validate.OneOf(["under_review", "admitted", "rejected", "suspended", "withdrawn"]),
+    )
+    park_id = Text(load_default=None)
+    overdue_only = StrictBoolean(load_default=False)
+    limit = StrictInteger(load_default=200, minimum=1, maximum=1000)
+
+
+class OfficerWorkload(Schema):
+    park_id = Text(required=True)
 
 
 def load(schema: type[Schema], **arguments) -> dict:

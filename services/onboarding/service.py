@@ -99,6 +99,22 @@ class OnboardingService:
         return handlers.query_units(**args, uow=self.uow)
 
     @rpc(expected_exceptions=EXPECTED)
+    def list_applications(self, status=None, park_id=None, overdue_only=False, limit=200):
+        args = schemas.load(
+            schemas.ApplicationQuery,
+            status=status,
+            park_id=park_id,
+            overdue_only=overdue_only,
+            limit=limit,
+        )
+        return handlers.list_applications(**args, uow=self.uow)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def officer_workload(self, park_id):
+        args = schemas.load(schemas.OfficerWorkload, park_id=park_id)
+        return handlers.officer_workload(args["park_id"], self.uow)
+
+    @rpc(expected_exceptions=EXPECTED)
     def application_history(self, application_id):
         return handlers.application_history(application_id, self.uow)
 

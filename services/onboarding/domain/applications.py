@@ -460,6 +460,13 @@ class Application:
         self._release_units(units, ReleaseReason.APPLICATION_SUSPENDED, now)
         return True
 
+    def is_overdue(self, now: datetime) -> bool:
+        """Under review past the park's review time limit or the deficiency deadline."""
+        if self.status != ApplicationStatus.UNDER_REVIEW:
+            return False
+        past_limit = self.review_due_at is not None and now >= self.review_due_at
+        return past_limit or self._deficiency_overdue(now)
+
     def escalate_overdue_review(self, now: datetime) -> bool:
         """Past the park's review time limit, still under review: record
         ``review_overdue`` naming the departments yet to decide, once. Returns whether

@@ -160,3 +160,26 @@ def test_rpc_errors_reach_remote_callers_with_their_code(onboarding):
 
     assert caught.value.exc_type == "NotFound"
     assert "[unknown_enterprise]" in caught.value.value
+
+
+def test_operators_list_applications_and_officer_workloads_by_rpc(onboarding):
+    onboarding.start()
+    sent, enterprise = admit(onboarding, ["B12-4F-01"])
+
+    [row] = onboarding.rpc("list_applications", status="admitted", park_id="aux-shangjie")
+    assert (row["application_id"], row["enterprise_id"]) == (
+        sent["application_id"],
+        enterprise["enterprise_id"],
+    )
+    assert onboarding.rpc("list_applications", overdue_only=True) == []
+    with pytest.raises(InvalidRequest, match="overdue_only"):
+        onboarding.rpc("list_applications", overdue_only="yes")
+
+    officers = onboarding.rpc("officer_workload", "aux-shangjie")["officers"]
+    [serving] = [o for o in officers if o["total"]]
+    assert (serving["officer_id"], serving["active"]) == (
+        enterprise["chief_service_officer"],
+        1,
+    )
+    with pytest.raises(NotFound, match="park_not_found"):
+        onboarding.rpc("officer_workload", "nowhere")

@@ -226,3 +226,31 @@ def test_a_lease_ends_on_its_own_at_its_end_date_on_the_database(store):
         unit = uow.units.get_many(DEMO_PARK, ["S08"])["S08"]
         assert (str(unit.status), unit.lease_ends_on, unit.holder) == ("available", None, None)
     assert store.officer_load() == {}
+
+
+def test_operators_list_overdue_applications_and_officer_workloads_on_the_database(store):
+    late = application(units=("S01",), seed=50)
+    handlers.receive_application(late, DEMO_PARK, store.uow(), Calendar())
+    unknown_park = application(seed=51)
+    handlers.receive_application(unknown_park, "elsewhere", store.uow(), Calendar())
+    enterprise_id = store.admit(units=("S02",), seed=52, tenure="lease")
+    handlers.end_lease(enterprise_id, ["S02"], store.uow())
+    store.admit(units=("S03",), seed=53)
+
+    listed = handlers.list_applications(None, None, False, store.uow())
+    assert {a["application_id"]: a["status"] for a in listed}[late["application_id"]] == (
+        "under_review"
+    )
+    assert [
+        a["application_id"]
+        for a in handlers.list_applications(None, "elsewhere", False, store.uow())
+    ] == [unknown_park["application_id"]]
+    assert handlers.list_applications(None, None, True, store.uow()) == []
+
+    store.clock.advance(days=20)
+    [overdue] = handlers.list_applications("under_review", DEMO_PARK, True, store.uow())
+    assert overdue["application_id"] == late["application_id"]
+
+    officers = handlers.officer_workload(DEMO_PARK, store.uow())["officers"]
+    assert sum(o["total"] for o in officers) == 2
+    assert sum(o["active"] for o in officers) == 1

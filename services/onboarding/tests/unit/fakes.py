@@ -122,6 +122,17 @@ class FakeApplicationRepository(AbstractApplicationRepository):
         assert application.application_id in self.store.applications
         self.store.applications[application.application_id] = _copy(application)
 
+    def search(self, *, status=None, park_id=None, overdue_at=None, limit=200):
+        found = [
+            _copy(application)
+            for application in self.store.applications.values()
+            if (status is None or application.status == status)
+            and (park_id is None or application.park_id == park_id)
+            and (overdue_at is None or application.is_overdue(overdue_at))
+        ]
+        found.sort(key=lambda a: (a.received_at, a.application_id))
+        return found[:limit]
+
     def pending(self, park_id: str, uscc: str) -> list[str]:
         return sorted(
             application_id
@@ -169,6 +180,17 @@ class FakeEnterpriseRepository(AbstractEnterpriseRepository):
     def save(self, enterprise: Enterprise) -> None:
         assert enterprise.enterprise_id in self.store.enterprises
         self.store.enterprises[enterprise.enterprise_id] = _copy(enterprise)
+
+    def per_officer(self, park_id):
+        counts: dict[str, tuple[int, int]] = {}
+        for enterprise in self.store.enterprises.values():
+            if enterprise.park_id == park_id:
+                active, total = counts.get(enterprise.chief_service_officer, (0, 0))
+                counts[enterprise.chief_service_officer] = (
+                    active + enterprise.active,
+                    total + 1,
+                )
+        return counts
 
     def active_per_officer(self, park_id: str) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -454,3 +454,55 @@ def test_a_portal_withdrawal_of_an_application_not_seen_yet_is_retried(uow):
     with pytest.raises(TransientFailure):
         handlers.withdraw_by_applicant({"application_id": str(uuid.uuid4()), "reason": "a"}, uow)
     assert uow.published == []
+
+
+# -- operators' views --------------------------------------------------------------------------
+
+
+def test_applications_are_listed_by_status_and_park(uow):
+    pending = submit(uow, submission(units=("B01-1F-01",), serial=1))
+    rejected = submit(uow, submission(units=("B01-1F-02",), serial=2), park_id="no-such-park")
+
+    listed = handlers.list_applications(None, None, False, uow)
+    assert {a["application_id"]: a["status"] for a in listed} == {
+        pending: "under_review",
+        rejected: "rejected",
+    }
+    [row] = handlers.list_applications("under_review", "test-park", False, uow)
+    assert row["application_id"] == pending
+    assert row["uscc"] == valid_uscc(1)
+    assert row["review_due_at"] == "2026-12-17T02:00:00Z"
+    assert row["overdue"] is False
+    assert handlers.list_applications(None, "no-such-park", False, uow)[0]["status"] == "rejected"
+
+
+def test_only_overdue_applications_are_listed_on_request(uow):
+    late = submit(uow, submission(units=("B01-1F-01",), serial=1))
+    uow.now = NOW + timedelta(days=5)
+    submit(uow, submission(units=("B01-1F-02",), serial=2))
+    uow.now = NOW + timedelta(days=20)  # the first one's review limit
+
+    [row] = handlers.list_applications(None, None, True, uow)
+    assert (row["application_id"], row["overdue"]) == (late, True)
+    handlers.process_deadlines(uow)  # announcing it overdue does not end it being overdue
+    assert [r["application_id"] for r in handlers.list_applications(None, None, True, uow)] == [
+        late
+    ]
+
+
+def test_the_officer_workload_counts_active_and_all_enterprises_per_officer(uow):
+    first = admit(uow, units=("B01-1F-01",), serial=1, tenure="lease")
+    admit(uow, units=("B01-1F-02",), serial=2)
+    end_every_lease(uow, first)
+
+    workload = handlers.officer_workload("test-park", uow)
+
+    assert workload == {
+        "park_id": "test-park",
+        "officers": [
+            {"officer_id": "cso-01", "name": "张伟", "active": 0, "total": 1},
+            {"officer_id": "cso-02", "name": "李娜", "active": 1, "total": 1},
+        ],
+    }
+    with pytest.raises(NotFound, match="park_not_found"):
+        handlers.officer_workload("no-such-park", uow)
