@@ -271,6 +271,21 @@ def test_a_handler_that_commits_nothing_claims_its_inbox_row_before_the_ack(worl
     assert_still_consuming(world)
 
 
+def test_a_message_whose_copy_cannot_be_built_is_rejected_to_the_brokers_dead_letters(world):
+    """The last resort (a bug of ours): reject without requeue; the work queue's
+    dead-letter policy puts the message in the DLQ with x-death, and the consumer lives."""
+    world.start(Alpha)
+    with mock.patch("shared.messaging.consumer.copy_properties", side_effect=RuntimeError("a bug")):
+        world.publisher.publish_raw("probe.events", "thing_happened", b"{", message_id="m-1")
+
+        [letter] = wait_for(lambda: dead_letters(world), message="the broker's dead letter")
+
+    [death] = letter.headers["x-death"]
+    assert (death["queue"], death["reason"]) == (WORK_QUEUE, "rejected")
+    assert letter.body == b"{"
+    assert_still_consuming(world)
+
+
 # -- start-up ----------------------------------------------------------------------------
 
 
