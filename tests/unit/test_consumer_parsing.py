@@ -67,7 +67,7 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.binary(max_size=300))
 def test_random_bytes_are_parsed_or_refused_as_malformed(body):
     try:
@@ -76,7 +76,7 @@ def test_random_bytes_are_parsed_or_refused_as_malformed(body):
         error.reason.encode("utf-8")
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.dictionaries(st.sampled_from(sorted(json.loads(valid_body()))), JSON))
 def test_random_values_in_a_valid_envelope_are_parsed_or_refused_as_malformed(changes):
     document = json.loads(valid_body()) | changes

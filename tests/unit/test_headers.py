@@ -157,7 +157,7 @@ ITEMS = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(
     message_id=PROPERTY_BYTES,
     type_=PROPERTY_BYTES,

@@ -107,7 +107,7 @@ def test_ordinary_chinese_text_and_emoji_are_valid():
     assert parse(wire(document)).park_id == "上街产业园 🏭"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.text())
 def test_any_string_is_either_valid_text_or_refused_with_a_reason(text):
     document = payment_envelope()
