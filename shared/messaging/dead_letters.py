@@ -33,6 +33,7 @@ from typing import Any
 import amqp
 
 from shared.contract.fields import utc_iso
+from shared.messaging import amqp_decoding
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
 from shared.messaging.consumer import (
     ATTEMPTS,
@@ -81,11 +82,19 @@ class Letter:
         return latest if isinstance(latest, dict) and isinstance(latest.get("queue"), str) else None
 
     @property
+    def unreadable(self) -> str | None:
+        """Why some of its properties or headers could not be decoded, if so."""
+        problems = self.properties.get(amqp_decoding.UNDECODABLE)
+        return "; ".join(map(str, problems)) if problems else None
+
+    @property
     def dead_lettered_by(self) -> str:
         return "broker" if self.death is not None else "consumer"
 
     @property
     def error(self) -> str | None:
+        if self.unreadable:
+            return f"its properties cannot be read: {self.unreadable}"
         if self.death is not None:
             death = self.death
             return (
@@ -149,6 +158,9 @@ class ReplayRules:
 
 def refusal(letter: Letter, rules: ReplayRules, now: datetime) -> str | None:
     """Why ``letter`` must not be replayed, or None."""
+    if letter.unreadable:
+        # What could not be read cannot be sent on: the copy would not be the letter.
+        return f"its properties cannot be read ({letter.unreadable}): purge it"
     own = letter.user_id in rules.service_users
     if not own and letter.death is None:
         return (
@@ -183,6 +195,9 @@ class LetterQueue:
     def __init__(self, address: BrokerAddress, queue: str):
         self.address = address
         self.queue = queue
+        # A letter py-amqp cannot decode (a non-UTF-8 message_id, a timestamp of 2^62)
+        # would break the whole walk mid-frame: decode totally, name what is unreadable.
+        amqp_decoding.install()
 
     def _depth(self, channel) -> int:
         try:

@@ -13,6 +13,13 @@ from shared.messaging.publisher import EventPublisher
 from shared.tooling.cli import app
 from tests.integration.test_operator_cli import runner, topology_of
 from tests.support.broker import get_messages, queue_depth
+from tests.support.raw_amqp import (
+    RawPublisher,
+    content_header,
+    item_string,
+    item_timestamp,
+    table,
+)
 
 
 @pytest.fixture
@@ -125,3 +132,27 @@ def test_replaying_an_event_id_that_is_not_there_says_so(world, park):
     assert result.exit_code == 1
     assert "no dead letter with event id absent" in result.output
     assert letters_left(world) == ["present"]
+
+
+def test_a_letter_whose_properties_cannot_be_decoded_is_listed_and_refused_not_a_crash(world, park):
+    header = content_header(
+        message_id=b"\xff\xfe-not-utf-8",
+        user_id="guest",
+        headers=table(
+            ("park-original-queue", item_string("alpha.probe.thing_happened")),
+            ("park-failed-at", item_string(utc_iso(datetime.now(UTC)))),
+            ("when", item_timestamp(2**62)),
+        ),
+    )
+    with RawPublisher(world.amqp_uri) as raw:
+        raw.publish("", "alpha.dlq", b"{}", header)
+    put_letter(world, "fine", "alpha.probe.thing_happened")
+
+    listed = park("dlq", "list", "alpha")
+    replayed = park("dlq", "replay", "alpha", "--all")
+
+    assert listed.exit_code == 0, listed.output
+    assert "cannot be read" in listed.output
+    assert "replayed 1, refused 1" in replayed.output
+    assert "cannot be read" in replayed.output
+    assert queue_depth(world.amqp_uri, "alpha.dlq") == 1
