@@ -2,6 +2,7 @@ import nameko
 import pytest
 
 from services.onboarding.tests.service.conftest import DEPARTMENTS, application
+from tests.support.broker import get_messages
 
 
 def admitted(onboarding, units=("B06-1F-01",), **changes):
@@ -156,3 +157,20 @@ def test_the_whole_admission_flow_works_on_sqlite(onboarding):
     assert set(onboarding.unit_statuses(*[f"B14-1F-0{r}" for r in range(1, 7)]).values()) == {
         "leased"
     }
+
+
+def test_a_decision_on_an_application_to_an_unknown_park_is_refused_not_dead_lettered(
+    onboarding,
+):
+    onboarding.start()
+    sent = onboarding.submit(application(["B08-4F-01"]), park_id="no-such-park")
+    [rejected] = onboarding.wait_for_event(sent["application_id"], "application_rejected")
+    assert rejected["payload"]["reasons"][0]["code"] == "park_not_found"
+
+    onboarding.decide(sent["application_id"], "market_regulation")
+
+    onboarding.wait_for_event(sent["application_id"], "review_decision_refused")
+    assert refusals(onboarding, sent["application_id"]) == [
+        ("market_regulation", "application_closed")
+    ]
+    assert get_messages(onboarding.amqp_uri, "onboarding.dlq") == []
