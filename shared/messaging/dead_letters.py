@@ -35,23 +35,22 @@ import amqp
 from shared.contract.fields import utc_iso
 from shared.messaging import amqp_decoding
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
-from shared.messaging.consumer import (
+from shared.messaging.delivery import (
     ATTEMPTS,
+    BROKER_HEADER_PREFIXES,
+    BROKER_HEADERS,
     CARRIED_PROPERTIES,
     ERROR,
     FAILED_AT,
     ORIGINAL_EXCHANGE,
     ORIGINAL_QUEUE,
     ORIGINAL_ROUTING_KEY,
+    PARK_PREFIX,
     SENDER,
 )
 from shared.messaging.errors import PublishFailed, TopologyMissing, Unroutable
 
 REPLAYED_AT = "park-replayed-at"
-PARK_PREFIX = "park-"
-# The broker's bookkeeping of a dead-lettered or redelivered message: never replayed.
-BROKER_HEADERS = frozenset({"x-death", "x-delivery-count"})
-BROKER_HEADER_PREFIXES = ("x-first-death-", "x-last-death-")
 
 
 @dataclass(frozen=True)
