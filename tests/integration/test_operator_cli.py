@@ -337,3 +337,15 @@ def test_a_dlq_that_does_not_exist_is_named_with_the_fix(world, park):
     assert result.exit_code == 1
     assert "gamma.dlq does not exist" in result.output
     assert "park topology declare" in result.output
+
+
+def test_topology_show_lists_the_policies_with_the_configured_delivery_limit(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("DELIVERY_LIMIT: 7\n")
+
+    result = runner.invoke(app, ["topology", "show", "--config", str(config)])
+
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.output.splitlines() if "park-work-queues-billing" in line]
+    assert '"delivery-limit": 7' in row
+    assert '"dead-letter-routing-key": "billing.dlq"' in row

@@ -169,3 +169,24 @@ def test_publisher_connections_have_heartbeats_and_a_write_timeout():
     [kwargs] = address.connect_kwargs
     assert kwargs["heartbeat"] > 0
     assert kwargs["write_timeout"] > 0
+
+
+def test_a_connection_idle_for_a_heartbeat_interval_is_replaced_before_use():
+    address = FakeAddress(acks, acks)
+    publisher = ConfirmingPublisher(address, heartbeat=60)
+    publisher.publish(batch("a"))
+
+    publisher._last_used -= 61  # a minute of silence: the broker may have dropped it
+    publisher.publish(batch("b"))
+
+    assert len(address.connections) == 2
+
+
+def test_a_connection_in_use_is_kept():
+    address = FakeAddress(acks, acks)
+    publisher = ConfirmingPublisher(address, heartbeat=60)
+
+    publisher.publish(batch("a"))
+    publisher.publish(batch("b"))
+
+    assert len(address.connections) == 1
