@@ -198,13 +198,14 @@ class Relay:
             .limit(self.batch_size)
         )
 
+    def _mark_sent(self, connection: Connection, ids: list[int]) -> None:
+        connection.execute(
+            update(self.outbox).where(self.outbox.c.id.in_(ids)).values(sent_at=self.clock())
+        )
+
     def _record(self, connection: Connection, outcome: _Outcome) -> None:
         if outcome.sent:
-            connection.execute(
-                update(self.outbox)
-                .where(self.outbox.c.id.in_(outcome.sent))
-                .values(sent_at=self.clock())
-            )
+            self._mark_sent(connection, outcome.sent)
         for row, why in outcome.failed:
             failures = row.failures + 1
             quarantine = failures >= self.quarantine_after
