@@ -5,6 +5,7 @@ writers instead). Units are always locked in ``unit_id`` order, so two applicati
 for overlapping units queue up instead of deadlocking.
 """
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable
 from dataclasses import asdict, fields
@@ -100,7 +101,9 @@ class AbstractApplicationRepository(ABC):
 
     @abstractmethod
     def pending(self, park_id: str, uscc: str) -> list[str]:
-        """The applications of ``uscc`` to the park still under review."""
+        """The applications of ``uscc`` to the park still under review. Serialises the
+        transactions asking about one ``(park_id, uscc)`` until they end, so two racing
+        applications of one enterprise cannot both find none."""
 
     @abstractmethod
     def due(self, now: datetime, limit: int = 100, exclude: Collection[str] = ()) -> list[str]:
@@ -378,6 +381,13 @@ class ApplicationRepository(AbstractApplicationRepository):
         return [_application(document) for document in self.session.scalars(query)]
 
     def pending(self, park_id: str, uscc: str) -> list[str]:
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            # No row to lock yet: a transaction-scoped advisory lock on the pair, released
+            # at commit or rollback. (SQLite serialises writers anyway.)
+            digest = hashlib.blake2b(f"{park_id}\0{uscc}".encode(), digest_size=8).digest()
+            key = int.from_bytes(digest, "big", signed=True)
+            connection.execute(select(func.pg_advisory_xact_lock(key)))
         return list(
             self.session.scalars(
                 select(orm.applications.c.application_id)

@@ -55,3 +55,26 @@ def test_no_unit_is_ever_reserved_by_two_racing_applications(onboarding, instanc
     for outcome in outcomes.values():
         if outcome["type"] == "application_rejected":
             assert {r["code"] for r in outcome["payload"]["reasons"]} == {"units_unavailable"}
+
+
+def test_of_racing_applications_from_one_enterprise_exactly_one_is_reviewed(onboarding):
+    for _ in range(2):
+        onboarding.start()
+    sent = [onboarding.submit(application([f"B11-2F-0{room}"], seed=77)) for room in range(1, 7)]
+
+    outcomes = []
+    for payload in sent:
+
+        def decided(application_id=payload["application_id"]):
+            return onboarding.events_about(
+                application_id, "review_requested"
+            ) or onboarding.events_about(application_id, "application_rejected")
+
+        [outcome] = wait_for(decided, message="an outcome")
+        outcomes.append(outcome)
+
+    reviewed = [o for o in outcomes if o["type"] == "review_requested"]
+    assert len(reviewed) == 1
+    for outcome in outcomes:
+        if outcome["type"] == "application_rejected":
+            assert {r["code"] for r in outcome["payload"]["reasons"]} == {"application_pending"}
