@@ -11,7 +11,12 @@ It replaces nameko's ``event_handler`` (which acks a failed message and so loses
 * success, or a duplicate, is acked. A transient failure is republished to the next
   retry level (``park-attempts`` counts failures); after the last level, or at once for
   a :class:`~shared.messaging.errors.PermanentFailure`, it is dead-lettered. The original is acked
-  only after the broker confirmed the republished copy.
+  only after the broker confirmed the republished copy; a copy the broker refuses is
+  published again with back-off, and the handler is not run again for it;
+* whatever the bytes — body, properties, headers — the message is handled or
+  dead-lettered with a reason, and the consumer lives (``amqp_decoding`` makes py-amqp's
+  header decoding total); ``park-*`` headers are believed only on the service's own
+  copies (``delivery`` holds these decisions as pure functions).
 """
 
 import threading
