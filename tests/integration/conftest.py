@@ -16,7 +16,12 @@ TEST_RETRY_DELAYS = (1, 2)
 
 
 class RecorderWorld:
-    """The alpha and beta test services on a fresh vhost and fresh databases."""
+    """The alpha and beta test services on a fresh vhost and fresh databases.
+
+    The services run as ``guest`` (nameko's ``rabbit_config`` user on this vhost); the
+    declare step also provisions the broker users ``alpha``, ``beta``, ``probe`` and
+    ``park-cli`` here, and ``test_identities.py`` runs the services as their own users.
+    """
 
     def __init__(self, amqp_uri, make_database_url, container_factory, backend):
         self.amqp_uri = amqp_uri
