@@ -506,3 +506,12 @@ def test_the_officer_workload_counts_active_and_all_enterprises_per_officer(uow)
     }
     with pytest.raises(NotFound, match="park_not_found"):
         handlers.officer_workload("no-such-park", uow)
+
+
+def test_a_portal_withdrawal_after_the_deficiency_deadline_finds_the_application_suspended(uow):
+    application_id = submit(uow, submission(documents=REQUIRED_DOCUMENTS[:1]))
+    uow.now = NOW + timedelta(days=10)
+    handlers.withdraw_by_applicant({"application_id": application_id, "reason": "晚了"}, uow)
+    assert uow.store.applications[application_id].status == ApplicationStatus.SUSPENDED
+    assert uow.of_type("withdrawal_refused")[0]["code"] == "application_closed"
+    assert uow.of_type("units_released")[0]["reason"] == "application_suspended"
