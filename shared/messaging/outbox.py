@@ -110,6 +110,8 @@ def _causes(error: BaseException):
 
 
 def _is_outage(error: BaseException) -> bool:
+    if isinstance(error, Unroutable):  # the broker answered: about these very messages
+        return False
     return any(isinstance(cause, _OUTAGE_ERRORS) for cause in _causes(error))
 
 
