@@ -13,7 +13,7 @@ from nameko.standalone.rpc import ClusterRpcClient
 
 from services.ticketing.service import TicketingService
 from shared.contract import build
-from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
+from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
 from shared.messaging.consumer import handle_event
 from shared.messaging.dead_letters import LetterQueue, ReplayRules
 from shared.messaging.declare import declare_topology
@@ -219,6 +219,20 @@ def test_a_service_reads_its_own_queues_only_and_declares_nothing(park_vhost):
         )
     finally:
         connection.collect()
+
+
+def test_a_service_publishes_on_its_own_exchanges_only(park_vhost):
+    publisher = ConfirmingPublisher(BrokerAddress.from_uri(as_user(park_vhost, "onboarding")))
+    try:  # the bodies do not matter to the broker
+        own = OutgoingMessage("onboarding.events", "x", b"{}", {"user_id": "onboarding"})
+        retry = OutgoingMessage("onboarding.retry.1s", "x", b"{}", {"user_id": "onboarding"})
+        dead_letter = OutgoingMessage("", "onboarding.dlq", b"{}", {"user_id": "onboarding"})
+        publisher.publish([own, retry, dead_letter])
+        for foreign in ("billing.events", "portal.events", "ticketing.work"):
+            with pytest.raises(PublishFailed, match="ACCESS_REFUSED"):
+                publisher.publish([OutgoingMessage(foreign, "x", b"{}", {})])
+    finally:
+        publisher.close()
 
 
 def test_the_cli_reads_dead_letters_but_not_work_queues(park_vhost):
