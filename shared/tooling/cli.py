@@ -312,7 +312,13 @@ def dlq_replay(
 ) -> None:
     """Send dead letters back to their original queue (never through the exchange)."""
     context = Context(config)
-    publisher = ConfirmingPublisher(context.address)
+    # With the service's own broker user when the config has its password (make run: the
+    # services connect as themselves), so that the consumer believes park-sender and the
+    # replay keeps the original sender; otherwise as AMQP_URI's user.
+    replayer = context.address
+    if service in (context.settings.broker_passwords or {}):
+        replayer = BrokerAddress.from_uri(context.settings.amqp_uri_as(service))
+    publisher = ConfirmingPublisher(replayer)
     try:
         outcome = context.letters(dead_letter_queue(service)).replay(
             _selector(event_id, all_),

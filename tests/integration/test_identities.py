@@ -2,6 +2,7 @@
 the operator CLI its own least-privilege user, and a consumer of an ingress exchange
 refuses an event whose verified sender is not that system (nor a service or the CLI)."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,9 +11,11 @@ import amqp
 import nameko
 import pytest
 from nameko.standalone.rpc import ClusterRpcClient
+from typer.testing import CliRunner
 
 from services.ticketing.service import TicketingService
 from shared.contract import build
+from shared.contract.fields import utc_iso
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
 from shared.messaging.consumer import handle_event
 from shared.messaging.dead_letters import LetterQueue, ReplayRules
@@ -22,6 +25,7 @@ from shared.messaging.identities import park_identities, provision_identities
 from shared.messaging.management import ManagementClient
 from shared.messaging.publisher import EventPublisher, message_for
 from shared.messaging.topology import PARK_SUBSCRIPTIONS, build_topology
+from shared.tooling.cli import app
 from shared.tooling.migrate import upgrade
 from tests.services.recorder import Alpha, Beta
 from tests.support.broker import as_user, get_messages, queue_depth, wait_for
@@ -302,3 +306,40 @@ def test_a_service_with_rpc_runs_as_its_own_user(
         container_factory(TicketingService).start()
     with ClusterRpcClient(uri=amqp_uri) as cluster:  # the caller: guest
         assert cluster.ticketing.health()["service"] == "ticketing"
+
+
+def test_park_dlq_replay_publishes_as_the_service_when_the_config_has_its_password(
+    park_vhost, tmp_path
+):
+    envelope = documents_supplied()
+    genuine = message_for(envelope, user_id="onboarding")
+    headers = {
+        "park-error": "refused once",
+        "park-attempts": 1,
+        "park-original-queue": "onboarding.portal.documents_supplied",
+        "park-original-exchange": "portal.events",
+        "park-original-routing-key": "documents_supplied",
+        "park-failed-at": utc_iso(datetime.now(UTC)),
+        "park-sender": "portal",
+    }
+    letter = OutgoingMessage(
+        "", "onboarding.dlq", genuine.body, {**genuine.properties, "headers": headers}
+    )
+    as_onboarding = ConfirmingPublisher(BrokerAddress.from_uri(as_user(park_vhost, "onboarding")))
+    as_onboarding.publish([letter])  # as onboarding's consumer dead-letters it
+    as_onboarding.close()
+    config = tmp_path / "park.yaml"
+    config.write_text(
+        json.dumps({"AMQP_URI": park_vhost, "BROKER_PASSWORDS": {"onboarding": "dev-onboarding"}}),
+        "utf-8",
+    )
+
+    result = CliRunner().invoke(
+        app, ["dlq", "replay", "onboarding", "--all", "--config", str(config)]
+    )
+
+    assert result.exit_code == 0, result.output
+    [copy] = get_messages(park_vhost, "onboarding.portal.documents_supplied")
+    # The consumer (running as onboarding) believes park-sender on its own user's copy.
+    assert copy.properties["user_id"] == "onboarding"
+    assert copy.properties["application_headers"]["park-sender"] == "portal"
