@@ -161,12 +161,12 @@ class TicketClosed(TicketEvent):
 @dataclass(frozen=True, kw_only=True)
 class SlaWarning(TicketEvent):
     """A clock reached the warning share of its budget; ``due_at`` is when it breaches
-    if nothing pauses it."""
+    if nothing pauses it (null while the clock is paused: no breach instant then)."""
 
     event_type = "sla_warning"
     clock: str
     firm_id: str | None
-    due_at: datetime
+    due_at: datetime | None
 
 
 @dataclass(frozen=True, kw_only=True)

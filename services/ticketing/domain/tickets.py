@@ -413,6 +413,16 @@ class Ticket:
             return f"claim:{self.claim_id}:{self.review}"
         return f"admission:{self.enterprise_id}"
 
+    def is_same_request(self, request: ServiceRequest) -> bool:
+        """Whether ``request`` (same ``request_id``) repeats the one that opened this
+        ticket: same content → no second effect; different → ``conflicting_duplicate``."""
+        return (
+            self.origin == Origin.SERVICE_REQUEST
+            and self.request_id == request.request_id
+            and (self.enterprise_id, self.service_code, self.description, self.priority.value)
+            == (request.enterprise_id, request.service_code, request.description, request.priority)
+        )
+
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATES
@@ -656,7 +666,7 @@ class Ticket:
                     now,
                     clock=clock.kind.value,
                     firm_id=self.firm_id,
-                    due_at=breach_at or now,
+                    due_at=breach_at if clock.is_running else None,
                 )
         if clock.breached_at is None and breach_at is not None and now >= breach_at:
             clock.breached_at = now

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from services.ticketing.domain.errors import ReportRefused
 from services.ticketing.domain.reasons import ReasonCode
 from services.ticketing.domain.reports import FirmReport, apply_report, firm_of_sender
-from services.ticketing.domain.routing import RoutingBoard, route_ticket
+from services.ticketing.domain.routing import RoutingBoard, disable_firm, route_ticket
 from services.ticketing.domain.tickets import FeePolicy, Ticket, TicketStatus
 from services.ticketing.tests.unit.ticket_builders import (
     CALENDAR,
@@ -93,6 +93,13 @@ def test_a_firm_that_declined_gets_a_plain_refusal_for_its_late_reports() -> Non
     apply(ticket, routing, report("work_declined", ticket))
     refusal = refused(ticket, routing, report("work_accepted", ticket))
     assert refusal.reason.code == ReasonCode.FIRM_DECLINED and not refusal.security
+
+
+def test_a_disabled_firms_late_report_is_a_plain_refusal() -> None:
+    ticket, routing = assigned(None, "a")
+    disable_firm("a", [ticket], routing, LATER)
+    refusal = refused(ticket, routing, report("work_completed", ticket, outcome="done"))
+    assert refusal.reason.code == ReasonCode.NO_LONGER_ASSIGNED and not refusal.security
 
 
 def test_an_unknown_report_type_is_refused() -> None:
@@ -310,3 +317,38 @@ def test_any_sequence_of_reports_keeps_the_ticket_consistent(reports: list) -> N
     assert event_types(ticket).count("ticket_resolved") <= 1
     if ticket.status == TicketStatus.RESOLVED:
         assert ticket.first_response.is_stopped and ticket.resolution.is_stopped
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    outcome=_json_values,
+    fee=_json_values,
+    policy=st.sampled_from(list(FeePolicy)),
+    review=st.booleans(),
+)
+def test_hostile_outcomes_and_fees_are_refused_never_crash(
+    outcome: object, fee: object, policy: FeePolicy, review: bool
+) -> None:
+    if review:
+        ticket, routing = review_ticket()
+    else:
+        ticket, routing = assigned(
+            terms(fee_policy=policy, fee_fen=100 if policy == FeePolicy.FIXED else None)
+        )
+    rep = report("work_completed", ticket, outcome=outcome, fee_fen=fee, note="n")
+    try:
+        apply(ticket, routing, rep)
+    except ReportRefused:
+        assert ticket.status == TicketStatus.ASSIGNED
+    else:
+        assert ticket.status == TicketStatus.RESOLVED
+        assert ticket.fee_fen is None or type(ticket.fee_fen) is int

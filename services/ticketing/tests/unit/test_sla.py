@@ -103,6 +103,7 @@ def test_a_clock_paused_past_its_warning_point_is_due_at_once() -> None:
     assert next_due_at(ticket, CALENDAR) == pause_at
     events = ticket.check_sla(pause_at + timedelta(days=1), CALENDAR, "officer-1")
     assert types(events) == ["sla_warning"]
+    assert events[0].due_at is None  # paused: no breach instant until the clock runs
     assert next_due_at(ticket, CALENDAR) is None
 
 

@@ -14,7 +14,8 @@ from services.ticketing.domain.errors import (
     NotYetApplicable,
     RatingRefused,
 )
-from services.ticketing.domain.events import EnterpriseCard, TicketEvent, event_payload
+from services.ticketing.domain import events as events_module
+from services.ticketing.domain.events import DomainEvent, EnterpriseCard, TicketEvent, event_payload
 from services.ticketing.domain.reasons import ReasonCode
 from services.ticketing.domain.sla import SlaPolicy
 from services.ticketing.domain.tickets import (
@@ -114,6 +115,32 @@ def test_an_admission_review_is_identified_by_its_enterprise() -> None:
 def test_opening_refuses_a_naive_or_non_utc_instant() -> None:
     with pytest.raises(ValueError, match="aware UTC"):
         open_ticket(now=MONDAY_9.replace(tzinfo=None))
+
+
+def test_a_request_sent_again_is_recognised_as_the_same_or_conflicting() -> None:
+    req = request()
+    ticket = Ticket.open_for_request(
+        req, terms(), ticket_id="t-same", now=MONDAY_9, calendar=CALENDAR
+    )
+
+    assert ticket.is_same_request(req)
+    assert not ticket.is_same_request(request(request_id=req.request_id, priority="urgent"))
+    assert not ticket.is_same_request(request(request_id=req.request_id, description="别的"))
+
+
+def test_every_ticketing_event_type_of_the_contract_has_a_class() -> None:
+    fixed = {
+        "service_request_rejected", "ticket_opened", "ticket_assigned", "ticket_accepted",
+        "ticket_reassigned", "ticket_waiting", "ticket_resumed", "ticket_resolved",
+        "ticket_closed", "sla_warning", "sla_breached", "ticket_escalated", "ticket_rated",
+        "ticket_cancelled",
+    }  # fmt: skip
+    defined = {
+        cls.event_type
+        for cls in vars(events_module).values()
+        if isinstance(cls, type) and issubclass(cls, DomainEvent) and "event_type" in vars(cls)
+    }
+    assert fixed <= defined
 
 
 # -- service request checks ------------------------------------------------------------
