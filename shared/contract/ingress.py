@@ -141,12 +141,26 @@ class WorkDeclined(_WorkReport):
 
 @event("firms", "work_progressed")
 class WorkProgressed(_WorkReport):
-    """A resident firm reports progress on a ticket."""
+    """A resident firm reports progress on a ticket; ``waiting_on_enterprise`` (optional,
+    default false) pauses the SLA clocks until the enterprise replies."""
+
+    waiting_on_enterprise = StrictBoolean(load_default=False)
 
 
 @event("firms", "work_completed")
 class WorkCompleted(_WorkReport):
-    """A resident firm completes a ticket, with its outcome and fee (fen, may be 0)."""
+    """A resident firm completes a ticket: ``outcome`` ``done`` (a service) or ``approve``
+    | ``reject`` (a review), optional ``reasons``, and ``fee_fen`` (null or absent for free
+    and fixed-fee services; the ticketing service requires it for quoted ones)."""
 
-    outcome = Text(required=True)
-    fee_fen = Fen(required=True, minimum=0)
+    outcome = Text(required=True, validate=validate.OneOf(["done", "approve", "reject"]))
+    reasons = StrictList(Text(), load_default=list)
+    fee_fen = Fen(load_default=None, allow_none=True, minimum=0)
+
+
+@event("portal", "ticket_replied")
+class TicketReplied(PayloadSchema):
+    """The enterprise answers a firm waiting on it: the ticket's SLA clocks run again."""
+
+    ticket_id = Text(required=True)
+    message = Text(required=True)
