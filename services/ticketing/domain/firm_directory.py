@@ -25,6 +25,9 @@ no firm of its kind can take (no firm has all its skills) is an error — its ti
 wait unassigned for ever; a service only one firm can take is a warning — a decline
 leaves nobody to reroute to. The park's own service centre (kind ``park``) is one firm
 by design and never warned about.
+
+:func:`load_firm_directories` reads every park's file of a directory; a firm id is
+global (its broker user is), so the same id in two parks' files is an error.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ __all__ = [
     "FirmId",
     "Severity",
     "check_coverage",
+    "load_firm_directories",
     "load_firm_directory",
     "parse_firm_directory",
 ]
@@ -214,6 +218,43 @@ def load_firm_directory(path: str | Path) -> FirmDirectory:
     """Read, validate and return the firms in the file at ``path``."""
     path = Path(path)
     return parse_firm_directory(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def load_firm_directories(directory: str | Path) -> dict[str, FirmDirectory]:
+    """Every park's firms file in ``directory`` (``<park>.yaml``), keyed by park id.
+
+    Raises ``ValueError`` listing the faults of every bad file together. So are: a
+    directory without firms files; a file whose name is not its park's id; and a firm id
+    used in two files — broker users are global, so a firm id names one firm everywhere.
+    """
+    paths = sorted(Path(directory).glob("*.yaml"))
+    if not paths:  # a wrong FIRMS_DIR must not "load" nobody and succeed
+        raise ValueError(f"{directory}: no firms files (*.yaml) there")
+    directories: dict[str, FirmDirectory] = {}
+    owners: dict[FirmId, Path] = {}
+    errors: list[str] = []
+    for path in paths:
+        try:
+            firms = load_firm_directory(path)
+        except FirmDirectoryError as error:
+            errors.append(str(error))
+            continue
+        if firms.park_id != path.stem:
+            errors.append(
+                f"{path}: serves park {firms.park_id!r}: name the file {firms.park_id}.yaml"
+            )
+            continue
+        for firm in firms:
+            if firm.firm_id in owners:
+                errors.append(
+                    f"{path}: firm id {firm.firm_id} is already used in {owners[firm.firm_id]} "
+                    "(a firm id is its broker user: one firm everywhere)"
+                )
+            owners.setdefault(firm.firm_id, path)
+        directories[firms.park_id] = firms
+    if errors:
+        raise ValueError("\n".join(errors))
+    return directories
 
 
 def parse_firm_directory(text: str, source: str = "<firms file>") -> FirmDirectory:

@@ -14,6 +14,7 @@ from services.ticketing.domain.firm_directory import (
     FirmId,
     Severity,
     check_coverage,
+    load_firm_directories,
     load_firm_directory,
     parse_firm_directory,
 )
@@ -352,3 +353,48 @@ def test_any_value_in_place_of_any_value_is_a_directory_or_a_reported_error(data
     if colon:
         lines[index] = f"{key}: {data.draw(_SCALARS)}"
     _parses_or_reports("\n".join(lines) + "\n")
+
+
+# --- every park's firms -------------------------------------------------------------------
+
+
+def test_every_park_has_a_firms_file_that_covers_the_catalogue():
+    catalogue = load_catalogue(CATALOGUE)
+    directories = load_firm_directories(DEMO_FIRMS.parent)
+    assert set(directories) == {"aux-shangjie", "shangjie-equipment"}
+    for directory in directories.values():
+        assert check_coverage(catalogue, directory) == [], directory.park_id
+
+
+def test_a_firm_id_is_global_so_two_parks_cannot_share_one(tmp_path):
+    (tmp_path / "aux-shangjie.yaml").write_text(MINIMAL, encoding="utf-8")
+    other = MINIMAL.replace("park: aux-shangjie", "park: other-park")
+    other = other.replace("firm_id: mingli-law", "firm_id: other-law")
+    (tmp_path / "other-park.yaml").write_text(other, encoding="utf-8")
+    with pytest.raises(ValueError) as caught:
+        load_firm_directories(tmp_path)
+    message = str(caught.value)
+    assert "other-park.yaml: firm id zhengheng-law is already used in" in message
+    assert "other-law" not in message
+
+
+def test_a_firms_file_is_named_after_its_park(tmp_path):
+    (tmp_path / "aux.yaml").write_text(MINIMAL, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"name the file aux-shangjie\.yaml"):
+        load_firm_directories(tmp_path)
+
+
+def test_every_bad_firms_file_of_a_directory_is_reported_together(tmp_path):
+    (tmp_path / "a.yaml").write_text(_first_firm("kind", "lawyer"), encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(_first_firm("capacity", "0"), encoding="utf-8")
+    with pytest.raises(ValueError) as caught:
+        load_firm_directories(tmp_path)
+    assert "a.yaml:5: firms[0].kind" in str(caught.value)
+    assert "b.yaml:7: firms[0].capacity" in str(caught.value)
+
+
+def test_a_directory_without_firms_files_is_an_error_not_an_empty_load(tmp_path):
+    with pytest.raises(ValueError, match="no firms files"):
+        load_firm_directories(tmp_path)
+    with pytest.raises(ValueError, match="no firms files"):
+        load_firm_directories(tmp_path / "missing")
