@@ -247,3 +247,38 @@ def test_figures_per_service_leave_undecided_slas_out_of_compliance() -> None:
     assert service.tickets == 2
     assert service.sla_compliance_percent == 100.0
     assert service.mean_rating is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    opened_at=_instants,
+    hours=st.integers(min_value=1, max_value=60),
+    gaps=st.lists(st.integers(min_value=1, max_value=60 * 24 * 4), min_size=1, max_size=8),
+)
+def test_paused_time_never_counts_and_the_breach_instant_stays_exact(
+    opened_at: datetime, hours: int, gaps: list[int]
+) -> None:
+    ticket = sla_ticket(opened_at, first_response=1, resolution=hours)
+    ticket.assign("lawco", opened_at)
+    ticket.accept(opened_at, CALENDAR)
+    running: list[tuple[datetime, datetime]] = []
+    stretch_start, now = opened_at, opened_at
+    for index, gap in enumerate(gaps):
+        now += timedelta(minutes=gap)
+        if index % 2 == 0:
+            ticket.progress("等待", True, now, CALENDAR)
+            running.append((stretch_start, now))
+        else:
+            ticket.resume("enterprise", now)
+            stretch_start = now
+    counted = sum((CALENDAR.business_time_between(a, b) for a, b in running), timedelta(0))
+    clock = ticket.resolution
+
+    assert clock.elapsed(now, CALENDAR) == counted + (
+        CALENDAR.business_time_between(stretch_start, now) if clock.is_running else timedelta(0)
+    )
+    breach = clock.threshold_at(1.0, CALENDAR)
+    if clock.is_running and counted < clock.budget:
+        assert counted + CALENDAR.business_time_between(stretch_start, breach) == clock.budget
+    elif not clock.is_running:
+        assert breach == (clock.paused_at if counted >= clock.budget else None)
