@@ -20,20 +20,21 @@ in this order (the first that fails decides):
    (``fee_required``); a fee that differs from the fixed fee (``fee_mismatch``; a
    fixed-fee completion may omit the fee and gets the catalogue's); a fee that is not
    an integer in ``0 … 10¹²`` fen (``invalid_fee``).
-5. **State** (:func:`apply_report`):
+5. **State** (:func:`apply_report`), for the current assignee:
 
-   ========================  ================================  =========================
-   report                    ticket held by the sender         ticket resolved/closed
-   ========================  ================================  =========================
-   ``work_accepted``         assigned → accepted; else no-op   no-op (absorbed)
-   ``work_progressed``       accepts if needed; note; may      no-op (absorbed)
-                             pause (``waiting_on_enterprise``)
-                             or resume the clocks
-   ``work_declined``         reroute (never back to a firm     ``already_resolved`` /
-                             that declined); ``ticket_reassigned`` ``ticket_closed``
-   ``work_completed``        accepts if needed; resolved       same content: no-op;
-                                                               else ``already_resolved``
-   ========================  ================================  =========================
+   - ``work_accepted`` — assigned → accepted; already accepted or further: no-op;
+     resolved or closed: no-op (absorbed, completion implied it);
+   - ``work_progressed`` — accepts first if still assigned, records the note, pauses
+     the clocks with ``waiting_on_enterprise`` or resumes a waiting ticket without it;
+     resolved or closed: no-op (absorbed);
+   - ``work_declined`` — reroutes (``ticket_reassigned``; never back to a firm that
+     declined) or returns the ticket to waiting; resolved: ``already_resolved``,
+     closed: ``ticket_closed``;
+   - ``work_completed`` — accepts first if still assigned, then ``ticket_resolved``;
+     resolved or closed: the same outcome, reasons and fee again is a no-op, anything
+     else ``already_resolved`` / ``ticket_closed``.
+
+   A firm that declined, then (out of order) accepts, gets ``firm_declined``.
 
 **Out of order.** Each report type has its own queue, so ``work_completed`` may come
 before ``work_accepted``. Completion (and progress) *imply acceptance*: the firm cannot

@@ -13,7 +13,11 @@ firms (:class:`FirmProfile`), each firm's open-ticket count (tickets it holds:
 assigned, accepted, in progress, waiting on the enterprise), and each firm's
 ``last_assigned`` sequence number (a counter the board bumps at each assignment; the
 service stores it on the firm's row). Routing updates the board as it assigns, so a
-batch (:func:`route_waiting`, :func:`disable_firm`) sees its own assignments.
+batch (:func:`route_waiting`, :func:`disable_firm`) sees its own assignments; a
+completion applied through :func:`.reports.apply_report` releases the firm's slot too.
+A ticket cancelled or resolved elsewhere frees its slot when the service next builds
+the board from the held tickets (:meth:`RoutingBoard.build`), or at once with
+:meth:`RoutingBoard.release`.
 
 **Nobody available.** The ticket stays ``open``, unassigned: its ``ticket_opened``
 (or ``ticket_reassigned`` with ``to_firm_id`` null) is the visible record that it

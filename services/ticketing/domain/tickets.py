@@ -3,13 +3,18 @@ it records.
 
 States::
 
-    open (unassigned) ──assign──▶ assigned ──accept──▶ accepted ──progress──▶ in_progress
-       ▲                             │                    │                     ▲   │
-       └──reassign (to nobody)───────┴────────────────────┘         resume      │   │ wait
-                                                                  waiting_on_enterprise ◀┘
-    assigned | accepted | in_progress | waiting_on_enterprise ──resolve──▶ resolved
-    resolved ──rate──▶ closed            resolved ──N business days──▶ closed
-    open | assigned | accepted | in_progress | waiting_on_enterprise ──cancel──▶ cancelled
+    open ─────────────assign──────────▶ assigned (the firm has the work item)
+    assigned ─────────accept──────────▶ accepted
+    accepted ─────────progress────────▶ in_progress
+    accepted | in_progress ──wait─────▶ waiting_on_enterprise   (SLA clocks paused)
+    waiting_on_enterprise ──resume────▶ in_progress             (reply, or firm progress)
+    assigned | accepted | in_progress | waiting_on_enterprise
+                      ──reassign──────▶ assigned (another firm) | open (nobody free)
+                      ──resolve───────▶ resolved
+    resolved ─────────rate────────────▶ closed
+    resolved ─────────N business days─▶ closed
+    open | assigned | accepted | in_progress | waiting_on_enterprise
+                      ──cancel────────▶ cancelled
 
 ``closed`` and ``cancelled`` are terminal. Progress and completion imply acceptance
 (``ticket_accepted`` is recorded first): see :mod:`.reports` for why. A reassignment
@@ -34,7 +39,10 @@ enterprise is still waiting), and a waiting ticket resumes them.
 Every method takes the current instant ``now`` (aware UTC) and, where SLA clocks move,
 the business calendar (:class:`~.sla.WorkingTime`); nothing reads the clock or the
 database. State is plain fields (the two :class:`~.sla.SlaClock` s and
-:class:`ServiceTerms` are small dataclasses) so the repository maps them directly.
+:class:`ServiceTerms` are small dataclasses) so the repository maps them directly;
+``events`` is the only transient field (written to the outbox, not stored). ``terms``
+is a snapshot of the catalogue entry at opening: a later catalogue change (a new SLA,
+a new fee) does not move the goalposts of an open ticket.
 
 Public API: :class:`FeePolicy`, :class:`ServiceTerms`, :class:`Origin`,
 :class:`Priority`, :class:`TicketStatus`, :class:`ServiceRequest`,
