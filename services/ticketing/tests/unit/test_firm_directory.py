@@ -398,3 +398,16 @@ def test_a_directory_without_firms_files_is_an_error_not_an_empty_load(tmp_path)
         load_firm_directories(tmp_path)
     with pytest.raises(ValueError, match="no firms files"):
         load_firm_directories(tmp_path / "missing")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=50))
+def test_any_text_is_a_firm_id_whose_broker_names_are_safe_or_a_value_error(text):
+    try:
+        firm_id = FirmId(text)
+    except ValueError:
+        return
+    assert 1 <= len(firm_id.value) <= 40
+    # Safe in a user name, a queue name and a routing key: no dots, wildcards or spaces.
+    assert set(firm_id.value) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+    assert firm_id.work_queue.split(".") == ["firm", firm_id.value, "work"]

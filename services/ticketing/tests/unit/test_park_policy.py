@@ -264,3 +264,21 @@ _VALUES = st.one_of(
 )
 def test_any_value_of_any_key_is_a_policy_or_a_reported_error(key, value):
     _parses_or_reports(_with(key, value))
+
+
+_CLOCK = st.builds(
+    lambda hour, minute: f"{hour:02d}:{minute:02d}", st.integers(0, 23), st.integers(0, 59)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_CLOCK, _CLOCK).map("-".join), min_size=1, max_size=4))
+def test_any_business_hours_the_policy_accepts_the_shared_calendar_accepts(windows):
+    hours = "[" + ", ".join(f'"{window}"' for window in windows) + "]"
+    try:
+        policy = parse_ticketing_policy(_with("business_hours", hours))
+    except TicketingPolicyError:
+        return
+    calendar = BusinessCalendar(working_hours=policy.business_hours)
+    assert calendar.working_hours == policy.business_hours
+    assert 0 < policy.business_hours_per_day <= 24
