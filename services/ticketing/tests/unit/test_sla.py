@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta
 
 import pytest
@@ -282,3 +283,38 @@ def test_paused_time_never_counts_and_the_breach_instant_stays_exact(
         assert counted + CALENDAR.business_time_between(stretch_start, breach) == clock.budget
     elif not clock.is_running:
         assert breach == (clock.paused_at if counted >= clock.budget else None)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    opened_at=_instants,
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["accept", "wait", "resume", "scan"]),
+            st.integers(min_value=0, max_value=60 * 30),
+        ),
+        max_size=10,
+    ),
+)
+def test_no_sla_event_is_ever_due_before_next_due_at(opened_at: datetime, steps: list) -> None:
+    ticket = sla_ticket(opened_at, first_response=2, resolution=6)
+    ticket.assign("lawco", opened_at)
+    now = opened_at
+    for action, minutes in steps:
+        now += timedelta(minutes=minutes)
+        if action == "accept" and ticket.status.value == "assigned":
+            ticket.accept(now, CALENDAR)
+        elif action == "wait" and ticket.status.value in ("accepted", "in_progress"):
+            ticket.wait("等待", now, CALENDAR)
+        elif action == "resume":
+            ticket.resume("enterprise", now)
+        elif action == "scan":
+            ticket.check_sla(now, CALENDAR, "o")
+
+    due = next_due_at(ticket, CALENDAR)
+    if due is None:
+        assert ticket.check_sla(now + timedelta(days=400), CALENDAR, "o") == []
+        return
+    early = copy.deepcopy(ticket)
+    assert early.check_sla(max(now, due - MICRO), CALENDAR, "o") == [] or due <= now
+    assert ticket.check_sla(max(now, due), CALENDAR, "o") != []
