@@ -297,7 +297,7 @@ _reports = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(reports=_reports)
 def test_any_sequence_of_reports_keeps_the_ticket_consistent(reports: list) -> None:
     routing = board(firm("a"), firm("b"), firm("c"))
@@ -328,7 +328,7 @@ _json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(
     outcome=_json_values,
     fee=_json_values,

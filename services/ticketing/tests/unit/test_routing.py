@@ -174,7 +174,7 @@ _firms = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(
     firms=_firms,
     needs=st.lists(

@@ -184,7 +184,7 @@ _instants = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, database=None)
 @given(opened_at=_instants, hours=st.integers(min_value=1, max_value=80))
 def test_the_next_due_instant_is_exactly_when_the_check_fires(
     opened_at: datetime, hours: int
@@ -250,7 +250,7 @@ def test_figures_per_service_leave_undecided_slas_out_of_compliance() -> None:
     assert service.mean_rating is None
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(
     opened_at=_instants,
     hours=st.integers(min_value=1, max_value=60),
@@ -285,7 +285,7 @@ def test_paused_time_never_counts_and_the_breach_instant_stays_exact(
         assert breach == (clock.paused_at if counted >= clock.budget else None)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, database=None)
 @given(
     opened_at=_instants,
     steps=st.lists(

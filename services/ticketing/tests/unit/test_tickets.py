@@ -193,7 +193,7 @@ def test_a_rejection_event_carries_the_request_and_no_ticket() -> None:
     ]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(
     description=st.text(max_size=5000),
     priority=st.text(max_size=20),
