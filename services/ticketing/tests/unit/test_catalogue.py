@@ -416,7 +416,7 @@ def _parses_or_reports(text: str) -> None:
         assert all(p.line >= 1 and p.field for p in error.problems)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=300))
 def test_any_text_is_a_catalogue_or_a_reported_error(text):
     _parses_or_reports(text)
@@ -431,7 +431,7 @@ _SCALARS = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(st.data())
 def test_any_value_in_place_of_any_value_is_a_catalogue_or_a_reported_error(data):
     lines = MINIMAL.splitlines()

@@ -330,7 +330,7 @@ def _parses_or_reports(text: str) -> None:
         assert all(p.line >= 1 and p.field for p in error.problems)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=300))
 def test_any_text_is_a_directory_or_a_reported_error(text):
     _parses_or_reports(text)
@@ -344,7 +344,7 @@ _SCALARS = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(st.data())
 def test_any_value_in_place_of_any_value_is_a_directory_or_a_reported_error(data):
     lines = MINIMAL.splitlines()
@@ -400,7 +400,7 @@ def test_a_directory_without_firms_files_is_an_error_not_an_empty_load(tmp_path)
         load_firm_directories(tmp_path / "missing")
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500, deadline=None, database=None)
 @given(st.text(max_size=50))
 def test_any_text_is_a_firm_id_whose_broker_names_are_safe_or_a_value_error(text):
     try:

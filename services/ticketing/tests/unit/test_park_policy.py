@@ -240,7 +240,7 @@ def _parses_or_reports(text: str) -> None:
         assert all(p.line >= 1 and p.field for p in error.problems)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=300))
 def test_any_text_is_a_policy_or_a_reported_error(text):
     _parses_or_reports(text)
@@ -258,7 +258,7 @@ _VALUES = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(
     st.sampled_from(["business_hours", "close_after_business_days", "sla_warning_ratio"]), _VALUES
 )
@@ -271,7 +271,7 @@ _CLOCK = st.builds(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(st.lists(st.tuples(_CLOCK, _CLOCK).map("-".join), min_size=1, max_size=4))
 def test_any_business_hours_the_policy_accepts_the_shared_calendar_accepts(windows):
     hours = "[" + ", ".join(f'"{window}"' for window in windows) + "]"
