@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.ticketing.domain import events as events_module
 from services.ticketing.domain.errors import (
     IllegalTicketTransition,
     NotYetApplicable,
     RatingRefused,
 )
-from services.ticketing.domain import events as events_module
 from services.ticketing.domain.events import DomainEvent, EnterpriseCard, TicketEvent, event_payload
 from services.ticketing.domain.reasons import ReasonCode
 from services.ticketing.domain.sla import SlaPolicy
