@@ -30,7 +30,9 @@ from shared.messaging.topology import SERVICES, events_exchange
 log = structlog.get_logger(__name__)
 
 INGRESS_SYSTEMS = ("portal", "gov", "bank", "meters")
-FIRM_USER = re.compile(r"firm-[a-z0-9][a-z0-9_-]{0,62}")
+# A firm id as ticketing's firm directory accepts it (lower-case letters, digits, inner
+# hyphens, at most 40): the broker user of firm <id> is firm-<id>.
+FIRM_USER = re.compile(r"firm-[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 
 
 def _named(sender: str | None) -> str:

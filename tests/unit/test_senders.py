@@ -44,6 +44,8 @@ def test_a_firm_report_must_come_from_a_firm_user():
     assert sender_refusal("firms", "park-cli") is not None
     assert sender_refusal("firms", None) is not None
     assert sender_refusal("firms", "firm-") is not None
+    assert sender_refusal("firms", "firm-law-") is not None
+    assert sender_refusal("firms", "firm-" + "a" * 41) is not None
 
 
 def test_the_services_own_exchanges_have_no_sender_rule():
