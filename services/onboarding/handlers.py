@@ -16,7 +16,6 @@ from services.onboarding.domain.applications import (
     Application,
     ApplicationStatus,
     Withdrawer,
-    refuse_unknown_application,
 )
 from services.onboarding.domain.errors import ApplicationClosed, DomainError
 from services.onboarding.domain.events import (
@@ -104,99 +103,92 @@ def _requested_units(
     return uow.units.get_many(park.id, unit_ids, lock=True)
 
 
+def _not_seen_yet(application_id: str) -> TransientFailure:
+    """What an event naming an application onboarding has not received raises.
+
+    Events of different types arrive in any order (each subscription has its own
+    queue): the ``application_submitted`` may still come, so this is a transient
+    failure — the retry ladder, then a dead letter saying so — never a refusal.
+    """
+    return TransientFailure(
+        f"application {application_id} is unknown: its application_submitted has not arrived (yet)"
+    )
+
+
 def decide_review(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork) -> None:
-    """``gov/review_decided``: record a department's decision; admit on the last approval."""
+    """``gov/review_decided``: record a department's decision; admit on the last approval.
+
+    A decision for an application not received yet is retried (:func:`_not_seen_yet`).
+    """
     application_id = payload["application_id"]
     with uow:
         now = uow.clock()
         application = uow.applications.get(application_id, lock=True)
         if application is None:
-            refusal = refuse_unknown_application(
-                application_id, payload["department"], payload["decision"], now
+            raise _not_seen_yet(application_id)
+        units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
+        # An application rejected on receipt may name a park that does not exist; it
+        # is closed, so the decision is refused without needing the park's policy.
+        park = uow.parks.get(application.park_id)
+        context = (
+            AdmissionContext(
+                park.policy,
+                uow.enterprises.active_per_officer(park.id),
+                uow.new_id,
+                existing=uow.enterprises.by_uscc(
+                    park.id, application.submission.enterprise.uscc, lock=True
+                ),
             )
-            publish(uow, [refusal])
-        else:
-            units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
-            # An application rejected on receipt may name a park that does not exist; it
-            # is closed, so the decision is refused without needing the park's policy.
-            park = uow.parks.get(application.park_id)
-            context = (
-                AdmissionContext(
-                    park.policy,
-                    uow.enterprises.active_per_officer(park.id),
-                    uow.new_id,
-                    existing=uow.enterprises.by_uscc(
-                        park.id, application.submission.enterprise.uscc, lock=True
-                    ),
-                )
-                if park is not None
-                else None
-            )
-            enterprise = application.record_decision(
-                payload["department"],
-                payload["decision"],
-                payload["reason"],
-                now,
-                units=units,
-                admission=context,
-            )
-            if enterprise is not None and enterprise is context.existing:
-                uow.enterprises.save(enterprise)  # a second application joined it
-            elif enterprise is not None:
-                uow.enterprises.add(enterprise)
-            uow.applications.save(application)
-            uow.units.save(units.values())
-            publish(uow, application.events)
+            if park is not None
+            else None
+        )
+        enterprise = application.record_decision(
+            payload["department"],
+            payload["decision"],
+            payload["reason"],
+            now,
+            units=units,
+            admission=context,
+        )
+        if enterprise is not None and enterprise is context.existing:
+            uow.enterprises.save(enterprise)  # a second application joined it
+        elif enterprise is not None:
+            uow.enterprises.add(enterprise)
+        uow.applications.save(application)
+        uow.units.save(units.values())
+        publish(uow, application.events)
         uow.commit()
 
 
 def supply_documents(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork) -> None:
-    """``portal/documents_supplied``: clear accept-with-deficiencies items."""
+    """``portal/documents_supplied``: clear accept-with-deficiencies items.
+
+    Documents for an application not received yet are retried (:func:`_not_seen_yet`);
+    for a closed one they are refused with ``documents_refused``.
+    """
     application_id = payload["application_id"]
     with uow:
         now = uow.clock()
         application = uow.applications.get(application_id, lock=True)
         if application is None:
-            publish(
-                uow,
-                [
-                    _documents_refused(
-                        application_id,
-                        None,
-                        ReasonCode.UNKNOWN_APPLICATION,
-                        f"no application {application_id!r} is known",
-                        now,
-                    )
-                ],
-            )
-        else:
-            units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
-            try:
-                application.supply_documents(payload["documents"], now, units=units)
-            except ApplicationClosed as closed:
-                application.events.append(
-                    _documents_refused(
-                        application_id,
-                        application.park_id,
-                        ReasonCode.APPLICATION_CLOSED,
-                        str(closed),
-                        now,
-                    )
+            raise _not_seen_yet(application_id)
+        units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
+        try:
+            application.supply_documents(payload["documents"], now, units=units)
+        except ApplicationClosed as closed:
+            application.events.append(
+                DocumentsRefused(
+                    occurred_at=now,
+                    park_id=application.park_id,
+                    application_id=application_id,
+                    code=str(ReasonCode.APPLICATION_CLOSED),
+                    message=str(closed),
                 )
-            uow.applications.save(application)
-            uow.units.save(units.values())
-            publish(uow, application.events)
+            )
+        uow.applications.save(application)
+        uow.units.save(units.values())
+        publish(uow, application.events)
         uow.commit()
-
-
-def _documents_refused(application_id, park_id, code, message, now) -> DocumentsRefused:
-    return DocumentsRefused(
-        occurred_at=now,
-        park_id=park_id,
-        application_id=application_id,
-        code=str(code),
-        message=message,
-    )
 
 
 def settle_buyback(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork) -> None:
@@ -233,16 +225,15 @@ def settle_buyback(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork
 def withdraw_by_applicant(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork) -> None:
     """``portal/application_withdrawn``: the applicant withdraws an application under review.
 
-    An application not known yet is a transient failure: the submission may still be on
-    its way (events of different types arrive in any order). A closed one is refused
-    with ``withdrawal_refused``.
+    An application not received yet is retried (:func:`_not_seen_yet`); a closed one is
+    refused with ``withdrawal_refused``.
     """
     application_id = payload["application_id"]
     with uow:
         now = uow.clock()
         application = uow.applications.get(application_id, lock=True)
         if application is None:
-            raise TransientFailure(f"no application {application_id} yet: it may still come")
+            raise _not_seen_yet(application_id)
         units = uow.units.get_many(application.park_id, application.unit_ids, lock=True)
         try:
             application.withdraw(payload["reason"], Withdrawer.APPLICANT, now, units)

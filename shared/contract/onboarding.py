@@ -110,8 +110,9 @@ class ReviewDecisionRecorded(PayloadSchema):
 
 @event("onboarding", "review_decision_refused")
 class ReviewDecisionRefused(PayloadSchema):
-    """A ``review_decided`` was not taken: ``unknown_application``,
-    ``department_not_requested``, ``decision_already_recorded`` or ``application_closed``."""
+    """A ``review_decided`` was not taken: ``department_not_requested``,
+    ``decision_already_recorded`` or ``application_closed``. (One for an application not
+    received yet is retried, not refused: it may still come.)"""
 
     application_id = Uuid(required=True)
     department = Text(required=True)
@@ -135,8 +136,9 @@ class DocumentsReceived(PayloadSchema):
 
 @event("onboarding", "documents_refused")
 class DocumentsRefused(PayloadSchema):
-    """A ``documents_supplied`` was not taken: ``unknown_application`` or
-    ``application_closed`` (rejected or suspended: apply again)."""
+    """A ``documents_supplied`` was not taken: ``application_closed`` (rejected,
+    suspended or withdrawn: apply again). (Documents for an application not received
+    yet are retried, not refused: it may still come.)"""
 
     application_id = Uuid(required=True)
     code = Text(required=True)

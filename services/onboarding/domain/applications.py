@@ -560,19 +560,3 @@ class Application:
                 occurred_at=now, park_id=self.park_id, application_id=self.application_id, **fields
             )
         )
-
-
-def refuse_unknown_application(
-    application_id: str, department: str, decision: Decision, now: datetime
-) -> ReviewDecisionRefused:
-    """The refusal a handler records when a decision names no known application."""
-    require_utc(now)
-    return ReviewDecisionRefused(
-        occurred_at=now,
-        park_id=None,
-        application_id=application_id,
-        department=department,
-        decision=decision,
-        code=ReasonCode.UNKNOWN_APPLICATION,
-        message=f"no application {application_id!r} is known",
-    )

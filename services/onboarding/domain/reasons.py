@@ -34,7 +34,8 @@ class ReasonCode(StrEnum):
     DECISION_ALREADY_RECORDED = "decision_already_recorded"
     DEPARTMENT_NOT_REQUESTED = "department_not_requested"
     APPLICATION_CLOSED = "application_closed"
-    # Given by the handler, which finds no application to hand the decision to.
+    # An operator (RPC) names no application. (An event naming one not received yet is
+    # not refused but retried: it may still come.)
     UNKNOWN_APPLICATION = "unknown_application"
 
 

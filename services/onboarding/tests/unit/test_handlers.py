@@ -103,14 +103,36 @@ def test_a_decision_on_an_application_rejected_as_park_not_found_is_refused_as_c
     assert [r["code"] for r in refusal] == ["application_closed"]
 
 
-def test_a_decision_on_an_unknown_application_is_refused(uow):
-    handlers.decide_review(decision(str(uuid.uuid4()), "market_regulation"), uow)
-    assert uow.of_type("review_decision_refused")[0]["code"] == "unknown_application"
+# Events of different types arrive in any order (DESIGN §5): an application not seen yet
+# may still come, so what names one is retried, not refused.
 
 
-def test_documents_for_an_unknown_application_are_refused(uow):
-    handlers.supply_documents({"application_id": str(uuid.uuid4()), "documents": ["x"]}, uow)
-    assert uow.of_type("documents_refused")[0]["code"] == "unknown_application"
+def test_a_decision_on_an_application_not_seen_yet_is_retried(uow):
+    application_id = str(uuid.uuid4())
+    with pytest.raises(TransientFailure, match=f"application {application_id} is unknown"):
+        handlers.decide_review(decision(application_id, "market_regulation"), uow)
+    assert uow.published == []
+
+
+def test_documents_for_an_application_not_seen_yet_are_retried(uow):
+    application_id = str(uuid.uuid4())
+    with pytest.raises(TransientFailure, match=f"application {application_id} is unknown"):
+        handlers.supply_documents({"application_id": application_id, "documents": ["x"]}, uow)
+    assert uow.published == []
+
+
+def test_a_decision_taken_on_retry_once_its_application_arrived_is_recorded(uow):
+    payload = submission()
+    with pytest.raises(TransientFailure):
+        handlers.decide_review(decision(payload["application_id"], "market_regulation"), uow)
+
+    submit(uow, payload)
+    handlers.decide_review(decision(payload["application_id"], "market_regulation"), uow)
+
+    assert [d["department"] for d in uow.of_type("review_decision_recorded")] == [
+        "market_regulation"
+    ]
+    assert uow.of_type("review_decision_refused") == []
 
 
 # -- the officers' active count ----------------------------------------------------------

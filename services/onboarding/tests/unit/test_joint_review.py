@@ -3,7 +3,6 @@ import pytest
 from services.onboarding.domain.applications import (
     ApplicationStatus,
     Decision,
-    refuse_unknown_application,
 )
 from services.onboarding.domain.events import (
     ApplicationRejected,
@@ -126,12 +125,6 @@ def test_a_rejection_after_admission_is_refused_as_already_recorded(application,
     decide(application, park, units, "ecology_environment", Decision.REJECT)
     assert application.events[-1].code == ReasonCode.DECISION_ALREADY_RECORDED
     assert application.status is ApplicationStatus.ADMITTED
-
-
-def test_a_decision_for_an_unknown_application_gets_its_own_refusal():
-    refusal = refuse_unknown_application("app-x", "market_regulation", Decision.APPROVE, NOW)
-    assert refusal.code == ReasonCode.UNKNOWN_APPLICATION
-    assert refusal.park_id is None
 
 
 def test_a_decision_given_as_plain_text_counts_as_that_decision(application, park, units):
