@@ -1,0 +1,1 @@
+"""Programs the park's partners run on their side (today: the resident firms' client)."""
