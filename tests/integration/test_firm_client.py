@@ -369,6 +369,10 @@ def test_the_cli_fetches_reports_and_exits_with_the_documented_codes(firms):
     assert firm("accept", "T-1", "--note", "好的", FIRM_AMQP_URI=wrong).exit_code == PENDING
     assert firm("accept", "T-1").exit_code == NOT_OPEN  # already accepted (pending)
     assert firm("send").exit_code == 0
+    accepted = firm("list", "--status", "accepted")
+    assert accepted.exit_code == 0 and "T-1" in accepted.output
+    assert "T-1" not in firm("list", "--status", "new").output
+    assert firm("show", "T-404").exit_code == NOT_OPEN
     done = firm("complete", "T-1", "--outcome", "done", "--fee-fen", "80000", "--note", "完成")
     assert done.exit_code == 0, done.output
     assert [parse(m.body).type for m in firms.reports()] == ["work_accepted", "work_completed"]
