@@ -242,3 +242,18 @@ def test_a_malformed_ticket_event_is_refused_whole():
     bad["payload"]["claim_id"] = str(uuid.uuid4())
     with pytest.raises(MalformedMessage, match="origin"):
         parse(encode(bad))
+
+
+def test_every_event_added_here_has_an_example_in_the_event_catalogue():
+    from tests.unit.test_docs_examples import EXAMPLES
+
+    documented = {(e.source, e.type) for e in EXAMPLES}
+    added = {(s.key.source, s.key.type) for s in REGISTRY if s.key.source == "ticketing"}
+    added |= {
+        ("buyback", "claim_review_requested"),
+        ("buyback", "claim_withdrawn"),
+        ("portal", "ticket_replied"),
+        ("firms", "work_progressed"),
+        ("firms", "work_completed"),
+    }
+    assert added - documented == set()
