@@ -40,7 +40,13 @@ from urllib.parse import quote, urlparse, urlunparse
 import structlog
 
 from shared.messaging.management import ManagementClient
-from shared.messaging.topology import UNROUTED, WORK_EXCHANGE, Topology
+from shared.messaging.topology import (
+    UNROUTED,
+    WORK_EXCHANGE,
+    Topology,
+    events_exchange,
+    firm_work_queue,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +113,18 @@ def cli_permissions() -> Permissions:
         configure=NOTHING,
         write=_one_of(r"[a-z0-9_-]+\.events", re.escape(DEFAULT_EXCHANGE)),
         read=_one_of(r"[a-z0-9_-]+\.dlq", re.escape(UNROUTED)),
+    )
+
+
+def firm_permissions(firm_id: str) -> Permissions:
+    """A resident firm's user ``firm-<firm_id>`` (provisioned by ticketing when the firm is
+    registered, ``services/ticketing/provisioning.py``): it reads only its own work queue
+    ``firm.<firm_id>.work``, writes only ``firms.events`` (its reports, with its own
+    ``user_id``) and declares nothing."""
+    return Permissions(
+        configure=NOTHING,
+        write=_one_of(re.escape(events_exchange(FIRMS))),
+        read=_one_of(re.escape(firm_work_queue(firm_id))),
     )
 
 

@@ -76,6 +76,49 @@ class ManagementClient:
     def delete_user(self, user: str) -> None:
         self._call("DELETE", f"users/{self._q(user)}")
 
+    def _call_optional(self, method: str, path: str) -> Any:
+        """Like :meth:`_call`, but None when the object is not there (404)."""
+        try:
+            return self._call(method, path)
+        except RuntimeError as error:
+            if isinstance(error, ManagementUnavailable) or " → 404:" not in str(error):
+                raise
+            return None
+
+    def _get_optional(self, path: str) -> Any:
+        return self._call_optional("GET", path)
+
+    def get_user(self, user: str) -> dict | None:
+        """The user (``password_hash``, ``hashing_algorithm``, ``tags``), None if absent."""
+        return self._get_optional(f"users/{self._q(user)}")
+
+    def permissions(self, vhost: str, user: str) -> dict | None:
+        """The user's permissions on ``vhost``, None if it has none there."""
+        return self._get_optional(f"permissions/{self._q(vhost)}/{self._q(user)}")
+
+    def user_permissions(self, user: str) -> list[dict]:
+        """The user's permissions on every vhost (empty if none or no such user)."""
+        return self._get_optional(f"users/{self._q(user)}/permissions") or []
+
+    def clear_permissions(self, vhost: str, user: str) -> None:
+        self._call("DELETE", f"permissions/{self._q(vhost)}/{self._q(user)}")
+
+    def user_connections(self, user: str) -> list[dict]:
+        """The open AMQP connections of ``user`` (each with ``name`` and ``vhost``)."""
+        return self._get_optional(f"connections/username/{self._q(user)}") or []
+
+    def close_connection(self, name: str) -> None:
+        """Close one connection; a connection already gone is no error."""
+        self._call_optional("DELETE", f"connections/{self._q(name)}")
+
+    def bindings_between(self, vhost: str, exchange: str, queue: str) -> list[dict]:
+        """The bindings of ``queue`` to ``exchange`` (empty if either is absent)."""
+        path = f"bindings/{self._q(vhost)}/e/{self._q(exchange)}/q/{self._q(queue)}"
+        return self._get_optional(path) or []
+
+    def queue_or_none(self, vhost: str, name: str) -> dict | None:
+        return self._get_optional(f"queues/{self._q(vhost)}/{self._q(name)}")
+
     def put_policy(
         self,
         vhost: str,
