@@ -1,0 +1,380 @@
+"""The ticketing use cases on an in-memory unit of work (``fake_uow``): firms, the
+enterprise projection, requests, routing, reports, reviews, ratings and the SLA scan.
+
+Every staged message is checked against the contract as the real outbox checks it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from services.ticketing import handlers
+from services.ticketing.domain.catalogue import FirmKind
+from services.ticketing.domain.firm_directory import Contact, Firm, FirmId
+from services.ticketing.exceptions import NotFound
+from services.ticketing.tests.unit.fake_uow import NOW, FakeUnitOfWork
+from shared.messaging.errors import PermanentFailure, TransientFailure
+
+PARK = "aux-shangjie"
+
+
+def firm(firm_id: str, kind: str = "legal", skills=("labour_law", "mediation"), capacity=5):
+    return Firm(
+        firm_id=FirmId(firm_id),
+        name=f"{firm_id} 事务所",
+        kind=FirmKind(kind),
+        skills=frozenset(skills),
+        capacity=capacity,
+        contact=Contact("周正", "0371-6812-0101"),
+    )
+
+
+def admitted(enterprise_id: str = "ent-1", *, env: bool = False) -> dict:
+    return {
+        "application_id": str(uuid.uuid4()),
+        "enterprise_id": enterprise_id,
+        "enterprise_name": "郑州测试机械有限公司",
+        "uscc": "91410100000000001X",
+        "industry_code": "C3464",
+        "tenure": "purchase",
+        "supply_chain_partner": True,
+        "environmental_review_required": env,
+        "chief_service_officer": "officer-7",
+        "legal_representative": "王建国",
+        "contact_phone": "13803710000",
+    }
+
+
+def service_request(enterprise_id: str = "ent-1", code: str = "LEGAL-03", **overrides) -> dict:
+    return {
+        "request_id": str(uuid.uuid4()),
+        "enterprise_id": enterprise_id,
+        "service_code": code,
+        "description": "劳动争议需要调解",
+        "priority": "normal",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork()
+
+
+def admit(uow, enterprise_id="ent-1", env=False):
+    handlers.admit_enterprise(admitted(enterprise_id, env=env), PARK, uow)
+
+
+def work_for(uow, firm_id):
+    return [m for m in uow.sent("work_assigned") if m["routing_key"] == firm_id]
+
+
+# -- firms ------------------------------------------------------------------------------
+
+
+def test_a_registered_firm_is_listed_with_its_load(uow):
+    handlers.register_firm(uow, firm("zhengheng-law"), NOW, park_id=PARK)
+    [listed] = handlers.list_firms(uow)
+    assert listed["firm_id"] == "zhengheng-law"
+    assert listed["active"] is True and listed["open_tickets"] == 0
+    assert listed["park_id"] == PARK and listed["kind"] == "legal"
+
+
+def test_registering_again_updates_the_firm_and_keeps_it_one(uow):
+    handlers.register_firm(uow, firm("zhengheng-law", capacity=5), NOW, park_id=PARK)
+    result = handlers.register_firm(uow, firm("zhengheng-law", capacity=9), NOW)
+    assert result["created"] is False
+    [listed] = handlers.list_firms(uow)
+    assert listed["capacity"] == 9 and listed["park_id"] == PARK
+
+
+def test_a_ticket_waits_unassigned_then_goes_to_a_firm_when_one_is_added(uow):
+    admit(uow)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    assert uow.sent("ticket_opened") and not uow.sent("ticket_assigned")
+    assert handlers.get_ticket(ticket.ticket_id, uow)["status"] == "open"
+
+    result = handlers.register_firm(uow, firm("zhengheng-law"), NOW, park_id=PARK)
+
+    assert result["routed_tickets"] == [ticket.ticket_id]
+    [item] = work_for(uow, "zhengheng-law")
+    assert item["exchange"] == "ticketing.work"
+    assert item["payload"]["enterprise"]["legal_representative"] == "王建国"
+    assert handlers.get_ticket(ticket.ticket_id, uow)["firm_id"] == "zhengheng-law"
+
+
+def test_disabling_a_firm_moves_its_tickets_and_withdraws_its_work(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    assert handlers.get_ticket(ticket.ticket_id, uow)["firm_id"] == "a-law"
+    handlers.register_firm(uow, firm("b-law"), NOW, park_id=PARK)
+
+    result = handlers.disable_firm(uow, "a-law", "licence suspended", NOW)
+
+    assert result["reassigned_tickets"] == [ticket.ticket_id]
+    [withdrawn] = uow.sent("work_withdrawn")
+    assert withdrawn["routing_key"] == "a-law"
+    assert withdrawn["payload"]["reason"] == "firm_disabled"
+    assert work_for(uow, "b-law")
+    [moved] = uow.sent("ticket_reassigned")
+    assert moved["payload"]["why"] == "firm_disabled"
+    listed = {f["firm_id"]: f for f in handlers.list_firms(uow)}
+    assert listed["a-law"]["active"] is False
+    assert listed["a-law"]["disabled_reason"] == "licence suspended"
+
+
+def test_disabling_the_only_firm_puts_its_tickets_back_to_waiting(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    handlers.disable_firm(uow, "a-law", "closed", NOW)
+    assert handlers.get_ticket(ticket.ticket_id, uow)["status"] == "open"
+    # and a disabled firm is not routed to again
+    handlers.request_service(service_request(), PARK, uow)
+    assert len(work_for(uow, "a-law")) == 1
+
+
+def test_disabling_an_unknown_firm_is_not_found(uow):
+    with pytest.raises(NotFound):
+        handlers.disable_firm(uow, "ghost-law", "x", NOW)
+
+
+# -- requests ---------------------------------------------------------------------------
+
+
+def test_a_request_of_an_unknown_enterprise_is_retried_not_rejected(uow):
+    with pytest.raises(TransientFailure):
+        handlers.request_service(service_request("ent-404"), PARK, uow)
+    assert uow.sent() == []
+
+
+def test_an_invalid_request_is_rejected_with_every_reason(uow):
+    handlers.request_service(service_request("ent-404", code="NOPE-01"), PARK, uow)
+    [rejected] = uow.sent("service_request_rejected")
+    codes = {r["code"] for r in rejected["payload"]["reasons"]}
+    assert codes == {"enterprise_not_admitted", "unknown_service_code"}
+
+
+def test_a_repeated_request_opens_one_ticket_and_a_conflicting_one_is_rejected(uow):
+    admit(uow)
+    payload = service_request()
+    handlers.request_service(payload, PARK, uow)
+    assert handlers.request_service(payload, PARK, uow) is None
+    assert len(uow.sent("ticket_opened")) == 1
+    handlers.request_service({**payload, "description": "另一件事"}, PARK, uow)
+    [rejected] = uow.sent("service_request_rejected")
+    assert rejected["payload"]["reasons"][0]["code"] == "conflicting_duplicate"
+
+
+def test_routing_prefers_the_least_loaded_firm_and_breaks_ties_round_robin(uow):
+    admit(uow)
+    for name in ("a-law", "b-law", "c-law"):
+        handlers.register_firm(uow, firm(name), NOW, park_id=PARK)
+    firms = [handlers.request_service(service_request(), PARK, uow).firm_id for _ in range(6)]
+    assert sorted(firms[:3]) == ["a-law", "b-law", "c-law"]
+    assert sorted(firms[3:]) == ["a-law", "b-law", "c-law"]
+
+
+def test_routing_needs_the_kind_and_every_skill(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("no-mediation", skills=("labour_law",)), NOW, park_id=PARK)
+    handlers.register_firm(
+        uow, firm("acct", kind="accounting", skills=("labour_law", "mediation")), NOW, park_id=PARK
+    )
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    assert ticket.firm_id is None
+
+
+# -- reports ----------------------------------------------------------------------------
+
+
+def report(uow, type_, ticket_id, firm_id, **payload):
+    return handlers.apply_firm_report(
+        type_, {"ticket_id": ticket_id, "note": "", **payload}, f"firm-{firm_id}", uow
+    )
+
+
+def test_decline_reroutes_to_another_firm_never_back(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    handlers.register_firm(uow, firm("b-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    first = ticket.firm_id
+    other = "b-law" if first == "a-law" else "a-law"
+    report(uow, "work_declined", ticket.ticket_id, first)
+    assert handlers.get_ticket(ticket.ticket_id, uow)["firm_id"] == other
+    report(uow, "work_declined", ticket.ticket_id, other)
+    view = handlers.get_ticket(ticket.ticket_id, uow)
+    assert view["status"] == "open" and view["firm_id"] is None
+
+
+def test_a_report_from_another_firm_is_refused_and_changes_nothing(uow, capsys):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    before = len(uow.sent())
+    with pytest.raises(PermanentFailure, match="not_assignee"):
+        report(uow, "work_completed", ticket.ticket_id, "b-law", outcome="done")
+    with pytest.raises(PermanentFailure, match="missing_sender"):
+        handlers.apply_firm_report(
+            "work_accepted", {"ticket_id": ticket.ticket_id, "note": ""}, None, uow
+        )
+    with pytest.raises(PermanentFailure, match="not_assignee"):
+        report(uow, "work_accepted", "no-such-ticket", "a-law")
+    assert len(uow.sent()) == before
+    assert handlers.get_ticket(ticket.ticket_id, uow)["status"] == "assigned"
+
+
+def test_completion_before_acceptance_resolves_and_the_late_accept_is_absorbed(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    assert report(uow, "work_completed", ticket.ticket_id, "a-law", outcome="done")
+    assert not report(uow, "work_accepted", ticket.ticket_id, "a-law")
+    types = [m["type"] for m in uow.sent()]
+    assert types.count("ticket_accepted") == 1 and types.count("ticket_resolved") == 1
+
+
+def test_waiting_on_the_enterprise_pauses_until_it_replies(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    report(uow, "work_progressed", ticket.ticket_id, "a-law", waiting_on_enterprise=True)
+    assert handlers.get_ticket(ticket.ticket_id, uow)["status"] == "waiting_on_enterprise"
+    assert handlers.reply_to_ticket({"ticket_id": ticket.ticket_id, "message": "附件已补"}, uow)
+    assert handlers.get_ticket(ticket.ticket_id, uow)["status"] == "in_progress"
+
+
+# -- ratings ----------------------------------------------------------------------------
+
+
+def test_a_rating_closes_a_resolved_ticket_once(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    rating = {"ticket_id": ticket.ticket_id, "score": 5, "comment": "很好"}
+    with pytest.raises(TransientFailure):
+        handlers.rate_ticket(rating, uow)
+    report(uow, "work_completed", ticket.ticket_id, "a-law", outcome="done")
+    assert handlers.rate_ticket(rating, uow)
+    assert not handlers.rate_ticket(rating, uow)
+    with pytest.raises(PermanentFailure, match="already_rated"):
+        handlers.rate_ticket({**rating, "score": 1}, uow)
+    assert handlers.get_ticket(ticket.ticket_id, uow)["status"] == "closed"
+    [closed] = uow.sent("ticket_closed")
+    assert closed["payload"]["why"] == "rated"
+
+
+# -- reviews ----------------------------------------------------------------------------
+
+
+def review_request(claim_id, reviews=("legal", "finance")):
+    return {
+        "claim_id": claim_id,
+        "enterprise_id": "ent-1",
+        "reviews": list(reviews),
+        "reason": "经营困难",
+        "evidence": ["财务报表"],
+    }
+
+
+def withdrawal(claim_id):
+    return {"claim_id": claim_id, "enterprise_id": "ent-1", "reason": "不再需要"}
+
+
+def test_claim_reviews_open_once_and_a_withdrawal_cancels_them(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law", skills=("buyback_review",)), NOW, park_id=PARK)
+    claim = str(uuid.uuid4())
+    opened = handlers.open_claim_reviews(review_request(claim), PARK, uow)
+    assert {t.review.value for t in opened} == {"legal", "finance"}
+    assert handlers.open_claim_reviews(review_request(claim), PARK, uow) == []
+    handlers.cancel_claim_reviews(
+        {"claim_id": claim, "enterprise_id": "ent-1", "reason": "x"}, PARK, uow
+    )
+    assert len(uow.sent("ticket_cancelled")) == 2
+    [withdrawn] = uow.sent("work_withdrawn")  # only the legal one had a firm
+    assert withdrawn["routing_key"] == "a-law"
+
+
+def test_a_review_requested_after_its_claim_was_withdrawn_opens_nothing(uow):
+    admit(uow)
+    claim = str(uuid.uuid4())
+    handlers.cancel_claim_reviews(
+        {"claim_id": claim, "enterprise_id": "ent-1", "reason": "x"}, PARK, uow
+    )
+    assert handlers.open_claim_reviews(review_request(claim), PARK, uow) == []
+    assert uow.sent("ticket_opened") == []
+
+
+def test_a_review_outcome_reaches_ticket_resolved(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law", skills=("buyback_review",)), NOW, park_id=PARK)
+    claim = str(uuid.uuid4())
+    [legal] = handlers.open_claim_reviews(review_request(claim, ["legal"]), PARK, uow)
+    report(uow, "work_completed", legal.ticket_id, "a-law", outcome="reject", reasons=["产权不清"])
+    [resolved] = uow.sent("ticket_resolved")
+    assert resolved["payload"]["claim_id"] == claim
+    assert resolved["payload"]["review"] == "legal"
+    assert resolved["payload"]["outcome"] == "reject"
+    assert resolved["payload"]["reasons"] == ["产权不清"]
+
+
+def test_an_environmental_review_is_opened_once_on_admission_when_required(uow):
+    admit(uow, env=True)
+    admit(uow, env=True)
+    [opened] = uow.sent("ticket_opened")
+    assert opened["payload"]["origin"] == "admission"
+    admit(uow, "ent-2", env=False)
+    assert len(uow.sent("ticket_opened")) == 1
+
+
+# -- SLA --------------------------------------------------------------------------------
+
+
+def test_the_sla_scan_warns_breaches_escalates_and_auto_closes(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)  # 4 h first response
+    assert handlers.scan_sla(uow).checked == 0
+    uow.now = NOW + timedelta(hours=4, minutes=30)  # 14:30: 3.5 of 4 business hours
+    handlers.scan_sla(uow)
+    [warning] = uow.sent("sla_warning")
+    assert warning["payload"]["clock"] == "first_response"
+    uow.now = NOW + timedelta(hours=6)  # 16:00: 5 business hours
+    handlers.scan_sla(uow)
+    [breach] = uow.sent("sla_breached")
+    [escalated] = uow.sent("ticket_escalated")
+    assert escalated["payload"]["chief_service_officer"] == "officer-7"
+    assert breach["payload"]["ticket_id"] == ticket.ticket_id
+    handlers.scan_sla(uow)
+    assert len(uow.sent("sla_breached")) == 1  # once per clock
+
+    report(uow, "work_completed", ticket.ticket_id, "a-law", outcome="done")
+    uow.now = NOW + timedelta(days=7)
+    handlers.scan_sla(uow)
+    [closed] = uow.sent("ticket_closed")
+    assert closed["payload"]["why"] == "auto_closed"
+
+
+def test_figures_per_firm_and_per_service(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    uow.now = NOW + timedelta(hours=1)
+    report(uow, "work_accepted", ticket.ticket_id, "a-law")
+    uow.now = NOW + timedelta(hours=2)
+    report(uow, "work_completed", ticket.ticket_id, "a-law", outcome="done")
+    handlers.rate_ticket({"ticket_id": ticket.ticket_id, "score": 4, "comment": ""}, uow)
+    since, until = NOW - timedelta(days=1), NOW + timedelta(days=1)
+    [by_firm] = handlers.firm_figures(PARK, since, until, uow)
+    assert by_firm["firm_id"] == "a-law" and by_firm["tickets"] == 1
+    assert by_firm["median_first_response_hours"] == pytest.approx(1.0)
+    assert by_firm["median_resolution_hours"] == pytest.approx(2.0)
+    assert by_firm["sla_compliance_percent"] == 100.0 and by_firm["mean_rating"] == 4
+    [by_service] = handlers.service_figures(PARK, since, until, uow)
+    assert by_service["service_code"] == "LEGAL-03"
