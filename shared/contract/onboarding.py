@@ -200,7 +200,8 @@ class DeficiencyEscalated(PayloadSchema):
 @event("onboarding", "enterprise_admitted")
 class EnterpriseAdmitted(PayloadSchema):
     """Every department approved: the enterprise is admitted, with its chief service
-    officer (首席服务官) and whether an environmental review (环评) is required."""
+    officer (首席服务官), whether an environmental review (环评) is required, and (optional)
+    its legal representative and contact phone."""
 
     application_id = Uuid(required=True)
     enterprise_id = Text(required=True)
@@ -211,6 +212,10 @@ class EnterpriseAdmitted(PayloadSchema):
     supply_chain_partner = StrictBoolean(required=True)
     environmental_review_required = StrictBoolean(required=True)
     chief_service_officer = Text(required=True)
+    # Added for ticketing's work items (the firm contacts the enterprise): optional, so
+    # events published before they existed stay valid.
+    legal_representative = Text(load_default=None, allow_none=True)
+    contact_phone = Text(load_default=None, allow_none=True)
 
 
 @event("onboarding", "units_allocated")

@@ -382,6 +382,8 @@ class Application:
             supply_chain_partner=enterprise.supply_chain_partner,
             environmental_review_required=enterprise.environmental_review_required,
             chief_service_officer=enterprise.chief_service_officer,
+            legal_representative=self.submission.enterprise.legal_representative,
+            contact_phone=self.submission.enterprise.contact_phone,
         )
         self._record(
             UnitsAllocated,

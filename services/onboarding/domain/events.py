@@ -196,6 +196,9 @@ class EnterpriseAdmitted(DomainEvent):
     supply_chain_partner: bool
     environmental_review_required: bool
     chief_service_officer: str
+    # For ticketing's work items (a firm contacts the enterprise); additive, optional.
+    legal_representative: str | None = None
+    contact_phone: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -126,3 +126,10 @@ def test_a_month_later_keeps_the_day_or_takes_the_month_s_last():
     assert add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
     assert add_months(date(2027, 12, 31), 2) == date(2028, 2, 29)
     assert add_months(date(2026, 11, 30), 60) == date(2031, 11, 30)
+
+
+def test_admission_carries_the_legal_representative_and_contact_for_ticketing():
+    application, _, admitted, _, _ = _admit()
+    details = application.submission.enterprise
+    assert admitted.legal_representative == details.legal_representative
+    assert admitted.contact_phone == details.contact_phone
