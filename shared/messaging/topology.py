@@ -267,6 +267,17 @@ PARK_SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
     ("onboarding", "portal", "documents_supplied"),
     ("onboarding", "buyback", "claim_settled"),
     ("onboarding", "portal", "application_withdrawn"),
+    ("ticketing", "onboarding", "enterprise_admitted"),
+    ("ticketing", "onboarding", "chief_service_officer_reassigned"),
+    ("ticketing", "portal", "service_requested"),
+    ("ticketing", "portal", "ticket_replied"),
+    ("ticketing", "portal", "ticket_rated"),
+    ("ticketing", "buyback", "claim_review_requested"),
+    ("ticketing", "buyback", "claim_withdrawn"),
+    ("ticketing", "firms", "work_accepted"),
+    ("ticketing", "firms", "work_declined"),
+    ("ticketing", "firms", "work_progressed"),
+    ("ticketing", "firms", "work_completed"),
 )
 
 
