@@ -1,7 +1,7 @@
 """The RPC-facing errors: what the onboarding service's RPC callers (operators' tools) see.
 
 Two names for errors, one per audience: this module (``exceptions.py``, the nameko
-convention) holds the **RPC-facing** errors, raised by the use cases in ``handlers.py``;
+convention) holds the **RPC-facing** errors, raised by the use cases in ``handlers/``;
 ``domain/errors.py`` holds the **domain's** errors, whose ``code`` an
 :class:`IllegalTransition` carries when the domain refused.
 

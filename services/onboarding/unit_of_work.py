@@ -1,6 +1,6 @@
 """Onboarding's unit of work: the shared one, with this service's repositories.
 
-:class:`AbstractOnboardingUnitOfWork` is what the use cases in ``handlers.py`` rely on;
+:class:`AbstractOnboardingUnitOfWork` is what the use cases in ``handlers/`` rely on;
 unit tests give them an in-memory subclass of it instead of a database.
 """
 

@@ -1,4 +1,4 @@
-"""An in-memory unit of work for the use cases in ``handlers.py``.
+"""An in-memory unit of work for the use cases in ``handlers/``.
 
 Each fake subclasses the abstract interface the real one implements, so a handler test
 breaks when the interface changes. Objects are copied in and out, as a database would:

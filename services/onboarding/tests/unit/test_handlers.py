@@ -1,4 +1,4 @@
-"""The use cases of ``handlers.py`` on an in-memory unit of work (no broker, no database)."""
+"""The use cases of ``handlers/`` on an in-memory unit of work (no broker, no database)."""
 
 import uuid
 from datetime import date, timedelta
