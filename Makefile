@@ -7,7 +7,7 @@ PARK_CONFIG ?= config/development.yaml
 export PARK_CONFIG
 PARK := $(BIN)/python -m shared.tooling.cli
 
-.PHONY: run venv check-broker declare migrate parks test test-fast lint format bench clean
+.PHONY: run venv check-broker declare migrate parks firms test test-fast lint format bench clean
 
 venv: $(VENV)/.installed
 
@@ -31,8 +31,12 @@ migrate: venv
 parks: migrate
 	$(PARK) parks load
 
+# The resident firms of deploy/firms/: each one's broker identity, then ticketing's database.
+firms: declare migrate
+	$(PARK) firms load
+
 ## Start every service (one process each, under honcho) on the config's defaults.
-run: declare migrate parks
+run: declare migrate parks firms
 	$(BIN)/honcho start --procfile Procfile
 
 ## The whole suite against the real broker and PostgreSQL (slow fault tests included).

@@ -1,0 +1,298 @@
+"""``park firms load|add|list|disable`` (services/ticketing/cli.py) against the real broker
+and ticketing's database: each registration provisions the firm's broker identity before
+the firm becomes routable, a second load changes nothing and says so, a disabled firm is
+shut out of the broker and stays disabled.
+
+Broker users are global: the firm ids here are unique to the run; users are deleted at
+teardown.
+"""
+
+import uuid
+from pathlib import Path
+
+import amqp
+import nameko
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from services.ticketing.domain.firm_directory import FirmId
+from services.ticketing.provisioning import FirmBroker, firm_dev_password
+from shared.messaging.amqp_client import BrokerAddress
+from shared.messaging.declare import declare_topology
+from shared.messaging.identities import amqp_uri_as
+from shared.messaging.management import ManagementClient
+from shared.messaging.topology import PARK_SUBSCRIPTIONS, build_topology
+from shared.tooling.cli import app
+from shared.tooling.migrate import upgrade
+from tests.support.broker import get_messages
+
+ROOT = Path(__file__).resolve().parents[2]
+PARK = "aux-shangjie"
+runner = CliRunner()
+
+
+class Firms:
+    """A vhost with the park's topology, a migrated ticketing database, a firms file of
+    firms unique to this run, and ``park(...)`` running the CLI on them."""
+
+    def __init__(self, amqp_uri: str, database_url: str, tmp_path: Path):
+        self.amqp_uri = amqp_uri
+        topology = build_topology(PARK_SUBSCRIPTIONS, retry_delays=(1, 2))
+        declare_topology(topology, amqp_uri)
+        upgrade(database_url, ROOT / "services" / "ticketing" / "migrations")
+        self.broker = FirmBroker.connect(topology, amqp_uri)
+        run = uuid.uuid4().hex[:10]
+        self.law, self.finance = FirmId(f"t{run}-law"), FirmId(f"t{run}-finance")
+        self.made: list[FirmId] = [self.law, self.finance]
+        self.firms_dir = tmp_path / "firms"
+        self.firms_dir.mkdir()
+        self.write_firms_file()
+        self.settings = {
+            "AMQP_URI": amqp_uri,
+            "RETRY_DELAYS": [1, 2],
+            "DATABASES": {"ticketing": database_url},
+            "FIRMS_DIR": str(self.firms_dir),
+            "PARKS_DIR": str(ROOT / "deploy" / "parks"),
+            "LOG_LEVEL": "WARNING",
+        }
+        self.config = tmp_path / "config.yaml"
+        self.configure()
+
+    def write_firms_file(self, law_capacity: int = 5) -> None:
+        firms = {
+            "park": PARK,
+            "firms": [
+                {
+                    "firm_id": str(self.law),
+                    "name": f"测试律师事务所 {self.law}",
+                    "kind": "legal",
+                    "skills": ["labour_law", "contract_review"],
+                    "capacity": law_capacity,
+                    "contact": {"person": "周正", "phone": "0371-6812-0101"},
+                },
+                {
+                    "firm_id": str(self.finance),
+                    "name": f"测试财务顾问 {self.finance}",
+                    "kind": "finance",
+                    "skills": ["financing", "credit"],
+                    "capacity": 3,
+                    "contact": {"person": "郑鼎", "phone": "0371-6812-1101"},
+                },
+            ],
+        }
+        (self.firms_dir / f"{PARK}.yaml").write_text(yaml.safe_dump(firms, allow_unicode=True))
+
+    def configure(self, **overrides) -> None:
+        self.config.write_text(yaml.safe_dump({**self.settings, **overrides}))
+
+    def park(self, *args: str):
+        return runner.invoke(app, ["firms", *args, "--config", str(self.config)])
+
+    def connect_as(self, firm_id: FirmId, password: str | None = None) -> amqp.Connection:
+        uri = amqp_uri_as(
+            self.amqp_uri, firm_id.broker_user, password or firm_dev_password(firm_id)
+        )
+        return BrokerAddress.from_uri(uri).connect()
+
+
+@pytest.fixture
+def firms(rabbit_config, make_database_url, tmp_path):
+    world = Firms(nameko.config["AMQP_URI"], make_database_url("ticketing"), tmp_path)
+    yield world
+    management = ManagementClient.for_broker(None, BrokerAddress.from_uri(world.amqp_uri))
+    for firm_id in world.made:
+        management._call_optional("DELETE", f"users/{firm_id.broker_user}")
+
+
+def test_load_provisions_and_registers_every_firm_of_the_files(firms):
+    result = firms.park("load")
+
+    assert result.exit_code == 0, result.output
+    for firm_id in (firms.law, firms.finance):
+        assert firms.broker.state(firm_id).complete
+        assert f"user firm-{firm_id} created" in result.output
+        connection = firms.connect_as(firm_id)  # dev-<firm_id>: nothing configured
+        try:
+            assert connection.channel().basic_get(firm_id.work_queue) is None
+        finally:
+            connection.collect()
+    assert "registered in ticketing" in result.output
+    assert "2 firm(s) in 1 file(s): 2 changed, 0 unchanged, 0 left disabled" in result.output
+
+    listed = firms.park("list")
+    assert listed.exit_code == 0, listed.output
+    for firm_id in (firms.law, firms.finance):
+        [row] = [line for line in listed.output.splitlines() if str(firm_id) in line]
+        assert "active" in row and " ok " in row and PARK in row
+
+
+def test_a_second_load_changes_nothing_and_says_so(firms):
+    assert firms.park("load").exit_code == 0
+    hashes = {f: firms.broker.management.get_user(f.broker_user) for f in firms.made}
+
+    again = firms.park("load")
+
+    assert again.exit_code == 0, again.output
+    assert f"{firms.law}: unchanged" in again.output
+    assert f"{firms.finance}: unchanged" in again.output
+    assert "0 changed, 2 unchanged" in again.output and "nothing to do" in again.output
+    assert {f: firms.broker.management.get_user(f.broker_user) for f in firms.made} == hashes
+
+
+def test_a_changed_firm_is_updated_in_ticketing_only(firms):
+    assert firms.park("load").exit_code == 0
+    firms.write_firms_file(law_capacity=9)
+
+    again = firms.park("load")
+
+    assert again.exit_code == 0, again.output
+    assert f"{firms.law}:\n  updated in ticketing" in again.output
+    assert f"{firms.finance}: unchanged" in again.output
+    [row] = [line for line in firms.park("list").output.splitlines() if str(firms.law) in line]
+    assert "0/9" in row
+
+
+def test_an_invalid_firms_file_changes_nothing(firms):
+    path = firms.firms_dir / f"{PARK}.yaml"
+    path.write_text(path.read_text("utf-8").replace("capacity: 3", "capacity: 0"))
+
+    result = firms.park("load")
+
+    assert result.exit_code == 1
+    assert f"{PARK}.yaml" in result.output and "capacity" in result.output
+    for firm_id in firms.made:
+        assert firms.broker.state(firm_id).describe() == "absent"
+
+
+def test_without_a_password_in_a_production_config_nothing_is_provisioned(firms):
+    firms.configure(FIRM_PASSWORDS={str(firms.law): "s3cret"}, FIRM_DEV_PASSWORDS=False)
+
+    result = firms.park("load")
+
+    assert result.exit_code == 1
+    assert f"FIRM_PASSWORDS.{firms.finance}" in result.output
+    for firm_id in firms.made:  # all passwords are resolved before anything is touched
+        assert firms.broker.state(firm_id).describe() == "absent"
+
+
+def test_a_configured_password_is_the_firms(firms):
+    # as config/development.yaml with FIRM_PASSWORDS set: finance gets dev-<firm_id>
+    firms.configure(FIRM_PASSWORDS={str(firms.law): "s3cret"}, FIRM_DEV_PASSWORDS=True)
+
+    assert firms.park("load").exit_code == 0
+
+    firms.connect_as(firms.law, "s3cret").collect()
+    with pytest.raises(amqp.exceptions.AccessRefused):
+        firms.connect_as(firms.law)  # not dev-<firm_id>
+    firms.connect_as(firms.finance).collect()
+
+
+def test_add_from_the_options_then_again_changes_nothing(firms):
+    firm_id = FirmId(f"t{uuid.uuid4().hex[:10]}-cpa")
+    firms.made.append(firm_id)
+    described = [
+        str(firm_id), "--name", "测试会计师事务所", "--kind", "accounting",
+        "--skill", "bookkeeping", "--skill", "tax_filing", "--capacity", "4",
+        "--person", "杨明鉴", "--phone", "0371-6812-2101", "--park", PARK,
+    ]  # fmt: skip
+
+    result = firms.park("add", *described)
+
+    assert result.exit_code == 0, result.output
+    assert "registered in ticketing" in result.output
+    assert firms.broker.state(firm_id).complete
+    again = firms.park("add", *described)
+    assert again.exit_code == 0, again.output
+    assert f"{firm_id}: unchanged" in again.output and "nothing to do" in again.output
+
+
+def test_add_takes_one_firm_from_the_files(firms):
+    result = firms.park("add", str(firms.finance))
+
+    assert result.exit_code == 0, result.output
+    assert firms.broker.state(firms.finance).complete
+    assert firms.broker.state(firms.law).describe() == "absent"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["t-nobody-anywhere"], "no firm t-nobody-anywhere"),
+        (["Bad_Id", "--name", "x"], "missing --kind"),
+        (
+            ["t-bad-kind", "--name", "x", "--kind", "bakery", "--skill", "bread",
+             "--capacity", "1", "--person", "p", "--phone", "0371-6812-0101"],
+            "bakery",
+        ),
+    ],
+)  # fmt: skip
+def test_add_refuses_what_it_cannot_register(firms, args, message):
+    result = firms.park("add", *args)
+
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_disable_revokes_the_user_and_a_second_disable_changes_nothing(firms):
+    assert firms.park("load").exit_code == 0
+
+    result = firms.park("disable", str(firms.law), "--reason", "contract ended")
+
+    assert result.exit_code == 0, result.output
+    assert "disabled in ticketing, 0 open ticket(s) reassigned" in result.output
+    assert f"user firm-{firms.law} deleted" in result.output
+    with pytest.raises(amqp.exceptions.AccessRefused):
+        firms.connect_as(firms.law)
+    firms.connect_as(firms.finance).collect()  # the other firm is untouched
+    [row] = [line for line in firms.park("list").output.splitlines() if str(firms.law) in line]
+    assert "disabled: contract ended" in row and "revoked" in row
+    again = firms.park("disable", str(firms.law))
+    assert again.exit_code == 0, again.output
+    assert "nothing to do" in again.output
+
+
+def test_a_disabled_firm_stays_disabled_on_load_and_add_re_enables_it(firms):
+    assert firms.park("load").exit_code == 0
+    assert firms.park("disable", str(firms.law)).exit_code == 0
+
+    reload = firms.park("load")
+
+    assert reload.exit_code == 0, reload.output
+    assert f"{firms.law}: disabled in ticketing, left disabled" in reload.output
+    assert firms.broker.management.get_user(firms.law.broker_user) is None
+    added = firms.park("add", str(firms.law))
+    assert added.exit_code == 0, added.output
+    assert "re-enabled in ticketing" in added.output
+    firms.connect_as(firms.law).collect()
+
+
+def test_disable_refuses_an_unknown_firm(firms):
+    result = firms.park("disable", "t-nobody-anywhere")
+
+    assert result.exit_code == 1
+    assert "no firm t-nobody-anywhere" in result.output
+
+
+def test_a_work_item_reaches_a_loaded_firm_through_ticketing_work(firms):
+    assert firms.park("load").exit_code == 0
+    connection = BrokerAddress.from_uri(firms.amqp_uri).connect()
+    try:
+        message = amqp.Message(b'{"work": 1}')
+        connection.channel().basic_publish(message, "ticketing.work", str(firms.finance))
+    finally:
+        connection.close()
+
+    [item] = get_messages(
+        amqp_uri_as(firms.amqp_uri, firms.finance.broker_user, firm_dev_password(firms.finance)),
+        firms.finance.work_queue,
+    )
+    assert item.body == b'{"work": 1}'
+
+
+def test_the_firms_commands_are_registered_with_park():
+    result = runner.invoke(app, ["firms", "--help"])
+
+    assert result.exit_code == 0, result.output
+    for command in ("load", "add", "list", "disable"):
+        assert command in result.output
