@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from services.ticketing import handlers
 from services.ticketing.domain.catalogue import FirmKind
@@ -212,13 +213,15 @@ def test_decline_reroutes_to_another_firm_never_back(uow):
     assert view["status"] == "open" and view["firm_id"] is None
 
 
-def test_a_report_from_another_firm_is_refused_and_changes_nothing(uow, capsys):
+def test_a_report_from_another_firm_is_refused_and_changes_nothing(uow):
     admit(uow)
     handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
     ticket = handlers.request_service(service_request(), PARK, uow)
     before = len(uow.sent())
-    with pytest.raises(PermanentFailure, match="not_assignee"):
+    with capture_logs() as logs, pytest.raises(PermanentFailure, match="not_assignee"):
         report(uow, "work_completed", ticket.ticket_id, "b-law", outcome="done")
+    [security] = [entry for entry in logs if entry["event"] == "security_event"]
+    assert security["sender"] == "firm-b-law" and security["code"] == "not_assignee"
     with pytest.raises(PermanentFailure, match="missing_sender"):
         handlers.apply_firm_report(
             "work_accepted", {"ticket_id": ticket.ticket_id, "note": ""}, None, uow
