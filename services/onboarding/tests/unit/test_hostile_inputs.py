@@ -98,3 +98,64 @@ def test_a_portal_withdrawal_for_any_uuid_not_known_is_retried_not_refused():
     except TransientFailure:
         return
     raise AssertionError("an unknown application must be retried")
+
+
+# Text the contract lets through (its string fields refuse NULs and lone surrogates; a
+# ``Text`` field, whitespace only).
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+CONTENT = TEXT.filter(str.strip)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    department=CONTENT,
+    verdict=st.sampled_from(["approve", "reject"]),
+    reason=TEXT,
+    known=st.booleans(),
+)
+def test_any_decision_is_retried_recorded_or_refused_never_a_crash(
+    department, verdict, reason, known
+):
+    from shared.messaging.errors import TransientFailure
+
+    uow = _uow()
+    payload = submission()
+    if known:
+        handlers.receive_application(payload, "test-park", uow, Calendar())
+    decision = {
+        "application_id": payload["application_id"],
+        "department": department,
+        "decision": verdict,
+        "reason": reason,
+    }
+    published = list(uow.published)
+
+    if not known:  # not received yet: it may still come, so retried, not refused
+        with pytest.raises(TransientFailure, match="is unknown"):
+            handlers.decide_review(decision, uow)
+        assert uow.published == published
+        return
+    handlers.decide_review(decision, uow)
+    outcome = {e["type"] for e in uow.published[len(published) :]}
+    assert outcome & {"review_decision_recorded", "review_decision_refused"}
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(documents=st.lists(CONTENT, min_size=1, max_size=5), known=st.booleans())
+def test_any_documents_are_retried_or_taken_never_a_crash(documents, known):
+    from shared.messaging.errors import TransientFailure
+
+    uow = _uow()
+    payload = submission(documents=())
+    if known:
+        handlers.receive_application(payload, "test-park", uow, Calendar())
+    published = list(uow.published)
+    supplied = {"application_id": payload["application_id"], "documents": documents}
+
+    if not known:
+        with pytest.raises(TransientFailure, match="is unknown"):
+            handlers.supply_documents(supplied, uow)
+        assert uow.published == published
+        return
+    handlers.supply_documents(supplied, uow)
+    assert [e["type"] for e in uow.published[len(published) :]][:1] == ["documents_received"]
