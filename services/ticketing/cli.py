@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from shared.tooling.cli import DEFAULT_CONFIG, ROOT, ConfigOption, Context, console, fail
+from shared.tooling.cli import DEFAULT_CONFIG, ROOT, ConfigOption, Context, console
+from shared.tooling.cli import fail as _fail_markup
 
 if TYPE_CHECKING:
     from services.ticketing.domain.firm_directory import Firm
@@ -34,6 +36,12 @@ firms = typer.Typer(
 )
 
 DEFAULT_REASON = "disabled by the operator"
+
+
+def fail(message: str) -> None:
+    """Print ``error: <message>`` and exit 1; the message is text, never rich markup
+    (``[not_found]``, ``[<firm_id>]`` would vanish as tags)."""
+    _fail_markup(escape(message))
 
 
 def _firms_dir(context: Context, directory: Path | None) -> Path:
@@ -130,11 +138,11 @@ def _registrar(new_uow, known: Mapping[str, Mapping[str, Any]], park_id: str | N
 
 def _print(applied: Applied) -> None:
     if not applied.changed:
-        console.print(f"{applied.firm_id}: unchanged", highlight=False)
+        console.print(f"{applied.firm_id}: unchanged", highlight=False, markup=False)
         return
-    console.print(f"{applied.firm_id}:", highlight=False)
+    console.print(f"{applied.firm_id}:", highlight=False, markup=False)
     for line in applied.lines():
-        console.print(f"  {line}", highlight=False)
+        console.print(f"  {line}", highlight=False, markup=False)
 
 
 @firms.command("load")
@@ -142,10 +150,12 @@ def firms_load(
     directory: Annotated[Path | None, typer.Argument(help="default: FIRMS_DIR")] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Validate every firms file (deploy/firms/<park>.yaml) and register each firm:
-    its broker identity, then ticketing's database (idempotent: a second run changes
-    nothing and says so). A firm disabled in ticketing stays disabled (park firms add
-    re-enables it); a registered firm missing from the files is reported, not disabled.
+    """Register every firm of the firms files (FIRMS_DIR: deploy/firms/<park>.yaml).
+
+    Validates every file first, then for each firm: its broker identity, then ticketing's
+    database (idempotent: a second run changes nothing and says so). A firm disabled in
+    ticketing stays disabled (park firms add re-enables it); a registered firm missing
+    from the files is reported, not disabled.
     """
     from services.ticketing import handlers
     from services.ticketing.domain.firm_directory import load_firm_directories
@@ -170,6 +180,7 @@ def firms_load(
                     f"{firm.firm_id}: disabled in ticketing, left disabled "
                     "(park firms add re-enables it)",
                     highlight=False,
+                    markup=False,
                 )
                 counts["disabled"] += 1
                 continue
@@ -184,6 +195,7 @@ def firms_load(
                 f"{firm_id}: registered but in no firms file (park firms disable {firm_id} "
                 "retires it)",
                 highlight=False,
+                markup=False,
             )
     summary = (
         f"{len(everyone)} firm(s) in {len(directories)} file(s): {counts['changed']} changed, "
@@ -191,12 +203,12 @@ def firms_load(
     )
     if not counts["changed"]:
         summary += " — nothing to do"
-    console.print(summary, highlight=False)
+    console.print(summary, highlight=False, markup=False)
 
 
 @firms.command("add")
 def firms_add(
-    firm_id: Annotated[str, typer.Argument(help="the firm's id ([a-z0-9-], ≤ 40)")],
+    firm_id: Annotated[str, typer.Argument(help="the firm's id: a-z, 0-9, hyphens; ≤ 40")],
     file: Annotated[
         Path | None,
         typer.Option("--from", help="a firms file or directory to take the firm from"),
@@ -211,9 +223,11 @@ def firms_add(
     email: Annotated[str | None, typer.Option(help="contact e-mail")] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Register one firm (or re-enable a disabled one): from the firms files (FIRMS_DIR,
-    or --from), or described by the options (--name --kind --skill … --capacity
-    --person --phone [--email] [--park]). Provisions its broker identity first."""
+    """Register one firm, or re-enable a disabled one.
+
+    The firm comes from the firms files (FIRMS_DIR, or --from), or is described by the
+    options --name --kind --skill … --capacity --person --phone, optionally --email and
+    --park. Provisions its broker identity first, then registers it in ticketing."""
     from services.ticketing import handlers
     from services.ticketing.provisioning import add_firm, firm_password
 
@@ -232,7 +246,7 @@ def firms_add(
         applied = add_firm(found, password, broker, _registrar(new_uow, known, park_id))
     _print(applied)
     if not applied.changed:
-        console.print("nothing to do", highlight=False)
+        console.print("nothing to do", highlight=False, markup=False)
 
 
 def _described_firm(firm_id, name, kind, skills, capacity, person, phone, email) -> Firm:
@@ -292,8 +306,10 @@ def _firm_from_files(firm_id: str, where: Path) -> tuple[Firm, str]:
 
 @firms.command("list")
 def firms_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Every registered firm: park, kind, load, status, and what the broker holds of its
-    identity (ok; revoked; absent; incomplete: what is missing)."""
+    """Every registered firm, and what the broker holds of its identity.
+
+    Columns: park, kind, open tickets / capacity, status, broker (ok; revoked; absent;
+    incomplete: what is missing), name."""
     from services.ticketing import handlers
     from services.ticketing.domain.firm_directory import FirmId
 
@@ -304,7 +320,7 @@ def firms_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
         broker = _broker(context)
         for record in records:
             status = "active" if record["active"] else f"disabled: {record['disabled_reason']}"
-            table.add_row(
+            cells = (
                 record["firm_id"],
                 record["park_id"] or "(all)",
                 record["kind"],
@@ -313,8 +329,9 @@ def firms_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
                 broker.state(FirmId(record["firm_id"])).describe(),
                 record["name"],
             )
+            table.add_row(*(escape(cell) for cell in cells))  # names and reasons are text
     console.print(table)
-    console.print(f"{len(records)} firm(s)", highlight=False)
+    console.print(f"{len(records)} firm(s)", highlight=False, markup=False)
 
 
 @firms.command("disable")
@@ -323,10 +340,12 @@ def firms_disable(
     reason: Annotated[str, typer.Option(help="why (kept with the firm)")] = DEFAULT_REASON,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Disable a firm: ticketing reassigns its open tickets and withdraws their work
-    items (the running service's relay publishes them), then its broker user is revoked
-    on this vhost (permissions cleared, connections closed, the user deleted if it holds
-    no other vhost). Disabling again only completes a revocation left unfinished."""
+    """Disable a firm: reassign its open tickets, then revoke its broker user.
+
+    Ticketing reassigns its open tickets and withdraws their work items (the running
+    service's relay publishes them); then its broker user is revoked on this vhost
+    (permissions cleared, connections closed, the user deleted if it holds no other
+    vhost). Disabling again only completes a revocation left unfinished."""
     from services.ticketing import handlers
     from services.ticketing.domain.firm_directory import FirmId
     from services.ticketing.exceptions import NotFound
@@ -354,4 +373,4 @@ def firms_disable(
         applied = disable_firm(wanted, broker, disable)
     _print(applied)
     if not applied.changed:
-        console.print("already disabled and revoked: nothing to do", highlight=False)
+        console.print("already disabled and revoked: nothing to do", highlight=False, markup=False)

@@ -217,7 +217,8 @@ class FirmBroker:
     def provision(self, firm_id: FirmId, password: str) -> list[str]:
         """Queue and binding, then user and permissions; what changed (empty: nothing)."""
         changes = self.declare_work_queue(firm_id) + self.grant(firm_id, password)
-        log.info("firm provisioned on the broker", firm_id=str(firm_id), changes=changes)
+        if changes:
+            log.info("firm provisioned on the broker", firm_id=str(firm_id), changes=changes)
         return changes
 
     def revoke(self, firm_id: FirmId) -> list[str]:
@@ -239,7 +240,8 @@ class FirmBroker:
         if management.get_user(user) is not None and not management.user_permissions(user):
             management.delete_user(user)
             changes.append(f"user {user} deleted")
-        log.info("firm revoked on the broker", firm_id=str(firm_id), changes=changes)
+        if changes:
+            log.info("firm revoked on the broker", firm_id=str(firm_id), changes=changes)
         return changes
 
 

@@ -112,6 +112,8 @@ def test_load_provisions_and_registers_every_firm_of_the_files(firms):
     for firm_id in (firms.law, firms.finance):
         assert firms.broker.state(firm_id).complete
         assert f"user firm-{firm_id} created" in result.output
+        bound = f"  {firm_id.work_queue} bound to ticketing.work [{firm_id}]"
+        assert bound in result.output.splitlines()  # [{firm_id}] is not taken as markup
         connection = firms.connect_as(firm_id)  # dev-<firm_id>: nothing configured
         try:
             assert connection.channel().basic_get(firm_id.work_queue) is None
@@ -252,6 +254,80 @@ def test_disable_revokes_the_user_and_a_second_disable_changes_nothing(firms):
     assert "nothing to do" in again.output
 
 
+def open_a_ticket_for(firms, code: str = "LEGAL-01") -> str:
+    """An admitted enterprise asks for ``code`` (ticketing's use cases on its database)."""
+    from services.ticketing import handlers
+    from services.ticketing.orm import messaging
+    from services.ticketing.unit_of_work import TicketingUnitOfWork
+    from shared.clock import utcnow
+    from shared.db import Database
+
+    database = Database(firms.settings["DATABASES"]["ticketing"])
+
+    def uow():
+        return TicketingUnitOfWork(database, messaging, source="ticketing", clock=utcnow)
+
+    enterprise_id = f"ent-{uuid.uuid4().hex[:8]}"
+    admitted = {
+        "application_id": str(uuid.uuid4()),
+        "enterprise_id": enterprise_id,
+        "enterprise_name": "郑州测试机械有限公司",
+        "uscc": "91410100000000001X",
+        "industry_code": "C3464",
+        "tenure": "purchase",
+        "supply_chain_partner": True,
+        "environmental_review_required": False,
+        "chief_service_officer": "officer-7",
+        "legal_representative": "王建国",
+        "contact_phone": "13803710000",
+    }
+    request = {
+        "request_id": str(uuid.uuid4()),
+        "enterprise_id": enterprise_id,
+        "service_code": code,
+        "description": "劳动合同需要审查",
+        "priority": "normal",
+    }
+    try:
+        handlers.admit_enterprise(admitted, PARK, uow())
+        ticket = handlers.request_service(request, PARK, uow())
+    finally:
+        database.dispose()
+    return ticket.ticket_id
+
+
+def outbox_rows(firms, event_type: str) -> list:
+    from sqlalchemy import create_engine, select
+
+    from services.ticketing.orm import messaging
+    from shared.db import normalise_url
+
+    engine = create_engine(normalise_url(firms.settings["DATABASES"]["ticketing"]))
+    try:
+        with engine.connect() as connection:
+            outbox = messaging.outbox
+            query = select(outbox.c.routing_key).where(outbox.c.event_type == event_type)
+            return [row.routing_key for row in connection.execute(query)]
+    finally:
+        engine.dispose()
+
+
+def test_disable_reassigns_the_firms_open_tickets_before_revoking_it(firms):
+    assert firms.park("load").exit_code == 0
+    open_a_ticket_for(firms)  # the only legal firm takes it
+    assert outbox_rows(firms, "work_assigned") == [str(firms.law)]
+    [row] = [line for line in firms.park("list").output.splitlines() if str(firms.law) in line]
+    assert "1/5" in row
+
+    result = firms.park("disable", str(firms.law))
+
+    assert result.exit_code == 0, result.output
+    assert "disabled in ticketing, 1 open ticket(s) reassigned" in result.output
+    assert outbox_rows(firms, "work_withdrawn") == [str(firms.law)]  # the relay sends it
+    [row] = [line for line in firms.park("list").output.splitlines() if str(firms.law) in line]
+    assert "0/5" in row
+
+
 def test_a_disabled_firm_stays_disabled_on_load_and_add_re_enables_it(firms):
     assert firms.park("load").exit_code == 0
     assert firms.park("disable", str(firms.law)).exit_code == 0
@@ -271,7 +347,7 @@ def test_disable_refuses_an_unknown_firm(firms):
     result = firms.park("disable", "t-nobody-anywhere")
 
     assert result.exit_code == 1
-    assert "no firm t-nobody-anywhere" in result.output
+    assert "[not_found] no firm t-nobody-anywhere" in result.output  # not taken as markup
 
 
 def test_a_work_item_reaches_a_loaded_firm_through_ticketing_work(firms):
