@@ -234,7 +234,7 @@ def firms_add(
     context = Context(config)
     described = [name, kind, skill, capacity, person, phone, email]
     if any(value is not None for value in described):
-        found = _described_firm(firm_id, name, kind, skill, capacity, person, phone, email)
+        found = _described_firm(firm_id, name, kind, skill, capacity, person, phone, email, park)
         park_id = park
     else:
         found, park_id = _firm_from_files(firm_id, _firms_dir(context, file))
@@ -249,9 +249,14 @@ def firms_add(
         console.print("nothing to do", highlight=False, markup=False)
 
 
-def _described_firm(firm_id, name, kind, skills, capacity, person, phone, email) -> Firm:
-    from services.ticketing.domain.catalogue import FirmKind
-    from services.ticketing.domain.firm_directory import Contact, Firm, FirmId
+def _described_firm(firm_id, name, kind, skills, capacity, person, phone, email, park) -> Firm:
+    """The firm the options describe, validated exactly as an entry of a firms file."""
+    import yaml
+
+    from services.ticketing.domain.firm_directory import (
+        FirmDirectoryError,
+        parse_firm_directory,
+    )
 
     missing = [
         option
@@ -263,22 +268,30 @@ def _described_firm(firm_id, name, kind, skills, capacity, person, phone, email)
             ("--person", person),
             ("--phone", phone),
         )
-        if not value
+        if value is None or value == "" or value == []
     ]
     if missing:
         fail(f"describe the firm fully or not at all: missing {', '.join(missing)}")
+    contact = {"person": person, "phone": phone} | ({"email": email} if email else {})
+    entry = {
+        "firm_id": firm_id,
+        "name": name,
+        "kind": kind,
+        "skills": list(skills),
+        "capacity": capacity,
+        "contact": contact,
+    }
+    document = {"park": park or "any", "firms": [entry]}
     try:
-        return Firm(
-            FirmId(firm_id),
-            name.strip(),
-            FirmKind(kind),
-            frozenset(skills),
-            capacity,
-            Contact(person.strip(), phone, email),
-        )
-    except ValueError as error:
-        fail(str(error))
+        [firm] = parse_firm_directory(yaml.safe_dump(document, allow_unicode=True), "options")
+    except FirmDirectoryError as error:
+        problems = [
+            f"{problem.field.removeprefix('firms[0].')}: {problem.message}"
+            for problem in error.problems
+        ]
+        fail("invalid firm:\n  " + "\n  ".join(problems))
         raise  # unreachable: fail exits
+    return firm
 
 
 def _firm_from_files(firm_id: str, where: Path) -> tuple[Firm, str]:

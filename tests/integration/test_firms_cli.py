@@ -217,23 +217,52 @@ def test_add_takes_one_firm_from_the_files(firms):
     assert firms.broker.state(firms.law).describe() == "absent"
 
 
+DESCRIBED = ["--name", "x", "--kind", "legal", "--skill", "labour_law", "--capacity", "1",
+             "--person", "p", "--phone", "0371-6812-0101"]  # fmt: skip
+
+
+def described(**changes: str) -> list[str]:
+    """DESCRIBED with some options' values changed (or added)."""
+    args = list(DESCRIBED)
+    for option, value in changes.items():
+        flag = f"--{option}"
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    return args
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["t-nobody-anywhere"], "no firm t-nobody-anywhere"),
-        (["Bad_Id", "--name", "x"], "missing --kind"),
-        (
-            ["t-bad-kind", "--name", "x", "--kind", "bakery", "--skill", "bread",
-             "--capacity", "1", "--person", "p", "--phone", "0371-6812-0101"],
-            "bakery",
-        ),
+        ([], "no firm {id}"),
+        (["--name", "x"], "missing --kind"),
+        (described(kind="bakery"), "bakery"),
+        (described(skill="Not A Skill"), "skill"),
+        (described(capacity="0"), "capacity"),
+        (described(phone="call me maybe"), "contact.phone"),
+        (described(email="not-an-address"), "contact.email"),
+        (described(name="   "), "name"),
+        (described(person=""), "person"),
     ],
-)  # fmt: skip
-def test_add_refuses_what_it_cannot_register(firms, args, message):
-    result = firms.park("add", *args)
+)
+def test_add_refuses_what_it_cannot_register_and_provisions_nothing(firms, args, message):
+    firm_id = FirmId(f"t{uuid.uuid4().hex[:10]}-bad")
+    firms.made.append(firm_id)
 
-    assert result.exit_code == 1
-    assert message in result.output
+    result = firms.park("add", str(firm_id), *args)
+
+    assert result.exit_code == 1, result.output
+    assert message.format(id=firm_id) in result.output
+    assert firms.broker.state(firm_id).describe() == "absent"
+
+
+def test_add_refuses_an_invalid_firm_id(firms):
+    result = firms.park("add", "Bad_Id", *DESCRIBED)
+
+    assert result.exit_code == 1, result.output
+    assert "firm_id" in result.output
 
 
 def test_disable_revokes_the_user_and_a_second_disable_changes_nothing(firms):
