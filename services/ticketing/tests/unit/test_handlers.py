@@ -6,8 +6,11 @@ Every staged message is checked against the contract as the real outbox checks i
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -15,8 +18,11 @@ from structlog.testing import capture_logs
 from services.ticketing import handlers
 from services.ticketing.domain.catalogue import FirmKind
 from services.ticketing.domain.firm_directory import Contact, Firm, FirmId
+from services.ticketing.domain.reasons import ReasonCode
 from services.ticketing.exceptions import NotFound
 from services.ticketing.tests.unit.fake_uow import NOW, FakeUnitOfWork
+from shared.contract import build
+from shared.contract.registry import REGISTRY
 from shared.messaging.errors import PermanentFailure, TransientFailure
 
 PARK = "aux-shangjie"
@@ -381,3 +387,37 @@ def test_figures_per_firm_and_per_service(uow):
     assert by_firm["sla_compliance_percent"] == 100.0 and by_firm["mean_rating"] == 4
     [by_service] = handlers.service_figures(PARK, since, until, uow)
     assert by_service["service_code"] == "LEGAL-03"
+
+
+# -- docs/ticketing.md stays true ------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[4] / "docs" / "ticketing.md"
+HEADING = re.compile(r"^### `(\w+)\.(?:events|work)` / `(\w+)`", re.M)
+
+
+def _doc_examples() -> list[tuple[str, str, dict]]:
+    text = DOC.read_text("utf-8")
+    section = text[text.index("## Events") : text.index("## Reason codes")]
+    found = []
+    for match in re.finditer(r"```json\n(.*?)\n```", section, re.S):
+        source, type_ = HEADING.findall(section[: match.start()])[-1]
+        found.append((source, type_, json.loads(match.group(1))))
+    return found
+
+
+def test_every_ticketing_message_type_has_an_example_in_the_docs():
+    documented = {type_ for _, type_, _ in _doc_examples()}
+    registered = {spec.key.type for spec in REGISTRY if spec.key.source == "ticketing"}
+    assert registered <= documented
+
+
+@pytest.mark.parametrize("example", _doc_examples(), ids=lambda e: e[1])
+def test_every_event_example_in_the_docs_passes_the_contract(example):
+    source, type_, payload = example
+    build(source, type_, payload, occurred_at=NOW)
+
+
+def test_every_reason_code_is_in_the_docs():
+    text = DOC.read_text("utf-8")
+    table = text[text.index("## Reason codes") : text.index("## RPCs")]
+    assert {f"`{code.value}`" for code in ReasonCode} <= set(re.findall(r"`\w+`", table))
