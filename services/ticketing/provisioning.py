@@ -83,8 +83,10 @@ def firm_password(firm_id: FirmId, config: Mapping[str, Any]) -> str:
         raise ValueError(f"{FIRM_PASSWORDS} must map firm ids to passwords")
     if passwords and str(firm_id) in passwords:
         password = passwords[str(firm_id)]
-        if password is None or not str(password):
+        if password is None or password == "":
             raise MissingPassword(f"{FIRM_PASSWORDS}.{firm_id} is empty: set a password")
+        if isinstance(password, bool) or not isinstance(password, str | int):
+            raise MissingPassword(f"{FIRM_PASSWORDS}.{firm_id} is not a text: quote it")
         return str(password)
     if dev_default is True:
         return firm_dev_password(firm_id)
@@ -99,8 +101,8 @@ def password_matches(user: Mapping[str, Any], password: str) -> bool:
     ``password_hash`` is base64 of a 4-byte salt and the hash of salt + password)."""
     hasher = _HASHES.get(str(user.get("hashing_algorithm")))
     stored = user.get("password_hash")
-    if hasher is None or not stored:
-        return False  # unknown scheme: set it again rather than guess
+    if hasher is None or not isinstance(stored, str | bytes) or not stored:
+        return False  # unknown scheme or no hash: set it again rather than guess
     try:
         raw = base64.b64decode(stored, validate=True)
     except ValueError:

@@ -418,3 +418,86 @@ def test_firm_passwords_that_are_not_a_mapping_are_refused():
 
 
 FIRM_ID = FirmId("zhengheng-law")
+
+
+@pytest.mark.parametrize("value", [["a", "b"], {"nested": "x"}, True])
+def test_a_password_that_is_not_text_is_refused(value):
+    config = {"FIRM_PASSWORDS": {"zhengheng-law": value}, "FIRM_DEV_PASSWORDS": True}
+    with pytest.raises(MissingPassword, match="not a text"):
+        firm_password(FIRM_ID, config)
+
+
+CONFIG_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=8), st.lists(st.text(max_size=3))
+)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    config=st.dictionaries(
+        st.sampled_from(["FIRM_PASSWORDS", "FIRM_DEV_PASSWORDS", "OTHER"]),
+        st.one_of(
+            CONFIG_VALUES,
+            st.dictionaries(st.sampled_from(["zhengheng-law", "other"]), CONFIG_VALUES),
+        ),
+    )
+)
+def test_any_config_gives_a_non_empty_password_or_a_clear_refusal(config):
+    try:
+        password = firm_password(FIRM_ID, config)
+    except (MissingPassword, ValueError) as refusal:
+        assert "FIRM_PASSWORDS" in str(refusal)
+        return
+    assert isinstance(password, str) and password
+    listed = (config.get("FIRM_PASSWORDS") or {}).get("zhengheng-law")
+    if listed is None or listed == "":
+        assert password == "dev-zhengheng-law"  # only the development default
+        assert config.get("FIRM_DEV_PASSWORDS") is True or not (
+            "FIRM_PASSWORDS" in config or "FIRM_DEV_PASSWORDS" in config
+        )
+
+
+def rabbit_hash(password: str, salt: bytes) -> dict:
+    """A management-API user record as RabbitMQ stores it (rabbit_password_hashing_sha256)."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(salt + password.encode("utf-8")).digest()
+    return {
+        "password_hash": base64.b64encode(salt + digest).decode(),
+        "hashing_algorithm": "rabbit_password_hashing_sha256",
+    }
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    password=st.text(min_size=1), other=st.text(min_size=1), salt=st.binary(min_size=4, max_size=4)
+)
+def test_password_matches_only_the_password_it_was_hashed_from(password, other, salt):
+    stored = rabbit_hash(password, salt)
+    assert password_matches(stored, password)
+    assert password_matches(stored, other) == (other == password)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    user=st.fixed_dictionaries(
+        {},
+        optional={
+            "password_hash": st.one_of(
+                st.none(), st.text(), st.integers(), st.lists(st.integers()), st.binary()
+            ),
+            "hashing_algorithm": st.one_of(
+                st.sampled_from(
+                    ["rabbit_password_hashing_sha256", "rabbit_password_hashing_sha512"]
+                ),
+                st.none(),
+                st.text(),
+                st.integers(),
+            ),
+        },
+    ),
+    password=st.text(),
+)
+def test_password_matches_never_raises_on_a_strange_user_record(user, password):
+    assert password_matches(user, password) in (True, False)
