@@ -74,6 +74,8 @@ def _ticketing(context: Context) -> Iterator[Any]:
 @contextmanager
 def _refusals() -> Iterator[None]:
     """Turn what the operator can fix into a message and exit code 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from services.ticketing.exceptions import TicketingServiceError
     from shared.messaging.amqp_client import CONNECTION_ERRORS
     from shared.messaging.errors import TopologyMissing
@@ -88,6 +90,9 @@ def _refusals() -> Iterator[None]:
         fail(str(error))
     except CONNECTION_ERRORS as error:
         fail(f"the broker is not reachable: {error} (park check says how to fix it)")
+    except SQLAlchemyError as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        fail(f"ticketing's database: {first} (is it migrated? park db migrate ticketing)")
 
 
 def _broker(context: Context) -> FirmBroker:

@@ -401,3 +401,28 @@ def test_the_firms_commands_are_registered_with_park():
     assert result.exit_code == 0, result.output
     for command in ("load", "add", "list", "disable"):
         assert command in result.output
+
+
+def test_an_unmigrated_database_is_refused_before_the_broker_is_touched(firms, tmp_path):
+    firms.configure(DATABASES={"ticketing": f"sqlite:///{tmp_path / 'empty.sqlite'}"})
+
+    result = firms.park("load")
+
+    assert result.exit_code == 1, result.output
+    assert "park db migrate ticketing" in result.output
+    for firm_id in firms.made:
+        assert firms.broker.state(firm_id).describe() == "absent"
+
+
+def test_make_run_seeds_the_firms_after_the_parks():
+    import subprocess
+
+    planned = subprocess.run(
+        ["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+
+    commands = [
+        line.split("shared.tooling.cli ", 1)[1] for line in planned if "tooling.cli" in line
+    ]
+    assert commands.index("firms load") == commands.index("parks load") + 1
+    assert commands.index("topology declare") < commands.index("firms load")
