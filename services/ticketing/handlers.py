@@ -154,14 +154,11 @@ def route_waiting(
     uow: AbstractTicketingUnitOfWork, park_id: str | None, now: datetime
 ) -> list[str]:
     """Route the waiting tickets of ``park_id`` (every park when ``None``), each park
-    against its own firms; returns the ids of the tickets assigned."""
-    waiting = uow.tickets.waiting(park_id)
-    by_park: dict[str | None, list[Ticket]] = {}
-    for ticket in waiting:
-        by_park.setdefault(ticket.park_id, []).append(ticket)
+    against its own firms (locked first, as everywhere); returns the ids assigned."""
     assigned: list[str] = []
-    for park, tickets in sorted(by_park.items(), key=lambda item: item[0] or ""):
+    for park in uow.tickets.waiting_parks(park_id):
         board = lock_board(uow, park)
+        tickets = [t for t in uow.tickets.waiting(park) if t.park_id == park]
         for ticket in routing.route_waiting(tickets, board, now):
             store(uow, ticket)
             assigned.append(ticket.ticket_id)
@@ -179,10 +176,13 @@ def register_firm(
     route the waiting tickets it may take. ``park_id``: the park whose tickets it serves
     (``None``: every park). Its round-robin sequence survives an update."""
     with uow:
+        existing = uow.firms.get(firm.firm_id.value)
+        park = park_id if park_id is not None else (existing.park_id if existing else None)
+        lock_board(uow, park)  # the park's firms first, as every routing transaction
         existing = uow.firms.get(firm.firm_id.value, lock=True)
         record = FirmRecord(
             firm=firm,
-            park_id=park_id if park_id is not None else (existing.park_id if existing else None),
+            park_id=park,
             active=True,
             last_assigned=existing.last_assigned if existing else 0,
         )
@@ -200,10 +200,12 @@ def disable_firm(
     firm or back to waiting (``ticket_reassigned``, ``why: firm_disabled``) and withdraw
     its work items (``work_withdrawn``). Disabling a disabled firm changes nothing."""
     with uow:
-        record = uow.firms.get(firm_id, lock=True)
-        if record is None:
+        peek = uow.firms.get(firm_id)
+        if peek is None:
             raise NotFound(f"no firm {firm_id}")
-        board = lock_board(uow, record.park_id)
+        board = lock_board(uow, peek.park_id)  # the park's firms first, this one included
+        record = uow.firms.get(firm_id, lock=True)
+        assert record is not None
         moved = routing.disable_firm(firm_id, uow.tickets.held_by(firm_id), board, now)
         for ticket in moved:
             store(uow, ticket)
@@ -457,6 +459,11 @@ def cancel_claim_reviews(
     with uow:
         now = uow.clock()
         uow.tickets.record_claim_withdrawn(claim_id, payload["reason"], now)
+        # Firms first (a cancellation frees slots to route), then the claim's tickets.
+        for park in sorted(
+            {t.park_id for t in uow.tickets.for_claim(claim_id, lock=False)}, key=lambda p: p or ""
+        ):
+            lock_board(uow, park)
         cancelled = [
             ticket
             for ticket in uow.tickets.for_claim(claim_id)

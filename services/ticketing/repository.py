@@ -124,6 +124,11 @@ class AbstractTicketRepository(ABC):
         """Open, unassigned tickets of ``park_id`` (every park when ``None``), locked."""
 
     @abstractmethod
+    def waiting_parks(self, park_id: str | None) -> list[str | None]:
+        """The parks (``park_id`` alone, or every park when ``None``) that have open,
+        unassigned tickets; read without locks (routing locks firms first)."""
+
+    @abstractmethod
     def held_by(self, firm_id: str) -> list[Ticket]:
         """Tickets ``firm_id`` holds, locked."""
 
@@ -132,7 +137,7 @@ class AbstractTicketRepository(ABC):
         """Held tickets per firm."""
 
     @abstractmethod
-    def for_claim(self, claim_id: str) -> list[Ticket]: ...
+    def for_claim(self, claim_id: str, *, lock: bool = True) -> list[Ticket]: ...
 
     @abstractmethod
     def due(self, now: datetime, limit: int) -> list[Ticket]:
@@ -467,6 +472,16 @@ class TicketRepository(AbstractTicketRepository):
         statement = statement.order_by(orm.tickets.c.opened_at, orm.tickets.c.ticket_id)
         return self._many(_locked(statement, self.session))
 
+    def waiting_parks(self, park_id: str | None) -> list[str | None]:
+        statement = (
+            select(orm.tickets.c.park_id)
+            .where(orm.tickets.c.status == TicketStatus.OPEN.value)
+            .distinct()
+        )
+        if park_id is not None:
+            statement = statement.where(orm.tickets.c.park_id == park_id)
+        return sorted(self.session.execute(statement).scalars(), key=lambda p: p or "")
+
     def held_by(self, firm_id: str) -> list[Ticket]:
         statement = (
             select(orm.tickets.c.state)
@@ -492,13 +507,13 @@ class TicketRepository(AbstractTicketRepository):
         )
         return {firm_id: count for firm_id, count in rows}
 
-    def for_claim(self, claim_id: str) -> list[Ticket]:
+    def for_claim(self, claim_id: str, *, lock: bool = True) -> list[Ticket]:
         statement = (
             select(orm.tickets.c.state)
             .where(orm.tickets.c.claim_id == claim_id)
             .order_by(orm.tickets.c.ticket_id)
         )
-        return self._many(_locked(statement, self.session))
+        return self._many(_locked(statement, self.session) if lock else statement)
 
     def due(self, now: datetime, limit: int) -> list[Ticket]:
         statement = (

@@ -125,6 +125,10 @@ class FakeTickets(AbstractTicketRepository):
             if t.status == TicketStatus.OPEN and (park_id is None or t.park_id == park_id)
         ]
 
+    def waiting_parks(self, park_id):
+        parks = {t.park_id for t in self.waiting(park_id)}
+        return sorted(parks, key=lambda p: p or "")
+
     def held_by(self, firm_id):
         return [t for t in self._all() if t.firm_id == firm_id and t.status in HELD_STATES]
 
@@ -136,7 +140,7 @@ class FakeTickets(AbstractTicketRepository):
                 loads[t.firm_id] = loads.get(t.firm_id, 0) + 1
         return loads
 
-    def for_claim(self, claim_id):
+    def for_claim(self, claim_id, *, lock=True):
         return [t for t in self._all() if t.claim_id == claim_id]
 
     def due(self, now, limit):
