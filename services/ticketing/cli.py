@@ -202,6 +202,7 @@ def firms_load(
                 highlight=False,
                 markup=False,
             )
+    _print_coverage(directories)
     summary = (
         f"{len(everyone)} firm(s) in {len(directories)} file(s): {counts['changed']} changed, "
         f"{counts['unchanged']} unchanged, {counts['disabled']} left disabled"
@@ -209,6 +210,19 @@ def firms_load(
     if not counts["changed"]:
         summary += " — nothing to do"
     console.print(summary, highlight=False, markup=False)
+
+
+def _print_coverage(directories: Mapping[str, Any]) -> None:
+    """What each park's firms cannot serve (not fatal: those tickets wait visibly until a
+    firm that can is added)."""
+    from services.ticketing.domain.catalogue import load_catalogue
+    from services.ticketing.domain.firm_directory import check_coverage
+    from services.ticketing.unit_of_work import DEFAULT_CATALOGUE
+
+    catalogue = load_catalogue(DEFAULT_CATALOGUE)
+    for park_id, directory in sorted(directories.items()):
+        for gap in check_coverage(catalogue, directory):
+            console.print(f"coverage of {park_id}: {gap}", highlight=False, markup=False)
 
 
 @firms.command("add")
