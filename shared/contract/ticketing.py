@@ -199,9 +199,11 @@ class _SlaPayload(TicketPayload):
 @event("ticketing", "sla_warning")
 class SlaWarning(_SlaPayload):
     """A ``clock`` (``first_response`` | ``resolution``) used 80 % of its business hours;
-    ``due_at`` is when it breaches if nothing pauses it."""
+    ``due_at`` is when it breaches if nothing pauses it — null when the clock is paused
+    (waiting on the enterprise) as the warning is sent: a paused clock has no breach
+    instant."""
 
-    due_at = UtcDateTime(required=True)
+    due_at = UtcDateTime(required=True, allow_none=True)
 
 
 @event("ticketing", "sla_breached")

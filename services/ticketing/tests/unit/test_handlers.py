@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from services.ticketing import handlers
@@ -421,3 +423,100 @@ def test_every_reason_code_is_in_the_docs():
     text = DOC.read_text("utf-8")
     table = text[text.index("## Reason codes") : text.index("## RPCs")]
     assert {f"`{code.value}`" for code in ReasonCode} <= set(re.findall(r"`\w+`", table))
+
+
+# -- hostile reports ---------------------------------------------------------------------
+
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**15), max_value=10**15),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.lists(st.text(max_size=5), max_size=3),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    report_type=st.sampled_from(
+        ["work_accepted", "work_declined", "work_progressed", "work_completed", "work_exploded"]
+    ),
+    sender=st.one_of(
+        st.none(),
+        st.just("firm-a-law"),
+        st.just("firm-b-law"),
+        st.text(max_size=30),
+        st.builds(lambda s: f"firm-{s}", st.text(max_size=12)),
+    ),
+    outcome=_ANY,
+    fee_fen=_ANY,
+    reasons=st.lists(st.text(max_size=10), max_size=3),
+    waiting=st.booleans(),
+)
+def test_any_report_either_applies_or_is_refused_leaving_the_ticket_unchanged(
+    report_type, sender, outcome, fee_fen, reasons, waiting
+):
+    uow = FakeUnitOfWork()
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    handlers.register_firm(uow, firm("c-law", skills=("ip_law",)), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    before = handlers.get_ticket(ticket.ticket_id, uow)
+    sent = len(uow.sent())
+    payload = {
+        "ticket_id": ticket.ticket_id,
+        "note": "",
+        "outcome": outcome,
+        "fee_fen": fee_fen,
+        "reasons": reasons,
+        "waiting_on_enterprise": waiting,
+    }
+    try:
+        handlers.apply_firm_report(report_type, payload, sender, uow)
+    except PermanentFailure:
+        assert handlers.get_ticket(ticket.ticket_id, uow) == before
+        assert len(uow.sent()) == sent
+    else:
+        assert sender == "firm-a-law"  # only the assignee ever changes the ticket
+
+
+def test_a_ticket_the_sla_scan_fails_on_is_left_due_and_the_others_go_on(uow, monkeypatch):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    bad = handlers.request_service(service_request(), PARK, uow)
+    good = handlers.request_service(service_request(), PARK, uow)
+    check = handlers._check_ticket
+
+    def failing(uow, ticket, now):
+        if ticket.ticket_id == bad.ticket_id:
+            raise RuntimeError("boom")
+        return check(uow, ticket, now)
+
+    monkeypatch.setattr(handlers, "_check_ticket", failing)
+    uow.now = NOW + timedelta(hours=4, minutes=30)
+    scan = handlers.scan_sla(uow, batch=1)
+    assert scan.failed == [bad.ticket_id] and scan.checked == 1
+    assert [m["payload"]["ticket_id"] for m in uow.sent("sla_warning")] == [good.ticket_id]
+    monkeypatch.setattr(handlers, "_check_ticket", check)
+    assert handlers.scan_sla(uow).checked == 1  # the next pass takes it again
+
+
+def test_a_clock_paused_past_its_warning_point_is_warned_with_no_breach_instant(uow):
+    """The scan missed the 80 % point (it runs every 30 s, or was down) and then the firm
+    paused the clocks: the warning is still sent, with ``due_at`` null — a paused clock
+    has no breach instant. The contract must take it, or the scan fails on the ticket
+    at every pass."""
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)  # 80 h resolution
+    report(uow, "work_accepted", ticket.ticket_id, "a-law")
+    uow.now = NOW + timedelta(days=11)  # Friday 10:00 of the next week: 72 business hours
+    report(uow, "work_progressed", ticket.ticket_id, "a-law", waiting_on_enterprise=True)
+
+    scan = handlers.scan_sla(uow)
+
+    assert scan.failed == []
+    [warning] = uow.sent("sla_warning")
+    assert warning["payload"]["clock"] == "resolution"
+    assert warning["payload"]["due_at"] is None
