@@ -428,3 +428,19 @@ def test_make_run_seeds_the_firms_after_the_parks():
     ]
     assert commands.index("firms load") == commands.index("parks load") + 1
     assert commands.index("topology declare") < commands.index("firms load")
+
+
+def test_disable_again_completes_a_revocation_left_unfinished(firms):
+    assert firms.park("load").exit_code == 0
+    assert firms.park("disable", str(firms.law)).exit_code == 0
+    # As if the broker step had failed after ticketing disabled the firm:
+    firms.broker.grant(firms.law, firm_dev_password(firms.law))
+
+    again = firms.park("disable", str(firms.law))
+
+    assert again.exit_code == 0, again.output
+    assert f"permissions of firm-{firms.law} on vhost" in again.output
+    assert f"user firm-{firms.law} deleted" in again.output
+    assert "disabled in ticketing" not in again.output  # the database step is done already
+    with pytest.raises(amqp.exceptions.AccessRefused):
+        firms.connect_as(firms.law)
