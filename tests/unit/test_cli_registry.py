@@ -63,3 +63,17 @@ def test_the_cli_finds_the_repository_its_defaults_point_into():
     # db migrate reads ROOT/services/<service>/migrations, parks load ROOT/deploy/parks.
     assert cli.ROOT == ROOT
     assert cli.DEFAULT_CONFIG.is_file()
+
+
+def test_an_error_message_prints_its_brackets_as_written(capsys):
+    import typer
+
+    from shared.tooling import cli
+
+    try:
+        cli.fail("firm [zhengheng-law] is [not_found]")
+    except typer.Exit as exit_:
+        assert exit_.exit_code == 1
+    else:
+        raise AssertionError("fail() must exit")
+    assert "firm [zhengheng-law] is [not_found]" in capsys.readouterr().out
