@@ -248,8 +248,15 @@ class Ticketing:
     # -- what the service published ---------------------------------------------------------
 
     def events(self) -> list[dict]:
+        """Every ticketing event so far, once each: delivery is at least once (a relay
+        batch retried after a returned message publishes its other rows again), so
+        copies of an ``event_id`` already seen are dropped, as any consumer's inbox does."""
+        ids = {e["event_id"] for e in self.seen}
         for message in get_messages(self.amqp_uri, OBSERVER):
-            self.seen.append(json.loads(message.body))
+            envelope = json.loads(message.body)
+            if envelope["event_id"] not in ids:
+                ids.add(envelope["event_id"])
+                self.seen.append(envelope)
         return self.seen
 
     def events_where(self, type_: str, **fields) -> list[dict]:

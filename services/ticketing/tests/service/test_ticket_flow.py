@@ -5,10 +5,15 @@ comes before its enterprise's admission, an environmental review opened by admis
 
 from datetime import timedelta
 
+import nameko
+import pytest
+
 from services.ticketing.tests.service.conftest import PARK
 from shared.contract.fields import utc_iso
+from tests.support.broker import wait_for
 
 
+@pytest.mark.parametrize("ticketing", ["postgresql", "sqlite"], indirect=True)
 def test_a_request_is_routed_worked_resolved_rated_and_closed(ticketing, clock):
     ticketing.start()
     firm = ticketing.add_firm("law", skills=("labour_law", "mediation"))
@@ -104,3 +109,25 @@ def test_admission_of_an_industry_needing_environmental_review_opens_one(ticketi
     [opened] = ticketing.wait_for_event("ticket_opened", enterprise_id=enterprise_id)
     assert opened["payload"]["origin"] == "admission"
     ticketing.wait_for_work(firm, "work_assigned", opened["payload"]["ticket_id"])
+
+
+def test_a_work_item_for_a_firm_without_a_queue_is_quarantined_and_shown_in_health(ticketing):
+    with nameko.config.patch({"OUTBOX": {"poll_interval": 0.2, "quarantine_after": 2}}):
+        ticketing.start()
+    enterprise_id = ticketing.admit()
+    firm = ticketing.add_firm("noqueue", register=False)
+    ticketing.management._call_optional(
+        "DELETE", f"queues/{ticketing.management._q(ticketing.vhost)}/{firm.queue}"
+    )
+    ticketing.register(firm, skills=("labour_law", "mediation"))
+    request = ticketing.request(enterprise_id)
+    ticket_id = ticketing.ticket_of_request(request["request_id"])
+    ticketing.wait_for_event("ticket_assigned", ticket_id=ticket_id)  # the events go out
+
+    health = wait_for(
+        lambda: (report := ticketing.rpc("health"))["outbox_quarantined"] and report,
+        message="the work item quarantined",
+    )
+    assert [(h["type"], h["exchange"]) for h in health["quarantined"]] == [
+        ("work_assigned", "ticketing.work")
+    ], health
