@@ -520,3 +520,18 @@ def test_a_clock_paused_past_its_warning_point_is_warned_with_no_breach_instant(
     [warning] = uow.sent("sla_warning")
     assert warning["payload"]["clock"] == "resolution"
     assert warning["payload"]["due_at"] is None
+
+
+def test_each_park_counts_sla_time_in_its_own_business_hours(uow):
+    """aux-shangjie works 09:00-12:00 and 13:00-18:00; shangjie-equipment 08:30-12:00 and
+    13:30-17:30 (their park files' ticketing: sections). Opened Monday 10:00 with a
+    4-hour first response: due 15:00 in the one, 15:30 in the other."""
+    handlers.admit_enterprise(admitted("ent-a"), "aux-shangjie", uow)
+    handlers.admit_enterprise(admitted("ent-b"), "shangjie-equipment", uow)
+    handlers.request_service(service_request("ent-a"), "aux-shangjie", uow)
+    handlers.request_service(service_request("ent-b"), "shangjie-equipment", uow)
+    due = {
+        m["payload"]["enterprise_id"]: m["payload"]["first_response_due_at"]
+        for m in uow.sent("ticket_opened")
+    }
+    assert due == {"ent-a": "2026-11-23T07:00:00Z", "ent-b": "2026-11-23T07:30:00Z"}
