@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -535,3 +535,26 @@ def test_each_park_counts_sla_time_in_its_own_business_hours(uow):
         for m in uow.sent("ticket_opened")
     }
     assert due == {"ent-a": "2026-11-23T07:00:00Z", "ent-b": "2026-11-23T07:30:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("opened", "due", "why"),
+    [
+        # Wednesday 30 Sep 17:00: 1 h that day, then National Day (1-7 Oct) → Thursday 8 Oct.
+        ("2026-09-30T09:00:00+00:00", "2026-10-08T04:00:00Z", "national_day"),
+        # Friday 9 Oct 17:00: Saturday 10 Oct is a 调休 make-up workday.
+        ("2026-10-09T09:00:00+00:00", "2026-10-10T04:00:00Z", "make_up_saturday"),
+        # Friday 20 Nov 17:00: the weekend does not count → Monday 23 Nov 12:00.
+        ("2026-11-20T09:00:00+00:00", "2026-11-23T04:00:00Z", "weekend"),
+        # 2030 is in no calendar data: Monday-Friday fallback (a warning), no crash.
+        ("2030-03-01T09:00:00+00:00", "2030-03-04T04:00:00Z", "unknown_year"),
+    ],
+    ids=lambda value: value if value.isidentifier() else "",
+)
+def test_the_first_response_is_due_in_business_hours_of_the_official_calendar(opened, due, why):
+    uow = FakeUnitOfWork()
+    uow.now = datetime.fromisoformat(opened)
+    admit(uow)
+    handlers.request_service(service_request(), PARK, uow)  # LEGAL-03: 4 h first response
+    [ticket_opened] = uow.sent("ticket_opened")
+    assert ticket_opened["payload"]["first_response_due_at"] == due, why
