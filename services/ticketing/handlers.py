@@ -53,7 +53,7 @@ from services.ticketing.domain.tickets import (
 from services.ticketing.exceptions import NotFound
 from services.ticketing.repository import EnterpriseRecord, FirmRecord, TicketQuery
 from services.ticketing.unit_of_work import AbstractTicketingUnitOfWork
-from shared.contract.fields import utc_iso
+from shared.contract.fields import text_problem, utc_iso
 from shared.messaging.errors import PermanentFailure, TransientFailure
 from shared.messaging.topology import WORK_EXCHANGE
 
@@ -368,6 +368,17 @@ def request_service(
         enterprise = uow.enterprises.get(request.enterprise_id)
         terms = uow.rules.terms(request.service_code)
         reasons = check_service_request(request, enterprise is not None, terms)
+        if text_problem(request.description) and ReasonCode.INVALID_DESCRIPTION not in {
+            r.code for r in reasons
+        }:
+            # Text no event can carry (a lone surrogate): a reason, not a contract violation.
+            reasons.append(
+                Reason(
+                    ReasonCode.INVALID_DESCRIPTION,
+                    f"description is not valid text: {text_problem(request.description)}",
+                    "description",
+                )
+            )
         if [r.code for r in reasons] == [ReasonCode.ENTERPRISE_NOT_ADMITTED]:
             raise TransientFailure(
                 f"enterprise {request.enterprise_id} is not admitted (yet): retried, as its "

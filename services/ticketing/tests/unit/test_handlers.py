@@ -558,3 +558,24 @@ def test_the_first_response_is_due_in_business_hours_of_the_official_calendar(op
     handlers.request_service(service_request(), PARK, uow)  # LEGAL-03: 4 h first response
     [ticket_opened] = uow.sent("ticket_opened")
     assert ticket_opened["payload"]["first_response_due_at"] == due, why
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    description=st.text(max_size=4100)
+    | st.sampled_from(["\ud800", "ok\x00", " ", "a" * 4001, "申请\n\t说明"]),
+    priority=st.sampled_from(["normal", "urgent"]),
+    code=st.sampled_from(["LEGAL-03", "LEGAL-08", "ENV-01", "NOPE-01"]),
+)
+def test_any_valid_request_is_answered_by_a_ticket_or_a_rejection_with_reasons(
+    description, priority, code
+):
+    uow = FakeUnitOfWork()
+    admit(uow)
+    handlers.request_service(
+        service_request(description=description, priority=priority, code=code), PARK, uow
+    )
+    opened, rejected = uow.sent("ticket_opened"), uow.sent("service_request_rejected")
+    assert len(opened) + len(rejected) == 1
+    if rejected:
+        assert rejected[0]["payload"]["reasons"]
