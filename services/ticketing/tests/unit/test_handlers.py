@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from services.ticketing import handlers
+from services.ticketing import handlers, schemas
 from services.ticketing.domain.catalogue import FirmKind
 from services.ticketing.domain.firm_directory import Contact, Firm, FirmId
 from services.ticketing.domain.reasons import ReasonCode
-from services.ticketing.exceptions import NotFound
+from services.ticketing.exceptions import InvalidRequest, NotFound
 from services.ticketing.tests.unit.fake_uow import NOW, FakeUnitOfWork
 from shared.contract import build
 from shared.contract.registry import REGISTRY
@@ -579,3 +579,29 @@ def test_any_valid_request_is_answered_by_a_ticket_or_a_rejection_with_reasons(
     assert len(opened) + len(rejected) == 1
     if rejected:
         assert rejected[0]["payload"]["reasons"]
+
+
+# -- RPC arguments -------------------------------------------------------------------------
+
+
+def test_rpc_arguments_are_validated_naming_the_field():
+    args = schemas.load(
+        schemas.FiguresQuery,
+        park_id=PARK,
+        since="2026-11-01T00:00:00Z",
+        until="2026-12-01T00:00:00Z",
+    )
+    assert args["since"] < args["until"]
+    with pytest.raises(InvalidRequest, match="until"):
+        schemas.load(
+            schemas.FiguresQuery,
+            park_id=PARK,
+            since="2026-12-01T00:00:00Z",
+            until="2026-11-01T00:00:00Z",
+        )
+    with pytest.raises(InvalidRequest, match="since"):
+        schemas.load(schemas.FiguresQuery, park_id=PARK, since="2026-11-01", until=None)
+    with pytest.raises(InvalidRequest, match="status"):
+        schemas.load(schemas.TicketQuery, status="lost")
+    with pytest.raises(InvalidRequest, match="limit"):
+        schemas.load(schemas.TicketQuery, limit=0)
