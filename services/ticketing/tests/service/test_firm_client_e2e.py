@@ -1,0 +1,251 @@
+"""The firms' client end to end against the running ticketing service (real broker,
+PostgreSQL): the firm side is driven only through ``clients.firm`` — :class:`FirmClient`
+as a library and the ``firm`` CLI — as firms provisioned the way ticketing provisions
+them (``firm-<id>``, its own queue, write only to ``firms.events``)."""
+
+import uuid
+
+import pytest
+from typer.testing import CliRunner
+
+from clients.firm import FirmClient, ItemStatus, TicketNotOpen, UnknownTicket
+from clients.firm.cli import app
+from services.ticketing import handlers
+from services.ticketing.tests.service.conftest import PARK, SECURITY, park_error
+from services.ticketing.tests.service.test_sla_and_reviews import review_request
+from tests.support.broker import wait_for
+
+QUOTED_LEGAL = "LEGAL-05"  # 股权架构设计: fee quoted by the firm
+LEGAL_SKILLS = ("labour_law", "mediation", "corporate_law")
+
+
+@pytest.fixture
+def clients(ticketing, tmp_path):
+    """``clients(firm)``: a :class:`FirmClient` for a provisioned firm, its store in
+    ``tmp_path``; all closed at teardown."""
+    opened: list[FirmClient] = []
+
+    def client_for(firm) -> FirmClient:
+        client = FirmClient(
+            firm.firm_id,
+            firm.amqp_uri,
+            tmp_path / f"firm-{firm.firm_id}.sqlite",
+            clock=ticketing.clock,
+        )
+        opened.append(client)
+        return client
+
+    yield client_for
+    for client in opened:
+        client.close()
+
+
+def fetched(client: FirmClient, ticket_id: str, status: ItemStatus = ItemStatus.NEW):
+    """Fetch until the store holds ``ticket_id`` in ``status`` (polling, with a deadline)."""
+
+    def look():
+        client.fetch()
+        item = client.store.item(ticket_id)
+        return item if item is not None and item.status is status else None
+
+    return wait_for(look, message=f"{ticket_id} {status.value} in {client.store.path}")
+
+
+def cli(client: FirmClient, *args: str):
+    """Run ``firm work <args>`` as the client's firm, on the client's store."""
+    result = CliRunner().invoke(
+        app,
+        [
+            "work",
+            *args,
+            "--firm-id",
+            client.firm_id,
+            "--amqp-uri",
+            client.amqp_uri,
+            "--store",
+            str(client.store.path),
+        ],
+    )
+    return result
+
+
+def test_a_quoted_service_fetched_worked_paused_completed_rated_and_closed(ticketing, clients):
+    ticketing.start()
+    firm = ticketing.add_firm("law", skills=LEGAL_SKILLS)
+    client = clients(firm)
+    enterprise_id = ticketing.admit()
+    request = ticketing.request(enterprise_id, QUOTED_LEGAL, description="设计员工持股平台")
+    ticket_id = ticketing.ticket_of_request(request["request_id"])
+
+    # fetch (through the CLI): the work item is in the store with what the firm needs
+    result = wait_for(
+        lambda: (
+            (run := cli(client, "fetch")).exit_code == 0
+            and client.store.item(ticket_id) is not None
+            and run
+        ),
+        message=f"{ticket_id} fetched by the CLI",
+    )
+    assert "1 new" in result.output, result.output
+    item = client.item(ticket_id)
+    assert item.status is ItemStatus.NEW
+    assert item.payload["firm_id"] == firm.firm_id
+    assert item.payload["service_code"] == QUOTED_LEGAL
+    assert item.payload["fee_policy"] == "quoted" and item.payload["fee_fen"] is None
+    assert item.payload["description"] == "设计员工持股平台"
+    assert item.payload["request_id"] == request["request_id"]
+    assert item.payload["enterprise"] == {
+        "enterprise_id": enterprise_id,
+        "name": "郑州恒达精密机械有限公司",
+        "uscc": "91410100000000019L",
+        "legal_representative": "王建国",
+        "contact_phone": "13803710000",
+    }
+    assert item.payload["first_response_due_at"] and item.payload["resolution_due_at"]
+    listed = cli(client, "list")
+    assert listed.exit_code == 0 and ticket_id in listed.output, listed.output
+
+    ticketing.clock.advance(hours=1)
+    accepted = cli(client, "accept", ticket_id, "--note", "已安排律师对接")
+    assert accepted.exit_code == 0, accepted.output
+    [event] = ticketing.wait_for_event("ticket_accepted", ticket_id=ticket_id)
+    assert event["payload"]["firm_id"] == firm.firm_id
+
+    assert client.progress(ticket_id, "请提供公司章程", waiting_on_enterprise=True).sent
+    ticketing.wait_for_event("ticket_waiting", ticket_id=ticket_id)
+    assert client.item(ticket_id).status is ItemStatus.WAITING
+    ticketing.portal.publish(
+        "ticket_replied", {"ticket_id": ticket_id, "message": "章程已上传"}, park_id=PARK
+    )
+    [resumed] = ticketing.wait_for_event("ticket_resumed", ticket_id=ticket_id)
+    assert resumed["payload"]["by"] == "enterprise"
+
+    ticketing.clock.advance(hours=2)
+    assert client.complete(ticket_id, "done", "方案已交付", fee_fen=1_200_000).sent
+    [resolved] = ticketing.wait_for_event("ticket_resolved", ticket_id=ticket_id)
+    assert resolved["payload"]["outcome"] == "done"
+    assert resolved["payload"]["fee_fen"] == 1_200_000
+    assert resolved["payload"]["firm_id"] == firm.firm_id
+    view = ticketing.rpc("ticket", ticket_id)
+    assert view["status"] == "resolved" and view["firm_id"] == firm.firm_id
+    assert client.item(ticket_id).status is ItemStatus.COMPLETED
+    assert [r.status for r in client.store.reports(ticket_id)] == ["sent"] * 3
+
+    ticketing.portal.publish(
+        "ticket_rated", {"ticket_id": ticket_id, "score": 5, "comment": "专业"}, park_id=PARK
+    )
+    [closed] = ticketing.wait_for_event("ticket_closed", ticket_id=ticket_id)
+    assert closed["payload"]["why"] == "rated"
+    assert ticketing.rpc("ticket", ticket_id)["status"] == "closed"
+    assert ticketing.dead_letters() == []
+    assert client.store.quarantined() == []
+
+
+def test_a_ticket_declined_through_the_client_reaches_the_other_firms_client(ticketing, clients):
+    ticketing.start()
+    first, second = ticketing.add_firm("first"), ticketing.add_firm("second")
+    by_id = {first.firm_id: clients(first), second.firm_id: clients(second)}
+    enterprise_id = ticketing.admit()
+    request = ticketing.request(enterprise_id)
+    ticket_id = ticketing.ticket_of_request(request["request_id"])
+    [assigned] = ticketing.wait_for_event("ticket_assigned", ticket_id=ticket_id)
+    holder = by_id.pop(assigned["payload"]["firm_id"])
+    [other] = by_id.values()
+
+    fetched(holder, ticket_id)
+    declined = cli(holder, "decline", ticket_id, "--note", "利益冲突")
+    assert declined.exit_code == 0, declined.output
+    [moved] = ticketing.wait_for_event("ticket_reassigned", ticket_id=ticket_id)
+    assert moved["payload"]["from_firm_id"] == holder.firm_id
+    assert moved["payload"]["to_firm_id"] == other.firm_id
+
+    item = fetched(other, ticket_id)
+    assert item.payload["firm_id"] == other.firm_id
+    assert other.accept(ticket_id).sent
+    ticketing.wait_for_event("ticket_accepted", ticket_id=ticket_id)
+    assert holder.item(ticket_id).status is ItemStatus.DECLINED
+    with pytest.raises(TicketNotOpen):
+        holder.accept(ticket_id)
+    assert ticketing.dead_letters() == []
+
+
+def test_a_withdrawn_claim_marks_the_review_withdrawn_in_the_store(ticketing, clients):
+    ticketing.start()
+    lawyer = ticketing.add_firm("law", skills=("buyback_review",))
+    client = clients(lawyer)
+    enterprise_id = ticketing.admit()
+    claim_id = str(uuid.uuid4())
+    request = {**review_request(claim_id, enterprise_id), "reviews": ["legal"]}
+    ticketing.buyback.publish("claim_review_requested", request, park_id=PARK)
+    [opened] = ticketing.wait_for_event("ticket_opened", claim_id=claim_id)
+    ticket_id = opened["payload"]["ticket_id"]
+    item = fetched(client, ticket_id)
+    assert item.is_review and item.payload["claim_id"] == claim_id
+    assert client.accept(ticket_id, "开始审查").sent
+    ticketing.wait_for_event("ticket_accepted", ticket_id=ticket_id)
+
+    ticketing.buyback.publish(
+        "claim_withdrawn",
+        {"claim_id": claim_id, "enterprise_id": enterprise_id, "reason": "已获银行续贷"},
+        park_id=PARK,
+    )
+    ticketing.wait_for_event("ticket_cancelled", ticket_id=ticket_id)
+    item = fetched(client, ticket_id, ItemStatus.WITHDRAWN)
+    assert item.withdrawn_reason == "ticket_cancelled"
+    assert item.payload["claim_id"] == claim_id  # what the work was is kept
+    with pytest.raises(TicketNotOpen, match="withdrawn"):
+        client.complete(ticket_id, "approve")
+    assert ticketing.rpc("ticket", ticket_id)["status"] == "cancelled"
+
+
+def test_firm_a_cannot_report_on_firm_bs_ticket(ticketing, clients):
+    ticketing.start()
+    a = ticketing.add_firm("a")
+    a_client = clients(a)
+    enterprise_id = ticketing.admit()
+    first = ticketing.ticket_of_request(ticketing.request(enterprise_id)["request_id"])
+    fetched(a_client, first)
+    b = ticketing.add_firm("b")
+    b_client = clients(b)
+    second = ticketing.ticket_of_request(ticketing.request(enterprise_id)["request_id"])
+    [assigned] = ticketing.wait_for_event("ticket_assigned", ticket_id=second)
+    assert assigned["payload"]["firm_id"] == b.firm_id  # the least loaded
+    b_item = fetched(b_client, second)
+
+    # A ticket A never received: its client refuses before anything is written or sent.
+    with pytest.raises(UnknownTicket):
+        a_client.accept(second)
+    assert a_client.store.reports(second) == []
+
+    # B's work item in A's store (copied from B): A's report goes out as firm-A, and
+    # ticketing dead-letters it as a security event; B's ticket is unchanged.
+    a_client.store.record(
+        event_id=str(uuid.uuid4()),
+        type_="work_assigned",
+        occurred_at=ticketing.clock(),
+        payload=dict(b_item.payload),
+        correlation_id=b_item.correlation_id,
+        park_id=b_item.park_id,
+        now=ticketing.clock(),
+    )
+    assert a_client.accept(second, "抢单").sent  # the broker took it …
+    [letter] = wait_for(ticketing.dead_letters, message="A's report on B's ticket")
+    assert "not_assignee" in park_error(letter), park_error(letter)  # … ticketing refused it
+    assert SECURITY.search(park_error(letter))
+    view = ticketing.rpc("ticket", second)
+    assert view["status"] == "assigned" and view["firm_id"] == b.firm_id
+    assert ticketing.events_where("ticket_accepted", ticket_id=second) == []
+
+    # The ticket A held goes to B (A disabled) before A's client fetched the withdrawal:
+    # A reports on a stale item, and that report is refused too.
+    handlers.disable_firm(ticketing.uow(), a.firm_id, "执业许可暂停", ticketing.clock())
+    [moved] = ticketing.wait_for_event("ticket_reassigned", ticket_id=first)
+    assert moved["payload"]["to_firm_id"] == b.firm_id
+    fetched(b_client, first)
+    assert a_client.complete(first, "done", "已处理").sent
+    [letter] = wait_for(ticketing.dead_letters, message="A's stale report")
+    assert "no_longer_assigned" in park_error(letter), park_error(letter)
+    view = ticketing.rpc("ticket", first)
+    assert view["status"] == "assigned" and view["firm_id"] == b.firm_id
+    assert ticketing.events_where("ticket_resolved", ticket_id=first) == []
+    assert fetched(a_client, first, ItemStatus.WITHDRAWN).withdrawn_reason == "firm_disabled"
