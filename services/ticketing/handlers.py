@@ -90,7 +90,7 @@ def send_work(uow: AbstractTicketingUnitOfWork, ticket: Ticket) -> None:
     entry = uow.rules.catalogue.get(ticket.service_code)
     if entry is not None:
         payload["service_name_en"] = entry.name_en
-    uow.send(WORK_EXCHANGE, item.firm_id, "work_assigned", payload, park_id=ticket.park_id)
+    uow.send(WORK_EXCHANGE, item.firm_id, item.message_type, payload, park_id=ticket.park_id)
 
 
 def withdraw_work(
@@ -99,7 +99,11 @@ def withdraw_work(
     """Tell ``firm_id`` to stop working on the ticket."""
     message = WorkWithdrawn(ticket_id=ticket.ticket_id, firm_id=firm_id, reason=reason)
     uow.send(
-        WORK_EXCHANGE, firm_id, "work_withdrawn", event_payload(message), park_id=ticket.park_id
+        WORK_EXCHANGE,
+        firm_id,
+        message.message_type,
+        event_payload(message),
+        park_id=ticket.park_id,
     )
 
 

@@ -231,7 +231,7 @@ class WorkItem:
     """The work sent to the assignee: the ticket, the service, the enterprise, the
     description and the due times. Built by :func:`.tickets.work_item_for`."""
 
-    message_type: ClassVar[str] = "work_item"
+    message_type: ClassVar[str] = "work_assigned"
     ticket_id: str
     firm_id: str
     service_code: str

@@ -15,7 +15,14 @@ from services.ticketing.domain.errors import (
     NotYetApplicable,
     RatingRefused,
 )
-from services.ticketing.domain.events import DomainEvent, EnterpriseCard, TicketEvent, event_payload
+from services.ticketing.domain.events import (
+    DomainEvent,
+    EnterpriseCard,
+    TicketEvent,
+    WorkItem,
+    WorkWithdrawn,
+    event_payload,
+)
 from services.ticketing.domain.reasons import ReasonCode
 from services.ticketing.domain.sla import SlaPolicy
 from services.ticketing.domain.tickets import (
@@ -36,6 +43,7 @@ from services.ticketing.tests.unit.ticket_builders import (
     terms,
     utc,
 )
+from shared.contract.registry import REGISTRY
 
 LATER = MONDAY_9 + timedelta(hours=1)
 
@@ -390,3 +398,27 @@ def test_every_event_payload_is_json_with_utc_z_times() -> None:
         text = json.dumps(event_payload(event), ensure_ascii=False)
         assert "+00:00" not in text
         assert "occurred_at" not in event_payload(event)
+
+
+def test_the_work_messages_are_named_as_the_contract_names_them() -> None:
+    """One name per work message: the domain's ``message_type`` is the type the service
+    sends on ``ticketing.work`` and the contract registers (was ``work_item``)."""
+    ticket = Ticket.open_for_request(
+        request(request_id="0b7c2f5e-3f52-4a53-9d0e-6f1d1c1c9a01"),
+        terms(fee_policy=FeePolicy.QUOTED),
+        ticket_id="t-contract",
+        now=MONDAY_9,
+        calendar=CALENDAR,
+        park_id="aux-shangjie",
+    )
+    ticket.assign("lawco", MONDAY_9)
+    item = work_item_for(ticket, CARD, CALENDAR)
+    withdrawn = WorkWithdrawn(ticket_id=ticket.ticket_id, firm_id="lawco", reason="reassigned")
+
+    assert (WorkItem.message_type, WorkWithdrawn.message_type) == (
+        "work_assigned",
+        "work_withdrawn",
+    )
+    for message in (item, withdrawn):
+        spec = REGISTRY.spec("ticketing", message.message_type, 1)
+        assert spec.schema_class().validate(event_payload(message)) == {}
