@@ -114,11 +114,15 @@ def test_a_quoted_service_fetched_worked_paused_completed_rated_and_closed(ticke
     assert client.progress(ticket_id, "请提供公司章程", waiting_on_enterprise=True).sent
     ticketing.wait_for_event("ticket_waiting", ticket_id=ticket_id)
     assert client.item(ticket_id).status is ItemStatus.WAITING
+    view = ticketing.rpc("ticket", ticket_id)
+    assert view["status"] == "waiting_on_enterprise", view
+    assert view["first_response"]["met"] and not view["resolution"]["running"]
     ticketing.portal.publish(
         "ticket_replied", {"ticket_id": ticket_id, "message": "章程已上传"}, park_id=PARK
     )
     [resumed] = ticketing.wait_for_event("ticket_resumed", ticket_id=ticket_id)
     assert resumed["payload"]["by"] == "enterprise"
+    assert ticketing.rpc("ticket", ticket_id)["resolution"]["running"]
 
     ticketing.clock.advance(hours=2)
     assert client.complete(ticket_id, "done", "方案已交付", fee_fen=1_200_000).sent
@@ -128,6 +132,13 @@ def test_a_quoted_service_fetched_worked_paused_completed_rated_and_closed(ticke
     assert resolved["payload"]["firm_id"] == firm.firm_id
     view = ticketing.rpc("ticket", ticket_id)
     assert view["status"] == "resolved" and view["firm_id"] == firm.firm_id
+    assert (view["outcome"], view["fee_fen"], view["resolved_by"]) == (
+        "done",
+        1_200_000,
+        firm.firm_id,
+    )
+    shown = cli(client, "show", ticket_id)
+    assert shown.exit_code == 0 and '"completed"' in shown.output, shown.output
     assert client.item(ticket_id).status is ItemStatus.COMPLETED
     assert [r.status for r in client.store.reports(ticket_id)] == ["sent"] * 3
 
@@ -164,6 +175,7 @@ def test_a_ticket_declined_through_the_client_reaches_the_other_firms_client(tic
     assert other.accept(ticket_id).sent
     ticketing.wait_for_event("ticket_accepted", ticket_id=ticket_id)
     assert holder.item(ticket_id).status is ItemStatus.DECLINED
+    assert ticketing.rpc("ticket", ticket_id)["declined_firms"] == [holder.firm_id]
     with pytest.raises(TicketNotOpen):
         holder.accept(ticket_id)
     assert ticketing.dead_letters() == []
