@@ -1,14 +1,16 @@
 """Events the buyback service publishes on ``buyback.events`` that others consume today.
 
 The buyback service itself arrives with its own issue; ``claim_settled`` is registered
-now because onboarding already releases the units of a settled claim, and
-``claim_review_requested`` / ``claim_withdrawn`` because ticketing opens and cancels the
-claim's legal and finance review tickets.
+now because onboarding already releases the units of a settled claim (and billing posts
+the repurchase and stops the units' recurring charges), ``claim_review_requested`` /
+``claim_withdrawn`` because ticketing opens and cancels the claim's legal and finance
+review tickets, and ``settlement_requested`` because billing nets the enterprise's debts
+from the buyback price (``billing.events/buyback_settlement_computed``).
 """
 
-from marshmallow import validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
-from shared.contract.fields import StrictList, Text, Uuid
+from shared.contract.fields import Fen, IsoDate, StrictInteger, StrictList, Text, Uuid
 from shared.contract.registry import PayloadSchema, event
 
 
@@ -19,6 +21,44 @@ class ClaimSettled(PayloadSchema):
     claim_id = Uuid(required=True)
     enterprise_id = Text(required=True)
     units = StrictList(Text(), required=True, min_length=1)
+    # Added for billing (optional: absent from events published before they existed):
+    # the price paid, the net after billing's offsets (negative: the enterprise still
+    # owes it) and the park-local date from which the units' recurring charges stop.
+    gross_fen = Fen(load_default=None, allow_none=True)
+    net_fen = StrictInteger(load_default=None, allow_none=True)
+    settled_on = IsoDate(load_default=None, allow_none=True)
+
+
+class SettlementUnitSchema(PayloadSchema):
+    """A unit the park buys back, at its recorded original price."""
+
+    unit_id = Text(required=True)
+    price_fen = Fen(required=True, minimum=1)
+
+
+@event("buyback", "settlement_requested")
+class SettlementRequested(PayloadSchema):
+    """The claim is approved: billing nets the enterprise's debts from ``gross_fen`` (the
+    sum of the units' original prices) and answers ``buyback_settlement_computed``."""
+
+    claim_id = Uuid(required=True)
+    enterprise_id = Text(required=True)
+    units = StrictList(fields.Nested(SettlementUnitSchema), required=True, min_length=1)
+    gross_fen = Fen(required=True, minimum=1)
+
+    @validates_schema
+    def gross_is_the_sum_of_the_prices(self, data, **kwargs):
+        if "units" not in data or "gross_fen" not in data:
+            return
+        unit_ids = [unit["unit_id"] for unit in data["units"]]
+        if len(set(unit_ids)) != len(unit_ids):
+            raise ValidationError("a unit is listed twice", "units")
+        total = sum(unit["price_fen"] for unit in data["units"])
+        if data["gross_fen"] != total:
+            raise ValidationError(
+                f"gross_fen {data['gross_fen']} is not the sum of the units' prices: {total}",
+                "gross_fen",
+            )
 
 
 @event("buyback", "claim_review_requested")
