@@ -7,7 +7,7 @@ PARK_CONFIG ?= config/development.yaml
 export PARK_CONFIG
 PARK := $(BIN)/python -m shared.tooling.cli
 
-.PHONY: run venv check-broker declare migrate parks firms test test-fast lint format bench clean
+.PHONY: run venv check-broker declare migrate parks firms test test-fast lint format bench bench-meters clean
 
 venv: $(VENV)/.installed
 
@@ -61,6 +61,11 @@ format: venv
 ## BENCH_ARGS=--quick for a 1.5-minute development run; see python -m bench --help.
 bench: check-broker
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## The billing service draining 100,000 meter readings (issue 10: ≥ 300/s; docs/performance.md).
+## METERS_ARGS="--count 2000" for a short run; see python -m bench.meters --help.
+bench-meters: check-broker
+	$(BIN)/python -m bench.meters $(METERS_ARGS)
 
 clean:
 	rm -rf var/*.sqlite var/*.sqlite-wal var/*.sqlite-shm var/bench
