@@ -9,14 +9,14 @@ frozen values), so :func:`event_payload` turns any of them into JSON-ready data.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from enum import Enum, StrEnum
-from typing import Any, ClassVar
+from datetime import date, datetime
+from enum import StrEnum
+from typing import ClassVar
 
 from services.onboarding.domain.reasons import Reason
 from services.onboarding.domain.units import AllocatedUnit
+from shared.payloads import event_payload as event_payload  # one conversion for all
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,29 +267,3 @@ class ReleaseReason(StrEnum):
     APPLICATION_WITHDRAWN = "application_withdrawn"
     LEASE_ENDED = "lease_ended"
     BUYBACK_SETTLED = "buyback_settled"
-
-
-def event_payload(event: DomainEvent) -> dict[str, Any]:
-    """The event's fields as JSON-ready data, without the envelope's ``occurred_at`` and
-    ``park_id``: datetimes as ISO 8601 UTC with ``Z``, dates as ISO dates, tuples as lists.
-    """
-    fields = {
-        field.name: _jsonable(getattr(event, field.name))
-        for field in dataclasses.fields(event)
-        if field.name not in ("occurred_at", "park_id")
-    }
-    return fields
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, tuple | list):
-        return [_jsonable(item) for item in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return value

@@ -2,8 +2,9 @@
 
 Aggregates append these to their ``events`` list; the service layer writes each to the
 outbox as the payload of a ``ticketing.events`` message of type ``event_type`` (DESIGN
-§5 fixes the names). :func:`event_payload` turns any of them into JSON-ready data
-(``occurred_at`` and ``park_id`` belong to the envelope, not the payload).
+§5 fixes the names). :func:`event_payload` (one for all services, in ``shared.payloads``)
+turns any of them into JSON-ready data (``occurred_at`` and ``park_id`` belong to the
+envelope, not the payload).
 
 Every ticket event carries (from :class:`TicketEvent`) ``ticket_id``, ``enterprise_id``,
 ``service_code``, ``origin`` and the id of what opened the ticket: ``request_id`` for a
@@ -22,13 +23,12 @@ on ``ticketing.work``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from enum import Enum
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import ClassVar
 
 from services.ticketing.domain.reasons import Reason
+from shared.payloads import event_payload as event_payload  # one conversion for all
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,28 +257,3 @@ class WorkWithdrawn:
     ticket_id: str
     firm_id: str
     reason: str
-
-
-def event_payload(event: DomainEvent | WorkItem | WorkWithdrawn) -> dict[str, Any]:
-    """The event's fields as JSON-ready data, without the envelope's ``occurred_at`` and
-    ``park_id``: datetimes as ISO 8601 UTC with ``Z``, tuples as lists, reasons as
-    ``{code, message, field}``."""
-    return {
-        field.name: _jsonable(getattr(event, field.name))
-        for field in dataclasses.fields(event)
-        if field.name not in ("occurred_at", "park_id")
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, tuple | list):
-        return [_jsonable(item) for item in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return value
