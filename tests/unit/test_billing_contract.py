@@ -186,6 +186,15 @@ def test_an_invoice_event_carries_the_invoice_its_number_and_the_enterprise(type
         assert field in errors(type_, payload)
 
 
+def test_every_event_added_here_has_an_example_in_the_event_catalogue():
+    from tests.unit.test_docs_examples import EXAMPLES
+
+    documented = {(e.source, e.type) for e in EXAMPLES}
+    added = {(s.key.source, s.key.type) for s in REGISTRY if s.key.source == "billing"}
+    added |= {("buyback", "settlement_requested"), ("buyback", "claim_settled")}
+    assert added - documented == set()
+
+
 # --- invoices: the tax split and the sums -------------------------------------------------
 
 
