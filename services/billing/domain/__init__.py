@@ -1,0 +1,19 @@
+"""Billing's pure domain model: standard library only; dates, times and ids are injected.
+
+One idea per module:
+
+- :mod:`.terms` — :class:`~.terms.BillingTerms`, the park policy values the model needs
+  (the service adapts the park file's ``billing:`` section to it).
+- :mod:`.vat` — charge categories and the VAT split of tax-inclusive totals.
+- :mod:`.proration` — calendar months and by-day proration.
+- :mod:`.charges` — what is owed: purchase schedule, rent, property fees, utilities
+  (meter readings), paid services.
+- :mod:`.invoices` — invoices, their numbers, states and credit notes.
+- :mod:`.payments` — payments, how they are allocated, the suspense account.
+- :mod:`.late_fees` — 违约金 accrual, cap and waivers.
+- :mod:`.ledger` — balanced double-entry postings and the trial balance.
+- :mod:`.buyback_netting` — what the park offsets against a buyback's gross price.
+- :mod:`.account` — the enterprise account, the aggregate the service loads and saves.
+- :mod:`.events` — the domain events, and :func:`~.events.event_payload`.
+- :mod:`.errors` — the domain's errors.
+"""
