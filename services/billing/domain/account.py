@@ -1,0 +1,600 @@
+"""An enterprise's account: the aggregate the service loads, changes and saves.
+
+Plain fields (the repository maps them as they are): ``enterprise_id``, ``uscc``,
+``park_id``, held ``units``, purchase ``instalments``, ``invoices``, ``credit_notes``,
+``credit_balance_fen`` (overpayments and excess credits, owed to the enterprise),
+``payments`` (applied, by ``bank_txn_id``), ``pending_charges`` (paid services waiting
+for the next cycle), ``firm_payables_fen`` (per firm), ``settlements``. Two lists are
+outputs the service drains after each command: ``events`` (to the outbox) and
+``postings`` (to the ledger table).
+
+The public commands, each with the ids, dates (park-local) and time (``at``, UTC) it
+needs injected:
+
+- :meth:`allocate_units` / :meth:`release_units` — ``units_allocated`` /
+  ``units_released``: units held, purchase schedules made;
+- :meth:`charges_for` — what a cycle bills for a month (instalments due, rent and
+  property fees prorated, pending paid services); the service adds utilities
+  (:func:`.charges.utility_charge`) and :meth:`charge_late_fees`;
+- :meth:`draft_invoice` (skips any charge whose ``source`` is already on an invoice: the
+  cycle can run twice) then :meth:`issue_invoice` (number from the repository; the
+  credit balance is applied at once — ``credit_applied``);
+- :meth:`apply_payment` (:mod:`.payments`), :meth:`issue_credit_note`,
+  :meth:`mark_overdue`, :meth:`charge_late_fees`, :meth:`waive_late_fees`,
+  :meth:`record_service_fee`;
+- :meth:`compute_buyback_settlement` (``settlement_requested``) and
+  :meth:`settle_buyback` (``claim_settled``) — :mod:`.buyback_netting`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from services.billing.domain import events as ev
+from services.billing.domain.buyback_netting import (
+    INVOICE,
+    PURCHASE_BALANCE,
+    Offset,
+    Settlement,
+    compute_settlement,
+)
+from services.billing.domain.charges import (
+    Charge,
+    HeldUnit,
+    Instalment,
+    ServiceFee,
+    Tenure,
+    property_fee_charge,
+    purchase_schedule,
+    rent_charge,
+)
+from services.billing.domain.errors import NotYetApplicable, Refused
+from services.billing.domain.invoices import (
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    credit_lines,
+    line_for,
+)
+from services.billing.domain.late_fees import charge_late_fee, record_waiver
+from services.billing.domain.ledger import (
+    BUYBACK_PAYABLE,
+    CASH,
+    CUSTOMER_CREDIT,
+    FIRM_PAYABLES,
+    FIRM_SERVICE_COSTS,
+    PROPERTY_REPURCHASED,
+    RECEIVABLES,
+    SUSPENSE,
+    VAT_PAYABLE,
+    Accumulator,
+    Posting,
+    revenue,
+)
+from services.billing.domain.payments import Payment, allocate
+from services.billing.domain.proration import Month
+from services.billing.domain.terms import BillingTerms
+from services.billing.domain.vat import Category, late_fee_rate, rate_for
+
+
+@dataclass(kw_only=True)
+class Account:
+    """One admitted enterprise's account in one park (see the module doc)."""
+
+    enterprise_id: str
+    uscc: str
+    park_id: str | None
+    units: list[HeldUnit] = field(default_factory=list)
+    instalments: list[Instalment] = field(default_factory=list)
+    invoices: list[Invoice] = field(default_factory=list)
+    credit_notes: list[CreditNote] = field(default_factory=list)
+    credit_balance_fen: int = 0
+    payments: list[Payment] = field(default_factory=list)
+    pending_charges: list[Charge] = field(default_factory=list)
+    firm_payables_fen: dict[str, int] = field(default_factory=dict)
+    settlements: list[Settlement] = field(default_factory=list)
+    events: list[ev.DomainEvent] = field(default_factory=list)
+    postings: list[Posting] = field(default_factory=list)
+
+    # ----------------------------------------------------------------- lookups
+
+    def invoice(self, invoice_id: str) -> Invoice:
+        for invoice in self.invoices:
+            if invoice.invoice_id == invoice_id:
+                return invoice
+        raise NotYetApplicable(f"no invoice {invoice_id} on {self.enterprise_id}")
+
+    def open_invoices(self) -> list[Invoice]:
+        return [invoice for invoice in self.invoices if invoice.is_open]
+
+    def invoiced_sources(self) -> set[str]:
+        return {line.source for invoice in self.invoices for line in invoice.lines}
+
+    def receivable_fen(self) -> int:
+        return sum(invoice.outstanding_fen for invoice in self.invoices)
+
+    # ----------------------------------------------------------------- units
+
+    def allocate_units(self, units: Iterable[HeldUnit], terms: BillingTerms) -> None:
+        """Hold the units (a unit already held is left as it is: redelivery) and make
+        each purchased unit's schedule (down payment billed in the allocation month)."""
+        held = {unit.unit_id for unit in self.units}
+        for unit in units:
+            if unit.unit_id in held:
+                continue
+            self.units.append(unit)
+            if unit.tenure is Tenure.PURCHASE:
+                self.instalments += purchase_schedule(
+                    unit.unit_id, unit.price_fen, unit.held_from, terms
+                )
+
+    def release_units(self, unit_ids: Iterable[str], released_on: date) -> None:
+        """Recurring charges stop from ``released_on`` (an earlier release stands)."""
+        wanted = set(unit_ids)
+        for unit in self.units:
+            if unit.unit_id in wanted and (
+                unit.released_on is None or released_on < unit.released_on
+            ):
+                unit.released_on = released_on
+
+    # ----------------------------------------------------------------- charges
+
+    def charges_for(self, month: Month, terms: BillingTerms) -> list[Charge]:
+        """Instalments billed up to ``month``, the month's rent and property fees, and
+        pending paid services — less whatever is already on an invoice."""
+        charges = [
+            inst.charge()
+            for inst in self.instalments
+            if not inst.cancelled
+            and inst.invoice_id is None
+            and Month.parse(inst.bill_month) <= month
+        ]
+        for unit in self.units:
+            charges += [c for c in (rent_charge(unit, month),) if c]
+            charges += [
+                c for c in (property_fee_charge(unit, month, terms.property_fee_fen_per_m2),) if c
+            ]
+        charges += self.pending_charges
+        done = self.invoiced_sources()
+        return [charge for charge in charges if charge.source not in done]
+
+    def record_service_fee(self, fee: ServiceFee, at: datetime) -> None:
+        """A resolved ticket's fee: the charge waits for the next cycle; the firm's
+        share is a payable now. Redelivery (same ticket) has no second effect."""
+        source = fee.charge.source
+        if source in self.invoiced_sources() or any(
+            c.source == source for c in self.pending_charges
+        ):
+            return
+        self.pending_charges.append(fee.charge)
+        self.firm_payables_fen[fee.firm_id] = (
+            self.firm_payables_fen.get(fee.firm_id, 0) + fee.firm_payable_fen
+        )
+        acc = Accumulator()
+        acc.debit(FIRM_SERVICE_COSTS, fee.firm_payable_fen)
+        acc.credit(FIRM_PAYABLES, fee.firm_payable_fen)
+        self.postings.append(acc.posting("firm_payable", fee.ticket_id, self.enterprise_id, at))
+
+    def charge_late_fees(self, as_of: date, terms: BillingTerms, at: datetime) -> list[Charge]:
+        """The cycle's late-fee charges (one per overdue invoice), ``late_fee_charged``."""
+        charges = []
+        for invoice in self.open_invoices():
+            charge = charge_late_fee(invoice, as_of, terms)
+            if charge is None:
+                continue
+            charges.append(charge)
+            self.pending_charges.append(charge)
+            self._emit(
+                ev.LateFeeCharged,
+                at,
+                invoice_id=invoice.invoice_id,
+                number=invoice.number,
+                enterprise_id=self.enterprise_id,
+                amount_fen=charge.total_fen,
+                days=int(charge.quantity),
+                through=as_of,
+            )
+        return charges
+
+    # ----------------------------------------------------------------- invoices
+
+    def draft_invoice(
+        self, invoice_id: str, charges: Iterable[Charge], terms: BillingTerms
+    ) -> Invoice | None:
+        """A draft of the charges not yet invoiced (None if none is left)."""
+        done, seen, lines = self.invoiced_sources(), set(), []
+        for charge in charges:
+            if charge.source in done or charge.source in seen or charge.total_fen <= 0:
+                continue
+            seen.add(charge.source)
+            lines.append(line_for(charge, self._rate(charge, terms)))
+        if not lines:
+            return None
+        invoice = Invoice(
+            invoice_id=invoice_id,
+            enterprise_id=self.enterprise_id,
+            uscc=self.uscc,
+            lines=tuple(lines),
+        )
+        self.invoices.append(invoice)
+        for inst in self.instalments:
+            if inst.source in seen:
+                inst.invoice_id = invoice_id
+        self.pending_charges = [c for c in self.pending_charges if c.source not in seen]
+        return invoice
+
+    def _rate(self, charge: Charge, terms: BillingTerms):
+        if charge.category is not Category.LATE_FEE:
+            return rate_for(charge.category, terms.vat_rates)
+        overdue = self.invoice(charge.ref_invoice_id)
+        return late_fee_rate(
+            (line.category, line.total_fen, Decimal(line.vat_rate)) for line in overdue.lines
+        )
+
+    def issue_invoice(
+        self, invoice_id: str, number: str, issued_on: date, terms: BillingTerms, at: datetime
+    ) -> None:
+        """Issue a draft: post it, emit ``invoice_issued``, apply the credit balance."""
+        invoice = self.invoice(invoice_id)
+        invoice.issue(number, issued_on, terms.payment_due_days)
+        acc = Accumulator()
+        acc.debit(RECEIVABLES, invoice.total_fen)
+        for line in invoice.lines:
+            acc.credit(revenue(line.category), line.net_fen)
+            acc.credit(VAT_PAYABLE, line.tax_fen)
+        self.postings.append(acc.posting("invoice_issued", invoice_id, self.enterprise_id, at))
+        self._emit(
+            ev.InvoiceIssued,
+            at,
+            invoice_id=invoice_id,
+            number=number,
+            enterprise_id=self.enterprise_id,
+            uscc=self.uscc,
+            total_fen=invoice.total_fen,
+            tax_fen=invoice.tax_fen,
+            issued_on=issued_on,
+            due_on=invoice.due_on,
+            lines=tuple(
+                ev.EventLine(
+                    category=line.category.value,
+                    description=line.description,
+                    quantity=line.quantity,
+                    unit_price_fen=line.unit_price_fen,
+                    total_fen=line.total_fen,
+                    vat_rate=line.vat_rate,
+                    tax_fen=line.tax_fen,
+                )
+                for line in invoice.lines
+            ),
+        )
+        if self.credit_balance_fen:
+            used = min(self.credit_balance_fen, invoice.outstanding_fen)
+            self.credit_balance_fen -= used
+            acc = Accumulator()
+            acc.debit(CUSTOMER_CREDIT, used)
+            acc.credit(RECEIVABLES, used)
+            self.postings.append(acc.posting("credit_applied", invoice_id, self.enterprise_id, at))
+            paid = invoice.receive(used)
+            self._emit(
+                ev.CreditApplied,
+                at,
+                invoice_id=invoice_id,
+                number=number,
+                enterprise_id=self.enterprise_id,
+                amount_fen=used,
+                credit_balance_fen=self.credit_balance_fen,
+            )
+            if paid:
+                self._emit(
+                    ev.InvoicePaid,
+                    at,
+                    invoice_id=invoice_id,
+                    number=number,
+                    enterprise_id=self.enterprise_id,
+                )
+
+    def mark_overdue(self, today: date, at: datetime) -> list[Invoice]:
+        """Emit ``invoice_overdue`` once for each invoice newly past its due date."""
+        newly = [
+            inv
+            for inv in self.open_invoices()
+            if inv.is_overdue(today) and not inv.overdue_reported
+        ]
+        for invoice in newly:
+            invoice.overdue_reported = True
+            self._emit(
+                ev.InvoiceOverdue,
+                at,
+                invoice_id=invoice.invoice_id,
+                number=invoice.number,
+                enterprise_id=self.enterprise_id,
+                due_on=invoice.due_on,
+                outstanding_fen=invoice.outstanding_fen,
+            )
+        return newly
+
+    def issue_credit_note(
+        self,
+        credit_note_id: str,
+        invoice_id: str,
+        amount_fen: int,
+        reason: str,
+        at: datetime,
+        by: str | None = None,
+        line_amounts: dict[int, int] | None = None,
+    ) -> CreditNote:
+        """Credit ``amount_fen`` of an issued invoice (≤ what is not yet credited)."""
+        if not reason or not reason.strip():
+            raise Refused("missing_reason", "a credit note needs a reason")
+        invoice = self.invoice(invoice_id)
+        lines = credit_lines(invoice, amount_fen, line_amounts)
+        note = CreditNote(
+            credit_note_id=credit_note_id,
+            invoice_id=invoice_id,
+            amount_fen=amount_fen,
+            tax_fen=sum(line.tax_fen for line in lines),
+            reason=reason,
+            lines=lines,
+            issued_at=at,
+            by=by,
+        )
+        excess, paid = invoice.apply_credit(note)
+        self.credit_notes.append(note)
+        self.credit_balance_fen += excess
+        acc = Accumulator()
+        for line in lines:
+            acc.debit(revenue(line.category), line.net_fen)
+            acc.debit(VAT_PAYABLE, line.tax_fen)
+        acc.credit(RECEIVABLES, amount_fen - excess)
+        acc.credit(CUSTOMER_CREDIT, excess)
+        self.postings.append(
+            acc.posting("credit_note_issued", credit_note_id, self.enterprise_id, at)
+        )
+        self._emit(
+            ev.CreditNoteIssued,
+            at,
+            credit_note_id=credit_note_id,
+            invoice_id=invoice_id,
+            number=invoice.number,
+            enterprise_id=self.enterprise_id,
+            amount_fen=amount_fen,
+            tax_fen=note.tax_fen,
+            reason=reason,
+            by=by,
+        )
+        if paid:
+            self._emit(
+                ev.InvoicePaid,
+                at,
+                invoice_id=invoice_id,
+                number=invoice.number,
+                enterprise_id=self.enterprise_id,
+            )
+        return note
+
+    def waive_late_fees(
+        self, invoice_id: str, by: str, reason: str, at: datetime, new_id: Callable[[], str]
+    ) -> None:
+        """An operator waives ``invoice_id``'s late fees: no further accrual, and each
+        late-fee line already charged for it is credited (what is left of it)."""
+        overdue = self.invoice(invoice_id)
+        record_waiver(overdue, by, reason, at)
+        credited = 0
+        for invoice in list(self.invoices):
+            if invoice.status is InvoiceStatus.DRAFT:
+                continue
+            amounts = {
+                index: line.total_fen - invoice.credited_per_line[index]
+                for index, line in enumerate(invoice.lines)
+                if line.ref_invoice_id == invoice_id
+                and line.total_fen > invoice.credited_per_line[index]
+            }
+            if amounts:
+                total = sum(amounts.values())
+                self.issue_credit_note(
+                    new_id(),
+                    invoice.invoice_id,
+                    total,
+                    f"late fee waived: {reason}",
+                    at,
+                    by=by,
+                    line_amounts=amounts,
+                )
+                credited += total
+        self._emit(
+            ev.LateFeeWaived,
+            at,
+            invoice_id=invoice_id,
+            number=overdue.number,
+            enterprise_id=self.enterprise_id,
+            by=by,
+            reason=reason,
+            credited_fen=credited,
+        )
+
+    # ----------------------------------------------------------------- payments
+
+    def apply_payment(self, payment: Payment, at: datetime, from_suspense: bool = False) -> None:
+        """Apply a payment exactly once (see :mod:`.payments`)."""
+        for seen in self.payments:
+            if seen.bank_txn_id == payment.bank_txn_id:
+                if seen == payment:
+                    return
+                raise Refused(
+                    "conflicting_duplicate", f"{payment.bank_txn_id} came with other content"
+                )
+        if payment.payer_uscc != self.uscc:
+            raise Refused("wrong_payer", f"{payment.payer_uscc} is not {self.uscc}")
+        self.payments.append(payment)
+        plan, remainder = allocate(payment.amount_fen, self.open_invoices(), payment.reference)
+        acc = Accumulator()
+        acc.debit(SUSPENSE if from_suspense else CASH, payment.amount_fen)
+        for invoice, amount in plan:
+            paid = invoice.receive(amount)
+            acc.credit(RECEIVABLES, amount)
+            self._emit(
+                ev.PaymentApplied,
+                at,
+                bank_txn_id=payment.bank_txn_id,
+                invoice_id=invoice.invoice_id,
+                number=invoice.number,
+                enterprise_id=self.enterprise_id,
+                amount_fen=amount,
+            )
+            if paid:
+                self._emit(
+                    ev.InvoicePaid,
+                    at,
+                    invoice_id=invoice.invoice_id,
+                    number=invoice.number,
+                    enterprise_id=self.enterprise_id,
+                )
+        if remainder:
+            acc.credit(CUSTOMER_CREDIT, remainder)
+            self.credit_balance_fen += remainder
+            self._emit(
+                ev.PaymentCredited,
+                at,
+                bank_txn_id=payment.bank_txn_id,
+                enterprise_id=self.enterprise_id,
+                amount_fen=remainder,
+                credit_balance_fen=self.credit_balance_fen,
+            )
+        self.postings.append(
+            acc.posting("payment_applied", payment.bank_txn_id, self.enterprise_id, at)
+        )
+
+    # ----------------------------------------------------------------- buyback
+
+    def compute_buyback_settlement(
+        self,
+        claim_id: str,
+        unit_ids: Iterable[str],
+        gross_fen: int,
+        as_of: date,
+        terms: BillingTerms,
+        at: datetime,
+    ) -> Settlement:
+        """``settlement_requested``: the offsets and net as of ``as_of``."""
+        settlement = compute_settlement(
+            claim_id=claim_id,
+            enterprise_id=self.enterprise_id,
+            gross_fen=gross_fen,
+            unit_ids=unit_ids,
+            instalments=self.instalments,
+            invoices=self.invoices,
+            as_of=as_of,
+            terms=terms,
+        )
+        self._emit(
+            ev.BuybackSettlementComputed,
+            at,
+            claim_id=claim_id,
+            enterprise_id=self.enterprise_id,
+            gross_fen=gross_fen,
+            net_fen=settlement.net_fen,
+            offsets=tuple(
+                ev.OffsetLine(kind=o.kind, invoice_id=o.invoice_id, amount_fen=o.amount_fen)
+                for o in settlement.offsets
+            ),
+        )
+        return settlement
+
+    def settle_buyback(
+        self,
+        claim_id: str,
+        unit_ids: Iterable[str],
+        gross_fen: int,
+        settled_on: date,
+        at: datetime,
+        new_id: Callable[[], str],
+    ) -> Settlement:
+        """``claim_settled``: release the units from ``settled_on``, cancel their
+        instalments not invoiced and credit-note those invoiced and open, then net the
+        other open invoices (oldest due first) against what the park pays for the units.
+        Accrued late fees must be charged and issued first (the service does it with
+        :meth:`charge_late_fees` and an invoice): only invoices are netted here."""
+        if any(s.claim_id == claim_id for s in self.settlements):
+            return next(s for s in self.settlements if s.claim_id == claim_id)
+        units = set(unit_ids)
+        self.release_units(units, settled_on)
+        cancelled = 0
+        for inst in self.instalments:
+            if inst.unit_id in units and inst.invoice_id is None and not inst.cancelled:
+                inst.cancelled = True
+                cancelled += inst.amount_fen
+        purchase_invoices = {
+            i.invoice_id for i in self.instalments if i.unit_id in units and i.invoice_id
+        }
+        for invoice in self.open_invoices():
+            if invoice.invoice_id in purchase_invoices:
+                owed = invoice.outstanding_fen
+                cancelled += owed
+                self.issue_credit_note(
+                    new_id(),
+                    invoice.invoice_id,
+                    min(owed, invoice.creditable_fen),
+                    f"buyback {claim_id}: purchase balance cancelled",
+                    at,
+                )
+        repurchase = gross_fen - cancelled
+        if repurchase < 0:
+            raise Refused(
+                "gross_below_balance", f"gross {gross_fen} < unpaid purchase balance {cancelled}"
+            )
+        offsets = (
+            [Offset(kind=PURCHASE_BALANCE, invoice_id=None, amount_fen=cancelled)]
+            if cancelled
+            else []
+        )
+        left, acc = repurchase, Accumulator()
+        for invoice in sorted(self.open_invoices(), key=lambda inv: (inv.due_on, inv.number)):
+            offsets.append(
+                Offset(
+                    kind=INVOICE, invoice_id=invoice.invoice_id, amount_fen=invoice.outstanding_fen
+                )
+            )
+            take = min(left, invoice.outstanding_fen)
+            if take == 0:
+                continue
+            left -= take
+            acc.credit(RECEIVABLES, take)
+            if invoice.receive(take):
+                self._emit(
+                    ev.InvoicePaid,
+                    at,
+                    invoice_id=invoice.invoice_id,
+                    number=invoice.number,
+                    enterprise_id=self.enterprise_id,
+                )
+        acc.debit(PROPERTY_REPURCHASED, repurchase)
+        acc.credit(BUYBACK_PAYABLE, left)
+        self.postings.append(acc.posting("buyback_settled", claim_id, self.enterprise_id, at))
+        settlement = Settlement(
+            claim_id=claim_id,
+            enterprise_id=self.enterprise_id,
+            gross_fen=gross_fen,
+            offsets=tuple(offsets),
+            net_fen=gross_fen - sum(o.amount_fen for o in offsets),
+        )
+        self.settlements.append(settlement)
+        self._emit(
+            ev.BuybackNetted,
+            at,
+            claim_id=claim_id,
+            enterprise_id=self.enterprise_id,
+            gross_fen=gross_fen,
+            net_fen=settlement.net_fen,
+            payout_fen=left,
+            still_owed_fen=self.receivable_fen(),
+            settled_on=settled_on,
+        )
+        return settlement
+
+    # ----------------------------------------------------------------- events
+
+    def _emit(self, event_class: type[ev.DomainEvent], at: datetime, **fields: object) -> None:
+        self.events.append(event_class(occurred_at=at, park_id=self.park_id, **fields))

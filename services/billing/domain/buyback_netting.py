@@ -1,0 +1,103 @@
+"""What the park offsets against a buyback's gross price.
+
+The park buys units back at their recorded original price (``gross_fen``) but never pays
+back what it was never paid. The **offsets** are every unpaid amount of the enterprise:
+
+- ``purchase_balance`` — the claimed units' purchase instalments not yet invoiced (they
+  are cancelled on settlement; ``invoice_id`` null), and any invoiced purchase
+  instalment of those units still open (credit-noted on settlement; its ``invoice_id``);
+- ``invoice`` — every other open invoice, of any kind, due or not (its outstanding);
+- ``late_fee`` — late fees accrued and not yet charged, per overdue invoice.
+
+``net_fen = gross_fen − Σ offsets``. A negative net is not a payout: the difference stays
+a receivable on the account.
+
+Worked example (issue 10): one 300 m² unit at 320,000 fen/m² = 96,000,000; 30 % down
+(28,800,000) and two of six 11,200,000 instalments paid; a 45,000 property-fee invoice
+60 days past due. Offsets 44,800,000 + 45,000 + 1,350 → net 51,153,650.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from services.billing.domain.charges import Instalment
+from services.billing.domain.invoices import Invoice
+from services.billing.domain.late_fees import accrued_late_fee
+from services.billing.domain.terms import BillingTerms
+from shared.money import require_fen
+
+PURCHASE_BALANCE = "purchase_balance"
+INVOICE = "invoice"
+LATE_FEE = "late_fee"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Offset:
+    kind: str
+    invoice_id: str | None
+    amount_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settlement:
+    """The netting of one claim: ``net_fen`` may be negative."""
+
+    claim_id: str
+    enterprise_id: str
+    gross_fen: int
+    offsets: tuple[Offset, ...]
+    net_fen: int
+
+    @property
+    def offsets_fen(self) -> int:
+        return sum(offset.amount_fen for offset in self.offsets)
+
+
+def compute_settlement(
+    *,
+    claim_id: str,
+    enterprise_id: str,
+    gross_fen: int,
+    unit_ids: Iterable[str],
+    instalments: Iterable[Instalment],
+    invoices: Iterable[Invoice],
+    as_of: date,
+    terms: BillingTerms,
+) -> Settlement:
+    """The offsets and net of a settlement request, as of the park-local ``as_of``."""
+    units = set(unit_ids)
+    instalments = list(instalments)
+    scheduled = sum(
+        inst.amount_fen
+        for inst in instalments
+        if inst.unit_id in units and inst.invoice_id is None and not inst.cancelled
+    )
+    purchase_invoices = {
+        inst.invoice_id for inst in instalments if inst.unit_id in units and inst.invoice_id
+    }
+    offsets = []
+    if scheduled:
+        offsets.append(Offset(kind=PURCHASE_BALANCE, invoice_id=None, amount_fen=scheduled))
+    open_invoices = sorted(
+        (inv for inv in invoices if inv.is_open), key=lambda inv: (inv.due_on, inv.number)
+    )
+    for invoice in open_invoices:
+        kind = PURCHASE_BALANCE if invoice.invoice_id in purchase_invoices else INVOICE
+        offsets.append(
+            Offset(kind=kind, invoice_id=invoice.invoice_id, amount_fen=invoice.outstanding_fen)
+        )
+    for invoice in open_invoices:
+        fee, _days = accrued_late_fee(invoice, as_of, terms)
+        if fee:
+            offsets.append(Offset(kind=LATE_FEE, invoice_id=invoice.invoice_id, amount_fen=fee))
+    total = sum(offset.amount_fen for offset in offsets)
+    return Settlement(
+        claim_id=claim_id,
+        enterprise_id=enterprise_id,
+        gross_fen=require_fen(gross_fen),
+        offsets=tuple(offsets),
+        net_fen=gross_fen - total,
+    )

@@ -1,0 +1,223 @@
+"""Domain events: what happened on billing's accounts, as plain frozen values.
+
+The account appends these to its ``events`` list; the service layer writes each to the
+outbox as the payload of a ``billing.events`` message of type ``event_type`` (DESIGN §5
+fixes the names). :func:`event_payload` turns any of them into JSON-ready data
+(``occurred_at`` and ``park_id`` belong to the envelope, not the payload).
+
+Every invoice event carries ``invoice_id``, ``number`` and ``enterprise_id``; every
+payment event ``bank_txn_id``. Additions to DESIGN §5 (documented in ``docs/billing.md``):
+
+- ``credit_applied`` — the account's credit balance paid (part of) a newly issued
+  invoice (``invoice_id``, ``number``, ``amount_fen``, ``credit_balance_fen`` left);
+- ``payment_credited`` — an overpayment went to the credit balance;
+- ``meter_reading_flagged`` — a decreasing or conflicting reading (never billed);
+- ``late_fee_waived`` — an operator waived an invoice's late fees (who, why);
+- ``buyback_netted`` — a settled claim's offsets were taken off the account;
+- ``uscc`` on ``invoice_issued`` and ``payment_unmatched`` (for the bank reconciliation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    """Base of all billing events; ``event_type`` is the message's routing key."""
+
+    event_type: ClassVar[str]
+    occurred_at: datetime
+    park_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventLine:
+    """An invoice line as published: tax-inclusive total, its tax, its VAT rate."""
+
+    category: str
+    description: str
+    quantity: str
+    unit_price_fen: int
+    total_fen: int
+    vat_rate: str
+    tax_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceIssued(DomainEvent):
+    event_type = "invoice_issued"
+    invoice_id: str
+    number: str
+    enterprise_id: str
+    uscc: str
+    total_fen: int
+    tax_fen: int
+    issued_on: date
+    due_on: date
+    lines: tuple[EventLine, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentApplied(DomainEvent):
+    event_type = "payment_applied"
+    bank_txn_id: str
+    invoice_id: str
+    number: str
+    enterprise_id: str
+    amount_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentCredited(DomainEvent):
+    """What a payment left after every open invoice went to the credit balance."""
+
+    event_type = "payment_credited"
+    bank_txn_id: str
+    enterprise_id: str
+    amount_fen: int
+    credit_balance_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditApplied(DomainEvent):
+    event_type = "credit_applied"
+    invoice_id: str
+    number: str
+    enterprise_id: str
+    amount_fen: int
+    credit_balance_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoicePaid(DomainEvent):
+    event_type = "invoice_paid"
+    invoice_id: str
+    number: str
+    enterprise_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceOverdue(DomainEvent):
+    event_type = "invoice_overdue"
+    invoice_id: str
+    number: str
+    enterprise_id: str
+    due_on: date
+    outstanding_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LateFeeCharged(DomainEvent):
+    """A late fee on the overdue ``invoice_id`` was put on the next cycle's invoice."""
+
+    event_type = "late_fee_charged"
+    invoice_id: str
+    number: str
+    enterprise_id: str
+    amount_fen: int
+    days: int
+    through: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class LateFeeWaived(DomainEvent):
+    event_type = "late_fee_waived"
+    invoice_id: str
+    number: str
+    enterprise_id: str
+    by: str
+    reason: str
+    credited_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditNoteIssued(DomainEvent):
+    event_type = "credit_note_issued"
+    credit_note_id: str
+    invoice_id: str
+    number: str
+    enterprise_id: str
+    amount_fen: int
+    tax_fen: int
+    reason: str
+    by: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentUnmatched(DomainEvent):
+    event_type = "payment_unmatched"
+    bank_txn_id: str
+    payer_uscc: str
+    amount_fen: int
+    reference: str
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeterReadingFlagged(DomainEvent):
+    event_type = "meter_reading_flagged"
+    meter_id: str
+    unit_id: str
+    reading: str
+    read_at: datetime
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffsetLine:
+    kind: str
+    invoice_id: str | None
+    amount_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuybackSettlementComputed(DomainEvent):
+    event_type = "buyback_settlement_computed"
+    claim_id: str
+    enterprise_id: str
+    gross_fen: int
+    offsets: tuple[OffsetLine, ...]
+    net_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuybackNetted(DomainEvent):
+    """After ``claim_settled``: what was netted, what is paid out, what is still owed."""
+
+    event_type = "buyback_netted"
+    claim_id: str
+    enterprise_id: str
+    gross_fen: int
+    net_fen: int
+    payout_fen: int
+    still_owed_fen: int
+    settled_on: date
+
+
+def event_payload(event: DomainEvent) -> dict[str, Any]:
+    """The event's fields as JSON-ready data, without the envelope's ``occurred_at`` and
+    ``park_id``: datetimes as ISO 8601 UTC with ``Z``, dates ISO, tuples as lists."""
+    return {
+        field.name: _jsonable(getattr(event, field.name))
+        for field in dataclasses.fields(event)
+        if field.name not in ("occurred_at", "park_id")
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_jsonable(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value

@@ -1,0 +1,87 @@
+"""Late-payment penalties (违约金): accrual, cap, waiver.
+
+An open invoice past its ``due_on`` accrues a late fee on its **overdue principal** at
+the park's daily rate (default 0.05 %/day)::
+
+    fee = round_half_up(principal_outstanding × daily_rate × days)
+
+- *days* run from the later of ``due_on`` and the last accrual (``late_fee_through``) to
+  the cycle's date, so each day is charged once; the fee is **rounded once per invoice
+  per cycle** and charged as a ``late_fee`` line on the next cycle's invoice
+  (:func:`charge_late_fee` moves ``late_fee_through``);
+- *principal* excludes the invoice's own late-fee lines (fees never compound), and
+  payments are deemed to settle an invoice's late-fee lines first, so the outstanding
+  principal is ``min(principal, outstanding)``;
+- the **cap**: all late fees ever charged on one invoice never exceed
+  ``round_half_up(principal × cap_ratio)`` (default 1: never more than the principal);
+- a **waiver** by an operator (who, why, when — kept on the invoice, audited) stops any
+  further accrual on that invoice; the account credit-notes the fees already charged.
+
+Worked example: 45,000 fen unpaid 60 days past due at 0.05 % → 45,000 × 0.0005 × 60 =
+1,350 fen.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from services.billing.domain.charges import Charge
+from services.billing.domain.errors import Refused
+from services.billing.domain.invoices import Invoice
+from services.billing.domain.terms import BillingTerms
+from services.billing.domain.vat import Category
+from shared.money import round_fen
+
+MAX_REASON = 500
+
+
+def principal_fen(invoice: Invoice) -> int:
+    """The invoice's total less its own late-fee lines."""
+    return sum(line.total_fen for line in invoice.lines if line.category is not Category.LATE_FEE)
+
+
+def accrued_late_fee(invoice: Invoice, as_of: date, terms: BillingTerms) -> tuple[int, int]:
+    """``(fee_fen, days)`` accrued and not yet charged on ``invoice`` up to ``as_of``."""
+    if not invoice.is_overdue(as_of) or invoice.late_fee_waived_at is not None:
+        return 0, 0
+    assert invoice.due_on is not None
+    start = max(invoice.due_on, invoice.late_fee_through or invoice.due_on)
+    days = (as_of - start).days
+    principal = principal_fen(invoice)
+    overdue_principal = min(principal, invoice.outstanding_fen)
+    if days <= 0 or overdue_principal <= 0:
+        return 0, 0
+    fee = round_fen(Decimal(overdue_principal) * terms.late_fee_daily_rate * days)
+    cap = round_fen(Decimal(principal) * terms.late_fee_cap_ratio) - invoice.late_fee_charged_fen
+    return max(0, min(fee, cap)), days
+
+
+def charge_late_fee(invoice: Invoice, as_of: date, terms: BillingTerms) -> Charge | None:
+    """The late-fee charge for the cycle of ``as_of`` (None if nothing accrued); records
+    the accrual on the invoice so the same days are never charged twice."""
+    fee, days = accrued_late_fee(invoice, as_of, terms)
+    if fee == 0:
+        return None
+    invoice.late_fee_through = as_of
+    invoice.late_fee_charged_fen += fee
+    return Charge(
+        category=Category.LATE_FEE,
+        description=f"late fee on {invoice.number}: {days} days to {as_of.isoformat()}",
+        quantity=str(days),
+        unit_price_fen=0,
+        total_fen=fee,
+        source=f"late_fee:{invoice.invoice_id}:{as_of.isoformat()}",
+        ref_invoice_id=invoice.invoice_id,
+    )
+
+
+def record_waiver(invoice: Invoice, by: str, reason: str, at: datetime) -> None:
+    """An operator waives ``invoice``'s late fees (audited on the invoice)."""
+    if not by or not reason.strip() or len(reason) > MAX_REASON:
+        raise Refused("invalid_waiver", "a waiver needs an operator and a reason (≤ 500 chars)")
+    if invoice.late_fee_waived_at is not None:
+        raise Refused("already_waived", f"late fees on {invoice.number} are already waived")
+    invoice.late_fee_waived_by = by
+    invoice.late_fee_waived_reason = reason
+    invoice.late_fee_waived_at = at

@@ -1,0 +1,131 @@
+"""Double-entry postings: every money movement is one balanced :class:`Posting`.
+
+An entry's ``amount_fen`` is signed: **debit positive, credit negative**; a posting's
+entries sum to zero, so the trial balance (the sum of every account's balance) is always
+zero. Accounts (plain strings, so the repository stores them as they are):
+
+======================== =====================================================
+``receivables``          what enterprises owe on issued invoices (debit balance)
+``revenue:<category>``   revenue net of VAT, one per :class:`~.vat.Category`
+``vat_payable``          VAT collected on invoices (credit balance)
+``cash``                 money received from the bank
+``customer_credit``      overpayments and excess credits owed back or used next
+``suspense``             money received from a payer billing does not know yet
+``firm_service_costs``   what paid services cost the park (the firms' share)
+``firm_payables``        what the park owes service firms
+``property_repurchased`` units taken back by a buyback, at what the park paid
+``buyback_payable``      the net the park owes an enterprise after netting
+======================== =====================================================
+
+What each movement posts (Dr = debit, Cr = credit):
+
+- invoice issued: Dr receivables total; Cr revenue:<category> net per line; Cr VAT tax;
+- payment applied: Dr cash (or suspense, when matched from it); Cr receivables; an
+  overpayment Cr customer_credit;
+- credit balance used on an invoice: Dr customer_credit; Cr receivables;
+- credit note: Dr revenue:<category> net and VAT tax per line; Cr receivables up to what
+  was outstanding, the rest Cr customer_credit;
+- payment to suspense: Dr cash; Cr suspense;
+- paid service: Dr firm_service_costs; Cr firm_payables (the firm's share of the fee);
+- buyback settled: Dr property_repurchased (gross less the cancelled purchase balance);
+  Cr receivables (invoices netted); Cr revenue:late_fee + VAT (accrued late fees netted);
+  Cr buyback_payable (the net paid out, if positive).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.billing.domain.vat import Category
+from shared.money import require_fen
+
+RECEIVABLES = "receivables"
+VAT_PAYABLE = "vat_payable"
+CASH = "cash"
+CUSTOMER_CREDIT = "customer_credit"
+SUSPENSE = "suspense"
+FIRM_SERVICE_COSTS = "firm_service_costs"
+FIRM_PAYABLES = "firm_payables"
+PROPERTY_REPURCHASED = "property_repurchased"
+BUYBACK_PAYABLE = "buyback_payable"
+
+
+def revenue(category: Category) -> str:
+    """The revenue account of a category: ``revenue:rent``."""
+    return f"revenue:{Category(category).value}"
+
+
+class UnbalancedPosting(ValueError):
+    """A posting whose entries do not sum to zero (a bug, never a business answer)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    account: str
+    amount_fen: int  # debit > 0, credit < 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Posting:
+    """One balanced money movement: ``kind`` (``invoice_issued``, ``payment_applied`` …)
+    and ``ref`` (the invoice, payment or claim id) say what it records."""
+
+    kind: str
+    ref: str
+    enterprise_id: str | None
+    posted_at: datetime
+    entries: tuple[Entry, ...]
+
+    def __post_init__(self) -> None:
+        if sum(require_fen(entry.amount_fen) for entry in self.entries) != 0:
+            raise UnbalancedPosting(f"{self.kind} {self.ref}: {self.entries}")
+
+
+def post(
+    kind: str,
+    ref: str,
+    enterprise_id: str | None,
+    posted_at: datetime,
+    debits: Mapping[str, int],
+    credits: Mapping[str, int],
+) -> Posting:
+    """A posting from debit and credit amounts (positive fen; zero amounts dropped)."""
+    entries = [Entry(account=a, amount_fen=v) for a, v in debits.items() if v]
+    entries += [Entry(account=a, amount_fen=-v) for a, v in credits.items() if v]
+    return Posting(
+        kind=kind, ref=ref, enterprise_id=enterprise_id, posted_at=posted_at, entries=tuple(entries)
+    )
+
+
+def balances(postings: Iterable[Posting]) -> dict[str, int]:
+    """Every account's balance (debit positive)."""
+    result: dict[str, int] = defaultdict(int)
+    for posting in postings:
+        for entry in posting.entries:
+            result[entry.account] += entry.amount_fen
+    return dict(result)
+
+
+def trial_balance(postings: Iterable[Posting]) -> int:
+    """The sum of all balances: zero for any sequence of balanced postings."""
+    return sum(balances(postings).values())
+
+
+class Accumulator:
+    """Debits and credits summed per account, then turned into one :func:`post`."""
+
+    def __init__(self) -> None:
+        self.debits: dict[str, int] = defaultdict(int)
+        self.credits: dict[str, int] = defaultdict(int)
+
+    def debit(self, account: str, fen: int) -> None:
+        self.debits[account] += fen
+
+    def credit(self, account: str, fen: int) -> None:
+        self.credits[account] += fen
+
+    def posting(self, kind: str, ref: str, enterprise_id: str | None, at: datetime) -> Posting:
+        return post(kind, ref, enterprise_id, at, self.debits, self.credits)
