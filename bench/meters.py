@@ -47,7 +47,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench import procstats
-from bench.broker import Broker, ConsumerWatcher
+from bench.broker import Broker, ConsumerWatcher, queue_counts
 from bench.cli import _config_item
 from bench.databases import Postgres
 from shared.contract import build
@@ -369,10 +369,10 @@ def log_tail(log_path: Path, size: int = 3000) -> str:
 
 class Probe:
     """What the drain looks like now: the service's inbox rows for a consumer (the
-    database) and the depths of its queues (the management API, exact enough once the
-    counts settle; its statistics lag by a few seconds)."""
+    database) and the depths of its queues (the broker, and its management API)."""
 
     def __init__(self, database_url: str, broker: Broker, vhost: str):
+        self.amqp_uri = broker.uri(vhost)
         self.engine = make_engine(database_url)
         self.management = broker.management()
         self.vhost = vhost
@@ -398,9 +398,12 @@ class Probe:
         return _utc(first), _utc(last)
 
     def depth(self, queue: str) -> tuple[int, int]:
-        """``(ready, unacknowledged)`` of ``queue``."""
+        """``(ready, unacknowledged)`` of ``queue``: ready from the broker itself (a
+        passive declare, exact), unacknowledged from the management API (the only place
+        that tells it; its statistics lag by up to 5 s)."""
+        ready, _ = queue_counts(self.amqp_uri, queue)
         info = self.management.queue(self.vhost, queue)
-        return int(info.get("messages_ready") or 0), int(info.get("messages_unacknowledged") or 0)
+        return ready, int(info.get("messages_unacknowledged") or 0)
 
     def retrying(self) -> int:
         return sum(sum(self.depth(retry_exchange(SERVICE, delay))) for delay in RETRY_DELAYS)
