@@ -11,6 +11,10 @@ from services.onboarding.domain.park_definition import (
 )
 from services.onboarding.tests.unit.builders import PARKS_DIR
 from shared.park_file import READ_SECTIONS
+from tests.support.yaml_errors import FileErrors, with_value
+
+# The reader under test: its errors name the file, and each problem its line and field.
+FILE = FileErrors(parse_park_definition, ParkDefinitionError)
 
 DEMO = PARKS_DIR / "aux-shangjie.yaml"
 
@@ -35,12 +39,6 @@ onboarding:
   departments: [{id: market_regulation, name: 市场监管}]
   chief_service_officers: [{id: cso-01, name: 张伟}]
 """
-
-
-def _problems(text: str):
-    with pytest.raises(ParkDefinitionError) as caught:
-        parse_park_definition(text, "bad.yaml")
-    return caught.value.problems
 
 
 def test_the_demo_park_has_432_rooms_of_129600_square_metres():
@@ -113,19 +111,19 @@ def test_a_minimal_file_needs_no_custom_units():
 
 
 def test_a_fractional_price_is_reported_with_its_line():
-    problems = _problems(MINIMAL.replace("purchase: 320000", "purchase: 12.5"))
+    problems = FILE.problems(MINIMAL.replace("purchase: 320000", "purchase: 12.5"))
     assert [(p.line, p.field) for p in problems] == [(6, "prices_fen_per_m2.purchase")]
     assert "not 12.5 (float)" in problems[0].message
 
 
 def test_a_quoted_price_is_rejected():
-    problems = _problems(MINIMAL.replace("monthly_rent: 1500", 'monthly_rent: "12"'))
+    problems = FILE.problems(MINIMAL.replace("monthly_rent: 1500", 'monthly_rent: "12"'))
     assert [(p.line, p.field) for p in problems] == [(7, "prices_fen_per_m2.monthly_rent")]
 
 
 @pytest.mark.parametrize("value", ["true", "012", "1_500", "0x10", "-1"])
 def test_integers_must_be_plain_positive_decimals(value):
-    problems = _problems(MINIMAL.replace("room_area_m2: 300", f"room_area_m2: {value}"))
+    problems = FILE.problems(MINIMAL.replace("room_area_m2: 300", f"room_area_m2: {value}"))
     assert [(p.line, p.field) for p in problems] == [(13, "buildings[0].room_area_m2")]
 
 
@@ -135,7 +133,7 @@ def test_every_fault_in_a_file_is_reported_at_once():
         .replace("allow: [C]", "allow: [C44]")
         .replace("id: cso-01", "id: 1")
     )
-    problems = _problems(text)
+    problems = FILE.problems(text)
     assert [(p.line, p.field) for p in problems] == [
         (11, "buildings[0].floors"),
         (15, "onboarding.industries.allow[0]"),
@@ -149,19 +147,19 @@ def test_the_error_message_names_file_line_and_field():
 
 
 def test_a_misspelt_key_is_reported():
-    problems = _problems(MINIMAL.replace("rooms_per_floor", "rooms_per_flor"))
+    problems = FILE.problems(MINIMAL.replace("rooms_per_floor", "rooms_per_flor"))
     assert ("buildings[0].rooms_per_flor", 12) in [(p.field, p.line) for p in problems]
 
 
 def test_a_repeated_key_is_reported():
-    problems = _problems(
+    problems = FILE.problems(
         MINIMAL.replace("  district: 上街区\n", "  district: 上街区\n  id: other\n")
     )
     assert [(p.line, p.field, p.message) for p in problems] == [(5, "park.id", "repeated key")]
 
 
 def test_a_missing_section_is_reported():
-    problems = _problems(MINIMAL[: MINIMAL.index("onboarding:")])
+    problems = FILE.problems(MINIMAL[: MINIMAL.index("onboarding:")])
     assert [(p.field, p.message) for p in problems] == [("onboarding", "is required")]
 
 
@@ -171,31 +169,31 @@ def test_a_building_defined_twice_is_reported():
         "  - ids: B01..B02\n    floors: 1\n    rooms_per_floor: 1\n    room_area_m2: 1\n"
         "  - id: B02\n",
     )
-    problems = _problems(text)
+    problems = FILE.problems(text)
     assert [(p.field, p.message) for p in problems] == [
         ("buildings", "'B02' appears more than once")
     ]
 
 
 def test_a_building_range_must_run_upwards():
-    problems = _problems(MINIMAL.replace("- id: B01", "- ids: B05..B01"))
+    problems = FILE.problems(MINIMAL.replace("- id: B01", "- ids: B05..B01"))
     assert [p.field for p in problems] == ["buildings[0].ids"]
 
 
 def test_custom_unit_ids_need_the_s_prefix():
     text = MINIMAL + "custom_units:\n  - id: B09\n    area_m2: 1000\n"
-    problems = _problems(text)
+    problems = FILE.problems(text)
     assert [(p.line, p.field) for p in problems] == [(21, "custom_units[0].id")]
 
 
 def test_a_yaml_syntax_error_is_reported_with_its_line():
-    problems = _problems(MINIMAL.replace("  name: 小园", "  name: [小园"))
+    problems = FILE.problems(MINIMAL.replace("  name: 小园", "  name: [小园"))
     assert problems[0].field == "(yaml)"
     assert problems[0].line == 4
 
 
 def test_an_empty_file_is_reported():
-    assert _problems("")[0].message == "the file is empty"
+    assert FILE.problems("")[0].message == "the file is empty"
 
 
 def test_two_files_defining_one_park_are_refused(tmp_path):
@@ -226,7 +224,7 @@ def test_both_shipped_parks_state_their_review_time_limit_and_lease_terms():
 
 @pytest.mark.parametrize("value", ["0", "-3", "2.5", '"20"'])
 def test_the_review_time_limit_must_be_a_positive_integer(value):
-    problems = _problems(MINIMAL + f"  review_time_limit_business_days: {value}\n")
+    problems = FILE.problems(MINIMAL + f"  review_time_limit_business_days: {value}\n")
     assert [(p.line, p.field) for p in problems] == [
         (20, "onboarding.review_time_limit_business_days")
     ]
@@ -244,12 +242,12 @@ def test_the_review_time_limit_must_be_a_positive_integer(value):
     ],
 )
 def test_lease_terms_must_be_positive_and_strictly_increasing(terms, field):
-    problems = _problems(MINIMAL + f"  lease_terms_months: {terms}\n")
+    problems = FILE.problems(MINIMAL + f"  lease_terms_months: {terms}\n")
     assert [(p.line, p.field) for p in problems] == [(20, field)]
 
 
 def test_onboardings_rules_live_in_its_own_section_and_a_top_level_policy_is_refused():
-    problems = _problems(MINIMAL.replace("onboarding:", "policy:"))
+    problems = FILE.problems(MINIMAL.replace("onboarding:", "policy:"))
     assert [(p.line, p.field) for p in problems] == [(1, "onboarding"), (14, "policy")]
     assert "no service owns it" in problems[1].message
 
@@ -263,35 +261,27 @@ def test_the_sections_of_other_services_are_accepted_and_left_to_them():
 # naming a line, or a park; never another exception.
 
 
-def _parses_or_reports(text: str) -> None:
-    try:
-        parse_park_definition(text, "fuzz.yaml")
-    except ParkDefinitionError as error:
-        assert error.problems, "an error without problems"
-        assert all(p.line >= 1 and p.field for p in error.problems)
-
-
 def test_deep_nesting_is_reported_not_a_crash():
-    problems = _problems("park: " + "[" * 5000)
+    problems = FILE.problems("park: " + "[" * 5000)
     assert [(p.line, p.field) for p in problems] == [(1, "(yaml)")]
     assert "nested too deeply" in problems[0].message
 
 
 @pytest.mark.parametrize("character", ["\x00", "\x07", "\ufffe"])
 def test_a_character_yaml_refuses_is_reported_with_its_line(character):
-    problems = _problems(MINIMAL.replace("name: 小园", f"name: 小{character}园"))
+    problems = FILE.problems(MINIMAL.replace("name: 小园", f"name: 小{character}园"))
     assert [(p.line, p.field) for p in problems] == [(3, "(yaml)")]
 
 
 def test_a_file_that_is_not_a_mapping_names_the_file_as_the_field():
-    problems = _problems("- 1\n")
+    problems = FILE.problems("- 1\n")
     assert [(p.line, p.field) for p in problems] == [(1, "(file)")]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_any_text_is_a_park_or_a_reported_error(text):
-    _parses_or_reports(text)
+    FILE.parses_or_reports(text)
 
 
 _SCALARS = st.one_of(
@@ -305,12 +295,8 @@ _SCALARS = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_any_value_in_place_of_any_value_is_a_park_or_a_reported_error(data):
-    lines = MINIMAL.splitlines()
-    index = data.draw(st.integers(0, len(lines) - 1))
-    key, colon, _ = lines[index].partition(":")
-    if colon:
-        lines[index] = f"{key}: {data.draw(_SCALARS)}"
-    _parses_or_reports("\n".join(lines) + "\n")
+    index = data.draw(st.integers(0, len(MINIMAL.splitlines()) - 1))
+    FILE.parses_or_reports(with_value(MINIMAL, index, data.draw(_SCALARS)))
 
 
 def test_onboarding_is_registered_as_a_reader_of_its_section():
@@ -322,3 +308,56 @@ def test_a_directory_without_park_files_is_an_error_not_an_empty_load(tmp_path):
         load_park_definitions(tmp_path)
     with pytest.raises(ValueError, match="no park files"):
         load_park_definitions(tmp_path / "missing")
+
+
+# -- lengths: every string of the park file fits where it is stored ------------------------
+
+LONGEST = {
+    "id: mini": "id: " + "m" * 64,
+    "name: 小园": "name: " + "园" * 200,
+    "district: 上街区": "district: " + "区" * 200,
+    "[营业执照]": "[" + "证" * 200 + "]",
+    "id: market_regulation, name: 市场监管": f"id: {'d' * 64}, name: {'监' * 200}",
+    "id: cso-01, name: 张伟": f"id: {'c' * 64}, name: {'伟' * 200}",
+}
+
+
+def test_the_longest_valid_strings_are_read():
+    text = MINIMAL
+    for old, new in LONGEST.items():
+        text = text.replace(old, new)
+
+    park = parse_park_definition(text)
+
+    assert park.id == "m" * 64 and park.name == "园" * 200 and park.district == "区" * 200
+    assert park.policy.required_documents == ("证" * 200,)
+    [department] = park.policy.departments
+    assert (department.id, department.name) == ("d" * 64, "监" * 200)
+    [officer] = park.policy.chief_service_officers
+    assert (officer.id, officer.name) == ("c" * 64, "伟" * 200)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "limit"),
+    [
+        ("id: mini", "id: " + "m" * 65, 2, "park.id", 64),
+        ("name: 小园", "name: " + "园" * 201, 3, "park.name", 200),
+        ("district: 上街区", "district: " + "区" * 201, 4, "park.district", 200),
+        ("[营业执照]", "[" + "证" * 201 + "]", 16, "onboarding.required_documents[0]", 200),
+        (
+            "id: market_regulation",
+            "id: " + "d" * 65,
+            18,
+            "onboarding.departments[0].id",
+            64,
+        ),
+        ("name: 市场监管", "name: " + "监" * 201, 18, "onboarding.departments[0].name", 200),
+        ("id: cso-01", "id: " + "c" * 65, 19, "onboarding.chief_service_officers[0].id", 64),
+        ("name: 张伟", "name: " + "伟" * 201, 19, "onboarding.chief_service_officers[0].name", 200),
+    ],
+)
+def test_a_string_longer_than_its_column_is_reported_with_its_line(old, new, line, field, limit):
+    problems = FILE.problems(MINIMAL.replace(old, new))
+
+    assert [(p.line, p.field) for p in problems] == [(line, field)]
+    assert f"at most {limit} characters" in problems[0].message

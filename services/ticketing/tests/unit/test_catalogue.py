@@ -21,6 +21,10 @@ from services.ticketing.domain.catalogue import (
     parse_catalogue,
 )
 from services.ticketing.domain.firm_directory import load_firm_directory
+from tests.support.yaml_errors import FileErrors, with_value
+
+# The reader under test: its errors name the file, and each problem its line and field.
+FILE = FileErrors(parse_catalogue, CatalogueError)
 
 REPO = Path(__file__).resolve().parents[4]
 CATALOGUE = REPO / "deploy" / "catalogue.yaml"
@@ -65,16 +69,6 @@ services:
     fee: quoted
     opened_by: admission_environmental_review
 """
-
-
-def _problems(text: str):
-    with pytest.raises(CatalogueError) as caught:
-        parse_catalogue(text, "bad.yaml")
-    return caught.value.problems
-
-
-def _fields(text: str):
-    return [(p.line, p.field) for p in _problems(text)]
 
 
 def _first_entry(line: str, replacement: str) -> str:
@@ -203,16 +197,16 @@ def test_an_error_names_the_file_the_line_and_the_field():
 
 def test_a_duplicate_code_is_an_error_at_the_second():
     text = MINIMAL.replace("code: LEGAL-02", "code: LEGAL-01")
-    assert _fields(text) == [(10, "services[1].code")]
+    assert FILE.fields(text) == [(10, "services[1].code")]
 
 
 @pytest.mark.parametrize("code", ["legal-01", "LEGAL-1", "LEGAL01", "L-01", "LEGAL-001", "'12'"])
 def test_a_code_must_be_a_prefix_and_two_digits(code):
-    assert _fields(_first_entry("code", code)) == [(2, "services[0].code")]
+    assert FILE.fields(_first_entry("code", code)) == [(2, "services[0].code")]
 
 
 def test_an_unknown_firm_kind_is_an_error():
-    assert _fields(_first_entry("firm_kind", "lawyer")) == [(6, "services[0].firm_kind")]
+    assert FILE.fields(_first_entry("firm_kind", "lawyer")) == [(6, "services[0].firm_kind")]
 
 
 @pytest.mark.parametrize(
@@ -231,7 +225,7 @@ def test_an_unknown_firm_kind_is_an_error():
     ],
 )
 def test_a_bad_fee_is_an_error(fee, field):
-    assert _fields(_first_entry("fee", fee)) == [(9, field)]
+    assert FILE.fields(_first_entry("fee", fee)) == [(9, field)]
 
 
 @pytest.mark.parametrize(
@@ -251,7 +245,7 @@ def test_a_bad_fee_is_an_error(fee, field):
     ],
 )
 def test_a_bad_sla_is_an_error(sla, field):
-    assert _fields(_first_entry("sla", sla)) == [(8, field)]
+    assert FILE.fields(_first_entry("sla", sla)) == [(8, field)]
 
 
 def test_first_response_may_be_due_when_the_resolution_is():
@@ -272,12 +266,12 @@ def test_first_response_may_be_due_when_the_resolution_is():
     ],
 )
 def test_skills_are_a_non_empty_list_of_distinct_tags(skills, field):
-    assert _fields(_first_entry("skills", skills)) == [(7, field)]
+    assert FILE.fields(_first_entry("skills", skills)) == [(7, field)]
 
 
 @pytest.mark.parametrize("value", ["yes", "'true'", "1", "on"])
 def test_active_is_true_or_false_only(value):
-    assert _fields(_first_entry("fee", f"free\n    active: {value}")) == [
+    assert FILE.fields(_first_entry("fee", f"free\n    active: {value}")) == [
         (10, "services[0].active")
     ]
 
@@ -285,7 +279,7 @@ def test_active_is_true_or_false_only(value):
 def test_unknown_repeated_and_missing_keys_are_errors():
     text = _first_entry("fee", "free\n    price: 1\n    centre: conference")
     text = text.replace("    name_en: Employment contract review\n", "", 1)
-    assert _fields(text) == [
+    assert FILE.fields(text) == [
         (2, "services[0].name_en"),
         (9, "services[0].price"),
         (10, "services[0].centre"),
@@ -294,7 +288,7 @@ def test_unknown_repeated_and_missing_keys_are_errors():
 
 def test_every_bad_entry_is_reported_at_once():
     text = _first_entry("centre", "canteen").replace("firm_kind: finance", "firm_kind: bank")
-    assert _fields(text) == [(5, "services[0].centre"), (23, "services[2].firm_kind")]
+    assert FILE.fields(text) == [(5, "services[0].centre"), (23, "services[2].firm_kind")]
 
 
 # --- the roles ------------------------------------------------------------------------
@@ -302,19 +296,19 @@ def test_every_bad_entry_is_reported_at_once():
 
 def test_a_role_on_two_services_is_an_error_at_the_second():
     text = _first_entry("fee", "free\n    opened_by: buyback_legal_review")
-    assert _fields(text) == [(11, "services[1].opened_by")]
+    assert FILE.fields(text) == [(11, "services[1].opened_by")]
 
 
 def test_a_role_no_service_has_is_an_error():
     text = MINIMAL.replace("    opened_by: admission_environmental_review\n", "")
-    problems = _problems(text)
+    problems = FILE.problems(text)
     assert [(p.line, p.field) for p in problems] == [(2, "services")]
     assert "admission_environmental_review" in problems[0].message
 
 
 def test_an_unknown_role_is_an_error():
     text = MINIMAL.replace("opened_by: buyback_legal_review", "opened_by: buyback_review")
-    assert _fields(text) == [(18, "services[1].opened_by")]
+    assert FILE.fields(text) == [(18, "services[1].opened_by")]
 
 
 def test_a_role_must_be_done_by_its_kind_of_firm():
@@ -322,7 +316,7 @@ def test_a_role_must_be_done_by_its_kind_of_firm():
         "firm_kind: finance\n    skills: [buyback_review]",
         "firm_kind: accounting\n    skills: [buyback_review]",
     )
-    problems = _problems(text)
+    problems = FILE.problems(text)
     assert [(p.line, p.field) for p in problems] == [(27, "services[2].opened_by")]
     assert "finance firm" in problems[0].message
 
@@ -332,7 +326,7 @@ def test_a_buyback_review_is_free_to_the_enterprise():
         "    fee: free\n    opened_by: buyback_legal_review",
         "    fee: quoted\n    opened_by: buyback_legal_review",
     )
-    assert _fields(text) == [(18, "services[1].opened_by")]
+    assert FILE.fields(text) == [(18, "services[1].opened_by")]
 
 
 def test_a_service_a_flow_opens_cannot_be_inactive():
@@ -340,7 +334,7 @@ def test_a_service_a_flow_opens_cannot_be_inactive():
         "    opened_by: admission_environmental_review\n",
         "    opened_by: admission_environmental_review\n    active: false\n",
     )
-    assert _fields(text) == [(36, "services[3].opened_by")]
+    assert FILE.fields(text) == [(36, "services[3].opened_by")]
 
 
 # --- the whole file -------------------------------------------------------------------
@@ -358,7 +352,7 @@ def test_a_service_a_flow_opens_cannot_be_inactive():
     ],
 )
 def test_a_malformed_file_is_reported_not_a_crash(text, expected):
-    assert _fields(text) == expected
+    assert FILE.fields(text) == expected
 
 
 # --- the value objects keep their rules when built in code ----------------------------
@@ -408,18 +402,10 @@ def test_a_catalogue_built_in_code_refuses_duplicates_and_missing_roles():
 # --- hostile input (STYLE #10): a catalogue or a CatalogueError, nothing else ------------
 
 
-def _parses_or_reports(text: str) -> None:
-    try:
-        parse_catalogue(text, "fuzz.yaml")
-    except CatalogueError as error:
-        assert error.problems, "an error without problems"
-        assert all(p.line >= 1 and p.field for p in error.problems)
-
-
 @settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=300))
 def test_any_text_is_a_catalogue_or_a_reported_error(text):
-    _parses_or_reports(text)
+    FILE.parses_or_reports(text)
 
 
 _SCALARS = st.one_of(
@@ -434,9 +420,5 @@ _SCALARS = st.one_of(
 @settings(max_examples=400, deadline=None, database=None)
 @given(st.data())
 def test_any_value_in_place_of_any_value_is_a_catalogue_or_a_reported_error(data):
-    lines = MINIMAL.splitlines()
-    index = data.draw(st.integers(0, len(lines) - 1))
-    key, colon, _ = lines[index].partition(":")
-    if colon:
-        lines[index] = f"{key}: {data.draw(_SCALARS)}"
-    _parses_or_reports("\n".join(lines) + "\n")
+    index = data.draw(st.integers(0, len(MINIMAL.splitlines()) - 1))
+    FILE.parses_or_reports(with_value(MINIMAL, index, data.draw(_SCALARS)))

@@ -19,6 +19,10 @@ from services.ticketing.domain.firm_directory import (
     parse_firm_directory,
 )
 from services.ticketing.tests.unit.test_catalogue import MINIMAL as MINIMAL_CATALOGUE
+from tests.support.yaml_errors import FileErrors, with_value
+
+# The reader under test: its errors name the file, and each problem its line and field.
+FILE = FileErrors(parse_firm_directory, FirmDirectoryError)
 
 REPO = Path(__file__).resolve().parents[4]
 CATALOGUE = REPO / "deploy" / "catalogue.yaml"
@@ -47,16 +51,6 @@ firms:
     capacity: 10
     contact: {person: 郑鼎, phone: "+86 371 6812 1101"}
 """
-
-
-def _problems(text: str):
-    with pytest.raises(FirmDirectoryError) as caught:
-        parse_firm_directory(text, "bad.yaml")
-    return caught.value.problems
-
-
-def _fields(text: str):
-    return [(p.line, p.field) for p in _problems(text)]
 
 
 def _first_firm(key: str, replacement: str) -> str:
@@ -138,7 +132,7 @@ def test_a_firm_id_is_lower_case_letters_digits_and_inner_hyphens_up_to_40(firm_
     with pytest.raises(ValueError):
         FirmId(firm_id)
     text = _first_firm("firm_id", repr(firm_id))
-    assert _fields(text) == [(3, "firms[0].firm_id")]
+    assert FILE.fields(text) == [(3, "firms[0].firm_id")]
 
 
 def test_a_firm_id_of_40_characters_is_accepted():
@@ -158,12 +152,12 @@ def test_an_error_names_the_file_the_line_and_the_field():
 
 def test_a_duplicate_firm_id_is_an_error_at_the_second():
     text = MINIMAL.replace("firm_id: mingli-law", "firm_id: zhengheng-law")
-    assert _fields(text) == [(9, "firms[1].firm_id")]
+    assert FILE.fields(text) == [(9, "firms[1].firm_id")]
 
 
 def test_a_duplicate_name_is_an_error_at_the_second():
     text = MINIMAL.replace("name: 河南明理律师事务所", "name: 郑州上街正衡律师事务所")
-    assert _fields(text) == [(9, "firms[1].name")]
+    assert FILE.fields(text) == [(9, "firms[1].name")]
 
 
 @pytest.mark.parametrize(
@@ -178,7 +172,7 @@ def test_a_duplicate_name_is_an_error_at_the_second():
     ],
 )
 def test_capacity_is_a_positive_integer(capacity, field):
-    assert _fields(_first_firm("capacity", capacity)) == [(7, field)]
+    assert FILE.fields(_first_firm("capacity", capacity)) == [(7, field)]
 
 
 @pytest.mark.parametrize(
@@ -191,7 +185,7 @@ def test_capacity_is_a_positive_integer(capacity, field):
     ],
 )
 def test_skills_are_a_non_empty_list_of_distinct_tags(skills, field):
-    assert _fields(_first_firm("skills", skills)) == [(6, field)]
+    assert FILE.fields(_first_firm("skills", skills)) == [(6, field)]
 
 
 @pytest.mark.parametrize(
@@ -208,14 +202,14 @@ def test_skills_are_a_non_empty_list_of_distinct_tags(skills, field):
     ],
 )
 def test_a_contact_has_a_person_a_phone_and_perhaps_an_email(contact, field):
-    problems = _fields(_first_firm("contact", contact))
+    problems = FILE.fields(_first_firm("contact", contact))
     assert problems[0] == (8, field)
 
 
 def test_unknown_repeated_and_missing_keys_are_errors():
     text = _first_firm("capacity", "30\n    active: true\n    kind: finance")
     text = text.replace("    name: 郑州上街正衡律师事务所\n", "", 1)
-    assert _fields(text) == [(3, "firms[0].name"), (7, "firms[0].active"), (8, "firms[0].kind")]
+    assert FILE.fields(text) == [(3, "firms[0].name"), (7, "firms[0].active"), (8, "firms[0].kind")]
 
 
 @pytest.mark.parametrize(
@@ -229,7 +223,7 @@ def test_unknown_repeated_and_missing_keys_are_errors():
     ],
 )
 def test_a_malformed_file_is_reported_not_a_crash(text, expected):
-    assert sorted(_fields(text)) == sorted(expected)
+    assert sorted(FILE.fields(text)) == sorted(expected)
 
 
 def test_a_firm_built_in_code_is_checked_like_one_read_from_the_file():
@@ -322,18 +316,10 @@ def test_the_park_service_centre_alone_is_not_a_warning():
 # --- hostile input (STYLE #10) ------------------------------------------------------------
 
 
-def _parses_or_reports(text: str) -> None:
-    try:
-        parse_firm_directory(text, "fuzz.yaml")
-    except FirmDirectoryError as error:
-        assert error.problems, "an error without problems"
-        assert all(p.line >= 1 and p.field for p in error.problems)
-
-
 @settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=300))
 def test_any_text_is_a_directory_or_a_reported_error(text):
-    _parses_or_reports(text)
+    FILE.parses_or_reports(text)
 
 
 _SCALARS = st.one_of(
@@ -347,12 +333,8 @@ _SCALARS = st.one_of(
 @settings(max_examples=400, deadline=None, database=None)
 @given(st.data())
 def test_any_value_in_place_of_any_value_is_a_directory_or_a_reported_error(data):
-    lines = MINIMAL.splitlines()
-    index = data.draw(st.integers(0, len(lines) - 1))
-    key, colon, _ = lines[index].partition(":")
-    if colon:
-        lines[index] = f"{key}: {data.draw(_SCALARS)}"
-    _parses_or_reports("\n".join(lines) + "\n")
+    index = data.draw(st.integers(0, len(MINIMAL.splitlines()) - 1))
+    FILE.parses_or_reports(with_value(MINIMAL, index, data.draw(_SCALARS)))
 
 
 # --- every park's firms -------------------------------------------------------------------

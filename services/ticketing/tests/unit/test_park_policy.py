@@ -16,6 +16,10 @@ from services.ticketing.domain.park_policy import (
 )
 from shared.business_calendar import DEFAULT_WORKING_HOURS, BusinessCalendar
 from shared.park_file import DECLARED_SECTIONS, READ_SECTIONS
+from tests.support.yaml_errors import FileErrors
+
+# The reader under test: its errors name the file, and each problem its line and field.
+FILE = FileErrors(parse_ticketing_policy, TicketingPolicyError)
 
 REPO = Path(__file__).resolve().parents[4]
 PARKS_DIR = REPO / "deploy" / "parks"
@@ -42,12 +46,6 @@ ticketing:
 def _with(key: str, value: str) -> str:
     """PARK with a ticketing section whose ``key`` is set to ``value``."""
     return PARK + f"ticketing:\n  {key}: {value}\n"
-
-
-def _fields(text: str):
-    with pytest.raises(TicketingPolicyError) as caught:
-        parse_ticketing_policy(text, "bad.yaml")
-    return [(p.line, p.field) for p in caught.value.problems]
 
 
 # --- the demo parks ---------------------------------------------------------------------
@@ -140,12 +138,12 @@ def test_an_error_names_the_file_the_line_and_the_field():
     ],
 )
 def test_business_hours_are_rising_non_overlapping_hh_mm_windows(hours, field):
-    assert _fields(_with("business_hours", hours)) == [(10, field)]
+    assert FILE.fields(_with("business_hours", hours)) == [(10, field)]
 
 
 @pytest.mark.parametrize("days", ["0", "31", "-1", "2.5", "'3'", "true", "03", "[3]"])
 def test_close_after_business_days_is_an_integer_from_1_to_30(days):
-    assert _fields(_with("close_after_business_days", days)) == [
+    assert FILE.fields(_with("close_after_business_days", days)) == [
         (10, "ticketing.close_after_business_days")
     ]
 
@@ -171,31 +169,33 @@ def test_close_after_business_days_is_an_integer_from_1_to_30(days):
     ],
 )
 def test_the_sla_warning_ratio_is_a_decimal_strictly_between_0_and_1(ratio):
-    assert _fields(_with("sla_warning_ratio", ratio)) == [(10, "ticketing.sla_warning_ratio")]
+    assert FILE.fields(_with("sla_warning_ratio", ratio)) == [(10, "ticketing.sla_warning_ratio")]
 
 
 def test_an_unknown_key_in_the_section_is_an_error():
-    assert _fields(_with("sla_warning_percent", "80")) == [(10, "ticketing.sla_warning_percent")]
+    assert FILE.fields(_with("sla_warning_percent", "80")) == [
+        (10, "ticketing.sla_warning_percent")
+    ]
 
 
 def test_a_section_that_is_not_a_mapping_is_an_error():
-    assert _fields(PARK + "ticketing: [business_hours]\n") == [(9, "ticketing")]
+    assert FILE.fields(PARK + "ticketing: [business_hours]\n") == [(9, "ticketing")]
 
 
 def test_every_fault_of_the_section_is_reported_at_once():
     text = PARK + SECTION_TEXT.replace("0.8", "2").replace("days: 3", "days: 0")
-    assert _fields(text) == [
+    assert FILE.fields(text) == [
         (11, "ticketing.close_after_business_days"),
         (12, "ticketing.sla_warning_ratio"),
     ]
 
 
 def test_a_park_file_without_a_park_id_is_an_error():
-    assert _fields(PARK.replace("  id: mini\n", "")) == [(2, "park.id")]
+    assert FILE.fields(PARK.replace("  id: mini\n", "")) == [(2, "park.id")]
 
 
 def test_a_section_no_service_owns_is_still_refused():
-    assert _fields(PARK + "ticketting: {}\n") == [(9, "ticketting")]
+    assert FILE.fields(PARK + "ticketting: {}\n") == [(9, "ticketting")]
 
 
 def test_the_policy_keeps_its_rules_when_built_in_code():
@@ -232,18 +232,10 @@ def test_every_bad_file_of_a_directory_is_reported_and_a_park_defined_twice_too(
 # --- hostile input (STYLE #10) ------------------------------------------------------------
 
 
-def _parses_or_reports(text: str) -> None:
-    try:
-        parse_ticketing_policy(text, "fuzz.yaml")
-    except TicketingPolicyError as error:
-        assert error.problems, "an error without problems"
-        assert all(p.line >= 1 and p.field for p in error.problems)
-
-
 @settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=300))
 def test_any_text_is_a_policy_or_a_reported_error(text):
-    _parses_or_reports(text)
+    FILE.parses_or_reports(text)
 
 
 _VALUES = st.one_of(
@@ -263,7 +255,7 @@ _VALUES = st.one_of(
     st.sampled_from(["business_hours", "close_after_business_days", "sla_warning_ratio"]), _VALUES
 )
 def test_any_value_of_any_key_is_a_policy_or_a_reported_error(key, value):
-    _parses_or_reports(_with(key, value))
+    FILE.parses_or_reports(_with(key, value))
 
 
 _CLOCK = st.builds(
