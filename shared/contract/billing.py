@@ -30,6 +30,7 @@ from shared.contract.fields import (
     Uuid,
 )
 from shared.contract.registry import PayloadSchema, event
+from shared.contract.ticketing import FreeText
 from shared.money import round_fen
 
 #: What a charge is for; each category has its own VAT rate in the park file
@@ -43,9 +44,10 @@ CATEGORIES = (
     "service",  # paid services of the park's firms: legal, accounting, consulting …
     "late_fee",  # 违约金 on an overdue invoice
 )
-#: What a buyback offset is: the unit's purchase balance not yet invoiced (its future
-#: instalments, cancelled), an invoice not fully paid, a late fee not yet invoiced.
-OFFSET_KINDS = ("purchase_balance", "unpaid_invoice", "late_fee")
+#: What a buyback offset is: the claimed units' purchase balance (instalments not yet
+#: invoiced, ``invoice_id`` null, or an open instalment invoice), any other open invoice
+#: (what it still owes), a late fee accrued and not yet invoiced (on its invoice).
+OFFSET_KINDS = ("purchase_balance", "invoice", "late_fee")
 #: An invoice number: the park's prefix, the park-local year, a gapless 6-digit sequence.
 INVOICE_NUMBER = re.compile(r"[A-Z][A-Z0-9]{0,11}-[0-9]{4}-[0-9]{6}")
 METER_KINDS = ("water", "electricity")
@@ -152,25 +154,32 @@ class InvoiceIssued(InvoicePayload):
 
 @event("billing", "payment_applied")
 class PaymentApplied(InvoicePayload):
-    """``amount_fen`` of a payment went to the invoice: from the bank transfer
-    ``bank_txn_id`` (``source`` ``bank_payment``), or from the enterprise's credit balance
-    (``source`` ``credit_balance``, ``bank_txn_id`` null)."""
+    """``amount_fen`` of the bank payment ``bank_txn_id`` went to the invoice."""
 
-    bank_txn_id = Text(required=True, allow_none=True)
+    bank_txn_id = Text(required=True)
     amount_fen = Fen(required=True, minimum=1)
-    source = Text(
-        load_default="bank_payment", validate=validate.OneOf(["bank_payment", "credit_balance"])
-    )
     outstanding_fen = Fen(load_default=None, allow_none=True)
 
-    @validates_schema
-    def a_bank_payment_names_its_transfer(self, data, **kwargs):
-        from_bank = data.get("source", "bank_payment") == "bank_payment"
-        if from_bank != (data.get("bank_txn_id") is not None):
-            raise ValidationError(
-                "bank_txn_id is required for a bank payment and null for a credit balance",
-                "bank_txn_id",
-            )
+
+@event("billing", "payment_credited")
+class PaymentCredited(PayloadSchema):
+    """What the bank payment ``bank_txn_id`` left after every open invoice (an
+    overpayment, ``amount_fen``) went to the enterprise's credit balance, now
+    ``credit_balance_fen``."""
+
+    bank_txn_id = Text(required=True)
+    enterprise_id = Text(required=True)
+    amount_fen = Fen(required=True, minimum=1)
+    credit_balance_fen = Fen(required=True)
+
+
+@event("billing", "credit_applied")
+class CreditApplied(InvoicePayload):
+    """The enterprise's credit balance paid ``amount_fen`` of a newly issued invoice;
+    ``credit_balance_fen`` is left."""
+
+    amount_fen = Fen(required=True, minimum=1)
+    credit_balance_fen = Fen(required=True)
 
 
 @event("billing", "invoice_paid")
@@ -190,48 +199,67 @@ class InvoiceOverdue(InvoicePayload):
 
 @event("billing", "late_fee_charged")
 class LateFeeCharged(InvoicePayload):
-    """A late fee (违约金) accrued on the overdue invoice ``invoice_id`` for ``days`` days at
-    ``daily_rate`` on ``principal_fen``, rounded once: ``amount_fen``. ``capped``: the
-    park's cap cut it. It is billed on the next invoice of the cycle."""
+    """A late fee (违约金) accrued on the overdue invoice ``invoice_id`` for ``days`` days up
+    to ``through`` at ``daily_rate`` on the overdue principal, rounded once:
+    ``amount_fen``; it is billed on the enterprise's next invoice. Optional:
+    ``principal_fen`` (the overdue principal) and ``capped`` (the park's cap cut it)."""
 
-    late_fee_id = Uuid(required=True)
-    principal_fen = Fen(required=True, minimum=1)
-    daily_rate = DecimalString(required=True, minimum=Decimal(0), maximum=Decimal(1))
-    days = StrictInteger(required=True, minimum=1)
-    accrued_through = IsoDate(required=True)
     amount_fen = Fen(required=True, minimum=1)
+    days = StrictInteger(required=True, minimum=1)
+    through = IsoDate(required=True)
+    daily_rate = DecimalString(required=True, minimum=Decimal(0), maximum=Decimal(1))
+    principal_fen = Fen(load_default=None, allow_none=True, minimum=1)
     capped = StrictBoolean(load_default=False)
 
 
 @event("billing", "late_fee_waived")
 class LateFeeWaived(InvoicePayload):
-    """An operator (``waived_by``) waived a late fee of the invoice, with a ``reason``
-    (audited)."""
+    """An operator (``by``) waived the invoice's late fees with a ``reason`` (audited):
+    no more accrue, and ``credited_fen`` already charged is credited back."""
 
-    late_fee_id = Uuid(required=True)
-    amount_fen = Fen(required=True, minimum=1)
-    waived_by = Text(required=True, max_length=200)
-    reason = Text(required=True, max_length=2000)
+    by = Text(required=True, max_length=200)
+    reason = Text(required=True, max_length=500)
+    credited_fen = Fen(required=True)
+
+
+class CreditLineSchema(PayloadSchema):
+    """What a credit note takes off one line of its invoice (``line_index``, 0-based).
+
+    Its tax is split from its total like any line's, except when it exhausts the invoice
+    line: then it carries exactly that line's remaining tax (no rounding residue is left
+    in VAT payable), so the schema checks only that the tax is within the total."""
+
+    line_index = StrictInteger(required=True, minimum=0)
+    category = Text(required=True, validate=validate.OneOf(CATEGORIES))
+    total_fen = Fen(required=True, minimum=1)
+    tax_rate = _VatRate(required=True)
+    tax_fen = Fen(required=True)
+
+    @validates_schema
+    def tax_within_total(self, data, **kwargs):
+        if {"total_fen", "tax_fen"} <= data.keys() and data["tax_fen"] > data["total_fen"]:
+            raise ValidationError("tax_fen exceeds total_fen", "tax_fen")
 
 
 @event("billing", "credit_note_issued")
-class CreditNoteIssued(PayloadSchema):
-    """A credit note (红字) corrects the issued invoice ``invoice_id``: its lines, amount and
-    VAT are credited, with a ``reason``."""
+class CreditNoteIssued(InvoicePayload):
+    """A credit note (红字) corrects the issued invoice ``invoice_id`` (``number``):
+    ``amount_fen`` tax-inclusive, ``tax_fen`` of VAT, per line, with a ``reason``; ``by``
+    is the operator (null: the system, e.g. a buyback cancelling an instalment)."""
 
     credit_note_id = Uuid(required=True)
-    number = _invoice_number(required=True)
-    invoice_id = Uuid(required=True)
-    invoice_number = _invoice_number(required=True)
-    enterprise_id = Text(required=True)
-    total_fen = Fen(required=True, minimum=1)
+    amount_fen = Fen(required=True, minimum=1)
     tax_fen = Fen(required=True)
     reason = Text(required=True, max_length=2000)
-    lines = StrictList(fields.Nested(LineSchema), required=True, min_length=1)
+    by = Text(load_default=None, allow_none=True, max_length=200)
+    lines = StrictList(fields.Nested(CreditLineSchema), required=True, min_length=1)
 
     @validates_schema
     def sums(self, data, **kwargs):
-        _check_sums(data)
+        lines = data.get("lines")
+        if not lines or "amount_fen" not in data or "tax_fen" not in data:
+            return
+        _check_sums({"total_fen": data["amount_fen"], "tax_fen": data["tax_fen"], "lines": lines})
 
 
 @event("billing", "payment_unmatched")
@@ -243,6 +271,7 @@ class PaymentUnmatched(PayloadSchema):
     payer_uscc = Text(required=True)
     amount_fen = Fen(required=True, minimum=1)
     why = Text(required=True, max_length=200)
+    reference = FreeText(load_default="", max_length=200)
 
 
 @event("billing", "payment_matched")
@@ -332,17 +361,45 @@ class BuybackSettlementComputed(PayloadSchema):
             raise ValidationError(f"net_fen is gross_fen − the offsets: {expected}", "net_fen")
 
 
+@event("billing", "buyback_netted")
+class BuybackNetted(PayloadSchema):
+    """After ``claim_settled``: the offsets were taken off the account; the park pays
+    ``payout_fen`` (the net, if positive) and the enterprise still owes
+    ``still_owed_fen`` (minus the net, if negative); charges stop from ``settled_on``."""
+
+    claim_id = Uuid(required=True)
+    enterprise_id = Text(required=True)
+    gross_fen = Fen(required=True)
+    net_fen = StrictInteger(required=True)
+    payout_fen = Fen(required=True)
+    still_owed_fen = Fen(required=True)
+    settled_on = IsoDate(required=True)
+
+    @validates_schema
+    def payout_or_debt(self, data, **kwargs):
+        if not {"net_fen", "payout_fen", "still_owed_fen"} <= data.keys():
+            return
+        net = data["net_fen"]
+        if (data["payout_fen"], data["still_owed_fen"]) != (max(net, 0), max(-net, 0)):
+            raise ValidationError(
+                "payout_fen is the net if positive, still_owed_fen minus the net if negative",
+                "net_fen",
+            )
+
+
 @event("billing", "reading_anomaly")
 class ReadingAnomaly(PayloadSchema):
     """A meter reading billing did not charge, flagged for a person: ``why`` is
-    ``decrease`` (lower than the previous reading: a replaced or faulty meter) — never
-    billed negative."""
+    ``decrease`` (lower than the previous reading: a replaced or faulty meter — never
+    billed negative) or ``conflict`` (another value for a ``read_at`` already recorded:
+    the first is kept). Optional: the meter's ``kind`` and the reading it was compared
+    with (``previous_reading``, ``previous_read_at``)."""
 
     meter_id = Text(required=True)
     unit_id = Text(required=True)
-    kind = Text(required=True, validate=validate.OneOf(METER_KINDS))
-    previous_reading = DecimalString(required=True, minimum=Decimal(0))
     reading = DecimalString(required=True, minimum=Decimal(0))
-    previous_read_at = UtcDateTime(required=True)
     read_at = UtcDateTime(required=True)
     why = Text(required=True, max_length=200)
+    kind = Text(load_default=None, allow_none=True, validate=validate.OneOf(METER_KINDS))
+    previous_reading = DecimalString(load_default=None, allow_none=True, minimum=Decimal(0))
+    previous_read_at = UtcDateTime(load_default=None, allow_none=True)

@@ -17,7 +17,6 @@ from shared.messaging.errors import ContractViolation, MalformedMessage
 
 INVOICE_ID = "3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
 CLAIM_ID = "7e2d4c1b-9a8f-4e6d-b5c4-3a2b1c0d9e8f"
-LATE_FEE_ID = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
 INVOICE = {"invoice_id": INVOICE_ID, "number": "AUX-2026-000123", "enterprise_id": "ent-0001"}
 
 
@@ -49,41 +48,53 @@ VALID = {
     "invoice_issued": invoice(),
     "payment_applied": INVOICE
     | {"bank_txn_id": "ICBC-20261127-000042", "amount_fen": 45_000, "outstanding_fen": 0},
+    "payment_credited": {
+        "bank_txn_id": "ICBC-20261127-000042",
+        "enterprise_id": "ent-0001",
+        "amount_fen": 5_000,
+        "credit_balance_fen": 5_000,
+    },
+    "credit_applied": INVOICE | {"amount_fen": 5_000, "credit_balance_fen": 0},
     "invoice_paid": INVOICE | {"paid_on": "2026-12-20"},
     "invoice_overdue": INVOICE | {"due_on": "2026-12-31", "outstanding_fen": 45_000},
     "late_fee_charged": INVOICE
     | {
-        "late_fee_id": LATE_FEE_ID,
-        "principal_fen": 45_000,
-        "daily_rate": "0.0005",
-        "days": 60,
-        "accrued_through": "2027-03-01",
         "amount_fen": 1_350,
+        "days": 60,
+        "through": "2027-03-01",
+        "daily_rate": "0.0005",
+        "principal_fen": 45_000,
         "capped": False,
     },
     "late_fee_waived": INVOICE
     | {
-        "late_fee_id": LATE_FEE_ID,
-        "amount_fen": 1_350,
-        "waived_by": "operator:wang.min",
+        "by": "operator:wang.min",
         "reason": "银行系统故障，付款延迟非企业原因",
+        "credited_fen": 1_350,
     },
-    "credit_note_issued": {
+    "credit_note_issued": INVOICE
+    | {
         "credit_note_id": "c0ffee00-1234-4abc-8def-0123456789ab",
-        "number": "AUX-2026-000124",
-        "invoice_id": INVOICE_ID,
-        "invoice_number": "AUX-2026-000123",
-        "enterprise_id": "ent-0001",
-        "total_fen": 45_000,
+        "amount_fen": 45_000,
         "tax_fen": 2_547,
         "reason": "单元已于11月1日退还，物业费误收",
-        "lines": [line()],
+        "by": "operator:wang.min",
+        "lines": [
+            {
+                "line_index": 0,
+                "category": "property_fee",
+                "total_fen": 45_000,
+                "tax_rate": "0.06",
+                "tax_fen": 2_547,
+            }
+        ],
     },
     "payment_unmatched": {
         "bank_txn_id": "ICBC-20261127-000043",
         "payer_uscc": "91410100MA9G4XY144",
         "amount_fen": 500_000,
         "why": "unknown_payer",
+        "reference": "",
     },
     "payment_matched": {
         "bank_txn_id": "ICBC-20261127-000043",
@@ -116,10 +127,19 @@ VALID = {
         "gross_fen": 96_000_000,
         "offsets": [
             {"kind": "purchase_balance", "invoice_id": None, "amount_fen": 44_800_000},
-            {"kind": "unpaid_invoice", "invoice_id": INVOICE_ID, "amount_fen": 45_000},
+            {"kind": "invoice", "invoice_id": INVOICE_ID, "amount_fen": 45_000},
             {"kind": "late_fee", "invoice_id": INVOICE_ID, "amount_fen": 1_350},
         ],
         "net_fen": 51_153_650,
+    },
+    "buyback_netted": {
+        "claim_id": CLAIM_ID,
+        "enterprise_id": "ent-0001",
+        "gross_fen": 96_000_000,
+        "net_fen": 51_153_650,
+        "payout_fen": 51_153_650,
+        "still_owed_fen": 0,
+        "settled_on": "2027-03-02",
     },
     "reading_anomaly": {
         "meter_id": "E-B07-2F-01",
@@ -178,6 +198,8 @@ def test_a_valid_example_of_each_event_passes_both_ways(type_):
         "invoice_overdue",
         "late_fee_charged",
         "late_fee_waived",
+        "credit_applied",
+        "credit_note_issued",
     ],
 )
 def test_an_invoice_event_carries_the_invoice_its_number_and_the_enterprise(type_):
@@ -272,8 +294,24 @@ def test_the_categories_are_the_billing_models():
 
 def test_a_credit_note_adds_up_like_an_invoice():
     payload = VALID["credit_note_issued"]
-    assert "total_fen" in errors("credit_note_issued", payload | {"total_fen": 40_000})
+    assert "total_fen" in errors("credit_note_issued", payload | {"amount_fen": 40_000})
+    assert "tax_fen" in errors("credit_note_issued", payload | {"tax_fen": 2_546})
     assert "reason" in errors("credit_note_issued", payload | {"reason": " "})
+    assert "lines" in errors("credit_note_issued", payload | {"lines": []})
+
+
+def test_a_credit_line_that_exhausts_its_line_may_carry_the_lines_remaining_tax():
+    # 1,000 fen at 9 % carried 83 fen of tax; a first credit of 500 took 41 (500 × 0.09 /
+    # 1.09 = 41.28); the second, exhausting the line, takes the 42 that are left, not 41.
+    last = {"line_index": 0, "category": "water", "total_fen": 500, "tax_rate": "0.09"}
+    payload = VALID["credit_note_issued"] | {
+        "amount_fen": 500,
+        "tax_fen": 42,
+        "lines": [last | {"tax_fen": 42}],
+    }
+    assert errors("credit_note_issued", payload) == {}
+    too_much = payload | {"tax_fen": 501, "lines": [last | {"tax_fen": 501}]}
+    assert "lines" in errors("credit_note_issued", too_much)
 
 
 # --- money is strict fen -------------------------------------------------------------------
@@ -286,7 +324,9 @@ def test_a_credit_note_adds_up_like_an_invoice():
         ("payment_applied", "amount_fen"),
         ("invoice_overdue", "outstanding_fen"),
         ("late_fee_charged", "amount_fen"),
-        ("late_fee_waived", "amount_fen"),
+        ("credit_note_issued", "amount_fen"),
+        ("payment_credited", "amount_fen"),
+        ("credit_applied", "amount_fen"),
         ("payment_unmatched", "amount_fen"),
         ("payment_matched", "amount_fen"),
         ("firm_payable_recorded", "fee_fen"),
@@ -303,13 +343,18 @@ def test_an_outgoing_float_amount_is_a_contract_violation():
         )
 
 
-def test_a_payment_from_the_bank_names_its_transfer_and_one_from_credit_does_not():
+def test_a_payment_names_its_bank_transfer_and_a_credit_balance_is_never_negative():
     applied = VALID["payment_applied"]
-    assert load("payment_applied", applied)["source"] == "bank_payment"
-    from_credit = applied | {"source": "credit_balance", "bank_txn_id": None}
-    assert errors("payment_applied", from_credit) == {}
     assert "bank_txn_id" in errors("payment_applied", applied | {"bank_txn_id": None})
-    assert "bank_txn_id" in errors("payment_applied", from_credit | {"bank_txn_id": "X-1"})
+    assert load("payment_applied", applied | {"outstanding_fen": None})["outstanding_fen"] is None
+    for type_ in ("payment_credited", "credit_applied"):
+        assert "credit_balance_fen" in errors(type_, VALID[type_] | {"credit_balance_fen": -1})
+
+
+def test_a_waiver_may_credit_nothing_when_no_fee_was_charged_yet():
+    waived = VALID["late_fee_waived"]
+    assert errors("late_fee_waived", waived | {"credited_fen": 0}) == {}
+    assert "credited_fen" in errors("late_fee_waived", waived | {"credited_fen": -1})
 
 
 def test_a_late_fee_has_its_days_rate_and_principal():
@@ -317,8 +362,11 @@ def test_a_late_fee_has_its_days_rate_and_principal():
     assert "days" in errors("late_fee_charged", charged | {"days": 0})
     assert "daily_rate" in errors("late_fee_charged", charged | {"daily_rate": 0.0005})
     assert "daily_rate" in errors("late_fee_charged", charged | {"daily_rate": "2"})
+    assert "through" in errors("late_fee_charged", charged | {"through": "2027-02-30"})
     assert load("late_fee_charged", charged)["daily_rate"] == Decimal("0.0005")
-    assert "waived_by" in errors("late_fee_waived", VALID["late_fee_waived"] | {"waived_by": ""})
+    minimal = {k: v for k, v in charged.items() if k not in ("principal_fen", "capped")}
+    assert load("late_fee_charged", minimal)["capped"] is False
+    assert "by" in errors("late_fee_waived", VALID["late_fee_waived"] | {"by": ""})
 
 
 def test_a_credit_balance_change_is_signed_but_never_zero_and_the_balance_is_not():
@@ -343,6 +391,8 @@ def test_a_reading_anomaly_keeps_both_readings_as_decimal_strings():
     assert load("reading_anomaly", anomaly)["previous_reading"] == Decimal("12345.6")
     assert "reading" in errors("reading_anomaly", anomaly | {"reading": 120.0})
     assert "kind" in errors("reading_anomaly", anomaly | {"kind": "gas"})
+    bare = {k: anomaly[k] for k in ("meter_id", "unit_id", "reading", "read_at", "why")}
+    assert load("reading_anomaly", bare | {"why": "conflict"})["previous_reading"] is None
 
 
 # --- buyback netting -----------------------------------------------------------------------
@@ -375,13 +425,23 @@ def test_a_net_that_is_not_gross_less_the_offsets_is_malformed():
         {"kind": "purchase_balance", "invoice_id": None, "amount_fen": 0},
         {"kind": "purchase_balance", "invoice_id": None, "amount_fen": 1.5},
         {"kind": "goodwill", "invoice_id": None, "amount_fen": 1},
-        {"kind": "unpaid_invoice", "invoice_id": "INV-1", "amount_fen": 1},
-        {"kind": "unpaid_invoice", "amount_fen": 1},
+        {"kind": "invoice", "invoice_id": "INV-1", "amount_fen": 1},
+        {"kind": "invoice", "amount_fen": 1},
+        {"kind": "unpaid_invoice", "invoice_id": None, "amount_fen": 1},
     ],
 )
 def test_a_bad_offset_is_refused(offset):
     payload = VALID["buyback_settlement_computed"] | {"offsets": [offset], "net_fen": 0}
     assert "offsets" in errors("buyback_settlement_computed", payload)
+
+
+def test_after_settlement_a_positive_net_is_paid_out_and_a_negative_one_still_owed():
+    netted = VALID["buyback_netted"]
+    owing = netted | {"net_fen": -46_350, "payout_fen": 0, "still_owed_fen": 46_350}
+    assert errors("buyback_netted", owing) == {}
+    assert "payout_fen" in errors("buyback_netted", owing | {"payout_fen": -46_350})
+    assert "net_fen" in errors("buyback_netted", owing | {"payout_fen": 46_350})
+    assert "net_fen" in errors("buyback_netted", netted | {"still_owed_fen": 1})
 
 
 def test_the_net_is_a_strict_integer_too():
