@@ -36,8 +36,10 @@ firms: declare migrate
 	$(PARK) firms load
 
 ## Start every service (one process each, under honcho) on the config's defaults.
+# PYTHONWARNINGS: nameko's import of eventlet prints eight lines of EventletDeprecationWarning
+# per service; it is nameko's dependency, not ours to act on, so keep the first screen ours.
 run: declare migrate parks firms
-	$(BIN)/honcho start --procfile Procfile
+	PYTHONWARNINGS=ignore::Warning:nameko.extensions $(BIN)/honcho start --procfile Procfile
 
 ## The whole suite against the real broker and PostgreSQL (slow fault tests included).
 test: check-broker
