@@ -40,6 +40,7 @@ from services.billing.domain.buyback_netting import (
     Offset,
     Settlement,
     compute_settlement,
+    purchase_lines_owed,
 )
 from services.billing.domain.charges import (
     Charge,
@@ -526,19 +527,14 @@ class Account:
             if inst.unit_id in units and inst.invoice_id is None and not inst.cancelled:
                 inst.cancelled = True
                 cancelled += inst.amount_fen
-        purchase_invoices = {
-            i.invoice_id for i in self.instalments if i.unit_id in units and i.invoice_id
-        }
+        sources = {i.source for i in self.instalments if i.unit_id in units and i.invoice_id}
         for invoice in self.open_invoices():
-            if invoice.invoice_id in purchase_invoices:
-                owed = invoice.outstanding_fen
-                cancelled += owed
+            owed = purchase_lines_owed(invoice, sources)
+            if owed:
+                cancelled += sum(owed.values())
+                reason = f"buyback {claim_id}: purchase balance cancelled"
                 self.issue_credit_note(
-                    new_id(),
-                    invoice.invoice_id,
-                    min(owed, invoice.creditable_fen),
-                    f"buyback {claim_id}: purchase balance cancelled",
-                    at,
+                    new_id(), invoice.invoice_id, sum(owed.values()), reason, at, line_amounts=owed
                 )
         repurchase = gross_fen - cancelled
         if repurchase < 0:

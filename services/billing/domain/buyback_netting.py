@@ -56,6 +56,21 @@ class Settlement:
         return sum(offset.amount_fen for offset in self.offsets)
 
 
+def purchase_lines_owed(invoice: Invoice, sources: set[str]) -> dict[int, int]:
+    """The open part of ``invoice``'s purchase lines (those whose source is in
+    ``sources``), line index → fen, at most what the invoice still owes: payments are
+    deemed to have paid the purchase lines last, so a partly paid invoice's unpaid part
+    is purchase first."""
+    left, owed = invoice.outstanding_fen, {}
+    for index, line in enumerate(invoice.lines):
+        if line.source in sources and left > 0:
+            take = min(left, line.total_fen - invoice.credited_per_line[index])
+            if take > 0:
+                owed[index] = take
+                left -= take
+    return owed
+
+
 def compute_settlement(
     *,
     claim_id: str,
@@ -75,9 +90,7 @@ def compute_settlement(
         for inst in instalments
         if inst.unit_id in units and inst.invoice_id is None and not inst.cancelled
     )
-    purchase_invoices = {
-        inst.invoice_id for inst in instalments if inst.unit_id in units and inst.invoice_id
-    }
+    sources = {inst.source for inst in instalments if inst.unit_id in units and inst.invoice_id}
     offsets = []
     if scheduled:
         offsets.append(Offset(kind=PURCHASE_BALANCE, invoice_id=None, amount_fen=scheduled))
@@ -85,10 +98,13 @@ def compute_settlement(
         (inv for inv in invoices if inv.is_open), key=lambda inv: (inv.due_on, inv.number)
     )
     for invoice in open_invoices:
-        kind = PURCHASE_BALANCE if invoice.invoice_id in purchase_invoices else INVOICE
-        offsets.append(
-            Offset(kind=kind, invoice_id=invoice.invoice_id, amount_fen=invoice.outstanding_fen)
-        )
+        purchase = sum(purchase_lines_owed(invoice, sources).values())
+        for kind, amount in (
+            (PURCHASE_BALANCE, purchase),
+            (INVOICE, invoice.outstanding_fen - purchase),
+        ):
+            if amount:
+                offsets.append(Offset(kind=kind, invoice_id=invoice.invoice_id, amount_fen=amount))
     for invoice in open_invoices:
         fee, _days = accrued_late_fee(invoice, as_of, terms)
         if fee:

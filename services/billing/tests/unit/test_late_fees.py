@@ -60,7 +60,7 @@ def test_the_fee_is_charged_on_the_next_cycle_and_each_day_only_once():
 
 def test_late_fees_never_exceed_the_cap():
     terms = BillingTerms(late_fee_daily_rate=Decimal("0.1"), late_fee_cap_ratio=Decimal("0.25"))
-    acct, _ids, invoice = property_fee_invoice(terms)
+    acct, _ids, _invoice = property_fee_invoice(terms)
     [first] = acct.charge_late_fees(date(2026, 12, 3), terms, AT)  # 2 days × 10 % = 9,000
     [second] = acct.charge_late_fees(date(2027, 1, 3), terms, AT)  # capped at 11,250 total
     assert (first.total_fen, second.total_fen) == (9_000, 2_250)

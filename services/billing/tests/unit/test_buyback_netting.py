@@ -1,0 +1,121 @@
+"""Buyback netting: every unpaid amount is offset against the gross; net may be negative."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from services.billing.domain.errors import Refused
+from services.billing.domain.events import event_payload
+from services.billing.domain.invoices import InvoiceStatus
+from services.billing.domain.ledger import BUYBACK_PAYABLE, PROPERTY_REPURCHASED, balances
+from services.billing.domain.payments import Payment
+from services.billing.domain.proration import Month
+from services.billing.tests.unit.builders import AT, TERMS, USCC, Ids, account, bill, purchased
+
+GROSS = 96_000_000
+
+
+def pay_all(acct, txn):
+    owed = acct.receivable_fen()
+    acct.apply_payment(
+        Payment(bank_txn_id=txn, payer_uscc=USCC, amount_fen=owed, received_at=AT), AT
+    )
+
+
+def worked_example():
+    """Issue 10's example: one 300 m² unit at 320,000 fen/m² allocated in January; the
+    down payment and two of six instalments paid; one property-fee invoice of 45,000 fen
+    unpaid 60 days past due; nothing else owed."""
+    acct, ids = account(), Ids()
+    unit = purchased(held_from=date(2026, 1, 1))
+    acct.allocate_units([unit], TERMS)
+    fee_only = [i for i in acct.instalments if i.sequence > 2]
+    for inst in fee_only:  # instalments 3-6 not invoiced yet: hold them out of the cycles
+        inst.bill_month = "2099-01"
+    bill(acct, ids, Month(2026, 1), issued_on=date(2026, 1, 1))
+    bill(acct, ids, Month(2026, 2), issued_on=date(2026, 2, 1))
+    bill(acct, ids, Month(2026, 3), issued_on=date(2026, 3, 1))
+    pay_all(acct, "b-paid")
+    unit.held_from = date(2026, 4, 1)  # only one property-fee invoice left to owe
+    fee = bill(acct, ids, Month(2026, 4), issued_on=date(2026, 4, 1))
+    assert (fee.total_fen, fee.due_on) == (45_000, date(2026, 5, 1))
+    return acct, ids, fee
+
+
+def test_the_issue_worked_example_nets_to_51153650_fen():
+    acct, _ids, fee = worked_example()
+    as_of = fee.due_on + timedelta(days=60)
+    settlement = acct.compute_buyback_settlement("claim-1", ["A-101"], GROSS, as_of, TERMS, AT)
+    assert [(o.kind, o.invoice_id, o.amount_fen) for o in settlement.offsets] == [
+        ("purchase_balance", None, 44_800_000),
+        ("invoice", fee.invoice_id, 45_000),
+        ("late_fee", fee.invoice_id, 1_350),
+    ]
+    assert settlement.net_fen == 51_153_650
+    payload = event_payload(acct.events[-1])
+    assert payload["net_fen"] == 51_153_650 and payload["gross_fen"] == GROSS
+    assert payload["offsets"][0] == {
+        "kind": "purchase_balance",
+        "invoice_id": None,
+        "amount_fen": 44_800_000,
+    }
+
+
+def test_a_negative_net_means_the_enterprise_still_owes_the_difference():
+    acct, _ids, fee = worked_example()
+    settlement = acct.compute_buyback_settlement("c", ["A-101"], 44_800_000, fee.due_on, TERMS, AT)
+    assert settlement.net_fen == -45_000
+
+
+def test_settling_cancels_the_balance_nets_the_debts_and_pays_out_the_rest():
+    acct, ids, fee = worked_example()
+    settled_on = fee.due_on + timedelta(days=60)
+    acct.charge_late_fees(settled_on, TERMS, AT)  # the service charges accrued fees first
+    late = acct.draft_invoice(ids(), list(acct.pending_charges), TERMS)
+    acct.issue_invoice(late.invoice_id, ids.number(), settled_on, TERMS, AT)
+    settlement = acct.settle_buyback("claim-1", ["A-101"], GROSS, settled_on, AT, ids)
+    assert settlement.net_fen == 51_153_650
+    assert all(i.cancelled for i in acct.instalments if i.sequence > 2)
+    assert fee.status is InvoiceStatus.PAID and late.status is InvoiceStatus.PAID
+    ledger = balances(acct.postings)
+    assert ledger[PROPERTY_REPURCHASED] == GROSS - 44_800_000
+    assert ledger[BUYBACK_PAYABLE] == -51_153_650
+    assert acct.receivable_fen() == 0
+    assert acct.settle_buyback("claim-1", ["A-101"], GROSS, settled_on, AT, ids) is settlement
+
+
+def test_recurring_charges_stop_from_settled_on_prorated():
+    acct, _ids, _fee = worked_example()
+    acct.settle_buyback("claim-1", ["A-101"], GROSS, date(2026, 6, 11), AT, Ids())
+    charges = acct.charges_for(Month(2026, 6), TERMS)
+    [june_fee] = [c for c in charges if c.category == "property_fee"]
+    assert (june_fee.total_fen, june_fee.proration) == (15_000, "10/30")
+    assert acct.charges_for(Month(2026, 7), TERMS) == []
+
+
+def test_an_invoiced_unpaid_instalment_is_credit_noted_and_offset():
+    acct, ids = account(), Ids()
+    acct.allocate_units([purchased(held_from=date(2026, 1, 1))], TERMS)
+    bill(acct, ids, Month(2026, 1))
+    pay_all(acct, "b1")
+    february = bill(acct, ids, Month(2026, 2))  # instalment 1 + property fee, unpaid
+    settlement = acct.settle_buyback("c", ["A-101"], GROSS, date(2026, 2, 15), AT, ids)
+    assert february.status is InvoiceStatus.PAID  # credited (instalment) then netted (fee)
+    assert settlement.offsets[0].amount_fen == 67_200_000
+    assert settlement.net_fen == GROSS - 67_200_000 - 45_000
+    assert [e.event_type for e in acct.events].count("credit_note_issued") == 1
+
+
+def test_a_net_below_zero_is_no_payout_and_the_rest_stays_receivable():
+    acct, ids, fee = worked_example()
+    acct.settle_buyback("c", ["A-101"], 44_820_000, fee.due_on, AT, ids)
+    assert balances(acct.postings).get(BUYBACK_PAYABLE, 0) == 0
+    assert acct.receivable_fen() == 25_000
+
+
+def test_a_gross_below_the_unpaid_purchase_balance_is_refused():
+    acct, ids, fee = worked_example()
+    with pytest.raises(Refused):
+        acct.settle_buyback("c", ["A-101"], 1_000, fee.due_on, AT, ids)
