@@ -278,6 +278,14 @@ PARK_SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
     ("ticketing", "firms", "work_declined"),
     ("ticketing", "firms", "work_progressed"),
     ("ticketing", "firms", "work_completed"),
+    ("billing", "onboarding", "enterprise_admitted"),
+    ("billing", "onboarding", "units_allocated"),
+    ("billing", "onboarding", "units_released"),
+    ("billing", "meters", "reading_recorded"),
+    ("billing", "ticketing", "ticket_resolved"),
+    ("billing", "bank", "payment_received"),
+    ("billing", "buyback", "settlement_requested"),
+    ("billing", "buyback", "claim_settled"),
 )
 
 

@@ -1,0 +1,487 @@
+"""Billing's use cases on a fake unit of work (real queries on a throw-away SQLite file,
+a clock the test moves): each charge type with proration, the cycle's idempotency,
+numbering, payments in every matching case, late fees and their cap, credit notes and
+waivers, the buyback worked example — and the trial balance zero after each test."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from services.billing import handlers, orm
+from services.billing.domain.errors import NotYetApplicable
+from services.billing.exceptions import NotFound, Refused
+from services.billing.tests.unit.fake_uow import PARK, Clock, FakeUnitOfWork
+
+USCC = "91410100000000019L"
+
+
+@pytest.fixture
+def clock():
+    return Clock(datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def uow(tmp_path, clock):
+    unit = FakeUnitOfWork(tmp_path / "billing.db", clock)
+    yield unit
+    balance = handlers.trial_balance(unit)
+    assert balance["total_fen"] == 0, balance
+    unit.database.dispose()
+
+
+def admit(uow, enterprise_id="ent-1", uscc=USCC):
+    handlers.admit_enterprise(
+        {"enterprise_id": enterprise_id, "uscc": uscc, "enterprise_name": "恒达精密"}, PARK, uow
+    )
+    return enterprise_id
+
+
+def unit(unit_id="A-101", tenure="lease", area=300, price=None, rent=None, fee=45_000):
+    return {
+        "unit_id": unit_id,
+        "area_m2": area,
+        "tenure": tenure,
+        "price_fen": price if tenure == "purchase" else None,
+        "monthly_rent_fen": (rent if rent is not None else area * 1_500)
+        if tenure == "lease"
+        else None,
+        "monthly_property_fee_fen": fee,
+        "contract_id": "C-1",
+    }
+
+
+def allocate(uow, units, enterprise_id="ent-1", contract_id="C-1", on=None):
+    tenure = units[0]["tenure"]
+    payload = {
+        "application_id": str(uuid.uuid4()),
+        "enterprise_id": enterprise_id,
+        "contract_id": contract_id,
+        "tenure": tenure,
+        "units": units,
+        "lease_start": on if tenure == "lease" else None,
+        "lease_end": None,
+    }
+    return handlers.allocate_units(payload, uow.clock(), uow)
+
+
+def pay(uow, amount, reference="", txn=None, uscc=USCC, at=None):
+    payload = {
+        "bank_txn_id": txn or f"txn-{uuid.uuid4().hex[:8]}",
+        "payer_uscc": uscc,
+        "amount_fen": amount,
+        "received_at": at or uow.clock(),
+        "reference": reference,
+    }
+    return payload["bank_txn_id"], handlers.receive_payment(payload, uow)
+
+
+def cycle(uow, clock, y, m, d):
+    clock.set_park_date(y, m, d)
+    return handlers.run_billing_cycle(uow)
+
+
+def invoices(uow, kind=None):
+    rows = sorted(uow.rows(orm.invoices), key=lambda r: r["number"])
+    return [r for r in rows if kind is None or r["kind"] == kind]
+
+
+# -- charges and proration -----------------------------------------------------------------
+
+
+def test_a_lease_from_mid_month_is_billed_rent_and_property_fee_prorated_by_day(uow, clock):
+    admit(uow)
+    allocate(uow, [unit()], on=date(2026, 11, 16))
+    result = cycle(uow, clock, 2026, 11, 16)
+    assert result.failed == []
+    [rent] = invoices(uow, "rent")
+    [fee] = invoices(uow, "property_fee")
+    # 450,000 × 15/30 = 225,000; tax 225,000 × 0.09 / 1.09 = 18,577.98… → 18,578
+    assert rent["total_fen"] == 225_000 and rent["tax_fen"] == 18_578
+    # 45,000 × 15/30 = 22,500; tax 22,500 × 0.06 / 1.06 = 1,273.58… → 1,274
+    assert fee["total_fen"] == 22_500 and fee["tax_fen"] == 1_274
+    assert "15/30" in rent["lines"][0]["description"]
+    assert {rent["number"], fee["number"]} == {"AUX-2026-000001", "AUX-2026-000002"}
+    issued = uow.payloads("invoice_issued")
+    assert [p["total_fen"] for p in issued] == [225_000, 22_500]
+    assert issued[0]["due_on"] == "2026-12-16"
+
+
+def test_the_cycle_run_twice_issues_once(uow, clock):
+    admit(uow)
+    allocate(uow, [unit()], on=date(2026, 11, 1))
+    first = cycle(uow, clock, 2026, 11, 1)
+    second = cycle(uow, clock, 2026, 11, 20)
+    assert len(first.issued) == 2 and second.issued == []
+    assert len(uow.payloads("invoice_issued")) == 2
+    december = cycle(uow, clock, 2026, 12, 1)
+    assert len(december.issued) == 2
+    assert [i["number"][-6:] for i in invoices(uow)] == ["000001", "000002", "000003", "000004"]
+
+
+def test_a_purchase_invoices_the_down_payment_at_once_and_instalments_month_by_month(uow, clock):
+    admit(uow)
+    clock.set_park_date(2026, 1, 1)
+    allocate(uow, [unit(tenure="purchase", price=96_000_000)])
+    [down] = invoices(uow, "purchase")
+    assert down["total_fen"] == 28_800_000
+    assert down["lines"][0]["tax_fen"] == 2_377_982  # 28,800,000 × 0.09 / 1.09
+    cycle(uow, clock, 2026, 2, 1)
+    instalment = [i for i in invoices(uow, "purchase") if i["period"] == "2026-02"]
+    assert [i["total_fen"] for i in instalment] == [11_200_000]
+    # a missed month: the next cycle bills every instalment due so far, once
+    cycle(uow, clock, 2026, 4, 1)
+    april = [i for i in invoices(uow, "purchase") if i["period"] == "2026-04"]
+    assert [len(i["lines"]) for i in april] == [2]
+    assert april[0]["total_fen"] == 22_400_000
+
+
+def test_allocation_before_admission_is_retried_not_refused(uow):
+    with pytest.raises(NotYetApplicable):
+        allocate(uow, [unit()], on=date(2026, 11, 1))
+    admit(uow)
+    allocate(uow, [unit()], on=date(2026, 11, 1))
+
+
+def test_release_stops_recurring_charges_and_credits_the_days_already_billed(uow, clock):
+    admit(uow)
+    allocate(uow, [unit()], on=date(2026, 11, 1))
+    cycle(uow, clock, 2026, 11, 1)
+    clock.set_park_date(2026, 11, 21)
+    handlers.release_units(
+        {
+            "units": ["A-101"],
+            "reason": "lease_ended",
+            "application_id": None,
+            "enterprise_id": "ent-1",
+        },
+        clock(),
+        uow,
+    )
+    notes = uow.payloads("credit_note_issued")
+    # held 1–20 November: 20/30 kept; 450,000 − 300,000 and 45,000 − 30,000 credited
+    assert sorted(n["amount_fen"] for n in notes) == [15_000, 150_000]
+    assert all(n["by"] is None for n in notes)
+    december = cycle(uow, clock, 2026, 12, 1)
+    assert december.issued == []
+
+
+def test_meter_readings_duplicates_out_of_order_and_decreases(uow, clock):
+    admit(uow)
+    allocate(uow, [unit()], on=date(2026, 11, 1))
+
+    def read(value, hour):
+        return handlers.record_meter_reading(
+            {
+                "meter_id": "W-1",
+                "unit_id": "A-101",
+                "kind": "water",
+                "reading": value,
+                "read_at": datetime(2026, 11, 3, hour, tzinfo=UTC),
+            },
+            uow,
+        )
+
+    assert read("100.0", 1).value == "baseline"
+    assert read("110.5", 3).value == "recorded"
+    assert read("110.5", 3).value == "duplicate"
+    assert read("105", 2).value == "out_of_order"
+    assert read("90", 4).value == "decrease"
+    assert read("120", 5).value == "recorded"
+    [anomaly] = uow.payloads("reading_anomaly")
+    assert anomaly["why"] == "decrease" and anomaly["previous_reading"] == "110.5"
+    cycle(uow, clock, 2026, 11, 30)
+    [water] = invoices(uow, "utilities")
+    assert water["total_fen"] == 9_000  # 20 m³ × 450 fen, billed once
+    cycle(uow, clock, 2026, 12, 1)
+    assert len(invoices(uow, "utilities")) == 1  # nothing consumed since
+
+
+def test_a_paid_service_is_charged_with_the_firm_payable_and_a_review_is_free(uow, clock):
+    admit(uow)
+
+    def resolved(ticket_id, fee, outcome="done", claim_id=None):
+        return handlers.charge_resolved_ticket(
+            {
+                "ticket_id": ticket_id,
+                "enterprise_id": "ent-1",
+                "service_code": "LEGAL-03",
+                "firm_id": "law-1",
+                "outcome": outcome,
+                "fee_fen": fee,
+                "claim_id": claim_id,
+            },
+            uow,
+        )
+
+    assert resolved("T-1", 33_335) is not None
+    assert resolved("T-1", 33_335) is None  # the same ticket: charged once
+    assert resolved("T-2", None) is None
+    assert resolved("T-3", 50_000, outcome="approve", claim_id=str(uuid.uuid4())) is None
+    [payable] = uow.payloads("firm_payable_recorded")
+    assert (payable["commission_fen"], payable["payable_fen"]) == (3_334, 30_001)
+    cycle(uow, clock, 2026, 11, 30)
+    [service] = invoices(uow, "service")
+    assert service["total_fen"] == 33_335
+    balance = handlers.trial_balance(uow)["accounts"]
+    assert balance["firm_payables"] == -30_001
+
+
+def test_a_service_for_an_unknown_enterprise_is_retried(uow):
+    with pytest.raises(NotYetApplicable):
+        handlers.charge_resolved_ticket(
+            {
+                "ticket_id": "T-9",
+                "enterprise_id": "nobody",
+                "service_code": "LEGAL-03",
+                "firm_id": "law-1",
+                "outcome": "done",
+                "fee_fen": 100,
+                "claim_id": None,
+            },
+            uow,
+        )
+
+
+# -- payments -------------------------------------------------------------------------------
+
+
+def two_invoices(uow, clock):
+    admit(uow)
+    allocate(uow, [unit()], on=date(2026, 11, 1))
+    cycle(uow, clock, 2026, 11, 1)
+    return invoices(uow, "rent")[0], invoices(uow, "property_fee")[0]
+
+
+def test_a_payment_goes_to_the_referenced_invoice_first(uow, clock):
+    _rent, fee = two_invoices(uow, clock)
+    _, outcome = pay(uow, 45_000, reference=fee["number"])
+    assert outcome == "applied"
+    [applied] = uow.payloads("payment_applied")
+    assert applied["invoice_id"] == fee["invoice_id"]
+    [paid] = uow.payloads("invoice_paid")
+    assert paid["number"] == fee["number"]
+
+
+def test_a_payment_without_reference_pays_the_oldest_due_and_overpayment_is_credit(uow, clock):
+    _rent, _fee = two_invoices(uow, clock)
+    pay(uow, 500_000)
+    applied = uow.payloads("payment_applied")
+    assert [a["amount_fen"] for a in applied] == [450_000, 45_000]
+    [credit] = uow.payloads("payment_credited")
+    assert credit["amount_fen"] == 5_000 and credit["credit_balance_fen"] == 5_000
+    # the credit pays next month's first invoice
+    cycle(uow, clock, 2026, 12, 1)
+    [from_credit] = uow.payloads("credit_applied")
+    assert from_credit["amount_fen"] == 5_000 and from_credit["credit_balance_fen"] == 0
+
+
+def test_the_same_bank_transaction_twice_applies_once_and_other_content_is_refused(uow, clock):
+    two_invoices(uow, clock)
+    _txn, first = pay(uow, 100_000, txn="BANK-1")
+    _, again = pay(uow, 100_000, txn="BANK-1")
+    assert (first, again) == ("applied", "duplicate")
+    assert len(uow.payloads("payment_applied")) == 1
+    with pytest.raises(handlers.PaymentConflict, match="conflicting_duplicate"):
+        pay(uow, 999, txn="BANK-1")
+    assert [r["amount_fen"] for r in uow.rows(orm.payments)] == [100_000]
+
+
+def test_an_unknown_payer_goes_to_suspense_until_an_operator_matches_it(uow, clock):
+    two_invoices(uow, clock)
+    txn, outcome = pay(uow, 45_000, uscc="91110000000000000X")
+    assert outcome == "suspense"
+    [unmatched] = uow.payloads("payment_unmatched")
+    assert unmatched["why"] == "unknown_payer"
+    assert handlers.trial_balance(uow)["accounts"]["suspense"] == -45_000
+    result = handlers.match_payment(txn, "ent-1", "op-li", "payer is the parent company", uow)
+    assert result["applied"][0]["amount_fen"] == 45_000
+    assert handlers.trial_balance(uow)["accounts"]["suspense"] == 0
+    with pytest.raises(Refused, match="not_in_suspense"):
+        handlers.match_payment(txn, "ent-1", "op-li", "again", uow)
+    with pytest.raises(NotFound):
+        handlers.match_payment("nope", "ent-1", "op-li", "x", uow)
+
+
+# -- overdue, late fees, waivers, credit notes ----------------------------------------------
+
+
+def test_overdue_then_late_fee_charged_on_the_next_cycle_and_capped(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(rent=1_000, fee=0)], on=date(2026, 1, 1))  # a small rent
+    cycle(uow, clock, 2026, 1, 1)  # rent 1,000, due 2026-01-31
+    cycle(uow, clock, 2026, 2, 1)
+    [overdue] = uow.payloads("invoice_overdue")
+    assert overdue["outstanding_fen"] == 1_000
+    [fee] = uow.payloads("late_fee_charged")
+    assert fee["days"] == 1 and fee["amount_fen"] == 1  # 1,000 × 0.0005 × 1 = 0.5 → 1
+    # years later: never more than the principal
+    cycle(uow, clock, 2033, 1, 1)  # 2,527 days × 0.5 fen > the 999 fen left
+    january = [
+        f for f in uow.payloads("late_fee_charged") if f["invoice_id"] == overdue["invoice_id"]
+    ]
+    assert sum(f["amount_fen"] for f in january) == 1_000
+    assert january[-1]["capped"] is True
+
+
+def test_late_fee_worked_example_and_waiver(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(rent=0, fee=45_000)], on=date(2026, 3, 1))
+    cycle(uow, clock, 2026, 3, 1)  # property fee 45,000 due 2026-03-31
+    [fee_invoice] = invoices(uow, "property_fee")
+    cycle(uow, clock, 2026, 5, 30)  # 60 days past due
+    charged = [
+        f for f in uow.payloads("late_fee_charged") if f["invoice_id"] == fee_invoice["invoice_id"]
+    ]
+    assert [(f["days"], f["amount_fen"]) for f in charged] == [(60, 1_350)]
+    [late] = invoices(uow, "late_fee")
+    assert late["total_fen"] == 1_350
+    assert late["lines"][0]["tax_rate"] == "0.06"  # the overdue invoice's rate
+    result = handlers.waive_late_fee(fee_invoice["invoice_id"], "op-li", "first delay", uow)
+    assert result["waived_fen"] == 1_350
+    [note] = uow.payloads("credit_note_issued")
+    assert note["amount_fen"] == 1_350 and note["invoice_id"] == late["invoice_id"]
+    [waived] = uow.payloads("late_fee_waived")
+    assert waived["by"] == "op-li" and waived["credited_fen"] == 1_350
+    cycle(uow, clock, 2026, 6, 30)  # no further accrual on a waived invoice
+    assert len(uow.payloads("late_fee_charged")) == len(charged) + len(
+        [
+            f
+            for f in uow.payloads("late_fee_charged")
+            if f["invoice_id"] != fee_invoice["invoice_id"]
+        ]
+    )
+    assert [r["action"] for r in uow.rows(orm.audit)] == ["waive_late_fee"]
+
+
+def test_credit_notes_reduce_what_is_owed_and_a_paid_invoice_becomes_credit(uow, clock):
+    rent, fee = two_invoices(uow, clock)
+    note = handlers.issue_credit_note(rent["invoice_id"], 50_000, "wrong area", "op-li", uow)
+    assert note["amount_fen"] == 50_000 and note["tax_fen"] == 4_128  # 50,000 × 0.09 / 1.09
+    [open_rent] = [i for i in handlers.open_invoices("ent-1", uow) if i["kind"] == "rent"]
+    assert open_rent["outstanding_fen"] == 400_000
+    pay(uow, 45_000, reference=fee["number"])
+    handlers.issue_credit_note(fee["invoice_id"], 5_000, "discount", "op-li", uow)
+    [credit] = uow.payloads("credit_balance_changed")
+    assert credit["change_fen"] == 5_000 and credit["why"] == "credit_note"
+    with pytest.raises(Refused, match="credit_exceeds_invoice"):
+        handlers.issue_credit_note(fee["invoice_id"], 40_001, "too much", "op-li", uow)
+
+
+# -- buyback ------------------------------------------------------------------------------
+
+
+def test_buyback_netting_the_issues_worked_example(uow, clock):
+    admit(uow)
+    clock.set_park_date(2026, 1, 1)
+    allocate(uow, [unit(tenure="purchase", price=96_000_000)])
+    [down] = invoices(uow, "purchase")
+    pay(uow, 28_800_000, reference=down["number"])
+    cycle(uow, clock, 2026, 3, 1)  # instalments 1 and 2 (Feb, Mar), property fee of March
+    [instalments] = [i for i in invoices(uow, "purchase") if i["period"] == "2026-03"]
+    pay(uow, 22_400_000, reference=instalments["number"])
+    [fee] = invoices(uow, "property_fee")
+    assert fee["total_fen"] == 45_000 and fee["due_on"] == date(2026, 3, 31)
+    clock.set_park_date(2026, 5, 30)  # 60 days past due
+    claim_id = str(uuid.uuid4())
+    handlers.compute_settlement(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": [{"unit_id": "A-101", "price_fen": 96_000_000}],
+            "gross_fen": 96_000_000,
+        },
+        uow,
+    )
+    [computed] = uow.payloads("buyback_settlement_computed")
+    assert sorted((o["kind"], o["amount_fen"]) for o in computed["offsets"]) == [
+        ("invoice", 45_000),
+        ("late_fee", 1_350),
+        ("purchase_balance", 44_800_000),
+    ]
+    assert computed["net_fen"] == 51_153_650
+    result = handlers.settle_claim(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": ["A-101"],
+            "gross_fen": 96_000_000,
+            "net_fen": 51_153_650,
+            "settled_on": date(2026, 5, 30),
+        },
+        uow,
+    )
+    assert result["payable_fen"] == 51_153_650
+    assert handlers.open_invoices("ent-1", uow) == []
+    balance = handlers.trial_balance(uow)["accounts"]
+    assert balance["buyback_payable"] == -51_153_650
+    assert balance["receivables"] == 0
+    # recurring charges stopped: nothing more after the settlement
+    june = cycle(uow, clock, 2026, 6, 1)
+    assert june.issued == []
+
+
+def test_a_negative_net_leaves_the_rest_owed(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(rent=2_000_000, fee=0)], on=date(2026, 1, 1))
+    cycle(uow, clock, 2026, 1, 1)
+    claim_id = str(uuid.uuid4())
+    handlers.compute_settlement(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": [{"unit_id": "A-101", "price_fen": 500_000}],
+            "gross_fen": 500_000,
+        },
+        uow,
+    )
+    [computed] = uow.payloads("buyback_settlement_computed")
+    assert computed["net_fen"] == 500_000 - 2_000_000
+    handlers.settle_claim(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": ["A-101"],
+            "gross_fen": 500_000,
+            "net_fen": -1_500_000,
+            "settled_on": date(2026, 1, 31),
+        },
+        uow,
+    )
+    owed = sum(i["outstanding_fen"] for i in handlers.open_invoices("ent-1", uow))
+    assert owed > 0
+
+
+def test_claim_settled_before_its_settlement_is_retried(uow):
+    admit(uow)
+    with pytest.raises(NotYetApplicable):
+        handlers.settle_claim(
+            {
+                "claim_id": str(uuid.uuid4()),
+                "enterprise_id": "ent-1",
+                "units": ["A-101"],
+                "gross_fen": None,
+                "net_fen": None,
+                "settled_on": None,
+            },
+            uow,
+        )
+
+
+# -- queries ----------------------------------------------------------------------------
+
+
+def test_statement_aging_and_revenue(uow, clock):
+    _rent, fee = two_invoices(uow, clock)
+    pay(uow, 45_000, reference=fee["number"])
+    statement = handlers.account_statement("ent-1", "2026-11", uow)
+    assert statement["charged_fen"] == 495_000 and statement["paid_fen"] == 45_000
+    assert statement["outstanding_fen"] == 450_000
+    aging = handlers.aging_report(PARK, date(2027, 1, 15), uow)  # 45 days past due
+    assert aging["buckets"]["31-60"] == 450_000 and aging["total_fen"] == 450_000
+    report = handlers.revenue(PARK, 2026, uow)
+    assert report["by_category"]["rent"] == {"2026-11": 450_000 - 37_156}
+    with pytest.raises(NotFound):
+        handlers.open_invoices("nobody", uow)
