@@ -12,17 +12,38 @@ describes under the :data:`UNDECODABLE` key of the properties (a key no AMQP pro
 has), so the consumer dead-letters the message with that reason and republishes only
 what was readable. :func:`install` puts it in py-amqp's place, for the whole process.
 Well-formed headers decode exactly as py-amqp decodes them (its own reader runs first).
+
+The method frame that carries a message is decoded strictly too: ``basic.deliver``,
+``basic.get-ok`` and ``basic.return`` name the exchange and the routing key the
+publisher chose, and RabbitMQ passes any bytes on. A routing key of ``b"\\xff-key"``
+published on an events exchange reaches ``park.unrouted`` through the alternate
+exchange, and py-amqp's ``UnicodeDecodeError`` then broke every walk of that queue
+(``park unrouted list``, even ``purge --all``). :func:`install` also makes the decoding
+of those three methods' arguments total: a short string that is not valid UTF-8 (lone
+surrogates included) becomes a marker — its bytes written out as ``\\xff`` escapes, cut
+to fit a short string — and the reason (``routing_key is not valid UTF-8``) joins the
+message's :data:`UNDECODABLE` reasons, which the consumer dead-letters with and a
+letter queue shows (such a letter is purged, never replayed).
 """
 
 from datetime import UTC, datetime
-from struct import unpack_from
+from struct import calcsize, unpack_from
 from typing import Any
 
 from amqp import serialization
+from amqp.channel import Channel
 from amqp.spec import Basic
 
 UNDECODABLE = "x-park-undecodable"  # in the properties: reasons, as a tuple of str
 MAX_HEADER_DEPTH = 16  # levels of nested tables and arrays in the headers
+MAX_SHORT_STRING = 255  # bytes
+
+# The methods that carry a message, and the names of their arguments (py-amqp's formats).
+_MESSAGE_METHODS = {
+    Basic.Deliver: ("consumer_tag", "delivery_tag", "redelivered", "exchange", "routing_key"),
+    Basic.GetOk: ("delivery_tag", "redelivered", "exchange", "routing_key", "message_count"),
+    Basic.Return: ("reply_code", "reply_text", "exchange", "routing_key"),
+}
 
 # (flag bit, property name) of the short-string properties, in wire order; the others
 # (headers, delivery_mode, priority, timestamp) are handled in place.
@@ -170,7 +191,84 @@ def decode_basic_properties(buf, offset: int) -> tuple[dict[str, Any], int]:
         return {UNDECODABLE: (reason,)}, offset
 
 
+def undecodable_marker(raw: bytes) -> str:
+    """What stands for a short string that is not valid UTF-8: its bytes, non-ASCII ones
+    as ``\\xNN`` escapes, cut to fit a short string."""
+    text = raw.decode("utf-8", "backslashreplace")
+    return text.encode("utf-8")[:MAX_SHORT_STRING].decode("utf-8", "ignore")  # a whole char
+
+
+def readable_arguments(method_sig, payload: bytes) -> tuple[bytes, list[str]]:
+    """The method frame ``payload`` of a message-carrying method, with every short string
+    that is not valid UTF-8 replaced by its :func:`undecodable_marker`, and why; the
+    payload unchanged (and no reasons) if all are valid. Never raises: a frame it cannot
+    read at all (truncated: only a broken broker sends one) goes on as it came."""
+    fmt = Channel._METHODS[method_sig].args
+    try:
+        values, end = _raw_arguments(fmt, payload, 4)
+    except Exception:
+        return payload, []
+    problems, decoded = [], []
+    for kind, name, value in zip(fmt, _MESSAGE_METHODS[method_sig], values, strict=True):
+        if kind == "s":
+            try:
+                value = value.decode("utf-8")  # strict: no lone surrogates either
+            except UnicodeDecodeError:
+                problems.append(f"{name} is not valid UTF-8")
+                value = undecodable_marker(value)
+        decoded.append(value)
+    if not problems:
+        return payload, []
+    return bytes(payload[:4]) + serialization.dumps(fmt, decoded) + bytes(payload[end:]), problems
+
+
+_FIXED = {"o": ">B", "B": ">H", "l": ">I", "L": ">Q"}
+
+
+def _raw_arguments(fmt: str, buf, offset: int) -> tuple[list, int]:
+    """py-amqp's ``loads`` for the types these methods use, short strings left as bytes."""
+    values: list = []
+    bits = bit_count = 0
+    for kind in fmt:
+        if kind == "b":
+            if not bit_count:
+                bits, bit_count = buf[offset], 8
+                offset += 1
+            values.append(bool(bits & 1))
+            bits, bit_count = bits >> 1, bit_count - 1
+            continue
+        bits = bit_count = 0
+        if kind == "s":
+            length = buf[offset]
+            value = bytes(buf[offset + 1 : offset + 1 + length])
+            if len(value) != length:
+                raise ValueError("truncated")
+            values.append(value)
+            offset += 1 + length
+        else:
+            (value,) = unpack_from(_FIXED[kind], buf, offset)
+            values.append(value)
+            offset += calcsize(_FIXED[kind])
+    return values, offset
+
+
+_py_amqp_dispatch_method = Channel.dispatch_method
+
+
+def _dispatch_method(self, method_sig, payload, content):
+    """py-amqp's ``Channel.dispatch_method``, with the arguments of the methods that
+    carry a message made readable first (:func:`readable_arguments`)."""
+    if method_sig in _MESSAGE_METHODS and content is not None:
+        payload, problems = readable_arguments(method_sig, payload)
+        if problems:
+            properties = content.properties
+            properties[UNDECODABLE] = (*properties.get(UNDECODABLE, ()), *problems)
+    return _py_amqp_dispatch_method(self, method_sig, payload, content)
+
+
 def install() -> None:
     """Make every py-amqp connection of this process decode properties with
-    :func:`decode_basic_properties` (idempotent)."""
+    :func:`decode_basic_properties`, and the arguments of ``basic.deliver``,
+    ``basic.get-ok`` and ``basic.return`` totally (idempotent)."""
     serialization.PROPERTY_CLASSES[Basic.CLASS_ID] = decode_basic_properties
+    Channel.dispatch_method = _dispatch_method

@@ -349,3 +349,47 @@ def test_topology_show_lists_the_policies_with_the_configured_delivery_limit(tmp
     [row] = [line for line in result.output.splitlines() if "park-work-queues-billing" in line]
     assert '"delivery-limit": 7' in row
     assert '"dead-letter-routing-key": "billing.dlq"' in row
+
+
+# -- park.unrouted -----------------------------------------------------------------------
+
+
+def publish_unrouted(world, routing_key: bytes, message_id: str) -> None:
+    """As the probe system, an event on probe.events that no binding takes: the alternate
+    exchange sends it to park.unrouted. The routing key may be any bytes."""
+    from tests.support.broker import as_user
+    from tests.support.raw_amqp import RawPublisher, content_header
+
+    header = content_header(message_id=message_id, app_id="probe", type="nobody_wants_it")
+    with RawPublisher(as_user(world.amqp_uri, "probe")) as publisher:
+        publisher.publish("probe.events", routing_key, b"{}", header)
+
+
+def test_unrouted_list_and_purge_all_get_past_a_routing_key_that_is_not_utf8(world, park):
+    publish_unrouted(world, b"\xff-key", "poison-1")
+    publish_unrouted(world, b"nobody_wants_it", "plain-1")
+    wait_for(lambda: queue_depth(world.amqp_uri, "park.unrouted") == 2, message="two unrouted")
+
+    listed = park("unrouted", "list")
+
+    assert listed.exit_code == 0, listed.output
+    assert "poison-1" in listed.output and "plain-1" in listed.output
+    assert queue_depth(world.amqp_uri, "park.unrouted") == 2  # listing keeps them
+
+    purged = park("unrouted", "purge", "--all")
+
+    assert purged.exit_code == 0, purged.output
+    assert "purged 2" in purged.output
+    assert queue_depth(world.amqp_uri, "park.unrouted") == 0
+
+
+def test_a_letter_whose_routing_key_is_not_utf8_names_why_it_cannot_be_read(world):
+    from shared.messaging.dead_letters import LetterQueue
+
+    publish_unrouted(world, "\ud800".encode("utf-8", "surrogatepass"), "poison-2")
+    wait_for(lambda: queue_depth(world.amqp_uri, "park.unrouted") == 1, message="the letter")
+
+    [letter] = LetterQueue(BrokerAddress.from_uri(world.amqp_uri), "park.unrouted").peek()
+
+    assert letter.event_id == "poison-2"
+    assert letter.unreadable == "routing_key is not valid UTF-8"

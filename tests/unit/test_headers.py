@@ -3,10 +3,13 @@ believed, and what a retried or dead-lettered copy carries — all without a bro
 
 from datetime import datetime
 from decimal import Decimal
+from struct import pack
 
 import pytest
 from amqp import serialization
 from amqp.basic_message import Message
+from amqp.channel import Channel
+from amqp.spec import Basic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -340,3 +343,160 @@ def test_a_copy_never_carries_an_unreadable_property():
     assert "message_id" not in copy and "timestamp" not in copy and "app_id" not in copy
     assert copy["type"] == "t"
     encodable(copy)
+
+
+# -- method arguments (basic.deliver, basic.get-ok, basic.return) ------------------------
+
+DELIVER_ARGS = ("sLbss", ("consumer_tag", "delivery_tag", "redelivered", "exchange", "routing_key"))
+METHODS = {
+    Basic.Deliver: DELIVER_ARGS,
+    Basic.GetOk: ("Lbssl", ("delivery_tag", "redelivered", "exchange", "routing_key", "count")),
+    Basic.Return: ("Bsss", ("reply_code", "reply_text", "exchange", "routing_key")),
+}
+
+
+def dispatched(method_sig, values: dict, properties: dict | None = None) -> tuple[dict, dict]:
+    """Hand py-amqp's channel one method frame whose short strings are raw bytes, as the
+    broker would send it; returns (the arguments the listener got, the message's
+    properties)."""
+    amqp_decoding.install()
+    fmt, names = METHODS[method_sig]
+    channel = Channel.__new__(Channel)  # no connection: dispatch reads only these
+    channel.is_closing, channel.auto_decode, channel._pending = False, False, {}
+    received = []
+    channel._callbacks = {method_sig: lambda *args: received.append(args)}
+    content = Message(b"{}")
+    content.properties = dict(properties or {})
+    payload = pack(">HH", *method_sig) + serialization.dumps(fmt, [values[n] for n in names])
+
+    channel.dispatch_method(method_sig, payload, content)
+
+    [args] = received
+    assert args[-1] is content
+    return dict(zip(names, args[:-1], strict=True)), content.properties
+
+
+def deliver(routing_key: bytes, **others) -> dict:
+    return {
+        "consumer_tag": b"None1",
+        "delivery_tag": 7,
+        "redelivered": False,
+        "exchange": b"portal.events",
+        "routing_key": routing_key,
+        **others,
+    }
+
+
+def test_py_amqp_itself_raises_on_a_routing_key_that_is_not_utf8():
+    with pytest.raises(UnicodeDecodeError):
+        payload = serialization.dumps("sLbss", list(deliver(b"\xff").values()))
+        serialization.loads("sLbss", payload, 0)
+
+
+def test_a_delivery_with_a_routing_key_that_is_not_utf8_is_a_reason_not_an_exception():
+    args, properties = dispatched(Basic.Deliver, deliver(b"\xff-key"), {"message_id": "m-1"})
+
+    assert args["routing_key"] == "\\xff-key"  # the marker: readable, and publishable
+    assert args["exchange"] == "portal.events"
+    assert args["delivery_tag"] == 7
+    assert properties["message_id"] == "m-1"
+    assert properties[UNDECODABLE] == ("routing_key is not valid UTF-8",)
+    assert property_problems(properties) == ["routing_key is not valid UTF-8"]  # dead-lettered
+
+
+def test_an_encoded_surrogate_in_a_routing_key_is_not_valid_utf8():
+    args, properties = dispatched(Basic.Deliver, deliver("\ud800".encode("utf-8", "surrogatepass")))
+
+    assert args["routing_key"] == "\\xed\\xa0\\x80"
+    assert properties[UNDECODABLE] == ("routing_key is not valid UTF-8",)
+
+
+def test_an_undecodable_routing_key_adds_to_the_content_headers_own_reasons():
+    _, properties = dispatched(
+        Basic.Deliver, deliver(b"\xfe"), {UNDECODABLE: ("property type is not valid UTF-8",)}
+    )
+
+    assert properties[UNDECODABLE] == (
+        "property type is not valid UTF-8",
+        "routing_key is not valid UTF-8",
+    )
+
+
+def test_a_get_ok_and_a_return_with_undecodable_arguments_are_reasons_too():
+    get_ok = {
+        "delivery_tag": 1,
+        "redelivered": True,
+        "exchange": b"\xc3",
+        "routing_key": b"\xff" * 255,
+        "count": 0,
+    }
+    args, properties = dispatched(Basic.GetOk, get_ok)
+
+    assert args["redelivered"] is True and args["count"] == 0
+    assert len(args["routing_key"].encode()) <= 255  # a marker still fits a short string
+    assert properties[UNDECODABLE] == (
+        "exchange is not valid UTF-8",
+        "routing_key is not valid UTF-8",
+    )
+
+    returned = {
+        "reply_code": 312,
+        "reply_text": b"NO_ROUTE",
+        "exchange": b"",
+        "routing_key": b"\x80",
+    }
+    args, properties = dispatched(Basic.Return, returned)
+
+    assert (args["reply_code"], args["reply_text"], args["exchange"]) == (312, "NO_ROUTE", "")
+    assert properties[UNDECODABLE] == ("routing_key is not valid UTF-8",)
+
+
+def test_well_formed_arguments_dispatch_exactly_as_py_amqp_decodes_them():
+    values = deliver("thing_happened.é".encode())
+
+    args, properties = dispatched(Basic.Deliver, values)
+
+    fmt, names = DELIVER_ARGS
+    expected, _ = serialization.loads(fmt, serialization.dumps(fmt, list(values.values())), 0)
+    assert args == dict(zip(names, expected, strict=True))
+    assert UNDECODABLE not in properties
+
+
+def test_install_wraps_the_method_dispatch_once():
+    amqp_decoding.install()
+    wrapped = Channel.dispatch_method
+    amqp_decoding.install()
+
+    assert Channel.dispatch_method is wrapped
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    method_sig=st.sampled_from(sorted(METHODS)),
+    strings=st.lists(st.binary(max_size=255), min_size=4, max_size=4),
+)
+def test_any_short_string_arguments_dispatch_to_text_a_copy_can_carry(method_sig, strings):
+    fmt, names = METHODS[method_sig]
+    numbers = iter((5, True, 0))
+    short = iter(strings)
+    values = {
+        name: next(short) if kind == "s" else next(numbers)
+        for name, kind in zip(names, fmt, strict=True)
+    }
+
+    args, properties = dispatched(method_sig, values)  # never raises
+
+    for name, kind in zip(names, fmt, strict=True):
+        if kind == "s":
+            text = args[name]
+            assert len(text.encode("utf-8")) <= 255  # strict: no lone surrogate either
+            try:
+                assert text == values[name].decode("utf-8")
+            except UnicodeDecodeError:
+                assert f"{name} is not valid UTF-8" in properties[UNDECODABLE]
+
+
+def test_a_marker_keeps_the_readable_characters_and_escapes_the_rest():
+    assert amqp_decoding.undecodable_marker("é-".encode() + b"\xff") == "é-\\xff"
+    long = amqp_decoding.undecodable_marker("é".encode() * 120 + b"\xff" * 9)
+    assert long.startswith("é" * 120 + "\\xff") and len(long.encode()) <= 255
