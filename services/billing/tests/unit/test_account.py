@@ -1,0 +1,122 @@
+"""The account aggregate: allocation, release, what a cycle bills, paid services, and the
+events it records (JSON-ready payloads)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+from services.billing.domain import events as events_module
+from services.billing.domain.charges import service_fee
+from services.billing.domain.events import DomainEvent, event_payload
+from services.billing.domain.ledger import FIRM_PAYABLES, balances
+from services.billing.domain.payments import Payment, park_in_suspense
+from services.billing.domain.proration import Month
+from services.billing.tests.unit.builders import (
+    AT,
+    TERMS,
+    USCC,
+    Ids,
+    account,
+    bill,
+    leased,
+    purchased,
+)
+
+
+def test_allocating_a_purchased_unit_bills_the_down_payment_at_once():
+    acct, ids = account(), Ids()
+    acct.allocate_units([purchased(held_from=date(2026, 11, 16))], TERMS)
+    invoice = bill(acct, ids, Month(2026, 11), issued_on=date(2026, 11, 16))
+    by_category = {line.category.value: line.total_fen for line in invoice.lines}
+    assert by_category == {"purchase": 28_800_000, "property_fee": 22_500}
+
+
+def test_a_redelivered_allocation_changes_nothing():
+    acct = account()
+    acct.allocate_units([purchased()], TERMS)
+    acct.allocate_units([purchased()], TERMS)
+    assert len(acct.units) == 1 and len(acct.instalments) == 7
+
+
+def test_an_earlier_release_stands_against_a_later_one():
+    acct = account()
+    acct.allocate_units([leased(held_from=date(2026, 1, 1))], TERMS)
+    acct.release_units(["B-201"], date(2026, 3, 10))
+    acct.release_units(["B-201"], date(2026, 4, 1))
+    assert acct.units[0].released_on == date(2026, 3, 10)
+
+
+def test_each_instalment_is_billed_in_its_month_and_only_once():
+    acct, ids = account(), Ids()
+    acct.allocate_units([purchased(held_from=date(2026, 1, 5))], TERMS)
+    bill(acct, ids, Month(2026, 1))
+    assert bill(acct, ids, Month(2026, 1)) is None
+    february = bill(acct, ids, Month(2026, 2))
+    purchase = [line for line in february.lines if line.category == "purchase"]
+    assert [p.total_fen for p in purchase] == [11_200_000]
+    assert acct.instalments[1].invoice_id == february.invoice_id
+
+
+def test_a_paid_service_owes_the_firm_now_and_bills_the_enterprise_next_cycle():
+    acct, ids = account(), Ids()
+    fee = service_fee("t-1", "firm-1", "legal", 100_000, Decimal("0.10"))
+    acct.record_service_fee(fee, AT)
+    acct.record_service_fee(fee, AT)  # redelivered ticket_resolved
+    assert acct.firm_payables_fen == {"firm-1": 90_000}
+    assert balances(acct.postings)[FIRM_PAYABLES] == -90_000
+    invoice = bill(acct, ids, Month(2026, 11))
+    assert [(line.category.value, line.total_fen, line.tax_fen) for line in invoice.lines] == [
+        ("service", 100_000, 5_660)
+    ]
+    assert acct.pending_charges == []
+    acct.record_service_fee(fee, AT)  # even after it was invoiced
+    assert acct.firm_payables_fen == {"firm-1": 90_000}
+
+
+def test_every_event_payload_is_json_with_ids_and_no_envelope_fields():
+    acct, ids = account(), Ids()
+    acct.allocate_units([leased(held_from=date(2026, 10, 1))], TERMS)
+    bill(acct, ids, Month(2026, 10))
+    acct.mark_overdue(date(2026, 12, 1), AT)
+    acct.charge_late_fees(date(2026, 12, 1), TERMS, AT)
+    acct.apply_payment(
+        Payment(bank_txn_id="b1", payer_uscc=USCC, amount_fen=600_000, received_at=AT), AT
+    )
+    _item, _posting, unmatched = park_in_suspense(
+        Payment(bank_txn_id="b2", payer_uscc="X", amount_fen=1, received_at=AT),
+        "unknown_payer",
+        "aux",
+        AT,
+    )
+    for event in [*acct.events, unmatched]:
+        payload = json.loads(json.dumps(event_payload(event)))
+        assert "occurred_at" not in payload and "park_id" not in payload
+        if "invoice_id" in payload:
+            assert payload["number"].startswith("AUX-2026-") and payload.get("enterprise_id", "x")
+        if event.event_type in ("payment_applied", "payment_unmatched", "payment_credited"):
+            assert payload["bank_txn_id"] in ("b1", "b2")
+    issued = event_payload(acct.events[0])
+    assert issued["due_on"] == "2026-10-31" and issued["lines"][0]["vat_rate"] == "0.09"
+    assert event_payload(unmatched)["why"] == "unknown_payer"
+
+
+def test_event_types_are_unique_past_tense_names():
+    classes = [
+        c
+        for c in vars(events_module).values()
+        if isinstance(c, type) and issubclass(c, DomainEvent) and c is not DomainEvent
+    ]
+    types = [c.event_type for c in classes]
+    assert len(types) == len(set(types))
+    assert {
+        "invoice_issued",
+        "payment_applied",
+        "invoice_paid",
+        "invoice_overdue",
+        "late_fee_charged",
+        "credit_note_issued",
+        "payment_unmatched",
+        "buyback_settlement_computed",
+    } <= set(types)
