@@ -42,6 +42,17 @@ its unit inventory, then one section per service; onboarding's rules (一园一�
 Unknown keys are errors (a misspelt optional key would otherwise vanish silently), and so
 are repeated keys, which PyYAML would otherwise let the last one win. Building ids are
 ``B`` + two digits, custom unit ids ``S`` + two digits, each unique within the park.
+
+Every string fits where it is stored (``services/onboarding/orm.py``): the park id and the
+chief service officers' ids at most :data:`ID_MAX_LENGTH` (64) characters — the
+``String(64)`` of ``park_id``, ``chief_service_officer`` and ``officer_id`` — and the park
+name at most :data:`NAME_MAX_LENGTH` (200), the ``String(200)`` of ``parks.name``. The
+strings with no column of their own (department ids, the district, department and
+officer names, document names: kept in the stored park file and in JSON documents) take
+the same bounds, ids 64 and names 200. Unit ids (``B07-2F-03``, at most ten characters)
+and building ids are bounded by their form (two digits each) well within their
+``String(32)`` and ``String(16)``. A longer value is a problem with its line and field,
+never a database error at ``parks load`` (PostgreSQL) or a silent store (SQLite).
 """
 
 from __future__ import annotations
@@ -83,6 +94,8 @@ SECTION = "onboarding"  # this service's section of the park file (shared.park_f
 _PARK_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _ENTRY_ID = re.compile(r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?")
 _MAX_FLOORS = _MAX_ROOMS = 99  # unit ids spell floors and rooms with at most two digits
+ID_MAX_LENGTH = 64  # park id, officer and department ids: the String(64) id columns
+NAME_MAX_LENGTH = 200  # park name (parks.name String(200)), other names, document names
 _UNIFORM = ("floors", "rooms_per_floor", "room_area_m2")
 _POLICY_KEYS = (
     "industries",
@@ -162,9 +175,9 @@ class _ParkReader(NodeReader):
         header = (
             self.mapping(top["park"], "park", ["id", "name", "district"]) if "park" in top else {}
         )
-        park_id = self._optional(header, "id", lambda n: self.string(n, "park.id", _PARK_ID))
-        name = self._optional(header, "name", lambda n: self.string(n, "park.name"))
-        district = self._optional(header, "district", lambda n: self.string(n, "park.district"))
+        park_id = self._optional(header, "id", lambda n: self.id(n, "park.id", _PARK_ID))
+        name = self._optional(header, "name", lambda n: self.name(n, "park.name"))
+        district = self._optional(header, "district", lambda n: self.name(n, "park.district"))
         prices = self._optional(top, "prices_fen_per_m2", self.prices)
         buildings = self._optional(top, "buildings", self.buildings)
         custom_units = self._optional(top, "custom_units", self.custom_units) or ()
@@ -181,6 +194,19 @@ class _ParkReader(NodeReader):
             policy=policy,
             source=source,
         )
+
+    def id(self, node: yaml.Node, field: str, pattern: re.Pattern[str]) -> str | None:
+        return self.fits(node, field, self.string(node, field, pattern), ID_MAX_LENGTH)
+
+    def name(self, node: yaml.Node, field: str) -> str | None:
+        return self.fits(node, field, self.string(node, field), NAME_MAX_LENGTH)
+
+    def fits(self, node: yaml.Node, field: str, value: str | None, limit: int) -> str | None:
+        """``value`` if it is at most ``limit`` characters long (a column's width)."""
+        if value is not None and len(value) > limit:
+            self.problem(node, field, f"must be at most {limit} characters, not {len(value)}")
+            return None
+        return value
 
     @staticmethod
     def _optional(keys: dict[str, yaml.Node] | None, key: str, read: Callable[[yaml.Node], object]):
@@ -349,7 +375,12 @@ class _ParkReader(NodeReader):
         return None if self.faults_since(before) else tuple(terms)
 
     def documents(self, node: yaml.Node) -> tuple[str, ...]:
-        items = self.strings(node, f"{SECTION}.required_documents")
+        field = f"{SECTION}.required_documents"
+        items = [
+            (item, value)
+            for index, (item, value) in enumerate(self.strings(node, field))
+            if self.fits(item, f"{field}[{index}]", value, NAME_MAX_LENGTH) is not None
+        ]
         # Compared as the domain compares them, so 身份证（正反面） and 身份证(正反面) clash here.
         self.unique(items, f"{SECTION}.required_documents", normalise_document_name)
         return tuple(value for _, value in items)
@@ -387,8 +418,8 @@ class _ParkReader(NodeReader):
             keys = self.mapping(item, f"{field}[{index}]", ["id", "name"])
             if keys is None or len(keys) < 2:
                 continue
-            entry_id = self.string(keys["id"], f"{field}[{index}].id", _ENTRY_ID)
-            name = self.string(keys["name"], f"{field}[{index}].name")
+            entry_id = self.id(keys["id"], f"{field}[{index}].id", _ENTRY_ID)
+            name = self.name(keys["name"], f"{field}[{index}].name")
             if entry_id and name:
                 entries.append(kind(entry_id, name))
                 ids.append((keys["id"], entry_id))
