@@ -217,7 +217,7 @@ class LateFeeWaived(InvoicePayload):
     """An operator (``by``) waived the invoice's late fees with a ``reason`` (audited):
     no more accrue, and ``credited_fen`` already charged is credited back."""
 
-    by = Text(required=True, max_length=200)
+    by = Text(required=True)
     reason = Text(required=True, max_length=500)
     credited_fen = Fen(required=True)
 
@@ -250,8 +250,8 @@ class CreditNoteIssued(InvoicePayload):
     credit_note_id = Uuid(required=True)
     amount_fen = Fen(required=True, minimum=1)
     tax_fen = Fen(required=True)
-    reason = Text(required=True, max_length=2000)
-    by = Text(load_default=None, allow_none=True, max_length=200)
+    reason = Text(required=True)
+    by = Text(load_default=None, allow_none=True)
     lines = StrictList(fields.Nested(CreditLineSchema), required=True, min_length=1)
 
     @validates_schema
@@ -282,8 +282,8 @@ class PaymentMatched(PayloadSchema):
     bank_txn_id = Text(required=True)
     enterprise_id = Text(required=True)
     amount_fen = Fen(required=True, minimum=1)
-    matched_by = Text(required=True, max_length=200)
-    note = Text(load_default=None, allow_none=True, max_length=2000)
+    matched_by = Text(required=True)
+    note = Text(load_default=None, allow_none=True)
 
 
 @event("billing", "credit_balance_changed")
