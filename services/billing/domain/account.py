@@ -240,6 +240,8 @@ class Account:
     ) -> None:
         """Issue a draft: post it, emit ``invoice_issued``, apply the credit balance."""
         invoice = self.invoice(invoice_id)
+        if not number.startswith(f"{terms.invoice_prefix}-"):
+            raise Refused("invalid_invoice_number", f"{number} is not {terms.invoice_prefix}'s")
         invoice.issue(number, issued_on, terms.payment_due_days)
         acc = Accumulator()
         acc.debit(RECEIVABLES, invoice.total_fen)
@@ -379,11 +381,16 @@ class Account:
     def waive_late_fees(
         self, invoice_id: str, by: str, reason: str, at: datetime, new_id: Callable[[], str]
     ) -> None:
-        """An operator waives ``invoice_id``'s late fees: no further accrual, and each
-        late-fee line already charged for it is credited (what is left of it)."""
+        """An operator waives ``invoice_id``'s late fees: no further accrual; fees
+        charged for it but not invoiced yet are dropped; each late-fee line already
+        invoiced for it is credited (what is left of it). ``credited_fen`` on the event
+        counts both."""
         overdue = self.invoice(invoice_id)
         record_waiver(overdue, by, reason, at)
-        credited = 0
+        dropped = [c for c in self.pending_charges if c.ref_invoice_id == invoice_id]
+        self.pending_charges = [c for c in self.pending_charges if c.ref_invoice_id != invoice_id]
+        credited = sum(c.total_fen for c in dropped)
+        overdue.late_fee_charged_fen -= credited
         for invoice in list(self.invoices):
             if invoice.status is InvoiceStatus.DRAFT:
                 continue
@@ -427,7 +434,7 @@ class Account:
                 raise Refused(
                     "conflicting_duplicate", f"{payment.bank_txn_id} came with other content"
                 )
-        if payment.payer_uscc != self.uscc:
+        if not from_suspense and payment.payer_uscc != self.uscc:
             raise Refused("wrong_payer", f"{payment.payer_uscc} is not {self.uscc}")
         self.payments.append(payment)
         plan, remainder = allocate(payment.amount_fen, self.open_invoices(), payment.reference)
@@ -487,6 +494,7 @@ class Account:
             unit_ids=unit_ids,
             instalments=self.instalments,
             invoices=self.invoices,
+            pending_charges=self.pending_charges,
             as_of=as_of,
             terms=terms,
         )

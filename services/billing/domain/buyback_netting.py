@@ -7,7 +7,13 @@ back what it was never paid. The **offsets** are every unpaid amount of the ente
   are cancelled on settlement; ``invoice_id`` null), and any invoiced purchase
   instalment of those units still open (credit-noted on settlement; its ``invoice_id``);
 - ``invoice`` — every other open invoice, of any kind, due or not (its outstanding);
-- ``late_fee`` — late fees accrued and not yet charged, per overdue invoice.
+- ``late_fee`` — late fees accrued and not yet charged, per overdue invoice;
+- ``uninvoiced_charge`` — charges recorded and not yet invoiced (a paid service, a late
+  fee charged by a cycle that has not drafted yet), in one sum (``invoice_id`` null).
+
+:func:`compute_settlement` answers ``settlement_requested``. On ``claim_settled`` the
+account (:meth:`.account.Account.settle_buyback`) nets only *invoices*: the service first
+charges accrued late fees and invoices pending charges, then settles.
 
 ``net_fen = gross_fen − Σ offsets``. A negative net is not a payout: the difference stays
 a receivable on the account.
@@ -23,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from services.billing.domain.charges import Instalment
+from services.billing.domain.charges import Charge, Instalment
 from services.billing.domain.invoices import Invoice
 from services.billing.domain.late_fees import accrued_late_fee
 from services.billing.domain.terms import BillingTerms
@@ -32,6 +38,7 @@ from shared.money import require_fen
 PURCHASE_BALANCE = "purchase_balance"
 INVOICE = "invoice"
 LATE_FEE = "late_fee"
+UNINVOICED_CHARGE = "uninvoiced_charge"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +86,7 @@ def compute_settlement(
     unit_ids: Iterable[str],
     instalments: Iterable[Instalment],
     invoices: Iterable[Invoice],
+    pending_charges: Iterable[Charge] = (),
     as_of: date,
     terms: BillingTerms,
 ) -> Settlement:
@@ -109,6 +117,9 @@ def compute_settlement(
         fee, _days = accrued_late_fee(invoice, as_of, terms)
         if fee:
             offsets.append(Offset(kind=LATE_FEE, invoice_id=invoice.invoice_id, amount_fen=fee))
+    uninvoiced = sum(charge.total_fen for charge in pending_charges)
+    if uninvoiced:
+        offsets.append(Offset(kind=UNINVOICED_CHARGE, invoice_id=None, amount_fen=uninvoiced))
     total = sum(offset.amount_fen for offset in offsets)
     return Settlement(
         claim_id=claim_id,

@@ -203,7 +203,12 @@ class Invoice:
     def issue(self, number: str, issued_on: date, payment_due_days: int) -> None:
         if self.status is not InvoiceStatus.DRAFT:
             raise IllegalInvoiceTransition(f"invoice {self.invoice_id} is already {self.status}")
-        parse_invoice_number(number)
+        try:
+            _prefix, year, _counter = parse_invoice_number(number)
+        except ValueError as error:
+            raise Refused("invalid_invoice_number", str(error)) from None
+        if year != issued_on.year:
+            raise Refused("invalid_invoice_number", f"{number} is not of {issued_on.year}")
         if self.total_fen <= 0:
             raise Refused("empty_invoice", f"invoice {self.invoice_id} totals {self.total_fen}")
         self.number = number

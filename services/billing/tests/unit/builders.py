@@ -21,13 +21,14 @@ class Ids:
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
-        self._numbers = itertools.count(1)
+        self._numbers: dict[int, itertools.count] = {}
 
     def __call__(self) -> str:
         return f"id-{next(self._ids)}"
 
     def number(self, year: int = 2026) -> str:
-        return format_invoice_number(TERMS.invoice_prefix, year, next(self._numbers))
+        counter = self._numbers.setdefault(year, itertools.count(1))
+        return format_invoice_number(TERMS.invoice_prefix, year, next(counter))
 
 
 def account(enterprise_id: str = "ent-1", uscc: str = USCC) -> Account:
@@ -59,5 +60,6 @@ def bill(acct: Account, ids: Ids, month: Month, issued_on: date | None = None, e
     draft = acct.draft_invoice(ids(), [*acct.charges_for(month, TERMS), *extra], TERMS)
     if draft is None:
         return None
-    acct.issue_invoice(draft.invoice_id, ids.number(), issued_on or month.first_day, TERMS, AT)
+    issued_on = issued_on or month.first_day
+    acct.issue_invoice(draft.invoice_id, ids.number(issued_on.year), issued_on, TERMS, AT)
     return draft

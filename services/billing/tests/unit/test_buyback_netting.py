@@ -74,7 +74,7 @@ def test_settling_cancels_the_balance_nets_the_debts_and_pays_out_the_rest():
     settled_on = fee.due_on + timedelta(days=60)
     acct.charge_late_fees(settled_on, TERMS, AT)  # the service charges accrued fees first
     late = acct.draft_invoice(ids(), list(acct.pending_charges), TERMS)
-    acct.issue_invoice(late.invoice_id, ids.number(), settled_on, TERMS, AT)
+    acct.issue_invoice(late.invoice_id, ids.number(settled_on.year), settled_on, TERMS, AT)
     settlement = acct.settle_buyback("claim-1", ["A-101"], GROSS, settled_on, AT, ids)
     assert settlement.net_fen == 51_153_650
     assert all(i.cancelled for i in acct.instalments if i.sequence > 2)
@@ -119,3 +119,17 @@ def test_a_gross_below_the_unpaid_purchase_balance_is_refused():
     acct, ids, fee = worked_example()
     with pytest.raises(Refused):
         acct.settle_buyback("c", ["A-101"], 1_000, fee.due_on, AT, ids)
+
+
+def test_charges_not_invoiced_yet_are_offsets_too():
+    from services.billing.domain.charges import service_fee
+
+    acct, _ids, fee = worked_example()
+    acct.record_service_fee(
+        service_fee("t-9", "firm-1", "legal", 20_000, TERMS.service_commission_rate), AT
+    )
+    settlement = acct.compute_buyback_settlement("c", ["A-101"], GROSS, fee.due_on, TERMS, AT)
+    assert ("uninvoiced_charge", None, 20_000) in [
+        (o.kind, o.invoice_id, o.amount_fen) for o in settlement.offsets
+    ]
+    assert settlement.net_fen == GROSS - 44_800_000 - 45_000 - 20_000

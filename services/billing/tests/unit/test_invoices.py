@@ -153,3 +153,14 @@ def test_a_draft_with_nothing_left_to_bill_is_not_made():
         source="service:t",
     )
     assert acct.draft_invoice("i", [charge], TERMS) is None
+
+
+def test_an_invoice_number_must_be_of_the_parks_prefix_and_the_issue_year():
+    acct, ids = account(), Ids()
+    acct.allocate_units([leased(held_from=date(2026, 11, 1))], TERMS)
+    draft = acct.draft_invoice(ids(), acct.charges_for(Month(2026, 11), TERMS), TERMS)
+    for wrong in ("AUX-2025-000001", "ZZZ-2026-000001"):
+        with pytest.raises(Refused) as caught:
+            acct.issue_invoice(draft.invoice_id, wrong, date(2026, 11, 1), TERMS, AT)
+        assert caught.value.reason == "invalid_invoice_number"
+    assert draft.status is InvoiceStatus.DRAFT and acct.events == [] and acct.postings == []

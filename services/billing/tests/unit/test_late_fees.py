@@ -84,7 +84,7 @@ def test_late_fees_do_not_compound():
     acct, ids, _invoice = property_fee_invoice()
     acct.charge_late_fees(date(2027, 1, 1), TERMS, AT)
     fee_invoice = acct.draft_invoice(ids(), acct.pending_charges, TERMS)
-    acct.issue_invoice(fee_invoice.invoice_id, ids.number(), date(2027, 1, 1), TERMS, AT)
+    acct.issue_invoice(fee_invoice.invoice_id, ids.number(2027), date(2027, 1, 1), TERMS, AT)
     assert accrued_late_fee(fee_invoice, date(2027, 6, 1), TERMS) == (0, 0)
 
 
@@ -117,3 +117,12 @@ def test_a_waiver_needs_a_reason_and_happens_once():
     acct.waive_late_fees(invoice.invoice_id, "ops-li", "goodwill", AT, ids)
     with pytest.raises(Refused):
         acct.waive_late_fees(invoice.invoice_id, "ops-li", "again", AT, ids)
+
+
+def test_a_waiver_drops_late_fees_charged_but_not_yet_invoiced():
+    acct, ids, invoice = property_fee_invoice()
+    acct.charge_late_fees(date(2027, 1, 1), TERMS, AT)
+    acct.waive_late_fees(invoice.invoice_id, "ops-li", "goodwill", AT, ids)
+    january = bill(acct, ids, Month(2027, 1), issued_on=date(2027, 1, 1))
+    assert [line.category for line in january.lines] == [Category.PROPERTY_FEE]
+    assert acct.events[-2].credited_fen == 698  # dropped before it was invoiced

@@ -90,7 +90,9 @@ class World:
         acct.charge_late_fees(self.today, TERMS, AT)
         draft = acct.draft_invoice(self.ids(), acct.charges_for(self.month, TERMS), TERMS)
         if draft is not None:
-            acct.issue_invoice(draft.invoice_id, self.ids.number(), self.today, TERMS, AT)
+            acct.issue_invoice(
+                draft.invoice_id, self.ids.number(self.today.year), self.today, TERMS, AT
+            )
         self.month = self.month.plus(1)
 
     def pay(self, amount: int, use_reference: bool) -> None:
@@ -137,13 +139,6 @@ class World:
         waiting = [i for i in self.suspense if i.status is SuspenseStatus.UNMATCHED]
         if waiting:
             payment = match_suspense_item(waiting[pick % len(waiting)], "ent-1", "ops", AT)
-            payment = Payment(
-                bank_txn_id=payment.bank_txn_id,
-                payer_uscc=USCC,
-                amount_fen=payment.amount_fen,
-                received_at=payment.received_at,
-                reference=payment.reference,
-            )
             self.acct.apply_payment(payment, AT, from_suspense=True)
 
     def service(self, fee: int) -> None:
@@ -159,7 +154,9 @@ class World:
         acct.charge_late_fees(self.today, TERMS, AT)
         late = acct.draft_invoice(self.ids(), list(acct.pending_charges), TERMS)
         if late is not None:
-            acct.issue_invoice(late.invoice_id, self.ids.number(), self.today, TERMS, AT)
+            acct.issue_invoice(
+                late.invoice_id, self.ids.number(self.today.year), self.today, TERMS, AT
+            )
         acct.settle_buyback("claim", ["A-101"], 96_000_000, self.today, AT, self.ids)
 
     def check(self) -> None:

@@ -100,3 +100,15 @@ def test_an_unknown_payer_waits_in_suspense_until_an_operator_matches_it():
     assert october.status is InvoiceStatus.PAID
     with pytest.raises(Refused):
         match_suspense_item(item, acct.enterprise_id, "ops-li", AT)
+
+
+def test_a_matched_suspense_payment_is_applied_although_its_payer_uscc_is_not_the_accounts():
+    acct, _ids, october, _november = two_invoices()
+    stranger = Payment(
+        bank_txn_id="b7", payer_uscc="91000000UNKNOWN00X", amount_fen=495_000, received_at=AT
+    )
+    payment = match_suspense_item(
+        SuspenseItem(payment=stranger, why="unknown_payer"), acct.enterprise_id, "ops", AT
+    )
+    acct.apply_payment(payment, AT, from_suspense=True)
+    assert october.status is InvoiceStatus.PAID
