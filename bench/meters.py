@@ -50,6 +50,7 @@ from bench import procstats
 from bench.broker import Broker, ConsumerWatcher, queue_counts
 from bench.cli import _config_item
 from bench.databases import Postgres
+from bench.runner import BROKER_PROCESS, POSTGRES_PROCESS
 from shared.contract import build
 from shared.db import make_engine
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
@@ -552,13 +553,14 @@ def drain(args, amqp_uri, config, log_path, probe: Probe) -> dict[str, Any]:
     """Start billing on the backlog; poll until every reading is applied or nothing moves."""
     queue = READINGS.queue
     before = probe.applied(queue)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     samples: list[dict[str, Any]] = []
     marks: dict[str, Any] = {}
     with service_process(config, log_path) as process:
         watcher = ConsumerWatcher(
             amqp_uri,
             queue,
-            on_ready=lambda: marks.setdefault("cpu0", procstats.cpu_seconds(process.pid)),
+            on_ready=lambda: marks.setdefault("start", cpu_marks(process.pid)),
         )
         watcher.start()
         print(f"  draining {queue} ({args.backend})…", flush=True)
@@ -597,13 +599,14 @@ def drain(args, amqp_uri, config, log_path, probe: Probe) -> dict[str, Any]:
                 reason = "queues empty"
                 break
             time.sleep(args.poll_seconds)
-        cpu = procstats.cpu_seconds(process.pid) - marks.get("cpu0", 0.0)
+        end = cpu_marks(process.pid)
         rss = procstats.peak_rss_mb(process.pid)
     first, last = probe.applied_span(queue)
     applied = probe.applied(queue) - before
     ready_ns = watcher.ready_ns
     result: dict[str, Any] = {
         "stopped_because": reason,
+        "load_average_at_start": load_before,
         "applied": applied,
         "dead_letters": probe.dead_letters(),
         "first_applied_at": first.isoformat() if first else None,
@@ -612,8 +615,9 @@ def drain(args, amqp_uri, config, log_path, probe: Probe) -> dict[str, Any]:
         "rate_first_to_last": None,
         "seconds_consumer_to_last": None,
         "rate_consumer_to_last": None,
-        "cpu_s_per_1k": round(cpu * 1000 / applied, 3) if applied else None,
+        "cpu_s_per_1k": cpu_per_1k(marks.get("start"), end, applied),
         "peak_rss_mb": round(rss, 1),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "samples": samples,
     }
     if first and last and last > first and applied > 1:
@@ -626,6 +630,36 @@ def drain(args, amqp_uri, config, log_path, probe: Probe) -> dict[str, Any]:
             result["seconds_consumer_to_last"] = round(span, 3)
             result["rate_consumer_to_last"] = round(applied / span, 1)
     return result
+
+
+def cpu_marks(pid: int) -> tuple:
+    """CPU seconds so far of the billing process, the broker, PostgreSQL, this process,
+    and the whole machine (the rest is whatever else ran meanwhile)."""
+    return (
+        procstats.cpu_seconds(pid),
+        procstats.cpu_snapshot(BROKER_PROCESS),
+        procstats.cpu_snapshot(POSTGRES_PROCESS),
+        procstats.cpu_seconds(os.getpid()),
+        procstats.machine_busy_seconds(),
+    )
+
+
+def cpu_per_1k(start: tuple | None, end: tuple, applied: int) -> dict[str, float] | None:
+    """CPU seconds per 1,000 applied readings, by process, from the first consumer to the
+    end of the drain; ``other`` (the machine's busy time less the others) says whether
+    something else disturbed the run."""
+    if start is None or not applied:
+        return None
+    (billing0, broker0, pg0, own0, busy0), (billing1, broker1, pg1, own1, busy1) = start, end
+    per_1k = 1000 / applied
+    cpu = {
+        "billing": (billing1 - billing0) * per_1k,
+        "broker": procstats.cpu_delta(broker0, broker1) * per_1k,
+        "postgres": procstats.cpu_delta(pg0, pg1) * per_1k,
+        "bench": (own1 - own0) * per_1k,
+    }
+    cpu["other"] = max(0.0, (busy1 - busy0) * per_1k - sum(cpu.values()))
+    return {name: round(seconds, 3) for name, seconds in cpu.items()}
 
 
 def environment(broker: Broker) -> dict[str, Any]:
@@ -659,7 +693,13 @@ def summary(document: dict[str, Any]) -> str:
     if drained["rate_consumer_to_last"] is not None:
         lines.append(
             f"  from the first consumer: {drained['rate_consumer_to_last']:,.1f} readings/s over "
-            f"{drained['seconds_consumer_to_last']:.1f} s; CPU {drained['cpu_s_per_1k']} s/1k"
+            f"{drained['seconds_consumer_to_last']:.1f} s"
+        )
+    cpu = drained["cpu_s_per_1k"]
+    if cpu:
+        lines.append(
+            "  CPU s per 1,000 readings: "
+            + ", ".join(f"{name} {seconds:.2f}" for name, seconds in cpu.items())
         )
     if drained["dead_letters"]:
         lines.append(f"  dead letters in {dead_letter_queue(SERVICE)}: {drained['dead_letters']}")
