@@ -281,9 +281,15 @@ def rebaseline(meter: MeterState, reading: str, read_at: datetime) -> None:
     meter.last_read_at = read_at
 
 
-def utility_charge(meter: MeterState, tariff_fen: int, month: Month) -> Charge | None:
+def utility_charge(meter: MeterState, tariff_fen: int | Decimal, month: Month) -> Charge | None:
     """Bill the consumption since the last billed reading and move the billed mark; None
-    when nothing was consumed."""
+    when nothing was consumed. ``tariff_fen`` may be finer than a fen (``Decimal``): the
+    total is ``round_half_up(consumption × tariff)``; the line's ``unit_price_fen`` (an
+    int, as every ``*_fen`` field) is the tariff rounded, the exact one is in the
+    description."""
+    tariff = Decimal(tariff_fen)
+    if isinstance(tariff_fen, bool) or not tariff.is_finite() or tariff < 0:
+        raise ValueError(f"tariff {tariff_fen!r} must be a non-negative amount of fen")
     consumption = meter.unbilled
     if consumption <= 0:
         return None
@@ -292,10 +298,13 @@ def utility_charge(meter: MeterState, tariff_fen: int, month: Month) -> Charge |
     unit = "m³" if meter.kind is Category.WATER else "kWh"
     return Charge(
         category=meter.kind,
-        description=f"{meter.kind.value} meter {meter.meter_id} {start}→{end} {unit} ({month})",
+        description=(
+            f"{meter.kind.value} meter {meter.meter_id} {start}→{end} {unit}"
+            f" at {tariff} fen/{unit} ({month})"
+        ),
         quantity=str(consumption),
-        unit_price_fen=require_fen(tariff_fen),
-        total_fen=round_fen(consumption * tariff_fen),
+        unit_price_fen=round_fen(tariff),
+        total_fen=round_fen(consumption * tariff),
         source=f"{meter.kind.value}:{meter.meter_id}:{start}:{end}",
     )
 

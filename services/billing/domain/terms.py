@@ -29,7 +29,9 @@ class BillingTerms:
     - ``payment_due_days``: days from issue to ``due_on``;
     - ``late_fee_daily_rate`` (``0.0005`` = 0.05 %/day) and ``late_fee_cap_ratio``
       (total late fees on an invoice never exceed this share of its principal; ``1``);
-    - ``water_tariff_fen`` per m³, ``electricity_tariff_fen`` per kWh;
+    - ``water_tariff_fen`` per m³, ``electricity_tariff_fen`` per kWh — an int or a
+      Decimal (a published tariff such as 0.6175 CNY/kWh is 61.75 fen: kept exact, the
+      charge is rounded once);
     - ``property_fee_fen_per_m2`` per month;
     - ``service_commission_rate``: the park's share of a firm's fee;
     - ``invoice_prefix``: the park's invoice number prefix (``AUX``).
@@ -42,8 +44,8 @@ class BillingTerms:
     payment_due_days: int = 30
     late_fee_daily_rate: Decimal = Decimal("0.0005")
     late_fee_cap_ratio: Decimal = Decimal("1")
-    water_tariff_fen: int = 450
-    electricity_tariff_fen: int = 85
+    water_tariff_fen: int | Decimal = 450
+    electricity_tariff_fen: int | Decimal = 85
     property_fee_fen_per_m2: int = 150
     service_commission_rate: Decimal = Decimal("0.10")
     invoice_prefix: str = "AUX"
@@ -63,10 +65,18 @@ class BillingTerms:
             raise ValueError("instalment count and interval must be at least 1")
         if self.payment_due_days < 0:
             raise ValueError("payment_due_days must not be negative")
-        for name in ("water_tariff_fen", "electricity_tariff_fen", "property_fee_fen_per_m2"):
+        for name in ("water_tariff_fen", "electricity_tariff_fen"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int of fen")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | Decimal)
+                or not Decimal(value).is_finite()
+                or value < 0
+            ):
+                raise ValueError(f"{name} must be a non-negative int or Decimal of fen")
+        value = self.property_fee_fen_per_m2
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError("property_fee_fen_per_m2 must be a non-negative int of fen")
         from services.billing.domain.invoices import validate_prefix
 
         validate_prefix(self.invoice_prefix)

@@ -198,3 +198,20 @@ def test_commission_and_payable_always_sum_to_the_fee(fee, rate):
 def test_a_negative_fee_is_refused():
     with pytest.raises(Refused):
         service_fee("t", "f", "s", -1, Decimal("0.1"))
+
+
+def test_a_tariff_finer_than_a_fen_is_applied_exactly_and_rounded_once():
+    terms = BillingTerms(electricity_tariff_fen=Decimal("61.75"))
+    m = meter()
+    record_reading(m, "1000.5", T0)
+    record_reading(m, "1200.7", T0 + timedelta(hours=1))
+    charge = utility_charge(m, terms.electricity_tariff_fen, Month(2026, 11))
+    # 200.2 kWh × 61.75 fen = 12,362.35 → 12,362 (rounding the tariff first would give 12,412)
+    assert (charge.total_fen, charge.unit_price_fen) == (12_362, 62)
+    assert "61.75" in charge.description
+
+
+@pytest.mark.parametrize("bad", [Decimal("-1"), Decimal("NaN"), 1.5, True])
+def test_a_tariff_must_be_a_non_negative_finite_amount_of_fen(bad):
+    with pytest.raises(ValueError):
+        BillingTerms(water_tariff_fen=bad)
