@@ -31,6 +31,12 @@ class MessagingSettings:
     # config without them (tests): the development passwords dev-<name>.
     broker_passwords: Mapping[str, str] | None = field(default=None, compare=False)
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT  # work queues' policy (the broker's net)
+    # SERVICE_USERS: service → the broker user it runs as (its AMQP_URI's user); a service
+    # not in it runs as its own name (DESIGN §6). Replay trusts only that user's letters.
+    service_users: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # PARK_CLI_USER: the broker user the park CLI reads dead letters and park.unrouted as;
+    # empty: AMQP_URI's own user (local tooling as guest).
+    cli_user: str | None = "park-cli"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "MessagingSettings":
@@ -53,13 +59,29 @@ class MessagingSettings:
             relay_enabled=bool(outbox.get("relay", True)),
             broker_passwords=config.get("BROKER_PASSWORDS"),
             delivery_limit=int(config.get("DELIVERY_LIMIT", defaults.delivery_limit)),
+            service_users=_service_users(config.get("SERVICE_USERS")),
+            cli_user=str(config.get("PARK_CLI_USER", defaults.cli_user) or "") or None,
         )
+
+    def service_user(self, service: str) -> str:
+        """The broker user ``service`` publishes as: its letters are the ones it wrote."""
+        return self.service_users.get(service) or service
 
     def amqp_uri_as(self, user: str) -> str:
         """``AMQP_URI``'s broker and vhost, connecting as the broker user ``user``."""
         from shared.messaging.identities import amqp_uri_as, password_for
 
         return amqp_uri_as(self.amqp_uri, user, password_for(user, self.broker_passwords))
+
+
+def _service_users(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
+    ):
+        raise ValueError(f"SERVICE_USERS must map service names to broker users: {value!r}")
+    return dict(value)
 
 
 def database_url(config: Mapping[str, Any], service: str) -> str:

@@ -14,8 +14,13 @@ through the original exchange, which would reach every subscriber again — with
 failure headers, so it starts a fresh retry ladder. It is published mandatory: a queue
 that no longer exists returns it, and the letter stays in the DLQ. Replay refuses:
 
-* a letter neither published by the service nor dead-lettered by the broker (anyone
-  else could name any queue in a ``park-original-queue`` header);
+* a letter neither published by the service's own broker user (``SERVICE_USERS``, by
+  default the service's name — never whoever runs the CLI) nor dead-lettered by the
+  broker (anyone else could name any queue in a ``park-original-queue`` header, and a
+  ``park-sender`` the replayed copy would carry as the service's word);
+* a letter the broker dead-lettered without a ``user_id`` (as the service's copy, it
+  would pass for the service's own event), and one the consumer refused for its sender
+  (:mod:`shared.messaging.senders`: replaying cannot make its sender trusted);
 * a letter whose original queue is not one of the service's work queues;
 * a letter without a readable failure time, or older than the inbox retention (the
   replay window, 30 days by default): the inbox may no longer remember its effect.
@@ -49,6 +54,7 @@ from shared.messaging.delivery import (
     SENDER,
 )
 from shared.messaging.errors import PublishFailed, TopologyMissing, Unroutable
+from shared.messaging.senders import is_sender_refusal
 
 REPLAYED_AT = "park-replayed-at"
 
@@ -166,6 +172,13 @@ def refusal(letter: Letter, rules: ReplayRules, now: datetime) -> str | None:
             f"published by {letter.user_id or 'an unverified user'}, neither by the service "
             "nor dead-lettered by the broker: its original-queue header cannot be trusted"
         )
+    if not own and not letter.user_id:
+        # Replayed as the service, a message nobody signed would pass for its own.
+        return "dead-lettered by the broker without a user_id: no verified sender to keep"
+    if own and letter.death is None and is_sender_refusal(letter.headers.get(ERROR)):
+        # Its sender may not publish there; replayed as the service, it would pass for the
+        # service's own event (a letter refused for no user_id has no park-sender).
+        return f"refused for its sender ({letter.headers[ERROR]}): purge it"
     queue = letter.original_queue
     if not queue:
         return "no original queue (park-original-queue header or x-death)"

@@ -25,6 +25,7 @@ from rich.table import Table
 from shared.messaging.amqp_client import CONNECTION_ERRORS, BrokerAddress, ConfirmingPublisher
 from shared.messaging.dead_letters import LetterQueue, ReplayRules
 from shared.messaging.errors import TopologyMissing
+from shared.messaging.identities import MissingPassword
 from shared.messaging.management import ManagementClient, ManagementUnavailable
 from shared.messaging.topology import (
     SERVICES,
@@ -70,7 +71,39 @@ class Context:
         return ManagementClient.for_broker(self.settings.management_url, self.address)
 
     def letters(self, queue: str) -> LetterQueue:
-        return LetterQueue(self.address, queue)
+        """A DLQ or ``park.unrouted``, read (and purged) as the CLI's own broker user."""
+        return LetterQueue(self.cli_address, queue)
+
+    @functools.cached_property
+    def cli_address(self) -> BrokerAddress:
+        """``AMQP_URI``'s broker and vhost as the CLI's own user (``PARK_CLI_USER``, by
+        default ``park-cli``: it may read the DLQs and ``park.unrouted``, and nothing
+        else); AMQP_URI's own user when ``PARK_CLI_USER`` is empty (local tooling)."""
+        user = self.settings.cli_user
+        if not user or user == self.address.user:
+            return self.address
+        try:
+            return BrokerAddress.from_uri(self.settings.amqp_uri_as(user))
+        except MissingPassword as error:
+            fail(
+                f"{error}; or set PARK_CLI_USER to an empty value to connect as AMQP_URI's "
+                f"user ({self.address.user})"
+            )
+
+    def replayer(self, service: str) -> BrokerAddress:
+        """The service's own broker user (``SERVICE_USERS``, by default its name): a replay
+        publishes as the service, so that its consumer believes ``park-sender``. Without
+        that user's password the replay is refused, never done as another user."""
+        user = self.settings.service_user(service)
+        if user == self.address.user:
+            return self.address
+        try:
+            return BrokerAddress.from_uri(self.settings.amqp_uri_as(user))
+        except MissingPassword as error:
+            fail(
+                f"{error}: a replay publishes as {service}'s own broker user {user!r}, never "
+                "as another user (nothing replayed)"
+            )
 
     def topology(self) -> Topology:
         """The park's topology; a config may describe another under ``TOPOLOGY``
@@ -89,11 +122,11 @@ class Context:
 
     def replay_rules(self, service: str) -> ReplayRules:
         """A service's DLQ replays only to its own work queues, only letters its own broker
-        user published (its name, or the user the services connect as in this config)
-        or the broker dead-lettered, within the inbox retention."""
+        user published (``SERVICE_USERS``, by default its name — never whoever runs the
+        CLI) or the broker dead-lettered, within the inbox retention."""
         return ReplayRules(
             work_queues=self.topology().work_queues(service),
-            service_users={service, self.address.user},
+            service_users={self.settings.service_user(service)},
             window=timedelta(days=self.settings.inbox_retention_days),
         )
 
@@ -314,13 +347,9 @@ def dlq_replay(
 ) -> None:
     """Send dead letters back to their original queue (never through the exchange)."""
     context = Context(config)
-    # With the service's own broker user when the config has its password (make run: the
-    # services connect as themselves), so that the consumer believes park-sender and the
-    # replay keeps the original sender; otherwise as AMQP_URI's user.
-    replayer = context.address
-    if service in (context.settings.broker_passwords or {}):
-        replayer = BrokerAddress.from_uri(context.settings.amqp_uri_as(service))
-    publisher = ConfirmingPublisher(replayer)
+    # Read as park-cli; published as the service's own broker user, so that its consumer
+    # believes park-sender and the replay keeps the original sender.
+    publisher = ConfirmingPublisher(context.replayer(service))
     try:
         outcome = context.letters(dead_letter_queue(service)).replay(
             _selector(event_id, all_),

@@ -41,6 +41,9 @@ class RecorderWorld:
             "RETRY_DELAYS": list(TEST_RETRY_DELAYS),
             "OUTBOX": {"poll_interval": 0.5},
             "LOG_LEVEL": "WARNING",
+            # The broker user each test service runs as (nameko's rabbit_config user):
+            # replay trusts only the letters that user wrote.
+            "SERVICE_USERS": {"alpha": "guest", "beta": "guest"},
         }
         self.publisher = EventPublisher(amqp_uri, "probe")
         self._engines = {}

@@ -4,6 +4,7 @@ refuses an event whose verified sender is not that system (nor a service or the 
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -330,7 +331,12 @@ def test_park_dlq_replay_publishes_as_the_service_when_the_config_has_its_passwo
     as_onboarding.close()
     config = tmp_path / "park.yaml"
     config.write_text(
-        json.dumps({"AMQP_URI": park_vhost, "BROKER_PASSWORDS": {"onboarding": "dev-onboarding"}}),
+        json.dumps(
+            {
+                "AMQP_URI": park_vhost,
+                "BROKER_PASSWORDS": {"onboarding": "dev-onboarding", "park-cli": "dev-park-cli"},
+            }
+        ),
         "utf-8",
     )
 
@@ -343,3 +349,275 @@ def test_park_dlq_replay_publishes_as_the_service_when_the_config_has_its_passwo
     # The consumer (running as onboarding) believes park-sender on its own user's copy.
     assert copy.properties["user_id"] == "onboarding"
     assert copy.properties["application_headers"]["park-sender"] == "portal"
+
+
+# -- a service posing as an ingress system or as another service ---------------------------
+
+posed: list[tuple[str, str, str | None]] = []  # (queue, event_id, sender) the stand-ins handled
+
+
+class OnboardingStandIn:
+    """Consumes gov/review_decided on onboarding's own work queue, as onboarding's consumer
+    does (the sender rule is the consumer's, whatever the handler)."""
+
+    name = "onboarding"
+
+    @handle_event("gov", "review_decided")
+    def on_review_decided(self, event):
+        posed.append(("onboarding.gov.review_decided", event.event_id, event.sender))
+
+
+class TicketingStandIn:
+    """Consumes onboarding/enterprise_admitted on ticketing's own work queue."""
+
+    name = "ticketing"
+
+    @handle_event("onboarding", "enterprise_admitted")
+    def on_enterprise_admitted(self, event):
+        posed.append(("ticketing.onboarding.enterprise_admitted", event.event_id, event.sender))
+
+
+def review_decided():
+    payload = {
+        "application_id": str(uuid.uuid4()),
+        "department": "market_regulation",
+        "decision": "approve",
+        "reason": "",
+    }
+    return build("gov", "review_decided", payload, occurred_at=datetime.now(UTC))
+
+
+def enterprise_admitted():
+    payload = {
+        "application_id": str(uuid.uuid4()),
+        "enterprise_id": f"ent-{uuid.uuid4().hex[:8]}",
+        "enterprise_name": "郑州恒达精密机械有限公司",
+        "uscc": "91410100000000019L",
+        "industry_code": "C3464",
+        "tenure": "purchase",
+        "supply_chain_partner": True,
+        "environmental_review_required": False,
+        "chief_service_officer": "cso-02",
+        "legal_representative": "王建国",
+        "contact_phone": "13803710000",
+    }
+    return build(
+        "onboarding", "enterprise_admitted", payload, occurred_at=datetime.now(UTC),
+        park_id="aux-shangjie",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def stand_ins(park_vhost, container_factory):
+    """onboarding and ticketing consumers on the park's topology, each as its own user."""
+    posed.clear()
+    for service_cls in (OnboardingStandIn, TicketingStandIn):
+        settings = {"AMQP_URI": as_user(park_vhost, service_cls.name), "RETRY_DELAYS": [1, 2]}
+        with nameko.config.patch({**settings, "LOG_LEVEL": "WARNING"}):
+            container_factory(service_cls).start()
+    return park_vhost
+
+
+def publish_as(amqp_uri, user, exchange, routing_key, envelope):
+    message = message_for(envelope, user_id=user)
+    publisher = ConfirmingPublisher(BrokerAddress.from_uri(as_user(amqp_uri, user)))
+    try:
+        publisher.publish([replace(message, exchange=exchange, routing_key=routing_key)])
+    finally:
+        publisher.close()
+
+
+def test_buyback_cannot_pose_as_gov_through_the_default_exchange(stand_ins):
+    envelope = review_decided()
+
+    # buyback's real permissions let it write amq.default, which reaches any queue.
+    publish_as(stand_ins, "buyback", "", "onboarding.gov.review_decided", envelope)
+
+    [letter] = wait_for(lambda: get_messages(stand_ins, "onboarding.dlq"), message="the letter")
+    assert letter.properties["message_id"] == envelope["event_id"]
+    assert letter.headers["park-error"] == "sender buyback may not publish on gov.events"
+    assert letter.headers["park-attempts"] == 1
+    assert posed == []
+
+
+def test_buyback_cannot_pose_as_onboarding_to_another_service(stand_ins):
+    envelope = enterprise_admitted()
+
+    publish_as(stand_ins, "buyback", "", "ticketing.onboarding.enterprise_admitted", envelope)
+
+    [letter] = wait_for(lambda: get_messages(stand_ins, "ticketing.dlq"), message="the letter")
+    assert letter.properties["message_id"] == envelope["event_id"]
+    assert letter.headers["park-error"] == "sender buyback may not publish on onboarding.events"
+    assert posed == []
+
+
+def test_the_legitimate_senders_are_still_believed(stand_ins):
+    decided, admitted, corrected = review_decided(), enterprise_admitted(), enterprise_admitted()
+
+    publish_as(stand_ins, "gov", "gov.events", "review_decided", decided)
+    publish_as(stand_ins, "onboarding", "onboarding.events", "enterprise_admitted", admitted)
+    # The operator's manual correction (logged as such), and onboarding through the
+    # default exchange to its own queue: its own user (no park-sender: the handler sees
+    # no sender, the rule believes the service itself).
+    publish_as(stand_ins, "park-cli", "onboarding.events", "enterprise_admitted", corrected)
+    own = review_decided()
+    publish_as(stand_ins, "onboarding", "", "onboarding.gov.review_decided", own)
+
+    wait_for(lambda: len(posed) == 4, message="four events handled")
+    assert sorted(posed) == sorted(
+        [
+            ("onboarding.gov.review_decided", decided["event_id"], "gov"),
+            ("ticketing.onboarding.enterprise_admitted", admitted["event_id"], "onboarding"),
+            ("ticketing.onboarding.enterprise_admitted", corrected["event_id"], "park-cli"),
+            ("onboarding.gov.review_decided", own["event_id"], None),
+        ]
+    )
+    assert queue_depth(stand_ins, "onboarding.dlq") == queue_depth(stand_ins, "ticketing.dlq") == 0
+
+
+# -- replay trusts the service's own user only; the CLI connects as park-cli ---------------
+
+
+def park_cli(config_path, *args):
+    return CliRunner().invoke(app, [*args, "--config", str(config_path)])
+
+
+def write_config(tmp_path, document) -> Path:
+    config = tmp_path / "park.yaml"
+    config.write_text(json.dumps(document), "utf-8")
+    return config
+
+
+def a_letter(envelope, user, *, sender="onboarding"):
+    """A letter in ticketing.dlq as ``user`` writes it (the consumer's own, or a forgery)."""
+    message = message_for(envelope, user_id=user)
+    headers = {
+        "park-error": "simulated",
+        "park-attempts": 1,
+        "park-original-queue": "ticketing.onboarding.enterprise_admitted",
+        "park-failed-at": utc_iso(datetime.now(UTC)),
+        "park-sender": sender,
+    }
+    return OutgoingMessage(
+        "", "ticketing.dlq", message.body, {**message.properties, "headers": headers}
+    )
+
+
+def put(amqp_uri, *messages):
+    publisher = ConfirmingPublisher(BrokerAddress.from_uri(amqp_uri))
+    try:
+        publisher.publish(list(messages))
+    finally:
+        publisher.close()
+
+
+DEV_PASSWORDS = {"ticketing": "dev-ticketing", "park-cli": "dev-park-cli"}
+
+
+@pytest.mark.parametrize("operator", ["park-cli", "guest"])
+def test_a_letter_the_operators_own_user_forged_is_refused_and_kept(park_vhost, tmp_path, operator):
+    # The operator's user may write amq.default: it drops a letter into ticketing.dlq that
+    # names a ticketing work queue and claims a firm sent it.
+    operator_uri = park_vhost if operator == "guest" else as_user(park_vhost, operator)
+    envelope = enterprise_admitted()
+    put(operator_uri, a_letter(envelope, operator, sender="firm-acme"))
+    config = write_config(tmp_path, {"AMQP_URI": operator_uri, "BROKER_PASSWORDS": DEV_PASSWORDS})
+
+    result = park_cli(config, "dlq", "replay", "ticketing", "--all")
+
+    assert result.exit_code == 1, result.output
+    assert f"published by {operator}, neither by the service" in result.output
+    assert queue_depth(park_vhost, "ticketing.onboarding.enterprise_admitted") == 0
+    [kept] = get_messages(park_vhost, "ticketing.dlq")
+    assert kept.properties["message_id"] == envelope["event_id"]
+
+
+def test_a_replay_without_the_services_password_is_refused_not_done_as_another_user(
+    park_vhost, tmp_path
+):
+    envelope = enterprise_admitted()
+    put(as_user(park_vhost, "ticketing"), a_letter(envelope, "ticketing"))
+    config = write_config(
+        tmp_path, {"AMQP_URI": park_vhost, "BROKER_PASSWORDS": {"park-cli": "dev-park-cli"}}
+    )
+
+    result = park_cli(config, "dlq", "replay", "ticketing", "--all")
+
+    assert result.exit_code == 1
+    assert "no broker password for 'ticketing'" in result.output
+    assert "nothing replayed" in result.output
+    assert queue_depth(park_vhost, "ticketing.onboarding.enterprise_admitted") == 0
+    assert queue_depth(park_vhost, "ticketing.dlq") == 1
+
+
+def test_a_letter_refused_for_its_sender_is_never_replayed(park_vhost, tmp_path):
+    # ticketing's consumer refused an unsigned "onboarding" event: its own letter has no
+    # park-sender. Replayed as ticketing, it would pass for ticketing's own event.
+    envelope = enterprise_admitted()
+    letter = a_letter(envelope, "ticketing")
+    headers = dict(letter.properties["headers"])
+    headers["park-error"] = "sender (none: no user_id) may not publish on onboarding.events"
+    del headers["park-sender"]
+    refused_letter = replace(letter, properties={**letter.properties, "headers": headers})
+    put(as_user(park_vhost, "ticketing"), refused_letter)
+    config = write_config(tmp_path, {"AMQP_URI": park_vhost, "BROKER_PASSWORDS": DEV_PASSWORDS})
+
+    result = park_cli(config, "dlq", "replay", "ticketing", "--all")
+
+    assert result.exit_code == 1
+    assert "refused for its sender" in result.output
+    assert queue_depth(park_vhost, "ticketing.onboarding.enterprise_admitted") == 0
+    assert queue_depth(park_vhost, "ticketing.dlq") == 1
+
+
+def test_the_cli_reads_and_purges_dead_letters_as_park_cli(park_vhost, tmp_path):
+    # AMQP_URI's user here (gov) may read no queue at all: only park-cli can do this.
+    envelope = enterprise_admitted()
+    put(as_user(park_vhost, "ticketing"), a_letter(envelope, "ticketing"))
+    put(park_vhost, OutgoingMessage("", "park.unrouted", b"{}", {"message_id": "stray"}))
+    config = write_config(
+        tmp_path,
+        {
+            "AMQP_URI": as_user(park_vhost, "gov"),
+            "MANAGEMENT_URL": "http://guest:guest@127.0.0.1:15672",
+            "BROKER_PASSWORDS": {"park-cli": "dev-park-cli"},
+        },
+    )
+
+    listed = park_cli(config, "dlq", "list", "ticketing")
+    unrouted = park_cli(config, "unrouted", "list")
+    queues = park_cli(config, "queues")  # the management API, as the management user
+    purged = park_cli(config, "dlq", "purge", "ticketing", "--all")
+    purged_unrouted = park_cli(config, "unrouted", "purge", "--event-id", "stray")
+
+    assert listed.exit_code == 0, listed.output
+    assert envelope["event_id"] in listed.output
+    assert unrouted.exit_code == 0, unrouted.output
+    assert "stray" in unrouted.output
+    assert queues.exit_code == 0, queues.output
+    assert "ticketing.dlq" in queues.output
+    assert "purged 1" in purged.output and "purged 1" in purged_unrouted.output
+    assert queue_depth(park_vhost, "ticketing.dlq") == queue_depth(park_vhost, "park.unrouted") == 0
+
+
+def test_the_cli_can_be_told_to_use_amqp_uris_own_user(park_vhost, tmp_path):
+    put(park_vhost, OutgoingMessage("", "park.unrouted", b"{}", {"message_id": "stray"}))
+    # PARK_CLI_USER empty: local tooling as guest, without park-cli's password.
+    config = write_config(
+        tmp_path, {"AMQP_URI": park_vhost, "BROKER_PASSWORDS": {}, "PARK_CLI_USER": ""}
+    )
+
+    result = park_cli(config, "unrouted", "list")
+
+    assert result.exit_code == 0, result.output
+    assert "stray" in result.output
+
+
+def test_without_park_clis_password_the_cli_says_which_is_missing(park_vhost, tmp_path):
+    config = write_config(tmp_path, {"AMQP_URI": park_vhost, "BROKER_PASSWORDS": {}})
+
+    result = park_cli(config, "dlq", "list", "ticketing")
+
+    assert result.exit_code == 1
+    assert "no broker password for 'park-cli'" in result.output
+    assert "PARK_CLI_USER" in result.output

@@ -12,7 +12,7 @@ from shared.messaging.management import ManagementClient
 from shared.messaging.publisher import EventPublisher
 from shared.tooling.cli import app
 from tests.integration.test_operator_cli import runner, topology_of
-from tests.support.broker import get_messages, queue_depth
+from tests.support.broker import get_messages, queue_depth, wait_for
 from tests.support.raw_amqp import (
     RawPublisher,
     content_header,
@@ -156,3 +156,43 @@ def test_a_letter_whose_properties_cannot_be_decoded_is_listed_and_refused_not_a
     assert "replayed 1, refused 1" in replayed.output
     assert "cannot be read" in replayed.output
     assert queue_depth(world.amqp_uri, "alpha.dlq") == 1
+
+
+def test_a_letter_the_broker_dead_lettered_without_a_user_id_is_refused(world, park):
+    # Replayed as alpha, a message nobody signed would pass for alpha's own event.
+    thing_id = str(uuid.uuid4())
+    payload = {"thing_id": thing_id, "amount_fen": 7, "happened_at": "2026-11-27T05:40:00Z"}
+    with EventPublisher(world.amqp_uri, "probe", sign_as_user=False) as anonymous:
+        sent = anonymous.publish("thing_happened", payload)
+    connection = BrokerAddress.from_uri(world.amqp_uri).connect()
+    try:
+        channel = connection.channel()
+        for _ in range(21):  # the work queues' delivery limit is 20
+            message = wait_for(lambda: channel.basic_get("alpha.probe.thing_happened"))
+            channel.basic_reject(message.delivery_tag, requeue=True)
+    finally:
+        connection.close()
+    wait_for(lambda: queue_depth(world.amqp_uri, "alpha.dlq") == 1, message="the broker's letter")
+
+    result = park("dlq", "replay", "alpha", "--event-id", sent["event_id"])
+
+    assert result.exit_code == 1
+    assert "without a user_id" in result.output
+    assert queue_depth(world.amqp_uri, "alpha.probe.thing_happened") == 0
+    assert letters_left(world) == [sent["event_id"]]
+
+
+def test_the_clis_own_user_is_not_taken_for_the_service(world, tmp_path):
+    # Without SERVICE_USERS, alpha's user is "alpha": a letter guest wrote is not alpha's,
+    # although the CLI itself connects as guest here.
+    config = tmp_path / "no-service-users.yaml"
+    settings = {k: v for k, v in world.config.items() if k != "SERVICE_USERS"}
+    document = {"AMQP_URI": world.amqp_uri, **settings, **topology_of(world)}
+    config.write_text(yaml.safe_dump(document))
+    put_letter(world, "guests", "alpha.probe.thing_happened", user_id="guest")
+
+    result = runner.invoke(app, ["dlq", "replay", "alpha", "--all", "--config", str(config)])
+
+    assert result.exit_code == 1
+    assert "published by guest, neither by the service" in result.output
+    assert letters_left(world) == ["guests"]
