@@ -33,7 +33,7 @@ class SettlementUnitSchema(PayloadSchema):
     """A unit the park buys back, at its recorded original price."""
 
     unit_id = Text(required=True)
-    price_fen = Fen(required=True, minimum=1)
+    price_fen = Fen(required=True)
 
 
 @event("buyback", "settlement_requested")
@@ -44,7 +44,7 @@ class SettlementRequested(PayloadSchema):
     claim_id = Uuid(required=True)
     enterprise_id = Text(required=True)
     units = StrictList(fields.Nested(SettlementUnitSchema), required=True, min_length=1)
-    gross_fen = Fen(required=True, minimum=1)
+    gross_fen = Fen(required=True)
 
     @validates_schema
     def gross_is_the_sum_of_the_prices(self, data, **kwargs):

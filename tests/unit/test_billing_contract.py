@@ -473,6 +473,15 @@ def test_a_settlement_request_carries_the_units_original_prices_and_their_sum():
     assert "units" in errors("settlement_requested", twice, "buyback")
 
 
+def test_a_unit_recorded_at_no_price_is_bought_back_for_nothing_but_still_nets():
+    # Onboarding allows a price of 0 fen (a unit given to the enterprise): a settlement for
+    # it is not malformed — billing nets the debts, and the net is negative.
+    free = SETTLEMENT_REQUESTED | {"units": [{"unit_id": "S05", "price_fen": 0}], "gross_fen": 0}
+    assert errors("settlement_requested", free, "buyback") == {}
+    negative = {"units": [{"unit_id": "S05", "price_fen": -1}], "gross_fen": -1}
+    assert "units" in errors("settlement_requested", SETTLEMENT_REQUESTED | negative, "buyback")
+
+
 @pytest.mark.parametrize(
     "units",
     [[], [{"unit_id": "S05"}], [{"unit_id": "S05", "price_fen": "1"}], ["S05"]],
