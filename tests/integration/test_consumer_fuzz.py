@@ -3,10 +3,13 @@
 Each example is one raw message — any bytes in the body and in the short-string
 properties (non-UTF-8, encoded surrogates), any 64-bit timestamp in the properties and
 in the headers, deep nesting in both, NULs and lone surrogates in the JSON, forged
-``park-*`` headers — published with a hand-built content header to alpha's work queue
-on the real broker. Afterwards: the container lives, every message ended either
-applied (its effect is recorded) or in ``alpha.dlq`` with a reason, and the work queue
-holds nothing, ready or unacked (management API).
+``park-*`` headers — published with a hand-built content header on ``probe.events``
+on the real broker, under alpha's routing key or, one time in four, a random one (any
+bytes: non-UTF-8, encoded surrogates). Afterwards: the container lives, every message
+under alpha's key ended either applied (its effect is recorded) or in ``alpha.dlq`` with
+a reason, every other one is in ``park.unrouted`` (readable: a routing key that is not
+UTF-8 is a reason on the letter, not an exception), and the work queue holds nothing,
+ready or unacked (management API).
 """
 
 import json
@@ -18,7 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.contract import build, encode
+from shared.messaging import amqp_decoding
 from shared.messaging.amqp_client import BrokerAddress
+from shared.messaging.amqp_decoding import UNDECODABLE
 from shared.messaging.management import ManagementClient
 from tests.services.recorder import Alpha, effects
 from tests.support.broker import wait_for
@@ -36,6 +41,7 @@ from tests.support.raw_amqp import (
 
 EXAMPLES = 2000
 WORK_QUEUE = "alpha.probe.thing_happened"
+ROUTING_KEY = b"thing_happened"  # alpha's binding on probe.events
 PARK_HEADERS = (
     "park-attempts",
     "park-sender",
@@ -99,6 +105,10 @@ HEADERS = (
     | st.lists(st.tuples(HEADER_KEYS, HEADER_ITEMS), max_size=5).map(lambda pairs: table(*pairs))
     | st.integers(17, 2000).map(nested_headers)
 )
+# alpha's key three times in four; otherwise any bytes (unrouted unless they are its key).
+ROUTING_KEYS = st.sampled_from([ROUTING_KEY] * 3 + [None]).flatmap(
+    lambda key: st.just(key) if key else st.binary(max_size=40)
+)
 PROPERTIES = st.fixed_dictionaries(
     {},
     optional={
@@ -140,14 +150,15 @@ def applied_bodies(world, bodies_by_thing: dict[str, bytes]) -> Counter:
     return Counter(bodies_by_thing[thing_id] for thing_id in applied)
 
 
-def take_letters(world) -> list:
-    """Every letter in alpha.dlq, bodies as bytes (not decoded by content_encoding)."""
+def take_letters(world, queue: str = "alpha.dlq") -> list:
+    """Every letter in ``queue``, bodies as bytes (not decoded by content_encoding)."""
+    amqp_decoding.install()  # as every reader of letters does
     connection = BrokerAddress.from_uri(world.amqp_uri).connect()
     try:
         channel = connection.channel()
         channel.auto_decode = False
         letters = []
-        while (letter := channel.basic_get("alpha.dlq")) is not None:
+        while (letter := channel.basic_get(queue)) is not None:
             channel.basic_ack(letter.delivery_tag)
             letters.append(letter)
         return letters
@@ -165,7 +176,9 @@ def test_whatever_arrives_is_applied_or_dead_lettered_with_a_reason_and_the_cons
     world,
 ):
     world.start(Alpha)
-    published: Counter = Counter()
+    published: Counter = Counter()  # under alpha's key
+    unrouted: Counter = Counter()  # under any other
+    undecodable_keys = 0
     bodies_by_thing: dict[str, bytes] = {}
     publisher = RawPublisher(world.amqp_uri)
 
@@ -175,11 +188,19 @@ def test_whatever_arrives_is_applied_or_dead_lettered_with_a_reason_and_the_cons
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(body=BODIES, properties=PROPERTIES)
-    def send(body, properties):
+    @given(body=BODIES, properties=PROPERTIES, routing_key=ROUTING_KEYS)
+    def send(body, properties, routing_key):
+        nonlocal undecodable_keys
         data, thing_id = build_body(*body)
         header = content_header(delivery_mode=2, **properties)
-        publisher.publish("probe.events", "thing_happened", data, header)
+        publisher.publish("probe.events", routing_key, data, header)
+        if routing_key != ROUTING_KEY:
+            unrouted[data] += 1
+            try:
+                routing_key.decode("utf-8")
+            except UnicodeDecodeError:
+                undecodable_keys += 1
+            return
         published[data] += 1
         if thing_id is not None:
             bodies_by_thing[thing_id] = data
@@ -209,6 +230,14 @@ def test_whatever_arrives_is_applied_or_dead_lettered_with_a_reason_and_the_cons
         sent = sum(published.values())
         raise AssertionError(f"{sent} sent; not ended: {unended}") from error
     assert all(letter.headers.get("park-error") for letter in letters)
+
+    # Whatever its routing key, an unrouted message is in park.unrouted and readable.
+    kept = take_letters(world, "park.unrouted")
+    assert Counter(m.body or b"" for m in kept) == unrouted
+    named = [
+        m for m in kept if "routing_key is not valid UTF-8" in m.properties.get(UNDECODABLE, ())
+    ]
+    assert len(named) == undecodable_keys
     wait_for(lambda: work_queue_settled(world), timeout=20, message="an empty, acked queue")
 
     # The container still consumes.
