@@ -201,7 +201,7 @@ class InvoiceOverdue(InvoicePayload):
 class LateFeeCharged(InvoicePayload):
     """A late fee (违约金) accrued on the overdue invoice ``invoice_id`` for ``days`` days up
     to ``through`` at ``daily_rate`` on the overdue principal, rounded once:
-    ``amount_fen``; it is billed on the enterprise's next invoice. Optional:
+    ``amount_fen``; the cycle that accrues it bills it (a late-fee invoice). Optional:
     ``principal_fen`` (the overdue principal) and ``capped`` (the park's cap cut it)."""
 
     amount_fen = Fen(required=True, minimum=1)
