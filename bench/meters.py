@@ -134,6 +134,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="keep the vhost and database afterwards"
     )
+    parser.add_argument(
+        "--profile",
+        choices=("cpu", "wall"),
+        default=None,
+        help="py-spy the billing process during the drain into var/bench/profiles/ "
+        "(cpu: where it computes; wall: idle samples too, where it waits)",
+    )
     args = parser.parse_args(argv)
     if args.count < 1 or args.units < 1 or not 1 <= args.enterprises <= args.units:
         parser.error("need --count ≥ 1, --units ≥ 1 and 1 ≤ --enterprises ≤ --units")
@@ -336,9 +343,12 @@ def write_config(path: Path, amqp_uri: str, database_url: str, args) -> Path:
 
 
 @contextlib.contextmanager
-def service_process(config: Path, log_path: Path) -> Iterator[subprocess.Popen]:
+def service_process(
+    config: Path, log_path: Path, profile: Path | None = None, idle: bool = False
+) -> Iterator[subprocess.Popen]:
     """``nameko run services.billing.service``; stopped with SIGTERM (nameko's graceful
-    stop: in-flight messages finish and are acked), killed if it does not stop in 30 s."""
+    stop: in-flight messages finish and are acked), killed if it does not stop in 30 s.
+    With ``profile``, py-spy samples it into that file (raw: ``frame;frame;… count``)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
     with open(log_path, "ab") as log:
@@ -349,6 +359,25 @@ def service_process(config: Path, log_path: Path) -> Iterator[subprocess.Popen]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        if profile is not None:
+            profile.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.Popen(  # stops by itself when the service exits
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--pid",
+                    str(process.pid),
+                    "--rate",
+                    "100",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(profile),
+                    *(["--idle"] if idle else []),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             yield process
         finally:
@@ -556,7 +585,12 @@ def drain(args, amqp_uri, config, log_path, probe: Probe) -> dict[str, Any]:
     load_before = [round(x, 2) for x in os.getloadavg()]
     samples: list[dict[str, Any]] = []
     marks: dict[str, Any] = {}
-    with service_process(config, log_path) as process:
+    profile = (
+        args.output_dir / "profiles" / f"meters-{args.profile}-{uuid.uuid4().hex[:6]}.txt"
+        if args.profile
+        else None
+    )
+    with service_process(config, log_path, profile, idle=args.profile == "wall") as process:
         watcher = ConsumerWatcher(
             amqp_uri,
             queue,
@@ -617,6 +651,7 @@ def drain(args, amqp_uri, config, log_path, probe: Probe) -> dict[str, Any]:
         "rate_consumer_to_last": None,
         "cpu_s_per_1k": cpu_per_1k(marks.get("start"), end, applied),
         "peak_rss_mb": round(rss, 1),
+        "profile": str(profile) if profile else None,
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "samples": samples,
     }
