@@ -12,7 +12,8 @@ The public commands, each with the ids, dates (park-local) and time (``at``, UTC
 needs injected:
 
 - :meth:`allocate_units` / :meth:`release_units` — ``units_allocated`` /
-  ``units_released``: units held, purchase schedules made;
+  ``units_released``: units held, purchase schedules made; a release credits what was
+  billed in advance for the days from the release date;
 - :meth:`charges_for` — what a cycle bills for a month (instalments due, rent and
   property fees prorated, pending paid services); the service adds utilities
   (:func:`.charges.utility_charge`) and :meth:`charge_late_fees`;
@@ -79,6 +80,7 @@ from services.billing.domain.payments import Payment, allocate
 from services.billing.domain.proration import Month
 from services.billing.domain.terms import BillingTerms
 from services.billing.domain.vat import Category, late_fee_rate, rate_for
+from shared.money import round_fen
 
 
 @dataclass(kw_only=True)
@@ -132,20 +134,60 @@ class Account:
                     unit.unit_id, unit.price_fen, unit.held_from, terms
                 )
 
-    def release_units(self, unit_ids: Iterable[str], released_on: date) -> None:
-        """Recurring charges stop from ``released_on`` (an earlier release stands)."""
+    def release_units(
+        self, unit_ids: Iterable[str], released_on: date, at: datetime, new_id: Callable[[], str]
+    ) -> None:
+        """Recurring charges stop from ``released_on`` (an earlier release stands; the
+        same one again does nothing). Rent and property fees are billed in advance, so
+        what an issued invoice billed for the days from ``released_on`` is credited."""
         wanted = set(unit_ids)
         for unit in self.units:
             if unit.unit_id in wanted and (
                 unit.released_on is None or released_on < unit.released_on
             ):
                 unit.released_on = released_on
+                self._credit_days_after_release(unit, at, new_id)
+
+    def _credit_days_after_release(
+        self, unit: HeldUnit, at: datetime, new_id: Callable[[], str]
+    ) -> None:
+        released = Month.of(unit.released_on)
+        for invoice in self.invoices:
+            if invoice.status is InvoiceStatus.DRAFT:
+                continue
+            amounts = {}
+            for index, line in enumerate(invoice.lines):
+                kind, _, rest = line.source.partition(":")
+                unit_id, _, month_text = rest.rpartition(":")
+                if kind not in ("rent", "property_fee") or unit_id != unit.unit_id:
+                    continue
+                month = Month.parse(month_text)
+                if month < released:
+                    continue
+                owed = round_fen(
+                    Decimal(line.quantity) * line.unit_price_fen * unit.held_in(month) / month.days
+                )
+                excess = line.total_fen - invoice.credited_per_line[index] - owed
+                if excess > 0:
+                    amounts[index] = excess
+            if amounts:
+                reason = f"unit {unit.unit_id} released on {unit.released_on.isoformat()}"
+                self.issue_credit_note(
+                    new_id(),
+                    invoice.invoice_id,
+                    sum(amounts.values()),
+                    reason,
+                    at,
+                    line_amounts=amounts,
+                )
 
     # ----------------------------------------------------------------- charges
 
     def charges_for(self, month: Month, terms: BillingTerms) -> list[Charge]:
-        """Instalments billed up to ``month``, the month's rent and property fees, and
-        pending paid services — less whatever is already on an invoice."""
+        """Instalments billed up to ``month``; rent and property fees of every month from
+        each unit's allocation up to ``month`` (a unit allocated after its month's cycle
+        is billed on the next one); pending charges — less whatever is already on an
+        invoice."""
         charges = [
             inst.charge()
             for inst in self.instalments
@@ -153,11 +195,12 @@ class Account:
             and inst.invoice_id is None
             and Month.parse(inst.bill_month) <= month
         ]
-        for unit in self.units:
-            charges += [c for c in (rent_charge(unit, month),) if c]
-            charges += [
-                c for c in (property_fee_charge(unit, month, terms.property_fee_fen_per_m2),) if c
-            ]
+        for unit in self.units:  # from the allocation month: a month missed is caught up
+            billed = Month.of(unit.held_from)
+            while billed <= month:
+                fee = property_fee_charge(unit, billed, terms.property_fee_fen_per_m2)
+                charges += [c for c in (rent_charge(unit, billed), fee) if c]
+                billed = billed.plus(1)
         charges += self.pending_charges
         done = self.invoiced_sources()
         return [charge for charge in charges if charge.source not in done]
@@ -529,7 +572,7 @@ class Account:
         if any(s.claim_id == claim_id for s in self.settlements):
             return next(s for s in self.settlements if s.claim_id == claim_id)
         units = set(unit_ids)
-        self.release_units(units, settled_on)
+        self.release_units(units, settled_on, at, new_id)
         cancelled = 0
         for inst in self.instalments:
             if inst.unit_id in units and inst.invoice_id is None and not inst.cancelled:

@@ -43,8 +43,8 @@ def test_a_redelivered_allocation_changes_nothing():
 def test_an_earlier_release_stands_against_a_later_one():
     acct = account()
     acct.allocate_units([leased(held_from=date(2026, 1, 1))], TERMS)
-    acct.release_units(["B-201"], date(2026, 3, 10))
-    acct.release_units(["B-201"], date(2026, 4, 1))
+    acct.release_units(["B-201"], date(2026, 3, 10), AT, Ids())
+    acct.release_units(["B-201"], date(2026, 4, 1), AT, Ids())
     assert acct.units[0].released_on == date(2026, 3, 10)
 
 
@@ -120,3 +120,31 @@ def test_event_types_are_unique_past_tense_names():
         "payment_unmatched",
         "buyback_settlement_computed",
     } <= set(types)
+
+
+def test_a_unit_allocated_after_its_months_cycle_is_billed_on_the_next_cycle():
+    acct, ids = account(), Ids()
+    acct.allocate_units([leased(held_from=date(2026, 11, 16))], TERMS)
+    december = bill(acct, ids, Month(2026, 12))
+    assert sorted((line.source, line.total_fen) for line in december.lines) == [
+        ("property_fee:B-201:2026-11", 22_500),
+        ("property_fee:B-201:2026-12", 45_000),
+        ("rent:B-201:2026-11", 225_000),
+        ("rent:B-201:2026-12", 450_000),
+    ]
+
+
+def test_releasing_a_unit_billed_in_advance_credits_the_days_after_release():
+    acct, ids = account(), Ids()
+    acct.allocate_units([leased(held_from=date(2026, 11, 1))], TERMS)
+    november = bill(acct, ids, Month(2026, 11))
+    acct.release_units(["B-201"], date(2026, 11, 21), AT, ids)
+    # 20 of 30 days held: rent 450,000 → 300,000, property fee 45,000 → 30,000
+    [note] = acct.credit_notes
+    assert [(line.category.value, line.total_fen) for line in note.lines] == [
+        ("rent", 150_000),
+        ("property_fee", 15_000),
+    ]
+    assert november.outstanding_fen == 330_000
+    acct.release_units(["B-201"], date(2026, 11, 21), AT, ids)  # redelivered
+    assert len(acct.credit_notes) == 1

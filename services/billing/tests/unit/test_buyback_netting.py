@@ -86,13 +86,24 @@ def test_settling_cancels_the_balance_nets_the_debts_and_pays_out_the_rest():
     assert acct.settle_buyback("claim-1", ["A-101"], GROSS, settled_on, AT, ids) is settlement
 
 
+def test_a_month_billed_in_advance_is_credited_from_settled_on():
+    acct, ids, _fee = worked_example()
+    june = bill(acct, ids, Month(2026, 6), issued_on=date(2026, 6, 1))
+    [june_fee] = [line for line in june.lines if line.source == "property_fee:A-101:2026-06"]
+    assert june_fee.total_fen == 45_000
+    acct.settle_buyback("claim-1", ["A-101"], GROSS, date(2026, 6, 11), AT, ids)
+    [note] = [n for n in acct.credit_notes if n.invoice_id == june.invoice_id]
+    assert note.amount_fen == 30_000  # 20 of June's 30 days after settled_on
+
+
 def test_recurring_charges_stop_from_settled_on_prorated():
     acct, _ids, _fee = worked_example()
     acct.settle_buyback("claim-1", ["A-101"], GROSS, date(2026, 6, 11), AT, Ids())
     charges = acct.charges_for(Month(2026, 6), TERMS)
-    [june_fee] = [c for c in charges if c.category == "property_fee"]
+    [june_fee] = [c for c in charges if c.source == "property_fee:A-101:2026-06"]
     assert (june_fee.total_fen, june_fee.proration) == (15_000, "10/30")
-    assert acct.charges_for(Month(2026, 7), TERMS) == []
+    july = acct.charges_for(Month(2026, 7), TERMS)
+    assert [c.source for c in july if c.source.endswith("2026-07")] == []
 
 
 def test_an_invoiced_unpaid_instalment_is_credit_noted_and_offset():
@@ -104,8 +115,13 @@ def test_an_invoiced_unpaid_instalment_is_credit_noted_and_offset():
     settlement = acct.settle_buyback("c", ["A-101"], GROSS, date(2026, 2, 15), AT, ids)
     assert february.status is InvoiceStatus.PAID  # credited (instalment) then netted (fee)
     assert settlement.offsets[0].amount_fen == 67_200_000
-    assert settlement.net_fen == GROSS - 67_200_000 - 45_000
-    assert [e.event_type for e in acct.events].count("credit_note_issued") == 1
+    # February's property fee was billed in advance: 14 of 28 days after settled_on credited
+    assert settlement.net_fen == GROSS - 67_200_000 - 22_500
+    reasons = sorted(note.reason for note in acct.credit_notes)
+    assert reasons == [
+        "buyback c: purchase balance cancelled",
+        "unit A-101 released on 2026-02-15",
+    ]
 
 
 def test_a_net_below_zero_is_no_payout_and_the_rest_stays_receivable():
