@@ -46,8 +46,9 @@ CATEGORIES = (
 )
 #: What a buyback offset is: the claimed units' purchase balance (instalments not yet
 #: invoiced, ``invoice_id`` null, or an open instalment invoice), any other open invoice
-#: (what it still owes), a late fee accrued and not yet invoiced (on its invoice).
-OFFSET_KINDS = ("purchase_balance", "invoice", "late_fee")
+#: (what it still owes), a late fee accrued and not yet invoiced (on its invoice), charges
+#: recorded and not yet invoiced (a paid service …, in one sum, ``invoice_id`` null).
+OFFSET_KINDS = ("purchase_balance", "invoice", "late_fee", "uninvoiced_charge")
 #: An invoice number: the park's prefix, the park-local year, a gapless 6-digit sequence.
 INVOICE_NUMBER = re.compile(r"[A-Z][A-Z0-9]{0,11}-[0-9]{4}-[0-9]{6}")
 METER_KINDS = ("water", "electricity")

@@ -411,6 +411,17 @@ def test_a_negative_net_is_allowed_the_enterprise_still_owes_it():
     assert load("buyback_settlement_computed", owing)["net_fen"] == -4_846_350
 
 
+def test_a_charge_recorded_but_not_yet_invoiced_is_an_offset_too():
+    # A paid service resolved after the last cycle: the enterprise owes its 80,000 fen.
+    settled = VALID["buyback_settlement_computed"]
+    pending = {"kind": "uninvoiced_charge", "invoice_id": None, "amount_fen": 80_000}
+    payload = settled | {
+        "offsets": [*settled["offsets"], pending],
+        "net_fen": settled["net_fen"] - 80_000,
+    }
+    assert errors("buyback_settlement_computed", payload) == {}
+
+
 def test_a_net_that_is_not_gross_less_the_offsets_is_malformed():
     settled = VALID["buyback_settlement_computed"]
     assert "net_fen" in errors("buyback_settlement_computed", settled | {"net_fen": 51_200_000})
