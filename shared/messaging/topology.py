@@ -22,12 +22,17 @@ DEFAULT_RETRY_DELAYS = (1, 10, 60, 300, 1800)
 UNROUTED_TTL_MS = 14 * 24 * 3600 * 1000
 # Deliveries of one copy of a message before the broker dead-letters it to <service>.dlq.
 # The consumer's own path never redelivers a copy (a retry is a fresh copy through a
-# retry queue), so only crashes, lost connections and requeues after a failed republish
+# retry queue; a refused republish keeps the original unacked, backing off, never
+# requeued), so only crashes, lost connections and the consumer's last-resort reject
 # count: twenty of those on one message mean the consumer cannot settle it.
 DEFAULT_DELIVERY_LIMIT = 20
 WORK_QUEUE_POLICY = "park-work-queues-{service}"
 DEAD_LETTER_POLICY = "park-dead-letters-{service}"
 UNROUTED_POLICY = "park-unrouted"
+FIRM_QUEUE_POLICY = "park-firm-queues"
+# firm.<firm_id>.work for any firm id ticketing accepts (lower-case letters, digits and
+# inner hyphens: no dots), whenever provisioning declares it.
+FIRM_QUEUE_PATTERN = r"^firm\.[a-z0-9-]+\.work$"
 
 
 def events_exchange(source: str) -> str:
@@ -175,8 +180,11 @@ class Topology:
         RabbitMQ 4 gives every quorum queue a delivery limit of 20 unless a policy says
         otherwise, and reading a DLQ (get, then give back) counts as a delivery: from
         ``broker_major`` 4 on, DLQs and ``park.unrouted`` (read the same way) get
-        ``delivery-limit: -1`` (unlimited). 3.x has no default limit and refuses -1, so
-        there they get no policy at all.
+        ``delivery-limit: -1`` (unlimited), and so do the firms' queues
+        ``firm.<firm_id>.work`` (:data:`FIRM_QUEUE_PATTERN`: one policy for the firms
+        provisioned later too): they have no dead-letter exchange, so at the limit the
+        broker would *drop* a work item after 20 redeliveries to a firm's client. 3.x has
+        no default limit and refuses -1, so there they get no policy at all.
         """
         found = [
             Policy(
@@ -213,6 +221,7 @@ class Topology:
             ]
             unlimited = {"delivery-limit": -1}
             found.append(Policy(UNROUTED_POLICY, rf"^{re.escape(UNROUTED)}$", "queues", unlimited))
+            found.append(Policy(FIRM_QUEUE_POLICY, FIRM_QUEUE_PATTERN, "queues", unlimited))
         return found
 
     def firm_work(self, firm_id: str) -> tuple[Queue, Binding]:

@@ -186,3 +186,21 @@ def test_on_rabbitmq_4_park_unrouted_gets_no_delivery_limit_either():
         {"delivery-limit": -1}
     ]
     assert not [p for p in park_topology().policies() if re.search(p.pattern, "park.unrouted")]
+
+
+@pytest.mark.parametrize("firm_id", ["acme", "a", "zz-cleaning-42", "a" + "-b" * 19 + "c"])
+def test_on_rabbitmq_4_firm_work_queues_get_no_delivery_limit_instead_of_the_default_20(firm_id):
+    topology = park_topology()
+    queue, _ = topology.firm_work(firm_id)  # as ticketing's provisioning declares it
+
+    matching = [p for p in topology.policies(broker_major=4) if re.search(p.pattern, queue.name)]
+
+    assert [(p.apply_to, p.definition) for p in matching] == [("queues", {"delivery-limit": -1})]
+    assert not [p for p in topology.policies(broker_major=3) if re.search(p.pattern, queue.name)]
+
+
+def test_the_firm_queue_policy_matches_firm_work_queues_only():
+    [policy] = [p for p in park_topology().policies(broker_major=4) if "firm" in p.name]
+
+    for other in ("billing.dlq", "ticketing.firms.work_accepted", "park.unrouted", "firm.work"):
+        assert not re.search(policy.pattern, other), other

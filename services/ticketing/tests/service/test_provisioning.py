@@ -220,13 +220,18 @@ def test_without_ticketing_work_the_queue_is_not_bound_and_nothing_else_happens(
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(firm_id=FIRM_IDS, major=st.sampled_from([3, 4]))
-def test_no_queue_policy_of_the_park_matches_a_firm_queue(firm_id, major):
+def test_no_queue_policy_of_the_park_limits_deliveries_on_a_firm_queue(firm_id, major):
+    # On 3.x no queue policy matches a firm's queue; on 4.x (default limit 20) exactly
+    # one does, and it lifts the limit (issue 9: firm queues get no delivery limit).
     import re
 
     queue, _ = park_topology().firm_work(firm_id)
-    for policy in park_topology().policies(broker_major=major):
-        if policy.apply_to == "queues":
-            assert not re.search(policy.pattern, queue.name), policy.name
+    matching = [
+        policy.definition
+        for policy in park_topology().policies(broker_major=major)
+        if policy.apply_to == "queues" and re.search(policy.pattern, queue.name)
+    ]
+    assert matching == ([] if major == 3 else [{"delivery-limit": -1}])
     assert "x-delivery-limit" not in queue.arguments
 
 
