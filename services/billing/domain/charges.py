@@ -96,7 +96,10 @@ class HeldUnit:
 
     def __post_init__(self) -> None:
         self.tenure = Tenure(self.tenure)
-        area = Decimal(self.area_m2)
+        try:
+            area = Decimal(self.area_m2)
+        except (InvalidOperation, TypeError):
+            raise ValueError(f"area {self.area_m2!r} is not a decimal string") from None
         if not area.is_finite() or area <= 0:
             raise ValueError(f"area {self.area_m2!r} must be positive")
         if self.tenure is Tenure.PURCHASE and (self.price_fen is None or self.price_fen < 0):

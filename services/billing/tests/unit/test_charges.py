@@ -215,3 +215,21 @@ def test_a_tariff_finer_than_a_fen_is_applied_exactly_and_rounded_once():
 def test_a_tariff_must_be_a_non_negative_finite_amount_of_fen(bad):
     with pytest.raises(ValueError):
         BillingTerms(water_tariff_fen=bad)
+
+
+@pytest.mark.parametrize("area", ["abc", "", "NaN", "-5", "0", "Infinity"])
+def test_a_unit_area_that_is_not_a_positive_decimal_is_a_value_error(area):
+    with pytest.raises(ValueError):
+        purchased_with_area(area)
+
+
+def purchased_with_area(area: str):
+    from services.billing.domain.charges import HeldUnit, Tenure
+
+    return HeldUnit(
+        unit_id="U",
+        tenure=Tenure.PURCHASE,
+        area_m2=area,
+        held_from=date(2026, 1, 1),
+        price_fen=1,
+    )
