@@ -3,7 +3,6 @@ clock the test moves and an observer queue that collects every onboarding event.
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nameko
@@ -17,28 +16,22 @@ from services.onboarding.orm import messaging
 from services.onboarding.service import OnboardingService
 from services.onboarding.unit_of_work import OnboardingUnitOfWork
 from shared.db import Database
-from shared.messaging.amqp_client import BrokerAddress
 from shared.messaging.declare import declare_topology
 from shared.messaging.dependencies import UnitOfWorkProvider
 from shared.messaging.publisher import EventPublisher
 from shared.messaging.topology import PARK_SUBSCRIPTIONS, build_topology
 from shared.tooling.migrate import upgrade
 from tests.support.broker import as_user, get_messages, wait_for
+from tests.support.service_world import (
+    FRIDAY_MORNING,
+    FakeClock,
+    declare_observer,
+    service_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[4]
 PARKS = ROOT / "deploy" / "parks"
 DEMO_PARK = "aux-shangjie"
-
-
-class FakeClock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 def valid_uscc(seed: int) -> str:
@@ -186,7 +179,7 @@ class Onboarding:
 
 @pytest.fixture
 def clock():
-    return FakeClock(datetime(2026, 11, 27, 2, 0, tzinfo=UTC))  # a Friday, 10:00 in Zhengzhou
+    return FakeClock(FRIDAY_MORNING)
 
 
 @pytest.fixture
@@ -195,11 +188,7 @@ def onboarding(rabbit_config, make_database_url, container_factory, clock, reque
     amqp_uri = nameko.config["AMQP_URI"]
     topology = build_topology(PARK_SUBSCRIPTIONS, retry_delays=(1, 2))
     declare_topology(topology, amqp_uri)
-    connection = BrokerAddress.from_uri(amqp_uri).connect()
-    channel = connection.channel()
-    channel.queue_declare("observer.onboarding", durable=True, auto_delete=False)
-    channel.queue_bind("observer.onboarding", "onboarding.events", "#")
-    connection.close()
+    declare_observer(amqp_uri, "observer.onboarding", "onboarding.events")
 
     url = make_database_url("onboarding", backend)
     upgrade(url, ROOT / "services" / "onboarding" / "migrations")
@@ -211,13 +200,7 @@ def onboarding(rabbit_config, make_database_url, container_factory, clock, reque
         ],
         world.uow(),
     )
-    settings = {
-        "DATABASES": {"onboarding": url},
-        "RETRY_DELAYS": [1, 2],
-        "OUTBOX": {"poll_interval": 0.2},
-        "LOG_LEVEL": "WARNING",
-        "CALENDAR_DATA_DIR": str(ROOT / "deploy" / "calendar"),
-    }
+    settings = service_settings("onboarding", url)
     with nameko.config.patch(settings):
         yield world
     world.close()

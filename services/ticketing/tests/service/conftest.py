@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nameko
@@ -34,22 +34,17 @@ from shared.messaging.publisher import EventPublisher, message_for
 from shared.messaging.topology import PARK_SUBSCRIPTIONS, build_topology
 from shared.tooling.migrate import upgrade
 from tests.support.broker import as_user, get_messages, wait_for
+from tests.support.service_world import (
+    FRIDAY_MORNING,
+    FakeClock,
+    declare_observer,
+    service_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[4]
 PARK = "aux-shangjie"
 TOPOLOGY = build_topology(PARK_SUBSCRIPTIONS, retry_delays=(1, 2))
 OBSERVER = "observer.ticketing"
-
-
-class FakeClock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
@@ -299,7 +294,7 @@ SECURITY = re.compile(r"not_assignee|missing_sender|may not publish")
 
 @pytest.fixture
 def clock():
-    return FakeClock(datetime(2026, 11, 27, 2, 0, tzinfo=UTC))  # a Friday, 10:00 in Zhengzhou
+    return FakeClock(FRIDAY_MORNING)
 
 
 @pytest.fixture
@@ -307,23 +302,12 @@ def ticketing(rabbit_config, make_database_url, container_factory, clock, reques
     backend = getattr(request, "param", "postgresql")
     amqp_uri = nameko.config["AMQP_URI"]
     declare_topology(TOPOLOGY, amqp_uri)
-    connection = BrokerAddress.from_uri(amqp_uri).connect()
-    channel = connection.channel()
-    channel.queue_declare(OBSERVER, durable=True, auto_delete=False)
-    channel.queue_bind(OBSERVER, "ticketing.events", "#")
-    connection.close()
+    declare_observer(amqp_uri, OBSERVER, "ticketing.events")
 
     url = make_database_url("ticketing", backend)
     upgrade(url, ROOT / "services" / "ticketing" / "migrations")
     world = Ticketing(amqp_uri, url, container_factory, clock)
-    settings = {
-        "DATABASES": {"ticketing": url},
-        "RETRY_DELAYS": [1, 2],
-        "OUTBOX": {"poll_interval": 0.2},
-        "LOG_LEVEL": "WARNING",
-        "CALENDAR_DATA_DIR": str(ROOT / "deploy" / "calendar"),
-        "PARKS_DIR": str(ROOT / "deploy" / "parks"),
-    }
+    settings = service_settings("ticketing", url, PARKS_DIR=str(ROOT / "deploy" / "parks"))
     try:
         with nameko.config.patch(settings):
             yield world
