@@ -22,14 +22,15 @@ Permissions are RabbitMQ regular expressions over exchange and queue names:
   exchange (``amq.default``: dead letters go to ``<service>.dlq`` through it), nameko's
   RPC exchange (replies) and, for ticketing, ``ticketing.work``. An ingress system writes
   only its ``<system>.events``. The CLI writes any ``<source>.events`` (a test event or
-  a manual correction) and the default exchange (replay to a work queue).
+  a manual correction), and not the default exchange (a replay publishes as the service).
 * *read* (consume, ``basic.get``; bind from an exchange): a service reads its own queues
   (``<service>.…``) and its RPC queue; an ingress system reads nothing; the CLI reads the
   dead-letter queues and ``park.unrouted``.
 
 Write on ``amq.default`` reaches every queue of the vhost by name (RabbitMQ cannot narrow
-it): what a service puts there carries its own verified ``user_id``, and a consumer of an
-ingress exchange believes a service only as a replay (:mod:`shared.messaging.senders`).
+it): what a service puts there carries its own verified ``user_id``, and a consumer
+believes a service on an ingress exchange, or on another service's exchange, only when it
+is the consumer itself (:mod:`shared.messaging.senders`).
 """
 
 import re
@@ -109,9 +110,13 @@ def ingress_permissions(system: str) -> Permissions:
 
 
 def cli_permissions() -> Permissions:
+    """``park-cli``: publishes a test event or a manual correction on any exchange
+    ``<source>.events``; reads (lists, purges) the DLQs and ``park.unrouted``. Not the
+    default exchange: a replay publishes as the service's own user, and ``amq.default``
+    would let the CLI drop a letter or an event into any queue."""
     return Permissions(
         configure=NOTHING,
-        write=_one_of(r"[a-z0-9_-]+\.events", re.escape(DEFAULT_EXCHANGE)),
+        write=_one_of(r"[a-z0-9_-]+\.events"),
         read=_one_of(r"[a-z0-9_-]+\.dlq", re.escape(UNROUTED)),
     )
 

@@ -240,6 +240,20 @@ def test_a_service_publishes_on_its_own_exchanges_only(park_vhost):
         publisher.close()
 
 
+def test_the_cli_may_not_write_to_the_default_exchange(park_vhost):
+    """Replay publishes as the service: park-cli has no use for amq.default, which would
+    let it drop a letter (or an event) into any queue."""
+    publisher = ConfirmingPublisher(BrokerAddress.from_uri(as_user(park_vhost, "park-cli")))
+    try:
+        letter = OutgoingMessage("", "ticketing.dlq", b"{}", {"user_id": "park-cli"})
+        with pytest.raises(PublishFailed, match="ACCESS_REFUSED"):
+            publisher.publish([letter])
+        publisher.publish([OutgoingMessage("gov.events", "x", b"{}", {"user_id": "park-cli"})])
+    finally:
+        publisher.close()
+    assert queue_depth(park_vhost, "ticketing.dlq") == 0
+
+
 def test_the_cli_reads_dead_letters_but_not_work_queues(park_vhost):
     connection, channel = channel_of(as_user(park_vhost, "park-cli"))
     try:
@@ -516,9 +530,15 @@ DEV_PASSWORDS = {"ticketing": "dev-ticketing", "park-cli": "dev-park-cli"}
 
 @pytest.mark.parametrize("operator", ["park-cli", "guest"])
 def test_a_letter_the_operators_own_user_forged_is_refused_and_kept(park_vhost, tmp_path, operator):
-    # The operator's user may write amq.default: it drops a letter into ticketing.dlq that
-    # names a ticketing work queue and claims a firm sent it.
+    # The operator's user drops a letter into ticketing.dlq that names a ticketing work
+    # queue and claims a firm sent it. park-cli may no longer write amq.default (below):
+    # here it may, as the declare step of issue 8 granted it.
     operator_uri = park_vhost if operator == "guest" else as_user(park_vhost, operator)
+    if operator == "park-cli":
+        address = BrokerAddress.from_uri(park_vhost)
+        ManagementClient.for_broker(None, address).set_permissions(
+            address.vhost, "park-cli", configure="^$", write=".*", read=r"^.*\.dlq$"
+        )
     envelope = enterprise_admitted()
     put(operator_uri, a_letter(envelope, operator, sender="firm-acme"))
     config = write_config(tmp_path, {"AMQP_URI": operator_uri, "BROKER_PASSWORDS": DEV_PASSWORDS})
