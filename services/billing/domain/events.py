@@ -2,8 +2,9 @@
 
 The account appends these to its ``events`` list; the service layer writes each to the
 outbox as the payload of a ``billing.events`` message of type ``event_type`` (DESIGN §5
-fixes the names). :func:`event_payload` turns any of them into JSON-ready data
-(``occurred_at`` and ``park_id`` belong to the envelope, not the payload).
+fixes the names). :func:`event_payload` (one for all services, in ``shared.payloads``)
+turns any of them into JSON-ready data (``occurred_at`` and ``park_id`` belong to the
+envelope, not the payload).
 
 Every invoice event carries ``invoice_id``, ``number`` and ``enterprise_id``; every
 payment event ``bank_txn_id``. Additions to DESIGN §5 (documented in ``docs/billing.md``):
@@ -19,11 +20,11 @@ payment event ``bank_txn_id``. Additions to DESIGN §5 (documented in ``docs/bil
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from enum import Enum
-from typing import Any, ClassVar
+from datetime import date, datetime
+from typing import ClassVar
+
+from shared.payloads import event_payload as event_payload  # one conversion for all
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,27 +198,3 @@ class BuybackNetted(DomainEvent):
     payout_fen: int
     still_owed_fen: int
     settled_on: date
-
-
-def event_payload(event: DomainEvent) -> dict[str, Any]:
-    """The event's fields as JSON-ready data, without the envelope's ``occurred_at`` and
-    ``park_id``: datetimes as ISO 8601 UTC with ``Z``, dates ISO, tuples as lists."""
-    return {
-        field.name: _jsonable(getattr(event, field.name))
-        for field in dataclasses.fields(event)
-        if field.name not in ("occurred_at", "park_id")
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, tuple | list):
-        return [_jsonable(item) for item in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return value
