@@ -1029,6 +1029,23 @@ def _late_fee_lines(uow, account: Row) -> tuple[list[dict], list[str]]:
     return lines, ids
 
 
+def _service_line(charge: Row, terms: BillingTerms) -> dict:
+    """The invoice line of a paid service (its firm's payable kept for the ledger)."""
+    return line_of(
+        Charge(
+            category=Category.SERVICE,
+            description=charge["description"],
+            quantity="1",
+            unit_price_fen=charge["amount_fen"],
+            total_fen=charge["amount_fen"],
+            source=charge["source_key"],
+        ),
+        terms.vat_rates[Category.SERVICE],
+        payable_fen=charge["payable_fen"],
+        firm_id=charge["firm_id"],
+    )
+
+
 # -- the billing cycle ------------------------------------------------------------------
 
 
@@ -1196,23 +1213,7 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
     # 5. paid services resolved since the last invoice
     def services():
         charges = uow.billing.open_charges(eid)
-        rate = terms.vat_rates[Category.SERVICE]
-        lines = [
-            line_of(
-                Charge(
-                    category=Category.SERVICE,
-                    description=c["description"],
-                    quantity="1",
-                    unit_price_fen=c["amount_fen"],
-                    total_fen=c["amount_fen"],
-                    source=c["source_key"],
-                ),
-                rate,
-                payable_fen=c["payable_fen"],
-                firm_id=c["firm_id"],
-            )
-            for c in charges
-        ]
+        lines = [_service_line(c, terms) for c in charges]
         return lines, lambda invoice_id: uow.billing.bill_charges(
             [c["charge_id"] for c in charges], invoice_id
         )
@@ -1266,6 +1267,9 @@ def compute_offsets(uow, account: Row, unit_ids: set[str], on: date) -> list[dic
     for invoice_id, amount in unbilled.items():
         if amount > 0:
             offsets.append({"kind": "late_fee", "invoice_id": invoice_id, "amount_fen": amount})
+    uninvoiced = sum(c["amount_fen"] for c in uow.billing.open_charges(eid))
+    if uninvoiced:
+        offsets.append({"kind": "uninvoiced_charge", "invoice_id": None, "amount_fen": uninvoiced})
     return offsets
 
 
@@ -1349,6 +1353,18 @@ def settle_claim(payload, uow) -> dict | None:
             for fee_id in ids:
                 uow.billing.update_late_fee(fee_id, billed_invoice_id=fee_invoice["invoice_id"])
         gross = payload.get("gross_fen") or settlement["gross_fen"]
+        charges = uow.billing.open_charges(eid)
+        service = issue_invoice(
+            uow,
+            account,
+            "service",
+            str(Month.of(on)),
+            [_service_line(c, terms) for c in charges],
+            on,
+            f"buyback:{payload['claim_id']}",
+        )
+        if service is not None:
+            uow.billing.bill_charges([c["charge_id"] for c in charges], service["invoice_id"])
         available = gross - sum(row["amount_fen"] for row in cancelled)
         remaining = available
         for invoice in uow.billing.open_invoices(eid):

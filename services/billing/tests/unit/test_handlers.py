@@ -485,3 +485,51 @@ def test_statement_aging_and_revenue(uow, clock):
     assert report["by_category"]["rent"] == {"2026-11": 450_000 - 37_156}
     with pytest.raises(NotFound):
         handlers.open_invoices("nobody", uow)
+
+
+def test_a_service_not_yet_invoiced_is_an_offset_and_is_netted_on_settlement(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(rent=0, fee=0)], on=date(2026, 11, 1))
+    handlers.charge_resolved_ticket(
+        {
+            "ticket_id": "T-7",
+            "enterprise_id": "ent-1",
+            "service_code": "ACC-01",
+            "firm_id": "acc-1",
+            "outcome": "done",
+            "fee_fen": 80_000,
+            "claim_id": None,
+        },
+        uow,
+    )
+    claim_id = str(uuid.uuid4())
+    handlers.compute_settlement(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": [{"unit_id": "A-101", "price_fen": 1_000_000}],
+            "gross_fen": 1_000_000,
+        },
+        uow,
+    )
+    [computed] = uow.payloads("buyback_settlement_computed")
+    assert computed["offsets"] == [
+        {"kind": "uninvoiced_charge", "invoice_id": None, "amount_fen": 80_000}
+    ]
+    assert computed["net_fen"] == 920_000
+    result = handlers.settle_claim(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": ["A-101"],
+            "gross_fen": 1_000_000,
+            "net_fen": 920_000,
+            "settled_on": date(2026, 11, 2),
+        },
+        uow,
+    )
+    assert result["payable_fen"] == 920_000
+    [netted] = uow.payloads("buyback_netted")
+    assert netted["net_fen"] == netted["payout_fen"] == 920_000
+    assert netted["still_owed_fen"] == 0
+    assert handlers.trial_balance(uow)["accounts"]["firm_payables"] == -72_000
