@@ -40,7 +40,7 @@ app = typer.Typer(
 work_app = typer.Typer(help="Work items: fetch, list, show, and report on them.")
 app.add_typer(work_app, name="work", no_args_is_help=True)
 console = Console() if sys.stdout.isatty() else Console(width=240)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # one line per message: scripts grep them
 
 FirmId = Annotated[str, typer.Option("--firm-id", envvar="FIRM_ID", help="your firm's id")]
 AmqpUri = Annotated[

@@ -210,6 +210,44 @@ def test_a_withdrawn_claim_marks_the_review_withdrawn_in_the_store(ticketing, cl
     assert ticketing.rpc("ticket", ticket_id)["status"] == "cancelled"
 
 
+def test_a_review_rejected_through_the_cli_gives_buyback_the_reasons(ticketing, clients):
+    ticketing.start()
+    auditor = ticketing.add_firm("fin", kind="finance", skills=("buyback_review",))
+    client = clients(auditor)
+    enterprise_id = ticketing.admit()
+    claim_id = str(uuid.uuid4())
+    request = {**review_request(claim_id, enterprise_id), "reviews": ["finance"]}
+    ticketing.buyback.publish("claim_review_requested", request, park_id=PARK)
+    [opened] = ticketing.wait_for_event("ticket_opened", claim_id=claim_id)
+    ticket_id = opened["payload"]["ticket_id"]
+    fetched(client, ticket_id)
+
+    done = cli(client, "complete", ticket_id, "--outcome", "done")
+    assert done.exit_code == 2 and "approve or reject" in done.output  # nothing written
+    assert client.store.reports(ticket_id) == []
+    rejected = cli(
+        client,
+        "complete",
+        ticket_id,
+        "--outcome",
+        "reject",
+        "--reason",
+        "近三年营收稳定，不属经营困难",
+        "--reason",
+        "财务报表未经审计",
+    )
+    assert rejected.exit_code == 0, rejected.output
+    [resolved] = ticketing.wait_for_event("ticket_resolved", ticket_id=ticket_id)
+    assert (resolved["payload"]["review"], resolved["payload"]["outcome"]) == (
+        "finance",
+        "reject",
+    )
+    assert resolved["payload"]["claim_id"] == claim_id
+    assert resolved["payload"]["reasons"] == ["近三年营收稳定，不属经营困难", "财务报表未经审计"]
+    assert resolved["payload"]["fee_fen"] is None  # free to the enterprise
+    assert ticketing.dead_letters() == []
+
+
 def test_firm_a_cannot_report_on_firm_bs_ticket(ticketing, clients):
     ticketing.start()
     a = ticketing.add_firm("a")
