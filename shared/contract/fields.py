@@ -118,17 +118,19 @@ class StrictBoolean(fields.Field):
 class Text(fields.String):
     """A non-empty JSON string of valid text (surrounding whitespace does not count as
     content; NUL characters and lone surrogates are refused), at most ``max_length``
-    characters."""
+    characters. ``allow_empty=True``: free text that may be empty or blank (a reason
+    given with an approval), still valid text and bounded."""
 
-    def __init__(self, *, max_length: int = TEXT_MAX_LENGTH, **kwargs):
+    def __init__(self, *, max_length: int = TEXT_MAX_LENGTH, allow_empty: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.max_length = max_length
+        self.allow_empty = allow_empty
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if problem := text_problem(text):
             raise ValidationError(problem)
-        if not text.strip():
+        if not text.strip() and not self.allow_empty:
             raise ValidationError("Must not be empty.")
         if len(text) > self.max_length:
             raise ValidationError(f"Longer than {self.max_length} characters.")

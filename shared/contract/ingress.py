@@ -1,6 +1,8 @@
 """Events that other systems publish into the park (DESIGN §4), and firms' work reports.
 
-Only the *shape* is checked here (required fields, JSON types, strict money and times):
+Only the *shape* is checked here (required fields, JSON types, strict money and times;
+every string is ``Text``: valid text, at most 10,000 characters, free text such as a
+reason or a note possibly empty, as it always could be):
 a value that breaks a business rule is answered by the consuming service with a
 rejection event carrying reason codes, not dead-lettered.
 """
@@ -53,7 +55,7 @@ class ReviewDecided(PayloadSchema):
     application_id = Uuid(required=True)
     department = Text(required=True)
     decision = Text(required=True, validate=validate.OneOf(["approve", "reject"]))
-    reason = fields.String(required=True)
+    reason = Text(required=True, allow_empty=True)
 
 
 @event("portal", "documents_supplied")
@@ -79,7 +81,7 @@ class ServiceRequested(PayloadSchema):
     request_id = Uuid(required=True)
     enterprise_id = Text(required=True)
     service_code = Text(required=True)
-    description = fields.String(required=True)
+    description = Text(required=True, allow_empty=True)
     priority = Text(required=True, validate=validate.OneOf(["normal", "urgent"]))
 
 
@@ -89,7 +91,7 @@ class TicketRated(PayloadSchema):
 
     ticket_id = Text(required=True)
     score = StrictInteger(required=True, minimum=1, maximum=5)
-    comment = fields.String(required=True)
+    comment = Text(required=True, allow_empty=True)
 
 
 @event("portal", "buyback_requested")
@@ -110,7 +112,7 @@ class PaymentReceived(PayloadSchema):
     payer_uscc = Text(required=True)
     amount_fen = Fen(required=True, minimum=1)
     received_at = UtcDateTime(required=True)
-    reference = fields.String(required=True)
+    reference = Text(required=True, allow_empty=True)
 
 
 @event("meters", "reading_recorded")
@@ -126,7 +128,7 @@ class ReadingRecorded(PayloadSchema):
 
 class _WorkReport(PayloadSchema):
     ticket_id = Text(required=True)
-    note = fields.String(required=True)
+    note = Text(required=True, allow_empty=True)
 
 
 @event("firms", "work_accepted")
