@@ -299,3 +299,56 @@ def test_firm_a_cannot_report_on_firm_bs_ticket(ticketing, clients):
     assert view["status"] == "assigned" and view["firm_id"] == b.firm_id
     assert ticketing.events_where("ticket_resolved", ticket_id=first) == []
     assert fetched(a_client, first, ItemStatus.WITHDRAWN).withdrawn_reason == "firm_disabled"
+
+
+def test_a_fixed_fee_service_is_resolved_with_the_catalogues_fee(ticketing, clients):
+    ticketing.start()
+    firm = ticketing.add_firm("law", skills=LEGAL_SKILLS)
+    client = clients(firm)
+    enterprise_id = ticketing.admit()
+    request = ticketing.request(enterprise_id, "LEGAL-01", description="审查劳动合同范本")
+    ticket_id = ticketing.ticket_of_request(request["request_id"])
+    item = fetched(client, ticket_id)
+    assert (item.payload["fee_policy"], item.payload["fee_fen"]) == ("fixed", 50_000)
+
+    assert client.accept(ticket_id).sent
+    assert client.complete(ticket_id, "done", "已出具审查意见").sent
+    [resolved] = ticketing.wait_for_event("ticket_resolved", ticket_id=ticket_id)
+    assert resolved["payload"]["fee_fen"] == 50_000
+    assert resolved["correlation_id"] == item.correlation_id  # one trace, park to firm
+    assert ticketing.dead_letters() == []
+
+
+def test_a_report_that_could_not_be_sent_is_sent_later_and_applied_once(ticketing, clients):
+    ticketing.start()
+    firm = ticketing.add_firm("law", skills=LEGAL_SKILLS)
+    client = clients(firm)
+    enterprise_id = ticketing.admit()
+    ticket_id = ticketing.ticket_of_request(ticketing.request(enterprise_id)["request_id"])
+    fetched(client, ticket_id)
+
+    # The broker refuses the connection (a wrong password): the report stays pending.
+    refused_uri = client.amqp_uri.replace(":pw-", ":wrong-", 1)
+    assert refused_uri != client.amqp_uri
+    offline = FirmClient(firm.firm_id, refused_uri, client.store.path, clock=ticketing.clock)
+    try:
+        result = offline.accept(ticket_id, "已安排律师")
+    finally:
+        offline.close()
+    assert not result.sent and result.error
+    [pending] = client.store.pending_reports()
+    assert pending.event_id == result.event_id
+    assert ticketing.events_where("ticket_accepted", ticket_id=ticket_id) == []
+
+    sent = cli(client, "send")
+    assert sent.exit_code == 0, sent.output
+    [accepted] = ticketing.wait_for_event("ticket_accepted", ticket_id=ticket_id)
+    assert accepted["causation_id"] == result.event_id
+
+    # Sent again with the same event id (a confirm that was lost): applied once.
+    client.store._db.execute("UPDATE reports SET status = 'pending'")
+    assert client.send_pending().sent == [result.event_id]
+    assert client.complete(ticket_id, "done", "调解完成").sent
+    ticketing.wait_for_event("ticket_resolved", ticket_id=ticket_id)
+    assert len(ticketing.events_where("ticket_accepted", ticket_id=ticket_id)) == 1
+    assert ticketing.dead_letters() == []
