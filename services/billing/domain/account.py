@@ -207,10 +207,13 @@ class Account:
 
     def record_service_fee(self, fee: ServiceFee, at: datetime) -> None:
         """A resolved ticket's fee: the charge waits for the next cycle; the firm's
-        share is a payable now. Redelivery (same ticket) has no second effect."""
+        share is a payable now (``firm_payable_recorded``). Redelivery (same ticket) has
+        no second effect; a fee of 0 charges nothing."""
         source = fee.charge.source
-        if source in self.invoiced_sources() or any(
-            c.source == source for c in self.pending_charges
+        if (
+            fee.charge.total_fen == 0
+            or source in self.invoiced_sources()
+            or any(c.source == source for c in self.pending_charges)
         ):
             return
         self.pending_charges.append(fee.charge)
@@ -221,14 +224,26 @@ class Account:
         acc.debit(FIRM_SERVICE_COSTS, fee.firm_payable_fen)
         acc.credit(FIRM_PAYABLES, fee.firm_payable_fen)
         self.postings.append(acc.posting("firm_payable", fee.ticket_id, self.enterprise_id, at))
+        self._emit(
+            ev.FirmPayableRecorded,
+            at,
+            ticket_id=fee.ticket_id,
+            firm_id=fee.firm_id,
+            enterprise_id=self.enterprise_id,
+            fee_fen=fee.charge.total_fen,
+            commission_rate=fee.commission_rate,
+            commission_fen=fee.commission_fen,
+            payable_fen=fee.firm_payable_fen,
+        )
 
     def charge_late_fees(self, as_of: date, terms: BillingTerms, at: datetime) -> list[Charge]:
         """The cycle's late-fee charges (one per overdue invoice), ``late_fee_charged``."""
         charges = []
         for invoice in self.open_invoices():
-            charge = charge_late_fee(invoice, as_of, terms)
-            if charge is None:
+            charged = charge_late_fee(invoice, as_of, terms)
+            if charged is None:
                 continue
+            charge, accrual = charged
             charges.append(charge)
             self.pending_charges.append(charge)
             self._emit(
@@ -238,8 +253,11 @@ class Account:
                 number=invoice.number,
                 enterprise_id=self.enterprise_id,
                 amount_fen=charge.total_fen,
-                days=int(charge.quantity),
+                days=accrual.days,
                 through=as_of,
+                daily_rate=str(terms.late_fee_daily_rate),
+                principal_fen=accrual.principal_fen,
+                capped=accrual.capped,
             )
         return charges
 
@@ -310,7 +328,7 @@ class Account:
                     quantity=line.quantity,
                     unit_price_fen=line.unit_price_fen,
                     total_fen=line.total_fen,
-                    vat_rate=line.vat_rate,
+                    tax_rate=line.vat_rate,
                     tax_fen=line.tax_fen,
                 )
                 for line in invoice.lines
@@ -410,6 +428,16 @@ class Account:
             tax_fen=note.tax_fen,
             reason=reason,
             by=by,
+            lines=tuple(
+                ev.EventCreditLine(
+                    line_index=line.line_index,
+                    category=line.category.value,
+                    total_fen=line.total_fen,
+                    tax_rate=line.vat_rate,
+                    tax_fen=line.tax_fen,
+                )
+                for line in lines
+            ),
         )
         if paid:
             self._emit(
@@ -494,6 +522,7 @@ class Account:
                 number=invoice.number,
                 enterprise_id=self.enterprise_id,
                 amount_fen=amount,
+                outstanding_fen=invoice.outstanding_fen,
             )
             if paid:
                 self._emit(
@@ -636,7 +665,7 @@ class Account:
             gross_fen=gross_fen,
             net_fen=settlement.net_fen,
             payout_fen=left,
-            still_owed_fen=self.receivable_fen(),
+            still_owed_fen=max(0, -settlement.net_fen),
             settled_on=settled_on,
         )
         return settlement

@@ -325,6 +325,7 @@ class ServiceFee:
     charge: Charge
     commission_fen: int
     firm_payable_fen: int
+    commission_rate: str = "0"
 
 
 def service_fee(
@@ -348,4 +349,5 @@ def service_fee(
         charge=charge,
         commission_fen=commission,
         firm_payable_fen=fee_fen - commission,
+        commission_rate=str(commission_rate),
     )

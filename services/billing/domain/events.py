@@ -12,10 +12,15 @@ payment event ``bank_txn_id``. Additions to DESIGN §5 (documented in ``docs/bil
 - ``credit_applied`` — the account's credit balance paid (part of) a newly issued
   invoice (``invoice_id``, ``number``, ``amount_fen``, ``credit_balance_fen`` left);
 - ``payment_credited`` — an overpayment went to the credit balance;
-- ``meter_reading_flagged`` — a decreasing or conflicting reading (never billed);
+- ``payment_matched`` — an operator matched a payment in suspense;
+- ``firm_payable_recorded`` — a paid service's share owed to the firm;
+- ``reading_anomaly`` — a decreasing or conflicting reading (never billed);
 - ``late_fee_waived`` — an operator waived an invoice's late fees (who, why);
-- ``buyback_netted`` — a settled claim's offsets were taken off the account;
-- ``uscc`` on ``invoice_issued`` and ``payment_unmatched`` (for the bank reconciliation).
+- ``buyback_netted`` — a settled claim's offsets were taken off the account
+  (``payout_fen`` = the net if positive, ``still_owed_fen`` = minus the net if negative).
+
+Field names follow ``shared/contract/billing.py`` (lines carry ``tax_rate``); a unit test
+validates every event the account records against those schemas.
 """
 
 from __future__ import annotations
@@ -45,7 +50,18 @@ class EventLine:
     quantity: str
     unit_price_fen: int
     total_fen: int
-    vat_rate: str
+    tax_rate: str
+    tax_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventCreditLine:
+    """What a credit note takes off one line (``line_index``) of its invoice."""
+
+    line_index: int
+    category: str
+    total_fen: int
+    tax_rate: str
     tax_fen: int
 
 
@@ -71,6 +87,7 @@ class PaymentApplied(DomainEvent):
     number: str
     enterprise_id: str
     amount_fen: int
+    outstanding_fen: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +131,9 @@ class InvoiceOverdue(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class LateFeeCharged(DomainEvent):
-    """A late fee on the overdue ``invoice_id`` was put on the next cycle's invoice."""
+    """A late fee accrued on the overdue ``invoice_id`` for ``days`` to ``through`` at
+    ``daily_rate`` on ``principal_fen``; ``capped`` when the park's cap cut it. It waits
+    in the account's pending charges for the cycle's invoice."""
 
     event_type = "late_fee_charged"
     invoice_id: str
@@ -123,6 +142,9 @@ class LateFeeCharged(DomainEvent):
     amount_fen: int
     days: int
     through: date
+    daily_rate: str
+    principal_fen: int
+    capped: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +169,7 @@ class CreditNoteIssued(DomainEvent):
     tax_fen: int
     reason: str
     by: str | None
+    lines: tuple[EventCreditLine, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,13 +183,44 @@ class PaymentUnmatched(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MeterReadingFlagged(DomainEvent):
-    event_type = "meter_reading_flagged"
+class PaymentMatched(DomainEvent):
+    """An operator matched a payment in suspense to an enterprise (then applied)."""
+
+    event_type = "payment_matched"
+    bank_txn_id: str
+    enterprise_id: str
+    amount_fen: int
+    matched_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmPayableRecorded(DomainEvent):
+    """The park owes ``firm_id`` ``payable_fen``: the ticket's fee less its commission."""
+
+    event_type = "firm_payable_recorded"
+    ticket_id: str
+    firm_id: str
+    enterprise_id: str
+    fee_fen: int
+    commission_rate: str
+    commission_fen: int
+    payable_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadingAnomaly(DomainEvent):
+    """A reading not charged, for a person: ``why`` ``decrease`` or ``conflict``
+    (:class:`~.charges.ReadingOutcome`). Built by the service, which knows the meter."""
+
+    event_type = "reading_anomaly"
     meter_id: str
     unit_id: str
     reading: str
     read_at: datetime
     why: str
+    kind: str | None = None
+    previous_reading: str | None = None
+    previous_read_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,7 @@ Worked example: 45,000 fen unpaid 60 days past due at 0.05 % → 45,000 × 0.000
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -41,31 +42,57 @@ def principal_fen(invoice: Invoice) -> int:
     return sum(line.total_fen for line in invoice.lines if line.category is not Category.LATE_FEE)
 
 
-def accrued_late_fee(invoice: Invoice, as_of: date, terms: BillingTerms) -> tuple[int, int]:
-    """``(fee_fen, days)`` accrued and not yet charged on ``invoice`` up to ``as_of``."""
+@dataclass(frozen=True, kw_only=True)
+class Accrual:
+    """A late fee accrued on one invoice: ``fee_fen`` for ``days`` on the overdue
+    ``principal_fen``; ``capped`` when the cap cut it."""
+
+    fee_fen: int
+    days: int
+    principal_fen: int
+    capped: bool
+
+
+NOTHING = Accrual(fee_fen=0, days=0, principal_fen=0, capped=False)
+
+
+def late_fee_accrual(invoice: Invoice, as_of: date, terms: BillingTerms) -> Accrual:
+    """The late fee accrued and not yet charged on ``invoice`` up to ``as_of``."""
     if not invoice.is_overdue(as_of) or invoice.late_fee_waived_at is not None:
-        return 0, 0
+        return NOTHING
     assert invoice.due_on is not None
     start = max(invoice.due_on, invoice.late_fee_through or invoice.due_on)
     days = (as_of - start).days
     principal = principal_fen(invoice)
     overdue_principal = min(principal, invoice.outstanding_fen)
     if days <= 0 or overdue_principal <= 0:
-        return 0, 0
+        return NOTHING
     fee = round_fen(Decimal(overdue_principal) * terms.late_fee_daily_rate * days)
     cap = round_fen(Decimal(principal) * terms.late_fee_cap_ratio) - invoice.late_fee_charged_fen
-    return max(0, min(fee, cap)), days
+    charged = max(0, min(fee, cap))
+    return Accrual(
+        fee_fen=charged, days=days, principal_fen=overdue_principal, capped=charged < fee
+    )
 
 
-def charge_late_fee(invoice: Invoice, as_of: date, terms: BillingTerms) -> Charge | None:
-    """The late-fee charge for the cycle of ``as_of`` (None if nothing accrued); records
-    the accrual on the invoice so the same days are never charged twice."""
-    fee, days = accrued_late_fee(invoice, as_of, terms)
+def accrued_late_fee(invoice: Invoice, as_of: date, terms: BillingTerms) -> tuple[int, int]:
+    """``(fee_fen, days)`` accrued and not yet charged on ``invoice`` up to ``as_of``."""
+    accrual = late_fee_accrual(invoice, as_of, terms)
+    return (accrual.fee_fen, accrual.days) if accrual.fee_fen else (0, 0)
+
+
+def charge_late_fee(
+    invoice: Invoice, as_of: date, terms: BillingTerms
+) -> tuple[Charge, Accrual] | None:
+    """The late-fee charge for the cycle of ``as_of`` and its accrual (None if nothing
+    accrued); records it on the invoice so the same days are never charged twice."""
+    accrual = late_fee_accrual(invoice, as_of, terms)
+    fee, days = accrual.fee_fen, accrual.days
     if fee == 0:
         return None
     invoice.late_fee_through = as_of
     invoice.late_fee_charged_fen += fee
-    return Charge(
+    charge = Charge(
         category=Category.LATE_FEE,
         description=f"late fee on {invoice.number}: {days} days to {as_of.isoformat()}",
         quantity=str(days),
@@ -74,6 +101,7 @@ def charge_late_fee(invoice: Invoice, as_of: date, terms: BillingTerms) -> Charg
         source=f"late_fee:{invoice.invoice_id}:{as_of.isoformat()}",
         ref_invoice_id=invoice.invoice_id,
     )
+    return charge, accrual
 
 
 def record_waiver(invoice: Invoice, by: str, reason: str, at: datetime) -> None:

@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from services.billing.domain.errors import Refused
-from services.billing.domain.events import PaymentUnmatched
+from services.billing.domain.events import PaymentMatched, PaymentUnmatched
 from services.billing.domain.invoices import Invoice
 from services.billing.domain.ledger import CASH, SUSPENSE, Posting, post
 from shared.money import require_fen
@@ -113,7 +113,8 @@ def park_in_suspense(
 
 def match_suspense_item(item: SuspenseItem, enterprise_id: str, by: str, at: datetime) -> Payment:
     """Mark ``item`` matched; returns the payment for the account to apply
-    (``Account.apply_payment(payment, at, from_suspense=True)``)."""
+    (``Account.apply_payment(payment, at, from_suspense=True)``). The service publishes
+    :func:`payment_matched` of the item."""
     if item.status is SuspenseStatus.MATCHED:
         raise Refused("already_matched", f"{item.payment.bank_txn_id} is already matched")
     if not by:
@@ -123,3 +124,17 @@ def match_suspense_item(item: SuspenseItem, enterprise_id: str, by: str, at: dat
     item.matched_by = by
     item.matched_at = at
     return item.payment
+
+
+def payment_matched(item: SuspenseItem, park_id: str | None) -> PaymentMatched:
+    """The ``payment_matched`` event of a matched suspense item."""
+    if item.status is not SuspenseStatus.MATCHED:
+        raise ValueError(f"{item.payment.bank_txn_id} is not matched")
+    return PaymentMatched(
+        occurred_at=item.matched_at,
+        park_id=park_id,
+        bank_txn_id=item.payment.bank_txn_id,
+        enterprise_id=item.matched_enterprise_id,
+        amount_fen=item.payment.amount_fen,
+        matched_by=item.matched_by,
+    )

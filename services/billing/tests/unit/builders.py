@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import UTC, date, datetime
 
 from services.billing.domain.account import Account
@@ -24,7 +25,7 @@ class Ids:
         self._numbers: dict[int, itertools.count] = {}
 
     def __call__(self) -> str:
-        return f"id-{next(self._ids)}"
+        return str(uuid.UUID(int=next(self._ids)))
 
     def number(self, year: int = 2026) -> str:
         counter = self._numbers.setdefault(year, itertools.count(1))

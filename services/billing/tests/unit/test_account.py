@@ -98,7 +98,7 @@ def test_every_event_payload_is_json_with_ids_and_no_envelope_fields():
         if event.event_type in ("payment_applied", "payment_unmatched", "payment_credited"):
             assert payload["bank_txn_id"] in ("b1", "b2")
     issued = event_payload(acct.events[0])
-    assert issued["due_on"] == "2026-10-31" and issued["lines"][0]["vat_rate"] == "0.09"
+    assert issued["due_on"] == "2026-10-31" and issued["lines"][0]["tax_rate"] == "0.09"
     assert event_payload(unmatched)["why"] == "unknown_payer"
 
 
