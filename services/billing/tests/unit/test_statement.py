@@ -261,7 +261,9 @@ def test_amounts_must_be_integer_fen():
 # it shows, and the closing balance follows from the figures on the page.
 
 amounts_fen = st.integers(min_value=-(10**11), max_value=10**11)
-text = st.text(max_size=30)
+# Any text, with markup in it often: a name "</dd><script>" must print as that text.
+markup = st.sampled_from(["<script>alert(1)</script>", "</td></tr><b>", "&amp;", "<!--", '"'])
+text = st.lists(st.text(max_size=10) | markup, max_size=3).map("".join)
 rates = st.sampled_from([None, "0.09", "0.06", "0.13", "0", "0.055"])
 charge_lines = st.builds(
     ChargeLine,
