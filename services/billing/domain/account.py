@@ -601,59 +601,30 @@ class Account:
         if any(s.claim_id == claim_id for s in self.settlements):
             return next(s for s in self.settlements if s.claim_id == claim_id)
         units = set(unit_ids)
-        self.release_units(units, settled_on, at, new_id)
-        cancelled = 0
-        for inst in self.instalments:
-            if inst.unit_id in units and inst.invoice_id is None and not inst.cancelled:
-                inst.cancelled = True
-                cancelled += inst.amount_fen
-        sources = {i.source for i in self.instalments if i.unit_id in units and i.invoice_id}
-        for invoice in self.open_invoices():
-            owed = purchase_lines_owed(invoice, sources)
-            if owed:
-                cancelled += sum(owed.values())
-                reason = f"buyback {claim_id}: purchase balance cancelled"
-                self.issue_credit_note(
-                    new_id(), invoice.invoice_id, sum(owed.values()), reason, at, line_amounts=owed
-                )
-        repurchase = gross_fen - cancelled
-        if repurchase < 0:
+        cancelled = self._purchase_balance(units)[2]
+        if gross_fen < cancelled:  # checked before anything changes: a refusal changes nothing
             raise Refused(
                 "gross_below_balance", f"gross {gross_fen} < unpaid purchase balance {cancelled}"
             )
-        offsets = (
-            [Offset(kind=PURCHASE_BALANCE, invoice_id=None, amount_fen=cancelled)]
-            if cancelled
-            else []
-        )
-        left, acc = repurchase, Accumulator()
-        for invoice in sorted(self.open_invoices(), key=lambda inv: (inv.due_on, inv.number)):
-            offsets.append(
-                Offset(
-                    kind=INVOICE, invoice_id=invoice.invoice_id, amount_fen=invoice.outstanding_fen
+        self.release_units(units, settled_on, at, new_id)
+        # again: the release's credits may lower what a partly paid invoice still owes
+        scheduled, invoiced, cancelled = self._purchase_balance(units)
+        repurchase = gross_fen - cancelled
+        for inst in scheduled:
+            inst.cancelled = True
+        reason = f"buyback {claim_id}: purchase balance cancelled"
+        for invoice, owed in invoiced:
+            if owed:
+                self.issue_credit_note(
+                    new_id(), invoice.invoice_id, sum(owed.values()), reason, at, line_amounts=owed
                 )
-            )
-            take = min(left, invoice.outstanding_fen)
-            if take == 0:
-                continue
-            left -= take
-            acc.credit(RECEIVABLES, take)
-            if invoice.receive(take):
-                self._emit(
-                    ev.InvoicePaid,
-                    at,
-                    invoice_id=invoice.invoice_id,
-                    number=invoice.number,
-                    enterprise_id=self.enterprise_id,
-                )
-        acc.debit(PROPERTY_REPURCHASED, repurchase)
-        acc.credit(BUYBACK_PAYABLE, left)
-        self.postings.append(acc.posting("buyback_settled", claim_id, self.enterprise_id, at))
+        offsets = [Offset(kind=PURCHASE_BALANCE, invoice_id=None, amount_fen=cancelled)]
+        left = self._net_open_invoices(repurchase, claim_id, offsets, at)
         settlement = Settlement(
             claim_id=claim_id,
             enterprise_id=self.enterprise_id,
             gross_fen=gross_fen,
-            offsets=tuple(offsets),
+            offsets=tuple(o for o in offsets if o.amount_fen),
             net_fen=gross_fen - sum(o.amount_fen for o in offsets),
         )
         self.settlements.append(settlement)
@@ -669,6 +640,50 @@ class Account:
             settled_on=settled_on,
         )
         return settlement
+
+    def _purchase_balance(
+        self, units: set[str]
+    ) -> tuple[list[Instalment], list[tuple[Invoice, dict[int, int]]], int]:
+        """The units' instalments not invoiced, the open parts of their invoiced ones
+        (per invoice, line index → fen), and the sum of both."""
+        scheduled = [
+            inst
+            for inst in self.instalments
+            if inst.unit_id in units and inst.invoice_id is None and not inst.cancelled
+        ]
+        sources = {i.source for i in self.instalments if i.unit_id in units and i.invoice_id}
+        invoiced = [(inv, purchase_lines_owed(inv, sources)) for inv in self.open_invoices()]
+        total = sum(i.amount_fen for i in scheduled) + sum(
+            sum(owed.values()) for _inv, owed in invoiced
+        )
+        return scheduled, invoiced, total
+
+    def _net_open_invoices(
+        self, repurchase: int, claim_id: str, offsets: list[Offset], at: datetime
+    ) -> int:
+        """Net the open invoices (oldest due first) against ``repurchase``: append each as
+        an offset, post the settlement, return what is left to pay out."""
+        left, acc = repurchase, Accumulator()
+        for invoice in sorted(self.open_invoices(), key=lambda inv: (inv.due_on, inv.number)):
+            owed = invoice.outstanding_fen
+            offsets.append(Offset(kind=INVOICE, invoice_id=invoice.invoice_id, amount_fen=owed))
+            take = min(left, owed)
+            if take == 0:
+                continue
+            left -= take
+            acc.credit(RECEIVABLES, take)
+            if invoice.receive(take):
+                self._emit(
+                    ev.InvoicePaid,
+                    at,
+                    invoice_id=invoice.invoice_id,
+                    number=invoice.number,
+                    enterprise_id=self.enterprise_id,
+                )
+        acc.debit(PROPERTY_REPURCHASED, repurchase)
+        acc.credit(BUYBACK_PAYABLE, left)
+        self.postings.append(acc.posting("buyback_settled", claim_id, self.enterprise_id, at))
+        return left
 
     # ----------------------------------------------------------------- events
 

@@ -27,9 +27,10 @@ What each movement posts (Dr = debit, Cr = credit):
   was outstanding, the rest Cr customer_credit;
 - payment to suspense: Dr cash; Cr suspense;
 - paid service: Dr firm_service_costs; Cr firm_payables (the firm's share of the fee);
-- buyback settled: Dr property_repurchased (gross less the cancelled purchase balance);
-  Cr receivables (invoices netted); Cr revenue:late_fee + VAT (accrued late fees netted);
-  Cr buyback_payable (the net paid out, if positive).
+- buyback settled (after the cancelled purchase balance was credit-noted): Dr
+  property_repurchased (gross less that balance); Cr receivables (the open invoices
+  netted, oldest due first); Cr buyback_payable (the net paid out, if positive).
+  Accrued late fees are invoiced before (so they are netted as receivables).
 """
 
 from __future__ import annotations

@@ -135,6 +135,10 @@ def test_a_gross_below_the_unpaid_purchase_balance_is_refused():
     acct, ids, fee = worked_example()
     with pytest.raises(Refused):
         acct.settle_buyback("c", ["A-101"], 1_000, fee.due_on, AT, ids)
+    # a refusal leaves the account unchanged
+    assert not any(inst.cancelled for inst in acct.instalments)
+    assert acct.units[0].released_on is None
+    assert acct.credit_notes == [] and acct.settlements == []
 
 
 def test_charges_not_invoiced_yet_are_offsets_too():
