@@ -6,16 +6,21 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from services.billing.domain.charges import Charge
 from services.billing.domain.errors import Refused
 from services.billing.domain.invoices import InvoiceStatus
 from services.billing.domain.payments import (
     Payment,
     SuspenseItem,
     SuspenseStatus,
+    allocate,
     match_suspense_item,
 )
 from services.billing.domain.proration import Month
+from services.billing.domain.vat import Category
 from services.billing.tests.unit.builders import AT, TERMS, USCC, Ids, account, bill, leased
 
 
@@ -112,3 +117,34 @@ def test_a_matched_suspense_payment_is_applied_although_its_payer_uscc_is_not_th
     )
     acct.apply_payment(payment, AT, from_suspense=True)
     assert october.status is InvoiceStatus.PAID
+
+
+@given(
+    outstanding=st.lists(st.integers(1, 10**7), min_size=0, max_size=8),
+    amount=st.integers(1, 10**8),
+    referenced=st.integers(0, 9),
+)
+def test_an_allocation_never_loses_or_invents_a_fen(outstanding, amount, referenced):
+    acct, ids = account(), Ids()
+    invoices = []
+    for index, total in enumerate(outstanding):
+        charge = Charge(
+            category=Category.SERVICE,
+            description="s",
+            quantity="1",
+            unit_price_fen=total,
+            total_fen=total,
+            source=f"service:{index}",
+        )
+        draft = acct.draft_invoice(ids(), [charge], TERMS)
+        acct.issue_invoice(draft.invoice_id, ids.number(), date(2026, 1, 1 + index), TERMS, AT)
+        invoices.append(draft)
+    reference = invoices[referenced].number if referenced < len(invoices) else ""
+    plan, remainder = allocate(amount, acct.open_invoices(), reference)
+    assert sum(take for _inv, take in plan) + remainder == amount
+    assert all(0 < take <= inv.outstanding_fen for inv, take in plan)
+    assert remainder == 0 or len(plan) == len(invoices)
+    if reference and plan:
+        assert plan[0][0].number == reference
+    rest = [inv.due_on for inv, _take in plan if inv.number != reference]
+    assert rest == sorted(rest)
