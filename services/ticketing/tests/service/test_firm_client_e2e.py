@@ -8,7 +8,14 @@ import uuid
 import pytest
 from typer.testing import CliRunner
 
-from clients.firm import FirmClient, ItemStatus, TicketNotOpen, UnknownTicket
+from clients.firm import (
+    BrokerUnavailable,
+    ConfigurationError,
+    FirmClient,
+    ItemStatus,
+    TicketNotOpen,
+    UnknownTicket,
+)
 from clients.firm.cli import app
 from services.ticketing import handlers
 from services.ticketing.tests.service.conftest import PARK, SECURITY, park_error
@@ -352,3 +359,25 @@ def test_a_report_that_could_not_be_sent_is_sent_later_and_applied_once(ticketin
     ticketing.wait_for_event("ticket_resolved", ticket_id=ticket_id)
     assert len(ticketing.events_where("ticket_accepted", ticket_id=ticket_id)) == 1
     assert ticketing.dead_letters() == []
+
+
+def test_firm_a_cannot_read_firm_bs_work(ticketing, clients, tmp_path):
+    ticketing.start()
+    a, b = ticketing.add_firm("a"), ticketing.add_firm("b")
+    a_client, b_client = clients(a), clients(b)
+    enterprise_id = ticketing.admit()
+    ticket_id = ticketing.ticket_of_request(ticketing.request(enterprise_id)["request_id"])
+    [assigned] = ticketing.wait_for_event("ticket_assigned", ticket_id=ticket_id)
+    by_id = {a.firm_id: a_client, b.firm_id: b_client}
+    owner = by_id.pop(assigned["payload"]["firm_id"])
+    [other] = by_id.values()
+
+    # As the other firm's id with its own credentials: refused before connecting.
+    with pytest.raises(ConfigurationError):
+        FirmClient(owner.firm_id, other.amqp_uri, tmp_path / "x.sqlite")
+    # Its own client pointed at the owner's queue: the broker refuses the read.
+    other.queue = owner.queue
+    with pytest.raises(BrokerUnavailable, match=r"ACCESS_REFUSED|AccessRefused"):
+        other.fetch()
+    assert other.store.items() == []
+    assert fetched(owner, ticket_id).payload["firm_id"] == owner.firm_id
