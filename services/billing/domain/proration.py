@@ -16,11 +16,14 @@ February's 28 days → 160,714.28… → 160,714 fen; allocated 2026-03-10 and r
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from shared.money import require_fen, round_fen
+
+MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 @dataclass(frozen=True, order=True)
@@ -41,10 +44,10 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         """``"2026-11"`` → ``Month(2026, 11)``."""
-        year, sep, month = text.partition("-")
-        if not sep or len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
-            raise ValueError(f"a month is YYYY-MM, not {text!r}")
-        return cls(int(year), int(month))
+        match = MONTH_PATTERN.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise ValueError(f"a month is YYYY-MM (ASCII digits), not {text!r}")
+        return cls(int(match[1]), int(match[2]))
 
     @property
     def first_day(self) -> date:

@@ -58,3 +58,17 @@ def test_a_month_split_between_two_holders_sums_to_the_monthly_amount_within_a_f
     first = prorate(monthly, m, date(1999, 1, 1), split_on)
     second = prorate(monthly, m, split_on, None)
     assert abs(first + second - monthly) <= 1
+
+
+@given(st.text(max_size=12))
+def test_a_month_string_parses_only_from_ascii_yyyy_mm(text):
+    try:
+        month = Month.parse(text)
+    except ValueError:
+        return
+    assert str(month) == text
+
+
+def test_non_ascii_digits_are_not_a_month():
+    with pytest.raises(ValueError):
+        Month.parse("٢٠٢٦-١١")
