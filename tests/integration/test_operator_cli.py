@@ -11,7 +11,7 @@ from shared.contract.fields import utc_iso
 from shared.messaging.amqp_client import BrokerAddress
 from shared.tooling.cli import app
 from tests.services.recorder import Alpha, Beta
-from tests.support.broker import get_messages, queue_depth, wait_for
+from tests.support.broker import as_user, get_messages, queue_depth, wait_for
 
 runner = CliRunner()
 
@@ -393,3 +393,21 @@ def test_a_letter_whose_routing_key_is_not_utf8_names_why_it_cannot_be_read(worl
 
     assert letter.event_id == "poison-2"
     assert letter.unreadable == "routing_key is not valid UTF-8"
+
+
+def test_trace_reads_the_dead_letters_as_park_cli(world, tmp_path):
+    # AMQP_URI's user here (the probe ingress user) may read no queue: park-cli can.
+    world.start(Alpha)
+    payload = {"thing_id": str(uuid.uuid4()), "fail_times": -1}
+    failing = world.publisher.publish("flaky_thing", payload)
+    wait_for(
+        lambda: queue_depth(world.amqp_uri, "alpha.dlq") == 1, timeout=20, message="the dead letter"
+    )
+    config = tmp_path / "as-probe.yaml"
+    document = {"AMQP_URI": as_user(world.amqp_uri, "probe"), **world.config, **topology_of(world)}
+    config.write_text(yaml.safe_dump(document))
+
+    result = runner.invoke(app, ["trace", failing["correlation_id"], "--config", str(config)])
+
+    assert result.exit_code == 0, result.output
+    assert f"dead letter in alpha.dlq: {failing['event_id']}" in result.output
