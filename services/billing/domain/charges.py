@@ -39,6 +39,7 @@ key is never invoiced twice — the account checks it). Each rounding is explici
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -52,6 +53,7 @@ from shared.money import apply_rate, require_fen, round_fen, split
 
 MAX_READING = Decimal(10) ** 12
 MAX_READING_PLACES = 6
+READING_PATTERN = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
 
 
 class Tenure(StrEnum):
@@ -217,8 +219,9 @@ class ReadingOutcome(StrEnum):
 
 
 def parse_reading(text: object) -> Decimal:
-    """A meter reading: a decimal string, finite, 0 ≤ r < 10¹², at most 6 decimals."""
-    if not isinstance(text, str) or not 0 < len(text) <= 32:
+    """A meter reading: a plain decimal string of ASCII digits (``"1234.5"``: no sign,
+    exponent, blank or other script's digits), 0 ≤ r < 10¹², at most 6 decimals."""
+    if not isinstance(text, str) or not READING_PATTERN.fullmatch(text):
         raise Refused("invalid_reading", f"a reading is a decimal string, not {text!r}")
     try:
         value = Decimal(text)

@@ -40,7 +40,7 @@ from services.billing.domain.vat import Category, tax_included
 from shared.money import require_fen
 
 PREFIX_PATTERN = re.compile(r"[A-Z][A-Z0-9]{0,11}")
-NUMBER_PATTERN = re.compile(r"([A-Z][A-Z0-9]{0,11})-(\d{4})-(\d{6})")
+NUMBER_PATTERN = re.compile(r"([A-Z][A-Z0-9]{0,11})-([0-9]{4})-([0-9]{6})")  # ASCII only
 MAX_COUNTER = 999_999
 
 

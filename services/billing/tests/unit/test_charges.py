@@ -233,3 +233,9 @@ def purchased_with_area(area: str):
         held_from=date(2026, 1, 1),
         price_fen=1,
     )
+
+
+@pytest.mark.parametrize("bad", ["١٢", "1e3", " 12", "12 ", "+12", ".5", "5."])
+def test_a_reading_is_plain_ascii_decimal_notation(bad):
+    with pytest.raises(Refused):
+        parse_reading(bad)

@@ -164,3 +164,8 @@ def test_an_invoice_number_must_be_of_the_parks_prefix_and_the_issue_year():
             acct.issue_invoice(draft.invoice_id, wrong, date(2026, 11, 1), TERMS, AT)
         assert caught.value.reason == "invalid_invoice_number"
     assert draft.status is InvoiceStatus.DRAFT and acct.events == [] and acct.postings == []
+
+
+def test_an_invoice_number_with_non_ascii_digits_is_not_one():
+    with pytest.raises(ValueError):
+        parse_invoice_number("AUX-٢٠٢٦-000001")
