@@ -7,6 +7,7 @@ Usage::
     CATALOGUE = FileErrors(parse_catalogue, CatalogueError)
     CATALOGUE.fields(text)              # [(line, field), …] of a text that must fail
     CATALOGUE.parses_or_reports(text)   # hostile input: parsed, or an error that says where
+    CATALOGUE.parses_or_reports(with_value(MINIMAL, index, data.draw(hostile_values())))
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
 from shared.yaml_nodes import Problem, YamlFileError
 
@@ -63,3 +65,20 @@ def with_value(text: str, index: int, value: str) -> str:
     if colon:
         lines[index] = f"{key}: {value}"
     return "\n".join(lines) + "\n"
+
+
+# YAML that is a wrong type, a wrong form or no value at all, wherever a value goes.
+HOSTILE_SCALARS = (
+    "", "~", "[]", "{}", "-1", "0", "1.5", "0x10", "012", "true", "*x", "&x 1",
+    "'12'", "[[1, [2]]]", "{a: b}", "!!binary AA==",
+)  # fmt: skip
+
+
+def hostile_values(*extra: str, text_size: int = 12) -> st.SearchStrategy[str]:
+    """A value to put in place of any value of a file: :data:`HOSTILE_SCALARS`, the
+    reader's own ``extra`` ones, any integer, any quoted text up to ``text_size``."""
+    return st.one_of(
+        st.sampled_from(HOSTILE_SCALARS + extra),
+        st.integers().map(str),
+        st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=text_size).map(repr),
+    )
