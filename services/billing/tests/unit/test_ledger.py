@@ -189,9 +189,14 @@ class World:
         )
         assert ledger[FIRM_PAYABLES] == -sum(acct.firm_payables_fen.values())
         assert ledger[FIRM_SERVICE_COSTS] == sum(acct.firm_payables_fen.values())
-        for settlement in acct.settlements:
-            assert ledger[BUYBACK_PAYABLE] == -max(0, settlement.net_fen)
-        assert ledger[PROPERTY_REPURCHASED] >= 0
+        assert ledger[BUYBACK_PAYABLE] == -sum(max(0, s.net_fen) for s in acct.settlements)
+        assert ledger[PROPERTY_REPURCHASED] == sum(
+            s.gross_fen - sum(o.amount_fen for o in s.offsets if o.kind == "purchase_balance")
+            for s in acct.settlements
+        )
+        for invoice in acct.invoices:
+            assert 0 <= invoice.credited_fen <= invoice.total_fen
+            assert 0 <= invoice.paid_fen <= invoice.total_fen  # a credit beyond: credit balance
 
 
 operation = st.one_of(
