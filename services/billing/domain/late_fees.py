@@ -15,7 +15,11 @@ the park's daily rate (default 0.05 %/day)::
 - the **cap**: all late fees ever charged on one invoice never exceed
   ``round_half_up(principal × cap_ratio)`` (default 1: never more than the principal);
 - a **waiver** by an operator (who, why, when — kept on the invoice, audited) stops any
-  further accrual on that invoice; the account credit-notes the fees already charged.
+  further accrual on that invoice; the account drops the fees charged but not yet
+  invoiced and credit-notes those already invoiced (``late_fee_waived``).
+
+:func:`late_fee_accrual` says what accrued (fee, days, overdue principal, whether the cap
+cut it); :func:`charge_late_fee` turns it into a ``late_fee`` charge and records it.
 
 Worked example: 45,000 fen unpaid 60 days past due at 0.05 % → 45,000 × 0.0005 × 60 =
 1,350 fen.

@@ -13,8 +13,10 @@ content again has no effect, with other content it is refused as
 
 A payer whose USCC matches no account goes to **suspense** (:class:`SuspenseItem`, event
 ``payment_unmatched`` with ``why`` = ``unknown_payer``); an operator later matches it to
-an account (:func:`match_suspense_item`), which then applies it by the same rules, the
-money coming out of suspense instead of cash.
+an account (:func:`match_suspense_item`, event :func:`payment_matched`), which then
+applies it by the same rules, the money coming out of suspense instead of cash (and
+whatever USCC the bank reported). :func:`park_in_suspense` makes the item, its posting
+(Dr cash, Cr suspense) and ``payment_unmatched``.
 """
 
 from __future__ import annotations
