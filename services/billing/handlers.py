@@ -1117,6 +1117,8 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
                 },
                 park_id=account["park_id"],
             )
+    if on.day < uow.rules.billing_day(account["park_id"]):
+        return []  # the month's invoices (and the late fees they bill) from the billing day
     if not uow.billing.issue_key_taken(issue_key(eid, period, "late_fee")):
         for invoice in uow.billing.open_invoices(eid):
             accrual = accrue(invoice, terms, on)

@@ -29,18 +29,23 @@ class BillingRules:
 
     terms_by_park: Mapping[str, BillingTerms] = field(default_factory=dict)
     default: BillingTerms | None = None
+    #: The day of the month from which the cycle issues the month's invoices (1..28).
+    billing_days: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, parks_dir: str | Path | None = DEFAULT_PARKS_DIR) -> BillingRules:
-        terms: dict[str, BillingTerms] = {}
-        if parks_dir and Path(parks_dir).is_dir():
-            from services.billing.domain import park_policy
+        if not parks_dir or not Path(parks_dir).is_dir():
+            return cls()
+        from services.billing.domain import park_policy
 
-            terms = {
-                park_id: terms_of(policy)
-                for park_id, policy in park_policy.load_billing_policies(parks_dir).items()
-            }
-        return cls(terms)
+        policies = park_policy.load_billing_policies(parks_dir)
+        return cls(
+            {park_id: terms_of(policy) for park_id, policy in policies.items()},
+            billing_days={park_id: policy.billing_day for park_id, policy in policies.items()},
+        )
+
+    def billing_day(self, park_id: str | None) -> int:
+        return self.billing_days.get(park_id, 1) if park_id is not None else 1
 
     def terms(self, park_id: str | None) -> BillingTerms:
         found = self.terms_by_park.get(park_id) if park_id is not None else None

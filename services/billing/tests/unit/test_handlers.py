@@ -533,3 +533,12 @@ def test_a_service_not_yet_invoiced_is_an_offset_and_is_netted_on_settlement(uow
     assert netted["net_fen"] == netted["payout_fen"] == 920_000
     assert netted["still_owed_fen"] == 0
     assert handlers.trial_balance(uow)["accounts"]["firm_payables"] == -72_000
+
+
+def test_the_cycle_issues_the_month_from_the_parks_billing_day(uow, clock):
+    uow.rules.billing_days = {PARK: 5}
+    admit(uow)
+    allocate(uow, [unit()], on=date(2026, 11, 1))
+    assert cycle(uow, clock, 2026, 12, 4).issued == []  # November's was never run either
+    assert len(cycle(uow, clock, 2026, 12, 5).issued) == 2
+    assert [i["period"] for i in invoices(uow)] == ["2026-12", "2026-12"]
