@@ -10,6 +10,7 @@ import threading
 import uuid
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from services.billing import handlers
 from services.billing.orm import messaging
@@ -275,3 +276,41 @@ def test_buyback_netting_the_worked_example_through_the_events(billing, clock):
     balance = billing.rpc("trial_balance")["accounts"]
     assert balance["buyback_payable"] == -51_153_650
     assert billing.dead_letters() == []
+
+
+def test_the_same_bank_transaction_applied_concurrently_is_applied_once(billing, clock):
+    with billing.uow() as uow:
+        uow.billing.add_account(
+            enterprise_id="ent-p",
+            park_id=PARK,
+            uscc=USCC,
+            name="p",
+            credit_fen=0,
+            admitted_at=clock(),
+        )
+        uow.commit()
+    payload = {
+        "bank_txn_id": "BANK-RACE",
+        "payer_uscc": USCC,
+        "amount_fen": 10_000,
+        "received_at": clock(),
+        "reference": "",
+    }
+    outcomes, start = [], threading.Barrier(4)
+
+    def receive():
+        start.wait()
+        try:
+            outcomes.append(handlers.receive_payment(payload, billing.uow()))
+        except IntegrityError:  # the loser's insert of the same key: transient, retried
+            outcomes.append(handlers.receive_payment(payload, billing.uow()))
+
+    threads = [threading.Thread(target=receive) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["applied", "duplicate", "duplicate", "duplicate"]
+    with billing.uow() as uow:
+        assert uow.billing.account("ent-p")["credit_fen"] == 10_000
+        assert uow.billing.trial_balance()["cash"] == 10_000
