@@ -1491,6 +1491,92 @@ def account_statement(enterprise_id: str, month: str, uow) -> dict:
         }
 
 
+def statement_document(enterprise_id: str, month: str, uow):
+    """The month's printable statement (``services/billing/statement``): every invoice
+    with its lines and tax, the credit notes, the bank payments, and the opening balance
+    (invoices − credit notes − payments before the month). Late fees are invoice lines
+    (the cycle bills them), so the statement's own late-fee section stays empty."""
+    from services.billing.statement.model import (
+        ChargeLine,
+        Statement,
+        StatementCreditNote,
+        StatementInvoice,
+        StatementPayment,
+    )
+
+    period = Month.parse(month)
+    with uow:
+        account = uow.billing.account(enterprise_id)
+        if account is None:
+            raise NotFound(f"no enterprise {enterprise_id}")
+        invoices = uow.billing.invoices(enterprise_id)
+        notes = uow.billing.credit_notes(enterprise_id)
+        payments = uow.billing.payments_of(enterprise_id)
+    numbers = {i["invoice_id"]: i["number"] for i in invoices}
+    before = period.first_day
+    opening = (
+        sum(i["total_fen"] for i in invoices if i["issued_on"] < before)
+        - sum(n["amount_fen"] for n in notes if park_date(n["issued_at"]) < before)
+        - sum(p["amount_fen"] for p in payments if park_date(p["received_at"]) < before)
+    )
+
+    def within(day: date) -> bool:
+        return before <= day < period.end
+
+    return Statement(
+        park_name=account["park_id"] or "",
+        enterprise_id=enterprise_id,
+        enterprise_name=account["name"],
+        uscc=account["uscc"],
+        period_start=before,
+        period_end=period.end - timedelta(days=1),
+        opening_balance_fen=opening,
+        invoices=[
+            StatementInvoice(
+                number=i["number"],
+                issued_on=i["issued_on"],
+                due_on=i["due_on"],
+                lines=tuple(
+                    ChargeLine(
+                        category=line["category"],
+                        description=line["description"],
+                        total_fen=line["total_fen"],
+                        tax_fen=line["tax_fen"],
+                        tax_rate=line["tax_rate"],
+                    )
+                    for line in i["lines"]
+                ),
+                status=invoice_status(i).split(",")[0],
+            )
+            for i in invoices
+            if within(i["issued_on"])
+        ],
+        credit_notes=[
+            StatementCreditNote(
+                number=numbers.get(n["invoice_id"], ""),
+                issued_on=park_date(n["issued_at"]),
+                invoice_number=numbers.get(n["invoice_id"]),
+                reason=n["reason"],
+                total_fen=n["amount_fen"],
+                tax_fen=n["tax_fen"],
+            )
+            for n in notes
+            if within(park_date(n["issued_at"]))
+        ],
+        payments=[
+            StatementPayment(
+                bank_txn_id=p["bank_txn_id"],
+                received_on=park_date(p["received_at"]),
+                amount_fen=p["amount_fen"],
+                applied_to=", ".join(numbers.get(a["invoice_id"], "") for a in p["applied"]),
+            )
+            for p in payments
+            if within(park_date(p["received_at"]))
+        ],
+        generated_at=uow.clock(),
+    )
+
+
 AGING_BUCKETS = (("0-30", 30), ("31-60", 60), ("61-90", 90), ("90+", None))
 
 

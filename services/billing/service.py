@@ -106,6 +106,16 @@ class BillingService:
         return handlers.account_statement(args["enterprise_id"], args["month"], self.uow)
 
     @rpc(expected_exceptions=EXPECTED)
+    def statement_html(self, enterprise_id, month):
+        """The month's statement as a printable HTML page (PDF: the browser's print)."""
+        from services.billing.statement.render import render_statement
+
+        args = schemas.load(schemas.StatementQuery, enterprise_id=enterprise_id, month=month)
+        return render_statement(
+            handlers.statement_document(args["enterprise_id"], args["month"], self.uow)
+        )
+
+    @rpc(expected_exceptions=EXPECTED)
     def open_invoices(self, enterprise_id):
         args = schemas.load(schemas.EnterpriseLookup, enterprise_id=enterprise_id)
         return handlers.open_invoices(args["enterprise_id"], self.uow)

@@ -542,3 +542,19 @@ def test_the_cycle_issues_the_month_from_the_parks_billing_day(uow, clock):
     assert cycle(uow, clock, 2026, 12, 4).issued == []  # November's was never run either
     assert len(cycle(uow, clock, 2026, 12, 5).issued) == 2
     assert [i["period"] for i in invoices(uow)] == ["2026-12", "2026-12"]
+
+
+def test_the_printable_statement_of_a_month(uow, clock):
+    from services.billing.statement.render import render_statement
+
+    rent, fee = two_invoices(uow, clock)
+    pay(uow, 45_000, reference=fee["number"])
+    handlers.issue_credit_note(rent["invoice_id"], 50_000, "wrong area", "op-li", uow)
+    document = handlers.statement_document("ent-1", "2026-11", uow)
+    assert document.opening_balance_fen == 0
+    assert [i.number for i in document.invoices] == [rent["number"], fee["number"]]
+    assert document.payments[0].applied_to == fee["number"]
+    page = render_statement(document)
+    assert fee["number"] in page and "恒达精密" in page
+    december = handlers.statement_document("ent-1", "2026-12", uow)
+    assert december.opening_balance_fen == 495_000 - 50_000 - 45_000
