@@ -13,9 +13,11 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, fields, validate
 
-_UTC_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
-_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DECIMAL_PATTERN = re.compile(r"^-?\d+(\.\d+)?$")
+# ASCII digits only, matched whole (fullmatch): \d also takes Arabic-Indic and full-width
+# digits, and $ a trailing newline, which Decimal() and fromisoformat() then accept.
+_UTC_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
+_DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DECIMAL_PATTERN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 TEXT_MAX_LENGTH = 10_000  # characters of one text field, unless the field says otherwise
 
@@ -145,7 +147,7 @@ class UtcDateTime(fields.Field):
     }
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not _UTC_PATTERN.match(value):
+        if not isinstance(value, str) or not _UTC_PATTERN.fullmatch(value):
             raise self.make_error("invalid")
         try:
             return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
@@ -166,7 +168,7 @@ class IsoDate(fields.Field):
     default_error_messages = {"invalid": "Not a date: expected YYYY-MM-DD."}
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not _DATE_PATTERN.match(value):
+        if not isinstance(value, str) or not _DATE_PATTERN.fullmatch(value):
             raise self.make_error("invalid")
         try:
             return date.fromisoformat(value)
@@ -187,7 +189,7 @@ class DecimalString(fields.Field):
         self.minimum, self.maximum = minimum, maximum
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not _DECIMAL_PATTERN.match(value):
+        if not isinstance(value, str) or not _DECIMAL_PATTERN.fullmatch(value):
             raise self.make_error("invalid")
         try:
             number = Decimal(value)
