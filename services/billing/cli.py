@@ -67,10 +67,17 @@ def match_payment(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Match a payment in suspense to an enterprise and apply it."""
-    from services.billing import handlers
+    from services.billing import handlers, schemas
 
     with _billing(config) as uow:
-        _print(handlers.match_payment(bank_txn_id, enterprise_id, operator, reason, uow))
+        args = schemas.load(
+            schemas.MatchPayment,
+            bank_txn_id=bank_txn_id,
+            enterprise_id=enterprise_id,
+            operator=operator,
+            reason=reason,
+        )
+        _print(handlers.match_payment(uow=uow, **args))
 
 
 @billing.command("waive-late-fee")
@@ -81,10 +88,13 @@ def waive_late_fee(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Waive an overdue invoice's late fees (billed ones are credit-noted)."""
-    from services.billing import handlers
+    from services.billing import handlers, schemas
 
     with _billing(config) as uow:
-        _print(handlers.waive_late_fee(invoice_id, operator, reason, uow))
+        args = schemas.load(
+            schemas.WaiveLateFee, invoice_id=invoice_id, operator=operator, reason=reason
+        )
+        _print(handlers.waive_late_fee(uow=uow, **args))
 
 
 @billing.command("credit-note")
@@ -96,10 +106,17 @@ def credit_note(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Issue a credit note against an issued invoice."""
-    from services.billing import handlers
+    from services.billing import handlers, schemas
 
     with _billing(config) as uow:
-        _print(handlers.issue_credit_note(invoice_id, amount_fen, reason, operator, uow))
+        args = schemas.load(
+            schemas.CreditNote,
+            invoice_id=invoice_id,
+            amount_fen=amount_fen,
+            reason=reason,
+            operator=operator,
+        )
+        _print(handlers.issue_credit_note(uow=uow, **args))
 
 
 @billing.command("run-cycle")

@@ -911,7 +911,7 @@ def waive_late_fee(invoice_id: str, operator: str, reason: str, uow) -> dict:
                 "number": invoice["number"],
                 "enterprise_id": account["enterprise_id"],
                 "by": operator,
-                "reason": reason[:500],
+                "reason": reason,
                 "credited_fen": credited,
             },
             park_id=account["park_id"],

@@ -38,8 +38,8 @@ class MatchPayment(Schema):
 
 class WaiveLateFee(Schema):
     invoice_id = Text(required=True)
-    operator = Text(required=True)
-    reason = Text(required=True)
+    operator = Text(required=True, max_length=200)
+    reason = Text(required=True, max_length=500)  # what late_fee_waived carries
 
 
 class CreditNote(Schema):

@@ -5,10 +5,13 @@ waivers, the buyback worked example — and the trial balance zero after each te
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from services.billing import handlers, orm
 from services.billing.domain.errors import NotYetApplicable
@@ -558,3 +561,55 @@ def test_the_printable_statement_of_a_month(uow, clock):
     assert fee["number"] in page and "恒达精密" in page
     december = handlers.statement_document("ent-1", "2026-12", uow)
     assert december.opening_balance_fen == 495_000 - 50_000 - 45_000
+
+
+# -- hostile operator input ------------------------------------------------------------
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operator=st.text(max_size=400), reason=st.text(max_size=3000))
+@example(operator="op-li", reason="理由" * 1_250)
+@example(operator="o" * 300, reason="ok")
+def test_any_operator_text_is_taken_or_refused_with_a_code(uow, clock, operator, reason):
+    """What an operator types reaches the RPC schemas first: it is either taken (and the
+    events it causes are on contract) or refused as ``invalid_request`` — never a
+    contract violation deep in a use case."""
+    from services.billing import schemas
+    from services.billing.exceptions import BillingServiceError
+
+    if not uow.rows(orm.accounts):
+        two_invoices(uow, clock)
+    [invoice, *_] = invoices(uow)
+    calls = [
+        (
+            schemas.CreditNote,
+            handlers.issue_credit_note,
+            {
+                "invoice_id": invoice["invoice_id"],
+                "amount_fen": 1,
+                "reason": reason,
+                "operator": operator,
+            },
+        ),
+        (
+            schemas.WaiveLateFee,
+            handlers.waive_late_fee,
+            {"invoice_id": invoice["invoice_id"], "operator": operator, "reason": reason},
+        ),
+    ]
+    for schema, use_case, arguments in calls:
+        with contextlib.suppress(BillingServiceError):
+            use_case(uow=uow, **schemas.load(schema, **arguments))
+
+
+def test_a_waiver_reason_longer_than_the_event_takes_is_refused_not_cut(uow, clock):
+    from services.billing import schemas
+    from services.billing.exceptions import InvalidRequest
+
+    rent, _fee = two_invoices(uow, clock)
+    with pytest.raises(InvalidRequest, match="reason"):
+        schemas.load(
+            schemas.WaiveLateFee, invoice_id=rent["invoice_id"], operator="op", reason="x" * 501
+        )
