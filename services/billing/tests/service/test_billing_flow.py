@@ -9,10 +9,12 @@ from __future__ import annotations
 import threading
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.billing import handlers
+from services.billing.exceptions import Refused
 from services.billing.orm import messaging
 from services.billing.tests.service.conftest import (
     PARK,
@@ -316,3 +318,45 @@ def test_the_same_bank_transaction_applied_concurrently_is_applied_once(billing,
     with billing.uow() as uow:
         assert uow.billing.account("ent-p")["credit_fen"] == 10_000
         assert uow.billing.trial_balance()["cash"] == 10_000
+
+
+def test_overdue_late_fee_waiver_credit_note_and_reports_over_rpc(billing, clock):
+    billing.start()
+    enterprise = f"ent-{uuid.uuid4().hex[:6]}"
+    billing.admit(enterprise)
+    billing.allocate(enterprise, [lease_unit("E-1")], "lease", lease_start="2026-03-01")
+    wait_for(lambda: holds(billing, enterprise), message="the lease held")
+    clock.park_day(2026, 3, 1)
+    billing.rpc("run_billing_cycle")
+    issued = billing.wait_for_event("invoice_issued", 2, enterprise_id=enterprise)
+    fee = next(p for p in issued if p["total_fen"] == 45_000)
+    rent = next(p for p in issued if p["total_fen"] == 450_000)
+    billing.pay(450_000, reference=rent["number"])
+    billing.wait_for_event("invoice_paid", invoice_id=rent["invoice_id"])
+
+    clock.park_day(2026, 5, 15)  # the fee due 2026-03-16: 60 days past due
+    result = billing.rpc("run_billing_cycle")
+    assert fee["number"] in result["overdue"]
+    [overdue] = billing.wait_for_event("invoice_overdue", invoice_id=fee["invoice_id"])
+    assert overdue["outstanding_fen"] == 45_000
+    [charged] = billing.wait_for_event("late_fee_charged", invoice_id=fee["invoice_id"])
+    assert (charged["days"], charged["amount_fen"]) == (60, 1_350)
+    aging = billing.rpc("aging_report", PARK, "2026-05-15")
+    assert aging["enterprises"][enterprise]["31-60"] == 45_000
+
+    waived = billing.rpc("waive_late_fee", fee["invoice_id"], "op-li", "first delay")
+    assert waived["waived_fen"] == 1_350
+    [notice] = billing.wait_for_event("late_fee_waived", invoice_id=fee["invoice_id"])
+    assert notice["credited_fen"] == 1_350
+    note = billing.rpc(
+        "issue_credit_note", fee["invoice_id"], 5_000, "area measured 290 m²", "op-li"
+    )
+    assert note["amount_fen"] == 5_000
+    billing.wait_for_event("credit_note_issued", credit_note_id=note["credit_note_id"])
+    with pytest.raises(Refused, match="credit_exceeds_invoice"):  # over RPC: its code
+        billing.rpc("issue_credit_note", fee["invoice_id"], 40_001, "too much", "op-li")
+    open_ = {i["invoice_id"]: i for i in billing.rpc("open_invoices", enterprise)}
+    assert open_[fee["invoice_id"]]["outstanding_fen"] == 40_000  # 45,000 − 5,000 credited
+    assert not any(i["kind"] == "late_fee" for i in open_.values())  # waived: credited
+    revenue = billing.rpc("revenue", PARK, 2026)
+    assert revenue["by_category"]["rent"]["2026-03"] == 450_000 - 37_156
