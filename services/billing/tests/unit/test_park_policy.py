@@ -19,6 +19,7 @@ from services.billing.domain.park_policy import (
 )
 from services.billing.domain.vat import Category
 from shared.park_file import DECLARED_SECTIONS, READ_SECTIONS
+from tests.support.yaml_errors import FileErrors, hostile_values, with_value
 
 REPO = Path(__file__).resolve().parents[4]
 PARKS_DIR = REPO / "deploy" / "parks"
@@ -413,3 +414,21 @@ def test_any_value_of_any_key_is_a_policy_or_a_reported_error(path, value):
         assert 0 <= policy.late_fee_daily_rate < 1
         assert 1 <= policy.billing_day <= 28 and policy.instalment_count >= 1
         assert all(isinstance(t, Decimal) and t >= 0 for t in policy.utility_tariffs_fen.values())
+
+
+POLICY = FileErrors(parse_billing_policy, BillingPolicyError)
+# The demo park's whole billing: section under PARK: every line of it a place to fuzz.
+DEMO_SECTION = (PARKS_DIR / "aux-shangjie.yaml").read_text("utf-8").split("\nbilling:\n", 1)[1]
+FULL = PARK + "billing:\n" + DEMO_SECTION
+SECTION_LINES = range(len(PARK.splitlines()), len(FULL.splitlines()))
+
+
+def test_the_demo_section_read_under_another_park_is_the_demo_policy():
+    demo = load_billing_policy(PARKS_DIR / "aux-shangjie.yaml")
+    assert parse_billing_policy(FULL) == BillingPolicy(**{**demo.__dict__, "park_id": "mini"})
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.sampled_from(SECTION_LINES), hostile_values('"0.0005"', '"1e-3"', '" 0.09"', ".5"))
+def test_any_value_on_any_line_of_the_section_is_read_or_named_by_file_line_and_field(index, value):
+    POLICY.parses_or_reports(with_value(FULL, index, value))
