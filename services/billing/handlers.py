@@ -1546,7 +1546,9 @@ def statement_document(enterprise_id: str, month: str, uow):
                     )
                     for line in i["lines"]
                 ),
-                status=invoice_status(i).split(",")[0],
+                status="overdue"
+                if i["overdue"] and outstanding(i) > 0
+                else invoice_status(i).split(",")[0],
             )
             for i in invoices
             if within(i["issued_on"])

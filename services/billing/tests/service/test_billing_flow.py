@@ -44,6 +44,7 @@ def park_error(message) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+@pytest.mark.parametrize("billing", ["postgresql", "sqlite"], indirect=True)
 def test_reverse_order_lease_cycle_twice_and_payments_exactly_once(billing, clock):
     billing.start()
     enterprise = f"ent-{uuid.uuid4().hex[:6]}"
@@ -221,6 +222,7 @@ def test_utilities_and_paid_services_through_the_events(billing, clock):
     assert by_category["service"] == 100_000
 
 
+@pytest.mark.parametrize("billing", ["postgresql", "sqlite"], indirect=True)
 def test_buyback_netting_the_worked_example_through_the_events(billing, clock):
     billing.start()
     enterprise = f"ent-{uuid.uuid4().hex[:6]}"
