@@ -78,6 +78,8 @@ def test_reverse_order_lease_cycle_twice_and_payments_exactly_once(billing, cloc
     assert [i["outstanding_fen"] for i in open_] == [225_000]
     statement = billing.rpc("account_statement", enterprise, "2026-11")
     assert statement["charged_fen"] == 247_500 and statement["paid_fen"] == 22_500
+    health = billing.rpc("health")
+    assert health["service"] == "billing" and health["outbox_quarantined"] == 0
     page = billing.rpc("statement_html", enterprise, "2026-11")
     assert fee["number"] in page and page.lstrip().lower().startswith("<!doctype html")
 
