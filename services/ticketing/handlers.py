@@ -10,8 +10,10 @@ Failures, as the consumer reads them (DESIGN §5: events of different types arri
 any order): what may become valid once another event is applied raises
 :class:`~shared.messaging.errors.TransientFailure` (the retry ladder, then the DLQ);
 what never can raises :class:`~shared.messaging.errors.PermanentFailure` (dead-lettered
-at once with the reason). A firm's report that is a security refusal (no firm sender,
-or a firm that never held the ticket) is also logged as ``security_event``.
+at once with the reason). A firm's report that is a security refusal (a firm reporting
+on a ticket that is not its own: never held, or held once) is also logged as
+``security_event``; a report from no firm sender never reaches the handler (the shared
+consumer refuses it, and ``shared.messaging.senders`` logs that ``security_event``).
 
 Lock order, everywhere: the park's firm rows (in id order), then tickets. Routing
 therefore never fills a firm's last slot twice.
@@ -518,8 +520,10 @@ def apply_firm_report(
     The sender is the broker-verified ``user_id`` (``event.sender``): a report from
     anything but ``firm-<id>``, about a ticket that firm never held, or about no ticket
     at all, is a security refusal — logged as ``security_event``, dead-lettered with the
-    reason (:class:`PermanentFailure`), the ticket unchanged. Other refusals (a firm's own
-    late message, a completion that can never be valid) are dead-lettered too. Returns
+    reason (:class:`PermanentFailure`), the ticket unchanged. So is a report from a firm
+    that once held the ticket (it declined it, or the ticket moved on): the log line says
+    ``stale_report_from_former_assignee=True``. Other refusals (a cancelled ticket, a
+    completion that can never be valid) are dead-lettered too, logged at info. Returns
     whether the report changed the ticket (``False``: an absorbed late or repeated one).
     """
     ticket_id = payload["ticket_id"]
@@ -561,7 +565,11 @@ def apply_firm_report(
     except Refused as refusal:
         context = {"sender": sender, "ticket_id": ticket_id, "report_type": report_type}
         if refusal.security:
-            security_event(refusal.reason, **context)
+            security_event(
+                refusal.reason,
+                stale_report_from_former_assignee=refusal.former_assignee,
+                **context,
+            )
         else:
             log.info("firm report refused", code=str(refusal.reason.code), **context)
         raise PermanentFailure(f"{refusal.reason.code}: {refusal.reason.message}") from refusal

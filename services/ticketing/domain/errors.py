@@ -8,8 +8,10 @@ Three kinds, because the service layer does three different things with them:
 - :class:`Refused` (and :class:`ReportRefused`, :class:`RatingRefused`) — the input can
   never be valid: the ticket is unchanged, the message is dead-lettered with the
   ``reason`` (a :class:`~.reasons.Reason`). ``security`` is true when the refusal is a
-  security event (a firm reporting on a ticket that was never assigned to it): the
-  service logs it as such.
+  security event (a firm reporting on a ticket assigned to another firm): the service
+  logs it as such. ``former_assignee`` is true when that firm once held the ticket (it
+  declined it, or the ticket moved on): a stale report, still a security event, with
+  the field saying so.
 - :class:`IllegalTicketTransition` — a command that should not have been sent in the
   ticket's state (a programming error in the caller, not a business answer).
 
@@ -40,10 +42,13 @@ class Refused(TicketingError):
 
     code = "refused"
 
-    def __init__(self, reason: Reason, *, security: bool = False) -> None:
+    def __init__(
+        self, reason: Reason, *, security: bool = False, former_assignee: bool = False
+    ) -> None:
         super().__init__(f"{reason.code}: {reason.message}")
         self.reason = reason
         self.security = security
+        self.former_assignee = former_assignee
 
 
 class ReportRefused(Refused):

@@ -10,8 +10,9 @@ in this order (the first that fails decides):
 2. **Relationship** — a firm that never held the ticket: ``not_assignee``, a
    *security* refusal (it never changes the ticket, and tells the sender nothing about
    the ticket's state). A firm that held it once: ``firm_declined`` (it declined it) or
-   ``no_longer_assigned`` (it was disabled or the ticket moved on) — plain refusals:
-   these are the firm's own late messages, not an attack.
+   ``no_longer_assigned`` (it was disabled or the ticket moved on) — also *security*
+   refusals (the ticket is another firm's now), marked ``former_assignee``: most
+   likely the firm's own late messages, logged so that the operator can tell.
 3. **Ticket cancelled** — ``ticket_cancelled`` (the work item was withdrawn).
 4. **Completion content** — never valid whatever arrives later: an outcome that is not
    ``done`` for a service or ``approve`` | ``reject`` for a buyback review
@@ -225,12 +226,22 @@ def apply_report(
 def _check_relationship(ticket: Ticket, firm_id: str) -> None:
     if firm_id == ticket.firm_id:
         return
+    # A former assignee's report is about a ticket now assigned to another firm (or to
+    # none): a security event too, marked as a stale report from a former assignee.
     if firm_id in ticket.declined_firms:
-        _refuse(ReasonCode.FIRM_DECLINED, f"firm {firm_id} declined ticket {ticket.ticket_id}")
+        raise ReportRefused(
+            Reason(ReasonCode.FIRM_DECLINED, f"firm {firm_id} declined ticket {ticket.ticket_id}"),
+            security=True,
+            former_assignee=True,
+        )
     if firm_id in ticket.previous_firms:
-        _refuse(
-            ReasonCode.NO_LONGER_ASSIGNED,
-            f"ticket {ticket.ticket_id} is no longer assigned to firm {firm_id}",
+        raise ReportRefused(
+            Reason(
+                ReasonCode.NO_LONGER_ASSIGNED,
+                f"ticket {ticket.ticket_id} is no longer assigned to firm {firm_id}",
+            ),
+            security=True,
+            former_assignee=True,
         )
     # Same answer whether or not the ticket exists or has an assignee: nothing leaks.
     raise ReportRefused(

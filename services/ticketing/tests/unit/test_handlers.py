@@ -221,6 +221,21 @@ def test_decline_reroutes_to_another_firm_never_back(uow):
     assert view["status"] == "open" and view["firm_id"] is None
 
 
+def test_a_former_assignees_stale_report_is_a_security_event_saying_so(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
+    handlers.register_firm(uow, firm("b-law"), NOW, park_id=PARK)
+    ticket = handlers.request_service(service_request(), PARK, uow)
+    first = ticket.firm_id
+    report(uow, "work_declined", ticket.ticket_id, first)
+    with capture_logs() as logs, pytest.raises(PermanentFailure, match="firm_declined"):
+        report(uow, "work_completed", ticket.ticket_id, first, outcome="done")
+    [security] = [entry for entry in logs if entry["event"] == "security_event"]
+    assert security["sender"] == f"firm-{first}" and security["code"] == "firm_declined"
+    assert security["stale_report_from_former_assignee"] is True
+    assert security["ticket_id"] == ticket.ticket_id
+
+
 def test_a_report_from_another_firm_is_refused_and_changes_nothing(uow):
     admit(uow)
     handlers.register_firm(uow, firm("a-law"), NOW, park_id=PARK)
@@ -230,6 +245,7 @@ def test_a_report_from_another_firm_is_refused_and_changes_nothing(uow):
         report(uow, "work_completed", ticket.ticket_id, "b-law", outcome="done")
     [security] = [entry for entry in logs if entry["event"] == "security_event"]
     assert security["sender"] == "firm-b-law" and security["code"] == "not_assignee"
+    assert security["stale_report_from_former_assignee"] is False
     with pytest.raises(PermanentFailure, match="missing_sender"):
         handlers.apply_firm_report(
             "work_accepted", {"ticket_id": ticket.ticket_id, "note": ""}, None, uow

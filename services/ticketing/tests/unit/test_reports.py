@@ -88,18 +88,20 @@ def test_the_firm_id_is_read_from_the_verified_user() -> None:
     assert firm_of_sender("firm-law-01") == "law-01"
 
 
-def test_a_firm_that_declined_gets_a_plain_refusal_for_its_late_reports() -> None:
+def test_a_firm_that_declined_gets_a_security_refusal_marked_former_assignee() -> None:
     ticket, routing = assigned()
     apply(ticket, routing, report("work_declined", ticket))
     refusal = refused(ticket, routing, report("work_accepted", ticket))
-    assert refusal.reason.code == ReasonCode.FIRM_DECLINED and not refusal.security
+    assert refusal.reason.code == ReasonCode.FIRM_DECLINED
+    assert refusal.security and refusal.former_assignee
 
 
-def test_a_disabled_firms_late_report_is_a_plain_refusal() -> None:
+def test_a_disabled_firms_late_report_is_a_security_refusal_marked_former_assignee() -> None:
     ticket, routing = assigned(None, "a")
     disable_firm("a", [ticket], routing, LATER)
     refusal = refused(ticket, routing, report("work_completed", ticket, outcome="done"))
-    assert refusal.reason.code == ReasonCode.NO_LONGER_ASSIGNED and not refusal.security
+    assert refusal.reason.code == ReasonCode.NO_LONGER_ASSIGNED
+    assert refusal.security and refusal.former_assignee
 
 
 def test_an_unknown_report_type_is_refused() -> None:
@@ -308,7 +310,15 @@ def test_any_sequence_of_reports_keeps_the_ticket_consistent(reports: list) -> N
         try:
             apply(ticket, routing, rep)
         except ReportRefused as refusal:
-            assert refusal.security == (refusal.reason.code == ReasonCode.NOT_ASSIGNEE)
+            security_codes = {
+                ReasonCode.NOT_ASSIGNEE,
+                ReasonCode.FIRM_DECLINED,
+                ReasonCode.NO_LONGER_ASSIGNED,
+            }
+            assert refusal.security == (refusal.reason.code in security_codes)
+            assert refusal.former_assignee == (
+                refusal.security and refusal.reason.code != ReasonCode.NOT_ASSIGNEE
+            )
             assert firm_id != "x" or refusal.security
 
     assert ticket.firm_id is None or ticket.firm_id not in ticket.declined_firms
