@@ -1236,10 +1236,18 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
 # -- buyback netting ------------------------------------------------------------------
 
 
+def _purchase_unit(line: dict) -> str | None:
+    """The unit of a purchase line (its source ``purchase:<unit_id>:<sequence>``)."""
+    parts = line.get("source", "").split(":")
+    return parts[1] if len(parts) == 3 and parts[0] == "purchase" else None
+
+
 def compute_offsets(uow, account: Row, unit_ids: set[str], on: date) -> list[dict]:
-    """Every unpaid amount of the enterprise: the claimed units' purchase balance not yet
-    invoiced, each invoice not fully paid, each overdue invoice's late fee not yet
-    invoiced (billed fees are on unpaid late-fee invoices already)."""
+    """Every unpaid amount of the enterprise (the kinds of the domain's netting): the
+    claimed units' purchase balance (not yet invoiced: one sum; invoiced and unpaid: on
+    its invoice), what each open invoice owes besides, each overdue invoice's late fee not
+    yet invoiced (billed fees are on unpaid late-fee invoices already), and the charges
+    not yet invoiced (paid services resolved since the last cycle), in one sum."""
     terms = uow.rules.terms(account["park_id"])
     eid = account["enterprise_id"]
     offsets = []
@@ -1252,13 +1260,20 @@ def compute_offsets(uow, account: Row, unit_ids: set[str], on: date) -> list[dic
         offsets.append({"kind": "purchase_balance", "invoice_id": None, "amount_fen": balance})
     open_ = uow.billing.open_invoices(eid)
     for invoice in open_:
-        offsets.append(
-            {
-                "kind": "invoice",
-                "invoice_id": invoice["invoice_id"],
-                "amount_fen": outstanding(invoice),
-            }
+        # the claimed units' purchase lines still owed (payments are deemed to have paid
+        # them last, as the domain's netting has it), then the rest of the invoice
+        claimed = sum(
+            line["total_fen"]
+            for line in invoice["lines"]
+            if line["category"] == "purchase" and _purchase_unit(line) in unit_ids
         )
+        purchase = min(outstanding(invoice), claimed)
+        rest = outstanding(invoice) - purchase
+        for kind, amount in (("purchase_balance", purchase), ("invoice", rest)):
+            if amount:
+                offsets.append(
+                    {"kind": kind, "invoice_id": invoice["invoice_id"], "amount_fen": amount}
+                )
     unbilled = defaultdict(int)
     for fee in uow.billing.late_fees(enterprise_id=eid, unbilled=True):
         unbilled[fee["invoice_id"]] += fee["amount_fen"]

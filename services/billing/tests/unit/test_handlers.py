@@ -613,3 +613,33 @@ def test_a_waiver_reason_longer_than_the_event_takes_is_refused_not_cut(uow, clo
         schemas.load(
             schemas.WaiveLateFee, invoice_id=rent["invoice_id"], operator="op", reason="x" * 501
         )
+
+
+def test_an_invoiced_unpaid_instalment_of_the_claimed_unit_is_purchase_balance(uow, clock):
+    """As the domain's netting (buyback_netting.compute_settlement) classifies it: the
+    open part of the claimed units' purchase lines is ``purchase_balance`` on its
+    invoice; the rest of what an invoice owes is ``invoice``."""
+    admit(uow)
+    clock.set_park_date(2026, 1, 1)
+    allocate(uow, [unit(tenure="purchase", price=96_000_000, fee=0)])
+    [down] = invoices(uow, "purchase")
+    pay(uow, 28_800_000, reference=down["number"])
+    cycle(uow, clock, 2026, 2, 1)  # instalment 1 invoiced, not paid
+    [first] = [i for i in invoices(uow, "purchase") if i["period"] == "2026-02"]
+    claim_id = str(uuid.uuid4())
+    handlers.compute_settlement(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": [{"unit_id": "A-101", "price_fen": 96_000_000}],
+            "gross_fen": 96_000_000,
+        },
+        uow,
+    )
+    [computed] = uow.payloads("buyback_settlement_computed")
+    offsets = [(o["kind"], o["invoice_id"], o["amount_fen"]) for o in computed["offsets"]]
+    assert sorted(offsets, key=lambda o: o[1] or "") == [
+        ("purchase_balance", None, 56_000_000),
+        ("purchase_balance", first["invoice_id"], 11_200_000),
+    ]
+    assert computed["net_fen"] == 96_000_000 - 67_200_000
