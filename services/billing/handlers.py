@@ -411,7 +411,7 @@ def _credit_released_days(uow, account: Row, ended: list[Row], on: date) -> None
             found = False
             for kind in ("rent", "property_fee"):
                 key = issue_key(account["enterprise_id"], str(month), kind, row["contract_id"])
-                invoice = _invoice_by_key(uow, key)
+                invoice = uow.billing.invoice_by_key(key, lock=True)
                 if invoice is None:
                     continue
                 found = True
@@ -464,17 +464,6 @@ def _property_fee(unit: HeldUnit, row: Row, month: Month) -> Charge | None:
         source=f"property_fee:{unit.unit_id}:{month}",
         proration=None if days == month.days else f"{days}/{month.days}",
     )
-
-
-def _invoice_by_key(uow, key: str) -> Row | None:
-    from sqlalchemy import select
-
-    from services.billing import orm
-
-    row = uow.session.execute(
-        select(orm.invoices).where(orm.invoices.c.issue_key == key).with_for_update()
-    ).first()
-    return dict(row._mapping) if row is not None else None
 
 
 # -- meters ---------------------------------------------------------------------------

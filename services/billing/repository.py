@@ -200,6 +200,12 @@ class BillingRepository:
     def invoice_by_number(self, number: str) -> Row | None:
         return _one(self._exec(select(orm.invoices).where(orm.invoices.c.number == number)))
 
+    def invoice_by_key(self, issue_key: str, *, lock: bool = False) -> Row | None:
+        query = select(orm.invoices).where(orm.invoices.c.issue_key == issue_key)
+        if lock:
+            query = query.with_for_update()
+        return _one(self._exec(query))
+
     def issue_key_taken(self, issue_key: str) -> bool:
         query = select(orm.invoices.c.invoice_id).where(orm.invoices.c.issue_key == issue_key)
         return self._exec(query).first() is not None
