@@ -24,7 +24,9 @@ Anyone else — another service, another ingress system, a firm, ``guest`` (unle
 the consumer's own user, as in the tests where one user plays every service), or no
 ``user_id`` at all — is refused: the message is malformed and dead-lettered at once with
 ``sender X may not publish on gov.events``. A letter refused for its sender is never
-replayed (:mod:`shared.messaging.dead_letters`).
+replayed (:mod:`shared.messaging.dead_letters`). A refusal on ``firms.events`` is also
+logged as a ``security_event`` (``code=missing_sender``, ``sender``, ``source``): the
+same shape as ticketing's own security refusals, which this check keeps it from seeing.
 
 :func:`sender_refusal` is the pure rule; :func:`check_sender` is what the consumer calls.
 """
@@ -91,6 +93,17 @@ def check_sender(
     manual corrections (events ``park-cli`` published, accepted on a ruled exchange)."""
     refusal = sender_refusal(source, sender, own_user=own_user, services=services)
     if refusal:
+        if source == FIRMS:
+            # A report from anything but a firm's user: a security event, logged in the
+            # shape ticketing's handler uses (which this refusal keeps it from reaching).
+            log.warning(
+                "security_event",
+                security_event=True,
+                code="missing_sender",
+                message=refusal,
+                sender=sender,
+                source=source,
+            )
         raise MalformedMessage(refusal)
     ruled = source in INGRESS_SYSTEMS or source in services
     if ruled and sender == PARK_CLI and sender != own_user:

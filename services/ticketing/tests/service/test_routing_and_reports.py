@@ -6,6 +6,7 @@ firm at all, is dead-lettered and changes nothing; duplicate and out-of-order re
 from collections import Counter
 
 from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from services.ticketing.tests.service.conftest import SECURITY, park_error
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
@@ -98,13 +99,19 @@ def test_a_report_from_no_firm_user_is_dead_lettered(ticketing):
     enterprise_id = ticketing.admit()
     ticket_id = open_ticket(ticketing, enterprise_id)
     ticketing.wait_for_work(owner, "work_assigned", ticket_id)
-    # Only a firm's user may publish on firms.events (senders.py): guest is refused.
+    # Only a firm's user may publish on firms.events (senders.py): guest is refused by
+    # the shared consumer before ticketing's handler runs, and logged as a security event.
     envelope = owner.report_envelope("work_completed", ticket_id, outcome="done")
-    publisher = ConfirmingPublisher(BrokerAddress.from_uri(ticketing.amqp_uri))  # guest
-    publisher.publish([message_for(envelope, user_id="guest")])
-    publisher.close()
-    [letter] = wait_for(ticketing.dead_letters, message="the refused report")
+    with capture_logs() as logs:
+        publisher = ConfirmingPublisher(BrokerAddress.from_uri(ticketing.amqp_uri))  # guest
+        publisher.publish([message_for(envelope, user_id="guest")])
+        publisher.close()
+        [letter] = wait_for(ticketing.dead_letters, message="the refused report")
     assert SECURITY.search(park_error(letter))
+    [security] = [entry for entry in logs if entry["event"] == "security_event"]
+    assert security["security_event"] is True and security["code"] == "missing_sender"
+    assert security["sender"] == "guest" and security["source"] == "firms"
+    assert security["log_level"] == "warning"
     assert ticketing.rpc("ticket", ticket_id)["status"] == "assigned"
 
 
