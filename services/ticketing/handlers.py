@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -54,7 +54,7 @@ from services.ticketing.domain.tickets import (
 )
 from services.ticketing.exceptions import NotFound
 from services.ticketing.repository import EnterpriseRecord, FirmRecord, TicketQuery
-from services.ticketing.unit_of_work import AbstractTicketingUnitOfWork
+from services.ticketing.unit_of_work import UNKNOWN_ENTERPRISE_GRACE, AbstractTicketingUnitOfWork
 from shared.contract.fields import text_problem, utc_iso
 from shared.messaging.errors import PermanentFailure, TransientFailure
 from shared.messaging.topology import WORK_EXCHANGE
@@ -338,16 +338,23 @@ def reassign_officer(payload: Mapping[str, Any], uow: AbstractTicketingUnitOfWor
 
 
 def request_service(
-    payload: Mapping[str, Any], park_id: str | None, uow: AbstractTicketingUnitOfWork
+    payload: Mapping[str, Any],
+    park_id: str | None,
+    uow: AbstractTicketingUnitOfWork,
+    *,
+    occurred_at: datetime | None = None,
+    grace: timedelta = UNKNOWN_ENTERPRISE_GRACE,
 ) -> Ticket | None:
     """``portal/service_requested``: open and route a ticket, or reject with every reason.
 
     Idempotent on ``request_id``: the same request again changes nothing; different
     content under the same id is rejected (``conflicting_duplicate``). An enterprise
     unknown to the projection is the one reason that may pass (its ``enterprise_admitted``
-    may still be in flight): alone, it is a transient failure (retried, then
-    dead-lettered for the operator); with any other reason the request can never be
-    valid and is rejected at once, naming them all.
+    may still be in flight): alone, it is a transient failure (retried) while the request
+    is at most ``grace`` old (its ``occurred_at`` to the clock's now); older, it is
+    rejected (``enterprise_not_admitted``), so the portal is told — never dropped. With
+    any other reason the request can never be valid and is rejected at once, naming them
+    all. ``occurred_at`` ``None``: always retried (no age to measure).
     """
     request = ServiceRequest(
         request_id=payload["request_id"],
@@ -385,7 +392,9 @@ def request_service(
                     "description",
                 )
             )
-        if [r.code for r in reasons] == [ReasonCode.ENTERPRISE_NOT_ADMITTED]:
+        if [r.code for r in reasons] == [ReasonCode.ENTERPRISE_NOT_ADMITTED] and (
+            occurred_at is None or now - occurred_at <= grace
+        ):
             raise TransientFailure(
                 f"enterprise {request.enterprise_id} is not admitted (yet): retried, as its "
                 "enterprise_admitted may still be in flight"

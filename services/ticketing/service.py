@@ -1,5 +1,6 @@
 """The ticketing service's nameko entrypoints: parse, call one use case, return."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from nameko import config
@@ -28,10 +29,27 @@ SLA_FAILURES = Counter(
 )
 
 
+def unknown_enterprise_grace(value) -> timedelta:
+    """The ``UNKNOWN_ENTERPRISE_GRACE`` setting (seconds, default 1800) as a duration;
+    a value that is not a number ≥ 0 stops the service at start-up, naming the setting."""
+    if value is None or value == "":
+        return handlers.UNKNOWN_ENTERPRISE_GRACE
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 <= seconds <= 10**7:
+        raise ValueError(
+            f"UNKNOWN_ENTERPRISE_GRACE must be seconds (a number from 0 to 10^7), not {value!r}"
+        )
+    return timedelta(seconds=seconds)
+
+
 class TicketingUnitOfWorkProvider(UnitOfWorkProvider):
     """The shared provider, giving each unit of work the rules read once at start-up:
     ``CATALOGUE_FILE`` (default ``deploy/catalogue.yaml``), the ``ticketing:`` sections
-    of the park files in ``PARKS_DIR``, and the calendar years in ``CALENDAR_DATA_DIR``."""
+    of the park files in ``PARKS_DIR``, the calendar years in ``CALENDAR_DATA_DIR``, and
+    ``UNKNOWN_ENTERPRISE_GRACE``."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("uow_class", TicketingUnitOfWork)
@@ -46,9 +64,14 @@ class TicketingUnitOfWorkProvider(UnitOfWorkProvider):
             calendar_dir if Path(calendar_dir).is_dir() else None,
         )
 
+        self.unknown_enterprise_grace = unknown_enterprise_grace(
+            config.get("UNKNOWN_ENTERPRISE_GRACE")
+        )
+
     def get_dependency(self, worker_ctx) -> TicketingUnitOfWork:
         unit = super().get_dependency(worker_ctx)
         unit.rules = self.rules
+        unit.unknown_enterprise_grace = self.unknown_enterprise_grace
         return unit
 
 
@@ -73,7 +96,13 @@ class TicketingService:
 
     @handle_event("portal", "service_requested")
     def on_service_requested(self, event):
-        handlers.request_service(event.payload, event.park_id, self.uow)
+        handlers.request_service(
+            event.payload,
+            event.park_id,
+            self.uow,
+            occurred_at=event.occurred_at,
+            grace=self.uow.unknown_enterprise_grace,
+        )
 
     @handle_event("portal", "ticket_replied")
     def on_ticket_replied(self, event):

@@ -11,7 +11,7 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,12 @@ from services.ticketing.repository import (
 )
 from shared.business_calendar import BusinessCalendar, load_year_directory
 from shared.messaging.unit_of_work import Cause, UnitOfWork
+
+# How long a request of an enterprise not (yet) in the projection is retried, from its
+# occurred_at to the clock's now, before it is rejected (enterprise_not_admitted). Shorter
+# than the default retry ladder (1+10+60+300+1800 s ≈ 36 min), so the last retries
+# reject rather than dead-letter. Setting: UNKNOWN_ENTERPRISE_GRACE (seconds).
+UNKNOWN_ENTERPRISE_GRACE = timedelta(seconds=1800)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CATALOGUE = ROOT / "deploy" / "catalogue.yaml"
@@ -164,11 +170,13 @@ class AbstractTicketingUnitOfWork(ABC):
 
 class TicketingUnitOfWork(UnitOfWork, AbstractTicketingUnitOfWork):
     """``uow.firms``, ``uow.enterprises``, ``uow.tickets`` over the transaction's session;
-    ``uow.rules`` given (the service's provider) or the ``deploy/`` defaults."""
+    ``uow.rules`` given (the service's provider) or the ``deploy/`` defaults;
+    ``uow.unknown_enterprise_grace``, the ``UNKNOWN_ENTERPRISE_GRACE`` setting."""
 
     def __init__(self, *args, rules: TicketingRules | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.rules = rules if rules is not None else default_rules()
+        self.unknown_enterprise_grace = UNKNOWN_ENTERPRISE_GRACE
 
     def opened(self, session: Session) -> None:
         self.firms = FirmRepository(session)

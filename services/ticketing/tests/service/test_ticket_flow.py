@@ -3,13 +3,17 @@ the firm's queue → the firm's reports (as its own broker user) → resolved �
 closed; and the ways there: waiting unassigned until a firm is added, a request that
 comes before its enterprise's admission, an environmental review opened by admission."""
 
+import uuid
 from datetime import timedelta
 
 import nameko
 import pytest
+from prometheus_client import REGISTRY
 
 from services.ticketing.tests.service.conftest import PARK
+from shared.contract import build
 from shared.contract.fields import utc_iso
+from shared.messaging.publisher import message_for
 from tests.support.broker import wait_for
 
 
@@ -90,6 +94,43 @@ def test_a_request_before_its_enterprise_is_admitted_waits_for_the_admission(tic
     ticketing.admit(enterprise_id, wait=False)
     ticketing.ticket_of_request(request["request_id"])
     assert ticketing.events_where("service_request_rejected") == []
+
+
+def retried(queue: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "park_events_consumed_total",
+            {"service": "ticketing", "queue": queue, "outcome": "retried"},
+        )
+        or 0
+    )
+
+
+def test_a_request_of_an_enterprise_never_admitted_is_rejected_after_the_grace(ticketing, clock):
+    queue = "ticketing.portal.service_requested"
+    with nameko.config.patch({"UNKNOWN_ENTERPRISE_GRACE": 5}):
+        ticketing.start()
+        before = retried(queue)
+        payload = {
+            "request_id": str(uuid.uuid4()),
+            "enterprise_id": "ent-never-admitted",
+            "service_code": "LEGAL-03",
+            "description": "劳动争议需要调解",
+            "priority": "normal",
+        }
+        # occurred_at on the service's clock: within the grace at first, so retried ...
+        envelope = build("portal", "service_requested", payload, occurred_at=clock(), park_id=PARK)
+        ticketing.portal._publisher.publish([message_for(envelope, user_id="portal")])
+        wait_for(lambda: retried(queue) > before, message="a first retry")
+        # ... then the service's clock passes the grace: the next retry rejects it.
+        clock.advance(seconds=6)
+        [rejected] = ticketing.wait_for_event(
+            "service_request_rejected", request_id=payload["request_id"]
+        )
+        codes = [r["code"] for r in rejected["payload"]["reasons"]]
+        assert codes == ["enterprise_not_admitted"]
+        assert ticketing.events_where("ticket_opened", request_id=payload["request_id"]) == []
+        assert ticketing.dead_letters() == []
 
 
 def test_an_invalid_request_is_rejected_with_its_reasons(ticketing):

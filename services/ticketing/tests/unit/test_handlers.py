@@ -161,6 +161,53 @@ def test_a_request_of_an_unknown_enterprise_is_retried_not_rejected(uow):
     assert uow.sent() == []
 
 
+GRACE = timedelta(minutes=30)
+
+
+def test_an_unknown_enterprise_is_retried_up_to_the_grace_then_rejected(uow):
+    # at the boundary (exactly the grace old): still retried
+    with pytest.raises(TransientFailure):
+        handlers.request_service(
+            service_request("ent-404"), PARK, uow, occurred_at=NOW - GRACE, grace=GRACE
+        )
+    assert uow.sent() == []
+    # a request in the future of the clock (skew) is retried too
+    with pytest.raises(TransientFailure):
+        handlers.request_service(
+            service_request("ent-404"), PARK, uow, occurred_at=NOW + GRACE, grace=GRACE
+        )
+    # older than the grace: rejected, enterprise_not_admitted
+    late = service_request("ent-404")
+    older = NOW - GRACE - timedelta(microseconds=1)
+    assert handlers.request_service(late, PARK, uow, occurred_at=older, grace=GRACE) is None
+    [rejected] = uow.sent("service_request_rejected")
+    assert rejected["payload"]["request_id"] == late["request_id"]
+    assert [r["code"] for r in rejected["payload"]["reasons"]] == ["enterprise_not_admitted"]
+
+
+def test_the_default_grace_is_thirty_minutes_shorter_than_the_default_ladder(uow):
+    from shared.messaging.topology import DEFAULT_RETRY_DELAYS
+
+    assert timedelta(seconds=1800) == handlers.UNKNOWN_ENTERPRISE_GRACE
+    assert handlers.UNKNOWN_ENTERPRISE_GRACE.total_seconds() < sum(DEFAULT_RETRY_DELAYS)
+    with pytest.raises(TransientFailure):
+        handlers.request_service(
+            service_request("ent-404"), PARK, uow, occurred_at=NOW - timedelta(seconds=1800)
+        )
+    handlers.request_service(
+        service_request("ent-404"), PARK, uow, occurred_at=NOW - timedelta(seconds=1801)
+    )
+    assert len(uow.sent("service_request_rejected")) == 1
+
+
+def test_an_old_request_of_a_known_enterprise_opens_its_ticket(uow):
+    admit(uow)
+    ticket = handlers.request_service(
+        service_request(), PARK, uow, occurred_at=NOW - timedelta(days=3), grace=GRACE
+    )
+    assert ticket is not None and uow.sent("service_request_rejected") == []
+
+
 def test_an_invalid_request_is_rejected_with_every_reason(uow):
     handlers.request_service(service_request("ent-404", code="NOPE-01"), PARK, uow)
     [rejected] = uow.sent("service_request_rejected")
@@ -621,3 +668,23 @@ def test_rpc_arguments_are_validated_naming_the_field():
         schemas.load(schemas.TicketQuery, status="lost")
     with pytest.raises(InvalidRequest, match="limit"):
         schemas.load(schemas.TicketQuery, limit=0)
+
+
+# -- the UNKNOWN_ENTERPRISE_GRACE setting -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [(None, 1800), ("", 1800), (0, 0), ("90", 90), (2.5, 2.5)]
+)
+def test_the_grace_setting_is_read_as_seconds(value, seconds):
+    from services.ticketing.service import unknown_enterprise_grace
+
+    assert unknown_enterprise_grace(value) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("value", [-1, "half an hour", True, [1], "nan", "inf", 10**8])
+def test_a_bad_grace_setting_is_refused_naming_it(value):
+    from services.ticketing.service import unknown_enterprise_grace
+
+    with pytest.raises(ValueError, match="UNKNOWN_ENTERPRISE_GRACE"):
+        unknown_enterprise_grace(value)
