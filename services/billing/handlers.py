@@ -55,6 +55,8 @@ log = structlog.get_logger(__name__)
 PARK_TZ = ZoneInfo("Asia/Shanghai")
 #: The kinds of invoice the cycle issues, in the order it issues them; each (account,
 #: period, kind, reference) is issued at most once.
+#: How many months back a pass still bills rent and property fees no pass billed.
+CATCH_UP_MONTHS = 12
 KINDS = ("purchase", "rent", "property_fee", "utilities", "service", "late_fee")
 
 
@@ -1115,11 +1117,16 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
                 _charge_late_fee(uow, account, accrual, terms, on)
     issued: list[Row] = []
 
-    def issue(kind: str, reference: str, build: Callable[[], tuple[list[dict], Callable]]):
-        if uow.billing.issue_key_taken(issue_key(eid, period, kind, reference)):
+    def issue(
+        kind: str,
+        reference: str,
+        build: Callable[[], tuple[list[dict], Callable]],
+        billed: str = period,
+    ):
+        if uow.billing.issue_key_taken(issue_key(eid, billed, kind, reference)):
             return
         lines, after = build()
-        invoice = issue_invoice(uow, account, kind, period, lines, on, reference)
+        invoice = issue_invoice(uow, account, kind, billed, lines, on, reference)
         if invoice is not None:
             after(invoice["invoice_id"])
             issued.append(invoice)
@@ -1153,25 +1160,31 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
 
     issue("purchase", "instalments", instalments)
 
-    # 3. rent and property fees of the month, per contract, prorated by day
+    # 3. rent and property fees, per contract, prorated by day: this month's, and any
+    #    earlier month since the units were held that no pass billed (the allocation
+    #    was seen after that month's last pass), at most CATCH_UP_MONTHS back
     holdings = uow.billing.holdings(eid)
     by_contract: dict[str, list[Row]] = defaultdict(list)
     for row in holdings:
         by_contract[row["contract_id"]].append(row)
     for contract_id, rows in by_contract.items():
+        first = min(Month.of(row["start_on"]) for row in rows)
+        billed = max(first, month.plus(-CATCH_UP_MONTHS))
+        while billed <= month:
 
-        def rent(rows=rows):
-            charges = [rent_charge(_held_unit(row), month) for row in rows]
-            rate = terms.vat_rates[Category.RENT]
-            return [line_of(c, rate) for c in charges if c is not None], lambda _id: None
+            def rent(rows=rows, billed=billed):
+                charges = [rent_charge(_held_unit(row), billed) for row in rows]
+                rate = terms.vat_rates[Category.RENT]
+                return [line_of(c, rate) for c in charges if c is not None], lambda _id: None
 
-        def property_fee(rows=rows):
-            charges = [_property_fee(_held_unit(row), row, month) for row in rows]
-            rate = terms.vat_rates[Category.PROPERTY_FEE]
-            return [line_of(c, rate) for c in charges if c is not None], lambda _id: None
+            def property_fee(rows=rows, billed=billed):
+                charges = [_property_fee(_held_unit(row), row, billed) for row in rows]
+                rate = terms.vat_rates[Category.PROPERTY_FEE]
+                return [line_of(c, rate) for c in charges if c is not None], lambda _id: None
 
-        issue("rent", contract_id, rent)
-        issue("property_fee", contract_id, property_fee)
+            issue("rent", contract_id, rent, str(billed))
+            issue("property_fee", contract_id, property_fee, str(billed))
+            billed = billed.plus(1)
 
     # 4. utilities: each meter of a unit held this month, latest − billed reading
     def utilities():

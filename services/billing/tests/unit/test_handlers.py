@@ -382,11 +382,16 @@ def test_buyback_netting_the_issues_worked_example(uow, clock):
     allocate(uow, [unit(tenure="purchase", price=96_000_000)])
     [down] = invoices(uow, "purchase")
     pay(uow, 28_800_000, reference=down["number"])
-    cycle(uow, clock, 2026, 3, 1)  # instalments 1 and 2 (Feb, Mar), property fee of March
+    # the first pass since January: instalments 1 and 2 (Feb, Mar), and the property fees
+    # of January and February (missed months) and March
+    cycle(uow, clock, 2026, 3, 1)
     [instalments] = [i for i in invoices(uow, "purchase") if i["period"] == "2026-03"]
     pay(uow, 22_400_000, reference=instalments["number"])
-    [fee] = invoices(uow, "property_fee")
-    assert fee["total_fen"] == 45_000 and fee["due_on"] == date(2026, 3, 31)
+    *earlier, fee = invoices(uow, "property_fee")
+    for paid in earlier:
+        pay(uow, 45_000, reference=paid["number"])
+    assert fee["period"] == "2026-03" and fee["due_on"] == date(2026, 3, 31)
+    assert fee["total_fen"] == 45_000
     clock.set_park_date(2026, 5, 30)  # 60 days past due
     claim_id = str(uuid.uuid4())
     handlers.compute_settlement(
@@ -421,9 +426,12 @@ def test_buyback_netting_the_issues_worked_example(uow, clock):
     balance = handlers.trial_balance(uow)["accounts"]
     assert balance["buyback_payable"] == -51_153_650
     assert balance["receivables"] == 0
-    # recurring charges stopped: nothing more after the settlement
-    june = cycle(uow, clock, 2026, 6, 1)
-    assert june.issued == []
+    # recurring charges stopped from settled_on: June bills nothing of June (the passes
+    # skipped in April and May catch those months up, through 2026-05-29)
+    cycle(uow, clock, 2026, 6, 1)
+    assert [i["period"] for i in invoices(uow) if i["period"] >= "2026-06"] == []
+    [may] = [i for i in invoices(uow, "property_fee") if i["period"] == "2026-05"]
+    assert may["total_fen"] == 42_097  # 45,000 × 29/31
 
 
 def test_a_negative_net_leaves_the_rest_owed(uow, clock):
@@ -542,9 +550,10 @@ def test_the_cycle_issues_the_month_from_the_parks_billing_day(uow, clock):
     uow.rules.billing_days = {PARK: 5}
     admit(uow)
     allocate(uow, [unit()], on=date(2026, 11, 1))
-    assert cycle(uow, clock, 2026, 12, 4).issued == []  # November's was never run either
-    assert len(cycle(uow, clock, 2026, 12, 5).issued) == 2
-    assert [i["period"] for i in invoices(uow)] == ["2026-12", "2026-12"]
+    assert cycle(uow, clock, 2026, 12, 4).issued == []
+    # from the billing day: December, and November that no pass billed
+    assert len(cycle(uow, clock, 2026, 12, 5).issued) == 4
+    assert sorted(i["period"] for i in invoices(uow)) == ["2026-11"] * 2 + ["2026-12"] * 2
 
 
 def test_the_printable_statement_of_a_month(uow, clock):
@@ -643,3 +652,15 @@ def test_an_invoiced_unpaid_instalment_of_the_claimed_unit_is_purchase_balance(u
         ("purchase_balance", first["invoice_id"], 11_200_000),
     ]
     assert computed["net_fen"] == 96_000_000 - 67_200_000
+
+
+def test_a_month_the_cycle_missed_is_billed_on_the_next_pass(uow, clock):
+    """A lease from 2026-10-20 seen by billing after October's last pass (allocated at
+    23:55 on the 31st, say): the next pass bills October's 12 days too, once."""
+    admit(uow)
+    allocate(uow, [unit()], on=date(2026, 10, 20))
+    first = cycle(uow, clock, 2026, 11, 1)
+    assert len(first.issued) == 4
+    rents = sorted((i["period"], i["total_fen"]) for i in invoices(uow, "rent"))
+    assert rents == [("2026-10", 174_194), ("2026-11", 450_000)]  # 450,000 × 12/31
+    assert cycle(uow, clock, 2026, 11, 2).issued == []
