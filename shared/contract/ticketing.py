@@ -165,7 +165,10 @@ class TicketWaiting(TicketPayload):
 
 @event("ticketing", "ticket_resumed")
 class TicketResumed(TicketPayload):
-    """The SLA clocks run again: ``by`` ``enterprise`` (it replied) or ``firm``."""
+    """The SLA clocks run again: ``by`` ``enterprise`` (it replied), ``firm`` (its
+    progress report without ``waiting_on_enterprise``), or — a waiting ticket moved away
+    from its firm (``ticket_reassigned`` follows) — the reassignment's ``why``:
+    ``declined`` or ``firm_disabled``."""
 
     by = Text(required=True)
 
@@ -282,8 +285,8 @@ class WorkAssigned(PayloadSchema):
 
 @event("ticketing", "work_withdrawn")
 class WorkWithdrawn(PayloadSchema):
-    """The ticket was taken away from the firm (``reason``: ``ticket_cancelled``,
-    ``firm_disabled``, ``reassigned``): stop working on it."""
+    """The ticket was taken away from the firm (``reason``: ``ticket_cancelled`` or
+    ``firm_disabled``): stop working on it. A firm that declined gets none."""
 
     ticket_id = Text(required=True)
     firm_id = Text(required=True)

@@ -131,7 +131,8 @@ class TicketWaiting(TicketEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class TicketResumed(TicketEvent):
-    """The SLA clocks run again (the enterprise replied, or the firm resumed)."""
+    """The SLA clocks run again: ``by`` ``enterprise`` (it replied), ``firm`` (it
+    resumed), or ``declined`` / ``firm_disabled`` (a waiting ticket was reassigned)."""
 
     event_type = "ticket_resumed"
     by: str
