@@ -1116,6 +1116,7 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
             if accrual is not None:
                 _charge_late_fee(uow, account, accrual, terms, on)
     issued: list[Row] = []
+    taken = uow.billing.issue_keys(eid)  # the account is locked: no one adds to them
 
     def issue(
         kind: str,
@@ -1123,7 +1124,7 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
         build: Callable[[], tuple[list[dict], Callable]],
         billed: str = period,
     ):
-        if uow.billing.issue_key_taken(issue_key(eid, billed, kind, reference)):
+        if issue_key(eid, billed, kind, reference) in taken:
             return
         lines, after = build()
         invoice = issue_invoice(uow, account, kind, billed, lines, on, reference)

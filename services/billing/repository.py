@@ -206,6 +206,11 @@ class BillingRepository:
             query = query.with_for_update()
         return _one(self._exec(query))
 
+    def issue_keys(self, enterprise_id: str) -> set[str]:
+        i = orm.invoices.c
+        query = select(i.issue_key).where(i.enterprise_id == enterprise_id)
+        return {row[0] for row in self._exec(query)}
+
     def issue_key_taken(self, issue_key: str) -> bool:
         query = select(orm.invoices.c.invoice_id).where(orm.invoices.c.issue_key == issue_key)
         return self._exec(query).first() is not None
