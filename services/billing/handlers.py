@@ -319,6 +319,12 @@ def allocate_units(payload, occurred_at: datetime, uow) -> Row | None:
             _date(payload["lease_start"]) if payload.get("lease_start") else park_date(occurred_at)
         )
         contract_id = payload["contract_id"]
+        for unit in payload["units"]:
+            needed = "price_fen" if unit["tenure"] == "purchase" else "monthly_rent_fen"
+            if unit.get(needed) is None:
+                raise MalformedMessage(
+                    f"unit {unit['unit_id']}: a {unit['tenure']} needs {needed}, which is null"
+                )
         down_lines, down_ids = [], []
         for unit in payload["units"]:
             if uow.billing.holding_exists(account["enterprise_id"], unit["unit_id"], contract_id):

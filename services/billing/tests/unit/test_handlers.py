@@ -664,3 +664,21 @@ def test_a_month_the_cycle_missed_is_billed_on_the_next_pass(uow, clock):
     rents = sorted((i["period"], i["total_fen"]) for i in invoices(uow, "rent"))
     assert rents == [("2026-10", 174_194), ("2026-11", 450_000)]  # 450,000 × 12/31
     assert cycle(uow, clock, 2026, 11, 2).issued == []
+
+
+def test_a_unit_without_its_money_terms_is_refused_not_retried(uow, clock):
+    """The contract lets ``price_fen`` / ``monthly_rent_fen`` be null; a purchased unit
+    without a price, or a leased one without a rent, can never be billed: refused (dead
+    letter with the reason), not retried, and nothing is held — else every later cycle
+    would fail on the account."""
+    from shared.messaging.errors import PermanentFailure
+
+    admit(uow)
+    no_price = {**unit(tenure="purchase", price=1_000), "price_fen": None}
+    with pytest.raises(PermanentFailure, match="price_fen"):
+        allocate(uow, [no_price])
+    no_rent = {**unit(), "monthly_rent_fen": None}
+    with pytest.raises(PermanentFailure, match="monthly_rent_fen"):
+        allocate(uow, [no_rent], on=date(2026, 11, 1))
+    assert uow.rows(orm.holdings) == []
+    assert cycle(uow, clock, 2026, 11, 2).failed == []
