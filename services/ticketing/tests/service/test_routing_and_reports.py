@@ -3,12 +3,13 @@ ties; reroute on decline (never back); a report about another firm's ticket, or 
 firm at all, is dead-lettered and changes nothing; duplicate and out-of-order reports
 (each pair delivered in reverse) take effect once."""
 
+import uuid
 from collections import Counter
 
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
-from services.ticketing.tests.service.conftest import SECURITY, park_error
+from services.ticketing.tests.service.conftest import PARK, SECURITY, park_error
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
 from shared.messaging.publisher import message_for
 from tests.support.broker import wait_for
@@ -161,4 +162,124 @@ def test_progress_before_acceptance_and_a_rating_before_completion(ticketing):
     [closed] = ticketing.wait_for_event("ticket_closed", ticket_id=ticket_id)
     assert closed["payload"]["why"] == "rated"
     assert len(ticketing.events_where("ticket_accepted", ticket_id=ticket_id)) == 1
+    assert ticketing.dead_letters() == []
+
+
+def test_fair_ties_rotate_across_firms_between_transactions(ticketing):
+    """Equal loads every time (each ticket completed before the next is opened): only the
+    stored round-robin position (record_sequences, read back by lock_board) can make the
+    assignments rotate; "fewest open, then smallest id" alone would pick one firm."""
+    ticketing.start()
+    firms = {f.firm_id: f for f in (ticketing.add_firm(label) for label in ("x", "y", "z"))}
+    enterprise_id = ticketing.admit()
+    owners = []
+    for _ in range(6):
+        ticket_id = open_ticket(ticketing, enterprise_id)
+        [assigned] = ticketing.wait_for_event("ticket_assigned", ticket_id=ticket_id)
+        owner = assigned["payload"]["firm_id"]
+        owners.append(owner)
+        firms[owner].report("work_completed", ticket_id, outcome="done")
+        ticketing.wait_for_event("ticket_resolved", ticket_id=ticket_id)
+        wait_for(
+            lambda: all(row["open_tickets"] == 0 for row in ticketing.rpc("list_firms")),
+            message="every firm's load back to 0",
+        )
+    assert set(owners[:3]) == set(firms)  # each firm once in the first round
+    assert owners[3:] == owners[:3]  # and the same rotation again
+    assert ticketing.dead_letters() == []
+
+
+def test_a_decline_delivered_before_the_acceptance_it_followed(ticketing):
+    ticketing.start()
+    first, second = ticketing.add_firm("first"), ticketing.add_firm("second")
+    firms = {first.firm_id: first, second.firm_id: second}
+    enterprise_id = ticketing.admit()
+    ticket_id = open_ticket(ticketing, enterprise_id)
+    [assigned] = ticketing.wait_for_event("ticket_assigned", ticket_id=ticket_id)
+    holder = firms.pop(assigned["payload"]["firm_id"])
+    [other] = firms.values()
+    ticketing.wait_for_work(holder, "work_assigned", ticket_id)
+
+    # the firm accepted, then declined; the broker delivers the decline first
+    accepted = holder.report_envelope("work_accepted", ticket_id)
+    declined = holder.report_envelope("work_declined", ticket_id, note="利益冲突")
+    with capture_logs() as logs:
+        before = handled("ticketing.firms.work_declined")
+        holder.send(declined)
+        wait_handled("ticketing.firms.work_declined", before)
+        before = handled("ticketing.firms.work_accepted")
+        holder.send(accepted)
+        wait_handled("ticketing.firms.work_accepted", before)
+
+    [moved] = ticketing.wait_for_event("ticket_reassigned", ticket_id=ticket_id)
+    assert moved["payload"]["to_firm_id"] == other.firm_id
+    # the late acceptance cannot apply any more: the ticket is another firm's now
+    [letter] = wait_for(ticketing.dead_letters, message="the stale acceptance")
+    assert "firm_declined" in park_error(letter)
+    [security] = [e for e in logs if e["event"] == "security_event"]
+    assert security["stale_report_from_former_assignee"] is True
+    view = ticketing.rpc("ticket", ticket_id)
+    assert (view["status"], view["firm_id"]) == ("assigned", other.firm_id)
+    assert ticketing.events_where("ticket_accepted", ticket_id=ticket_id) == []
+
+
+def test_a_completion_delivered_before_the_waiting_progress_it_followed(ticketing):
+    ticketing.start()
+    firm = ticketing.add_firm("solo")
+    enterprise_id = ticketing.admit()
+    ticket_id = open_ticket(ticketing, enterprise_id)
+    ticketing.wait_for_work(firm, "work_assigned", ticket_id)
+    firm.report("work_accepted", ticket_id)
+    ticketing.wait_for_event("ticket_accepted", ticket_id=ticket_id)
+
+    waiting = firm.report_envelope(
+        "work_progressed", ticket_id, note="请补充材料", waiting_on_enterprise=True
+    )
+    completed = firm.report_envelope("work_completed", ticket_id, outcome="done")
+    before = handled("ticketing.firms.work_completed")
+    firm.send(completed)
+    wait_handled("ticketing.firms.work_completed", before)
+    before = handled("ticketing.firms.work_progressed")
+    firm.send(waiting)
+    wait_handled("ticketing.firms.work_progressed", before)
+
+    assert len(ticketing.wait_for_event("ticket_resolved", ticket_id=ticket_id)) == 1
+    # the earlier progress is absorbed: the resolved ticket does not wait on anyone
+    assert ticketing.events_where("ticket_waiting", ticket_id=ticket_id) == []
+    view = ticketing.rpc("ticket", ticket_id)
+    assert view["status"] == "resolved"
+    assert not view["first_response"]["running"] and not view["resolution"]["running"]
+    assert ticketing.dead_letters() == []
+
+
+def test_a_claim_withdrawn_before_its_review_request_opens_nothing(ticketing):
+    ticketing.start()
+    lawyer = ticketing.add_firm("law", skills=("buyback_review",))
+    enterprise_id = ticketing.admit()
+    claim_id = str(uuid.uuid4())
+    before = handled("ticketing.buyback.claim_withdrawn")
+    ticketing.buyback.publish(
+        "claim_withdrawn",
+        {"claim_id": claim_id, "enterprise_id": enterprise_id, "reason": "已获银行续贷"},
+        park_id=PARK,
+    )
+    wait_handled("ticketing.buyback.claim_withdrawn", before)
+    before = handled("ticketing.buyback.claim_review_requested")
+    ticketing.buyback.publish(
+        "claim_review_requested",
+        {
+            "claim_id": claim_id,
+            "enterprise_id": enterprise_id,
+            "reviews": ["legal"],
+            "reason": "订单骤减，经营困难",
+            "evidence": [],
+        },
+        park_id=PARK,
+    )
+    wait_handled("ticketing.buyback.claim_review_requested", before)
+
+    assert ticketing.events_where("ticket_opened", claim_id=claim_id) == []
+    tickets = ticketing.rpc("list_tickets", enterprise_id=enterprise_id)
+    assert [t for t in tickets if t["claim_id"] == claim_id] == []
+    assert ticketing.work_for(lawyer) == []
     assert ticketing.dead_letters() == []
