@@ -482,7 +482,8 @@ def record_meter_reading(payload, uow) -> ReadingOutcome:
     conflicting reading is flagged with ``reading_anomaly``, never billed. Lean: one
     read and at most one write of the meter's row."""
     read_at = _instant(payload["read_at"])
-    reading = str(payload["reading"])
+    value = payload["reading"]  # a Decimal once loaded: written back in plain notation
+    reading = format(value, "f") if isinstance(value, Decimal) else str(value)
     with uow:
         row = uow.billing.meter(payload["meter_id"])
         if row is None:

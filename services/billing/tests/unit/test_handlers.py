@@ -682,3 +682,25 @@ def test_a_unit_without_its_money_terms_is_refused_not_retried(uow, clock):
         allocate(uow, [no_rent], on=date(2026, 11, 1))
     assert uow.rows(orm.holdings) == []
     assert cycle(uow, clock, 2026, 11, 2).failed == []
+
+
+def test_a_reading_loaded_in_exponent_form_is_read_as_its_value(uow):
+    """The consumer hands the payload over loaded: ``reading`` is a Decimal, which may
+    print as ``1E+2``; the meter takes its value, not that text (which it refuses)."""
+    from decimal import Decimal
+
+    def read(value, hour):
+        return handlers.record_meter_reading(
+            {
+                "meter_id": "E-9",
+                "unit_id": "A-101",
+                "kind": "electricity",
+                "reading": value,
+                "read_at": datetime(2026, 11, 3, hour, tzinfo=UTC),
+            },
+            uow,
+        ).value
+
+    assert read(Decimal("1E+2"), 1) == "baseline"
+    assert read(Decimal("1.1E+2"), 2) == "recorded"
+    assert [m["last_reading"] for m in uow.rows(orm.meters)] == ["110"]
