@@ -56,18 +56,6 @@ def test_set_up_admits_every_holder_and_allocates_each_unit_once():
     assert len(meters.unit_ids()) == 432 and meters.unit_ids()[-1] == "B18-4F-06"
 
 
-def _billing_reads_meters() -> bool:
-    try:
-        meters.check_subscribed()
-    except meters.HarnessError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(
-    not _billing_reads_meters(),
-    reason="billing does not subscribe to meters/reading_recorded yet (PARK_SUBSCRIPTIONS)",
-)
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
 def test_a_tiny_backlog_drains_end_to_end_and_prints_a_rate(tmp_path, backend):
     completed = subprocess.run(
