@@ -89,3 +89,13 @@ def test_a_tiny_backlog_drains_end_to_end_and_prints_a_rate(tmp_path, backend):
     assert document["drain"]["dead_letters"] == 0
     assert document["rate_per_second"] > 0
     assert list(tmp_path.glob("meters-2*.json"))
+
+
+def test_without_billing_subscribed_to_readings_it_says_so_and_measures_nothing(
+    monkeypatch, capsys, tmp_path
+):
+    monkeypatch.setattr(meters, "PARK_SUBSCRIPTIONS", ())
+
+    assert meters.main(["--count", "10", "--output-dir", str(tmp_path)]) == 2
+    assert "no billing.meters.reading_recorded" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
