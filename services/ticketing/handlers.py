@@ -44,7 +44,8 @@ from services.ticketing.domain.events import (
 from services.ticketing.domain.firm_directory import Firm
 from services.ticketing.domain.reasons import Reason, ReasonCode
 from services.ticketing.domain.reports import FirmReport, apply_report, firm_of_sender
-from services.ticketing.domain.sla import by_firm, by_service, figures, next_due_at
+from services.ticketing.domain.sla import by_service, figures, next_due_at
+from services.ticketing.domain.sla import firm_figures as firm_figures_of
 from services.ticketing.domain.tickets import (
     ServiceRequest,
     Ticket,
@@ -754,21 +755,18 @@ def list_tickets(uow: AbstractTicketingUnitOfWork, **filters: Any) -> list[dict[
     return [ticket_view(t) for t in tickets]
 
 
-def _figures(
-    park_id: str, since: datetime, until: datetime, key, uow: AbstractTicketingUnitOfWork
-) -> list[dict[str, Any]]:
-    with uow:
-        tickets = uow.tickets.opened_between(park_id, since, until)
+def _rows(found, name: str) -> list[dict[str, Any]]:
     return [
         {
-            "key": f.key,
+            name: f.key,
             "tickets": f.tickets,
             "median_first_response_hours": f.median_first_response_hours,
             "median_resolution_hours": f.median_resolution_hours,
             "sla_compliance_percent": f.sla_compliance_percent,
             "mean_rating": f.mean_rating,
+            "declines": f.declines,
         }
-        for f in figures(tickets, since, until, key).values()
+        for f in found.values()
     ]
 
 
@@ -777,18 +775,22 @@ def firm_figures(
 ) -> list[dict[str, Any]]:
     """Per firm (the one that resolved, else the assignee), over tickets opened in
     ``[since, until)``: tickets, median business hours to first response and to
-    resolution, SLA compliance %, mean rating."""
-    rows = _figures(park_id, since, until, by_firm, uow)
-    for row in rows:
-        row["firm_id"] = row.pop("key")
-    return rows
+    resolution **measured from that firm's (last) assignment** (time unassigned or with
+    a firm that declined is not charged to it), SLA compliance % of its resolved tickets
+    against its own times, mean rating, and ``declines`` (tickets it declined; a firm
+    that only declined has a row with ``tickets`` 0). :func:`.sla.firm_figures`."""
+    with uow:
+        tickets = uow.tickets.opened_between(park_id, since, until)
+    found = firm_figures_of(tickets, since, until, uow.rules.calendar(park_id))
+    return _rows(found, "firm_id")
 
 
 def service_figures(
     park_id: str, since: datetime, until: datetime, uow: AbstractTicketingUnitOfWork
 ) -> list[dict[str, Any]]:
-    """The same figures per service code."""
-    rows = _figures(park_id, since, until, by_service, uow)
-    for row in rows:
-        row["service_code"] = row.pop("key")
-    return rows
+    """Per service code: the same figures on the tickets' own clocks (from opening:
+    what the enterprise waited), ``declines`` the declines its tickets had."""
+    with uow:
+        tickets = uow.tickets.opened_between(park_id, since, until)
+    found = figures(tickets, since, until, by_service)
+    return _rows(found, "service_code")

@@ -236,6 +236,14 @@ def ticket_state(ticket: Ticket) -> dict[str, Any]:
         "status": ticket.status.value,
         "declined_firms": list(ticket.declined_firms),
         "previous_firms": list(ticket.previous_firms),
+        "resolution_before_assignment": (
+            None
+            if ticket.resolution_before_assignment is None
+            else {
+                "consumed_seconds": ticket.resolution_before_assignment[0].total_seconds(),
+                "running_since": _dt(ticket.resolution_before_assignment[1]),
+            }
+        ),
         "outcome_reasons": list(ticket.outcome_reasons),
         "first_response": _clock_state(ticket.first_response),
         "resolution": _clock_state(ticket.resolution),
@@ -268,11 +276,19 @@ def ticket_from_state(state: dict[str, Any]) -> Ticket:
         status=TicketStatus(state["status"]),
         declined_firms=list(state["declined_firms"]),
         previous_firms=list(state["previous_firms"]),
+        resolution_before_assignment=_snapshot(state.get("resolution_before_assignment")),
         outcome_reasons=tuple(state["outcome_reasons"]),
         first_response=_clock(state["first_response"]),
         resolution=_clock(state["resolution"]),
         terms=ServiceTerms(**terms),
     )
+
+
+def _snapshot(value: dict[str, Any] | None) -> tuple[timedelta, datetime | None] | None:
+    # Absent in rows written before the firm figures measured from the assignment.
+    if value is None:
+        return None
+    return timedelta(seconds=value["consumed_seconds"]), _parse_dt(value["running_since"])
 
 
 def _ticket_row(ticket: Ticket, next_due: datetime | None) -> dict[str, Any]:

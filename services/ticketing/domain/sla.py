@@ -28,12 +28,14 @@ A paused clock that had already crossed a threshold it was not yet alerted for i
 its pause instant (at once); otherwise a paused clock is never due. A stopped clock gets
 no late alert: its outcome (met or missed) is in the figures instead.
 
-**Figures.** :func:`figures` computes, per firm or per service over a period: tickets,
+**Figures.** :func:`figures` computes, per service (or any key) over a period: tickets,
 median business hours to first response and to resolution, SLA compliance % and mean
-rating (see its docstring for what counts).
+rating (see its docstring for what counts). :func:`firm_figures` computes the same per
+firm, measuring each firm from its own (last) assignment, and counts its declines.
 
 Public API: :class:`WorkingTime`, :class:`ClockKind`, :class:`SlaClock`,
-:class:`SlaPolicy`, :func:`next_due_at`, :class:`Figures`, :func:`figures`.
+:class:`SlaPolicy`, :func:`next_due_at`, :class:`Figures`, :func:`figures`,
+:func:`firm_figures`.
 """
 
 from __future__ import annotations
@@ -221,6 +223,7 @@ class Figures:
     median_resolution_hours: float | None
     sla_compliance_percent: float | None
     mean_rating: float | None
+    declines: int = 0
 
 
 def figures(
@@ -236,7 +239,10 @@ def figures(
     - medians over the tickets whose clock has stopped (``consumed`` = final time);
     - SLA compliance: among tickets whose SLA is decided — both clocks stopped, or
       either already breached — the share where no clock was over its budget;
-    - mean rating over the rated tickets.
+    - mean rating over the rated tickets;
+    - ``declines``: how many declines the tickets had.
+
+    Per firm, use :func:`firm_figures` (which measures each firm from its assignment).
     """
     groups: dict[str, list[Ticket]] = {}
     for ticket in tickets:
@@ -246,6 +252,88 @@ def figures(
         if group is not None:
             groups.setdefault(group, []).append(ticket)
     return {group: _figures_of(group, members) for group, members in sorted(groups.items())}
+
+
+def firm_figures(
+    tickets: Iterable[Ticket], start: datetime, end: datetime, calendar: WorkingTime
+) -> dict[str, Figures]:
+    """Figures per firm over tickets opened in ``[start, end)`` (cancelled ones excluded),
+    each firm measured from **its own (last) assignment**, never from the ticket's
+    opening: time unassigned, and time with a firm that declined or was disabled, is
+    nobody's (the ticket's own clocks, what the enterprise waited, still count it).
+
+    - ``tickets``: those the firm resolved, or holds now;
+    - first response: business time from the firm's assignment to its acceptance (no
+      pause can fall in between: only an accepted ticket waits on the enterprise);
+    - resolution: business time from the firm's assignment to resolution, less the time
+      the ticket waited on the enterprise since (the resolution clock's final value minus
+      what it had counted at the assignment; a ticket stored before that was kept:
+      ``assigned_at`` → ``resolved_at``);
+    - SLA compliance: among the resolved tickets, the share where the firm's own first
+      response and resolution were within the service's budgets;
+    - mean rating over the rated tickets;
+    - ``declines``: tickets of the period the firm declined (a firm that only declined
+      appears with ``tickets`` 0).
+    """
+    held: dict[str, list[Ticket]] = {}
+    declines: dict[str, int] = {}
+    for ticket in tickets:
+        if not start <= ticket.opened_at < end or ticket.cancelled_at is not None:
+            continue
+        for declined in dict.fromkeys(ticket.declined_firms):
+            declines[declined] = declines.get(declined, 0) + 1
+        firm = by_firm(ticket)
+        if firm is not None:
+            held.setdefault(firm, []).append(ticket)
+    result: dict[str, Figures] = {}
+    for firm in sorted(set(held) | set(declines)):
+        members = held.get(firm, [])
+        first = [_firm_first_response(t, calendar) for t in members]
+        resolution = [_firm_resolution(t, calendar) for t in members]
+        decided = [
+            f is not None
+            and r is not None
+            and f <= t.first_response.budget
+            and r <= t.resolution.budget
+            for t, f, r in zip(members, first, resolution, strict=True)
+            if t.resolved_at is not None
+        ]
+        scores = [t.rating_score for t in members if t.rating_score is not None]
+        result[firm] = Figures(
+            key=firm,
+            tickets=len(members),
+            median_first_response_hours=_median([_in_hours(f) for f in first]),
+            median_resolution_hours=_median([_in_hours(r) for r in resolution]),
+            sla_compliance_percent=100.0 * sum(decided) / len(decided) if decided else None,
+            mean_rating=statistics.fmean(scores) if scores else None,
+            declines=declines.get(firm, 0),
+        )
+    return result
+
+
+def _in_hours(value: timedelta | None) -> float | None:
+    return value / timedelta(hours=1) if value is not None else None
+
+
+def _firm_first_response(ticket: Ticket, calendar: WorkingTime) -> timedelta | None:
+    if ticket.assigned_at is None or ticket.accepted_at is None:
+        return None
+    if ticket.accepted_at < ticket.assigned_at:
+        return None  # not this assignment's acceptance (cannot happen: reassigning clears it)
+    return calendar.business_time_between(ticket.assigned_at, ticket.accepted_at)
+
+
+def _firm_resolution(ticket: Ticket, calendar: WorkingTime) -> timedelta | None:
+    if ticket.assigned_at is None or ticket.resolved_at is None:
+        return None
+    snapshot = ticket.resolution_before_assignment
+    if snapshot is None or not ticket.resolution.is_stopped:
+        return calendar.business_time_between(ticket.assigned_at, ticket.resolved_at)
+    consumed, running_since = snapshot
+    before = consumed
+    if running_since is not None and running_since < ticket.assigned_at:
+        before += calendar.business_time_between(running_since, ticket.assigned_at)
+    return max(ticket.resolution.consumed - before, timedelta(0))
 
 
 def by_firm(ticket: Ticket) -> str | None:
@@ -283,4 +371,5 @@ def _figures_of(group: str, members: list[Ticket]) -> Figures:
         median_resolution_hours=_median([_hours(t.resolution) for t in members]),
         sla_compliance_percent=100.0 * sum(decided) / len(decided) if decided else None,
         mean_rating=statistics.fmean(scores) if scores else None,
+        declines=sum(len(set(t.declined_firms)) for t in members),
     )

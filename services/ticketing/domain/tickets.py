@@ -286,6 +286,11 @@ class Ticket:
     accepted_at: datetime | None = None
     declined_firms: list[str] = field(default_factory=list)
     previous_firms: list[str] = field(default_factory=list)
+    # The resolution clock at the current firm's (last) assignment: (consumed,
+    # running_since), so the firm's own time is the clock's final value minus what it had
+    # counted before (the firm figures, :func:`.sla.firm_figures`). None: not assigned, or
+    # a ticket stored before this was kept.
+    resolution_before_assignment: tuple[timedelta, datetime | None] | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     outcome: str | None = None
@@ -476,6 +481,7 @@ class Ticket:
         if to_firm_id is None:
             self.status = TicketStatus.OPEN
             self.assigned_at = None
+            self.resolution_before_assignment = None
         else:
             self._take(to_firm_id, now)
         self._record(
@@ -490,6 +496,10 @@ class Ticket:
     def _take(self, firm_id: str, now: datetime) -> None:
         self.firm_id = firm_id
         self.assigned_at = now
+        self.resolution_before_assignment = (
+            self.resolution.consumed,
+            self.resolution.running_since,
+        )
         self.status = TicketStatus.ASSIGNED
         if firm_id not in self.previous_firms:
             self.previous_firms.append(firm_id)

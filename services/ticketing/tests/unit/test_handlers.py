@@ -454,6 +454,32 @@ def test_figures_per_firm_and_per_service(uow):
     assert by_service["service_code"] == "LEGAL-03"
 
 
+def test_firm_figures_charge_each_firm_from_its_own_assignment_and_count_declines(uow):
+    admit(uow)
+    ticket = handlers.request_service(service_request(), PARK, uow)  # no firm yet: waits
+    uow.now = NOW + timedelta(minutes=20)
+    handlers.register_firm(uow, firm("a-law"), uow.now, park_id=PARK)
+    uow.now = NOW + timedelta(minutes=30)
+    report(uow, "work_declined", ticket.ticket_id, "a-law")  # back to waiting
+    uow.now = NOW + timedelta(minutes=40)
+    handlers.register_firm(uow, firm("b-law"), uow.now, park_id=PARK)
+    uow.now = NOW + timedelta(minutes=50)
+    report(uow, "work_accepted", ticket.ticket_id, "b-law")
+    uow.now = NOW + timedelta(minutes=70)
+    report(uow, "work_completed", ticket.ticket_id, "b-law", outcome="done")
+
+    since, until = NOW - timedelta(days=1), NOW + timedelta(days=1)
+    rows = {row["firm_id"]: row for row in handlers.firm_figures(PARK, since, until, uow)}
+    assert rows["b-law"]["tickets"] == 1 and rows["b-law"]["declines"] == 0
+    assert rows["b-law"]["median_first_response_hours"] == pytest.approx(10 / 60)
+    assert rows["b-law"]["median_resolution_hours"] == pytest.approx(30 / 60)
+    assert rows["a-law"]["tickets"] == 0 and rows["a-law"]["declines"] == 1
+    assert rows["a-law"]["median_resolution_hours"] is None
+    [by_service] = handlers.service_figures(PARK, since, until, uow)
+    assert by_service["median_resolution_hours"] == pytest.approx(70 / 60)  # the ticket's
+    assert by_service["declines"] == 1
+
+
 # -- docs/ticketing.md stays true ------------------------------------------------------
 
 DOC = Path(__file__).resolve().parents[4] / "docs" / "ticketing.md"

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from services.ticketing.domain.sla import SlaPolicy, by_firm, by_service, figures, next_due_at
+from services.ticketing.domain.sla import (
+    SlaPolicy,
+    by_firm,
+    by_service,
+    figures,
+    firm_figures,
+    next_due_at,
+)
 from services.ticketing.domain.tickets import Ticket
 from services.ticketing.tests.unit.ticket_builders import (
     CALENDAR,
@@ -233,6 +240,64 @@ def test_figures_per_firm_give_medians_compliance_and_mean_rating() -> None:
     assert lawco.sla_compliance_percent == pytest.approx(200 / 3)
     assert lawco.mean_rating == 4
     assert set(result) == {"lawco", "other"}
+
+
+def _passed_on(minutes: int) -> datetime:
+    return MONDAY_9 + timedelta(minutes=minutes)
+
+
+def test_firm_figures_measure_from_the_firms_last_assignment_and_count_declines() -> None:
+    ticket = open_ticket(terms(first_response_hours=1, resolution_hours=4), now=MONDAY_9)
+    ticket.assign("a", _passed_on(30))  # unassigned for 30 min: nobody's time
+    ticket.note_declined("a")
+    ticket.reassign("b", "declined", _passed_on(60))  # a held it 30 min, declined
+    ticket.accept(_passed_on(75), CALENDAR)  # b: first response 15 min
+    ticket.wait("请补充材料", _passed_on(90), CALENDAR)
+    ticket.resume("enterprise", _passed_on(120))  # paused 30 min: nobody's time
+    ticket.resolve("done", (), None, "", _passed_on(150), CALENDAR)  # b: 90 − 30 = 60 min
+    held = open_ticket(now=MONDAY_9)
+    held.assign("c", _passed_on(10))
+    held.note_declined("c")
+    held.reassign("a", "declined", _passed_on(20))
+
+    result = firm_figures([ticket, held], utc(2026, 11, 1), utc(2026, 12, 1), CALENDAR)
+
+    b = result["b"]
+    assert (b.tickets, b.declines) == (1, 0)
+    assert b.median_first_response_hours == pytest.approx(0.25)
+    assert b.median_resolution_hours == pytest.approx(1.0)
+    assert b.sla_compliance_percent == 100.0
+    # the ticket's own clocks count from its opening (what the enterprise waited)
+    assert ticket.first_response.consumed == timedelta(minutes=75)
+    assert ticket.resolution.consumed == timedelta(minutes=120)
+    a = result["a"]
+    assert (a.tickets, a.declines) == (1, 1)  # holds `held`; declined `ticket`
+    assert a.median_first_response_hours is None and a.median_resolution_hours is None
+    c = result["c"]
+    assert (c.tickets, c.declines) == (0, 1)
+    assert c.median_resolution_hours is None and c.sla_compliance_percent is None
+
+
+def test_a_firm_over_its_own_budget_misses_even_if_the_ticket_waited_unassigned() -> None:
+    late = open_ticket(terms(first_response_hours=1, resolution_hours=2), now=MONDAY_9)
+    late.assign("b", _passed_on(90))  # the ticket's first response is breached already
+    late.accept(_passed_on(100), CALENDAR)
+    late.resolve("done", (), None, "", _passed_on(150), CALENDAR)
+    slow = open_ticket(terms(first_response_hours=1, resolution_hours=2), now=MONDAY_9)
+    slow.assign("b", MONDAY_9)
+    slow.accept(_passed_on(10), CALENDAR)
+    slow.resolve("done", (), None, "", _passed_on(130), CALENDAR)  # b's 130 min > 2 h
+
+    [b] = firm_figures([late, slow], utc(2026, 11, 1), utc(2026, 12, 1), CALENDAR).values()
+    assert b.sla_compliance_percent == 50.0  # `late` met b's budgets, `slow` did not
+    assert late.first_response.met() is False  # though the ticket missed its SLA
+
+
+def test_firm_figures_of_a_ticket_stored_before_the_assignment_snapshot() -> None:
+    ticket = _finished("lawco", "LEGAL-03", 1, 2, None)
+    ticket.resolution_before_assignment = None  # a row written by the earlier version
+    [lawco] = firm_figures([ticket], utc(2026, 11, 1), utc(2026, 12, 1), CALENDAR).values()
+    assert lawco.median_resolution_hours == pytest.approx(2.0)  # assigned_at → resolved_at
 
 
 def test_figures_per_service_leave_undecided_slas_out_of_compliance() -> None:

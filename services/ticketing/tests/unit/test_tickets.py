@@ -422,3 +422,16 @@ def test_the_work_messages_are_named_as_the_contract_names_them() -> None:
     for message in (item, withdrawn):
         spec = REGISTRY.spec("ticketing", message.message_type, 1)
         assert spec.schema_class().validate(event_payload(message)) == {}
+
+
+def test_the_assignment_snapshot_survives_the_stored_state_and_old_rows_lack_it() -> None:
+    from services.ticketing.repository import ticket_from_state, ticket_state
+
+    ticket = open_ticket(now=MONDAY_9)
+    ticket.assign("a", MONDAY_9 + timedelta(minutes=30))
+    state = json.loads(json.dumps(ticket_state(ticket)))
+    again = ticket_from_state(state)
+    assert again.resolution_before_assignment == ticket.resolution_before_assignment
+    assert again.resolution_before_assignment == (timedelta(0), MONDAY_9)
+    del state["resolution_before_assignment"]
+    assert ticket_from_state(state).resolution_before_assignment is None
