@@ -1392,7 +1392,29 @@ def settle_claim(payload, uow) -> dict | None:
         )
         if service is not None:
             uow.billing.bill_charges([c["charge_id"] for c in charges], service["invoice_id"])
-        available = gross - sum(row["amount_fen"] for row in cancelled)
+        balance = sum(row["amount_fen"] for row in cancelled)
+        if balance > gross:
+            # the price paid back does not cover the purchase balance cancelled: what it
+            # does not cover stays owed, on an invoice of its own
+            shortfall = Charge(
+                category=Category.PURCHASE,
+                description=f"purchase balance not covered by buyback {payload['claim_id']}",
+                quantity="1",
+                unit_price_fen=balance - gross,
+                total_fen=balance - gross,
+                source=f"buyback_shortfall:{payload['claim_id']}",
+            )
+            issue_invoice(
+                uow,
+                account,
+                "purchase",
+                str(Month.of(on)),
+                [line_of(shortfall, terms.vat_rates[Category.PURCHASE])],
+                on,
+                f"buyback:{payload['claim_id']}",
+            )
+            balance = gross
+        available = gross - balance
         remaining = available
         for invoice in uow.billing.open_invoices(eid):
             if remaining <= 0:

@@ -704,3 +704,35 @@ def test_a_reading_loaded_in_exponent_form_is_read_as_its_value(uow):
     assert read(Decimal("1E+2"), 1) == "baseline"
     assert read(Decimal("1.1E+2"), 2) == "recorded"
     assert [m["last_reading"] for m in uow.rows(orm.meters)] == ["110"]
+
+
+def test_a_buyback_below_the_cancelled_balance_leaves_the_rest_owed_on_an_invoice(uow, clock):
+    admit(uow)
+    clock.set_park_date(2026, 1, 1)
+    allocate(uow, [unit(tenure="purchase", price=1_000_000, fee=0)])  # 300,000 down
+    claim_id = str(uuid.uuid4())
+    handlers.compute_settlement(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": [{"unit_id": "A-101", "price_fen": 500_000}],
+            "gross_fen": 500_000,
+        },
+        uow,
+    )
+    result = handlers.settle_claim(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": ["A-101"],
+            "gross_fen": 500_000,
+            "net_fen": None,
+            "settled_on": date(2026, 1, 1),
+        },
+        uow,
+    )
+    # 700,000 of instalments cancelled, 500,000 paid back: 200,000 stay owed, and the
+    # down payment of 300,000 is still unpaid
+    assert result["payable_fen"] == 0 and result["still_owed_fen"] == 500_000
+    [shortfall] = [i for i in invoices(uow, "purchase") if i["total_fen"] == 200_000]
+    assert handlers.outstanding(shortfall) == 200_000

@@ -32,6 +32,8 @@ operations = st.lists(
         st.tuples(st.just("waive"), st.integers(0, 20)),
         st.tuples(st.just("service"), st.integers(0, 200_000)),
         st.tuples(st.just("release"), st.just(0)),
+        st.tuples(st.just("purchase"), st.integers(1, 50_000_000)),
+        st.tuples(st.just("buyback"), st.integers(1, 60_000_000)),
     ),
     min_size=1,
     max_size=12,
@@ -128,6 +130,51 @@ def run(uow, clock, step, suspense) -> None:
                 "outcome": "done",
                 "fee_fen": step[1] or None,
                 "claim_id": None,
+            },
+            uow,
+        )
+    elif kind == "purchase" and not uow.rows(orm.instalments):
+        handlers.allocate_units(
+            {
+                "enterprise_id": "ent-1",
+                "contract_id": "C-2",
+                "tenure": "purchase",
+                "lease_start": None,
+                "units": [
+                    {
+                        "unit_id": "P-1",
+                        "area_m2": 300,
+                        "tenure": "purchase",
+                        "price_fen": step[1],
+                        "monthly_rent_fen": None,
+                        "monthly_property_fee_fen": 45_000,
+                        "contract_id": "C-2",
+                    }
+                ],
+            },
+            clock(),
+            uow,
+        )
+    elif kind == "buyback" and uow.rows(orm.instalments) and not uow.rows(orm.settlements):
+        claim_id = str(uuid.uuid4())
+        units = {"unit_id": "P-1", "price_fen": step[1]}
+        handlers.compute_settlement(
+            {
+                "claim_id": claim_id,
+                "enterprise_id": "ent-1",
+                "units": [units],
+                "gross_fen": step[1],
+            },
+            uow,
+        )
+        handlers.settle_claim(
+            {
+                "claim_id": claim_id,
+                "enterprise_id": "ent-1",
+                "units": ["P-1"],
+                "gross_fen": step[1],
+                "net_fen": None,
+                "settled_on": clock().date(),
             },
             uow,
         )
