@@ -1,15 +1,19 @@
 """The SLA timer with two instances on PostgreSQL (``FOR UPDATE SKIP LOCKED``: every
-warning once, never twice), warning → breach → escalation and the automatic close with
+warning once, never twice; a scan skips a row another transaction holds, promptly, and
+takes it once released; the due query is served by ``ix_tickets_next_sla_due_at``), warning → breach → escalation and the automatic close with
 an injected clock; buyback reviews opened, resolved and cancelled; a disabled firm's
 tickets rerouted and its work withdrawn."""
 
+import json
+import re
+import time
 import uuid
 from collections import Counter
 
 import eventlet
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from services.ticketing import handlers
+from services.ticketing import handlers, orm
 from services.ticketing.orm import messaging
 from services.ticketing.tests.service.conftest import PARK
 from tests.support.broker import wait_for
@@ -169,3 +173,67 @@ def test_a_disabled_firms_tickets_are_rerouted_and_its_work_withdrawn(ticketing)
     firms = {f["firm_id"]: f for f in ticketing.rpc("list_firms")}
     assert firms[going.firm_id]["active"] is False
     wait_for(lambda: ticketing.rpc("health"), message="health")
+
+
+def warned(ticketing, ticket_id: str):
+    with ticketing.uow() as uow:
+        return uow.tickets.get(ticket_id).first_response.warned_at
+
+
+def test_a_scan_skips_a_ticket_locked_elsewhere_then_handles_it_once_released(ticketing, clock):
+    handlers.admit_enterprise(admitted("ent-lock"), PARK, ticketing.uow())
+    tickets = open_directly(ticketing, "ent-lock", 3)
+    held = tickets[1]
+    clock.advance(hours=4, minutes=30)  # every first-response clock is past its warning
+    table = orm.tickets
+    with ticketing.database.engine.connect() as other, other.begin():
+        # another transaction (another scanner, a report) holds the row of one due ticket
+        other.execute(select(table.c.ticket_id).where(table.c.ticket_id == held).with_for_update())
+        started = time.monotonic()
+        with eventlet.Timeout(10):  # a scan that waited for the lock would never return
+            scan = handlers.scan_sla(ticketing.uow())
+        assert time.monotonic() - started < 5
+        assert scan.checked == 2 and scan.failed == []
+        assert warned(ticketing, held) is None
+        assert all(warned(ticketing, t) is not None for t in tickets if t != held)
+    # released: the next scan takes it, and only it
+    scan = handlers.scan_sla(ticketing.uow())
+    assert scan.checked == 1 and warned(ticketing, held) is not None
+    assert handlers.scan_sla(ticketing.uow()).checked == 0
+    table = messaging.outbox
+    with ticketing.database.transaction() as session:
+        bodies = (
+            session.execute(select(table.c.body).where(table.c.event_type == "sla_warning"))
+            .scalars()
+            .all()
+        )
+    warnings = [json.loads(body) for body in bodies]
+    assert Counter(w["payload"]["ticket_id"] for w in warnings) == dict.fromkeys(tickets, 1)
+
+
+def test_the_due_query_uses_the_next_sla_due_at_index(ticketing, clock):
+    handlers.admit_enterprise(admitted("ent-explain"), PARK, ticketing.uow())
+    open_directly(ticketing, "ent-explain", 3)
+    captured: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "next_sla_due_at" in statement and "SKIP LOCKED" in statement:
+            captured.append((statement, parameters))
+
+    engine = ticketing.database.engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with ticketing.uow() as uow:
+            uow.tickets.due(clock(), 500)  # the repository's own query, as the scan runs it
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = captured
+    assert "SKIP LOCKED" in statement
+    with engine.connect() as connection, connection.begin():
+        cursor = connection.connection.cursor()
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + statement, parameters)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # the index serves the due condition itself, not just the ordering
+    assert re.search(r"Index (Only )?Scan.* on ix_tickets_next_sla_due_at", plan), plan
+    assert re.search(r"Index Cond: \(next_sla_due_at <= ", plan), plan
