@@ -1,8 +1,9 @@
 """The SLA timer with two instances on PostgreSQL (``FOR UPDATE SKIP LOCKED``: every
 warning once, never twice; a scan skips a row another transaction holds, promptly, and
-takes it once released; the due query is served by ``ix_tickets_next_sla_due_at``), warning → breach → escalation and the automatic close with
-an injected clock; buyback reviews opened, resolved and cancelled; a disabled firm's
-tickets rerouted and its work withdrawn."""
+takes it once released; the due query is served by ``ix_tickets_next_sla_due_at``);
+warning → breach → escalation and the automatic close with an injected clock; buyback
+reviews opened, resolved and cancelled; a disabled firm's tickets rerouted and its work
+withdrawn."""
 
 import json
 import re
