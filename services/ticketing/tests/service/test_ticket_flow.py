@@ -4,12 +4,14 @@ closed; and the ways there: waiting unassigned until a firm is added, a request 
 comes before its enterprise's admission, an environmental review opened by admission."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import nameko
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import select
 
+from services.ticketing import orm
 from services.ticketing.tests.service.conftest import PARK
 from shared.contract import build
 from shared.contract.fields import utc_iso
@@ -172,3 +174,30 @@ def test_a_work_item_for_a_firm_without_a_queue_is_quarantined_and_shown_in_heal
     assert [(h["type"], h["exchange"]) for h in health["quarantined"]] == [
         ("work_assigned", "ticketing.work")
     ], health
+
+
+def test_sla_due_times_across_national_day_as_the_running_service_computes_them(ticketing, clock):
+    """2026's National Day holiday is 10-01..07 and Saturday 10-10 is a 调休 working day
+    (the park's hours 09:00-12:00, 13:00-18:00 Asia/Shanghai; LEGAL-03 answers in 4
+    business hours, warning at 80 %)."""
+    ticketing.start()
+    firm = ticketing.add_firm("law", skills=("labour_law", "mediation"))
+    enterprise_id = ticketing.admit()
+    expected = [
+        # opened Wed 09-30 16:00: 2 h that day, none 10-01..07, 2 h on Thu 10-08
+        (datetime(2026, 9, 30, 8, 0, tzinfo=UTC), "2026-10-08T03:00:00Z", "2026-10-08T02:12:00Z"),
+        # opened Fri 10-09 16:00: 2 h that day, 2 h on the make-up Saturday 10-10
+        (datetime(2026, 10, 9, 8, 0, tzinfo=UTC), "2026-10-10T03:00:00Z", "2026-10-10T02:12:00Z"),
+    ]
+    for opened_at, first_response_due, warning_due in expected:
+        clock.now = opened_at
+        request = ticketing.request(enterprise_id)
+        ticket_id = ticketing.ticket_of_request(request["request_id"])
+        item = ticketing.wait_for_work(firm, "work_assigned", ticket_id)
+        assert item["payload"]["first_response_due_at"] == first_response_due
+        table = orm.tickets
+        with ticketing.database.transaction() as session:
+            due = session.execute(
+                select(table.c.next_sla_due_at).where(table.c.ticket_id == ticket_id)
+            ).scalar_one()
+        assert utc_iso(due) == warning_due  # what the SLA scan is indexed on
