@@ -736,3 +736,21 @@ def test_a_buyback_below_the_cancelled_balance_leaves_the_rest_owed_on_an_invoic
     assert result["payable_fen"] == 0 and result["still_owed_fen"] == 500_000
     [shortfall] = [i for i in invoices(uow, "purchase") if i["total_fen"] == 200_000]
     assert handlers.outstanding(shortfall) == 200_000
+
+
+def test_a_release_before_its_allocation_is_retried_and_reserved_units_are_ignored(uow):
+    admit(uow)
+    release = {
+        "units": ["A-101"],
+        "reason": "lease_ended",
+        "application_id": None,
+        "enterprise_id": "ent-1",
+    }
+    with pytest.raises(NotYetApplicable):
+        handlers.release_units(release, uow.clock(), uow)
+    # units only reserved (the application was rejected): nothing was ever billed
+    assert (
+        handlers.release_units({**release, "reason": "application_rejected"}, uow.clock(), uow)
+        == []
+    )
+    assert handlers.release_units({**release, "enterprise_id": None}, uow.clock(), uow) == []
