@@ -6,7 +6,9 @@ A report is applied only when its verified sender — the AMQP ``user_id``
 in this order (the first that fails decides):
 
 1. **Sender** — no ``user_id``, or one that is not ``firm-<id>``: refused,
-   ``missing_sender``, a *security* refusal.
+   ``missing_sender``, a *security* refusal. Over the broker the shared consumer's
+   sender check (``shared.messaging.senders``) refuses such a report first, and logs
+   that ``security_event``; this check is the second line.
 2. **Relationship** — a firm that never held the ticket: ``not_assignee``, a
    *security* refusal (it never changes the ticket, and tells the sender nothing about
    the ticket's state). A firm that held it once: ``firm_declined`` (it declined it) or
