@@ -6,8 +6,9 @@ park file, ``shared.payloads`` for event payloads) and itself — never the laye
 it (handlers, repository, orm, service, unit of work); see ``services/README.md``,
 checked by ``tests/unit/test_layering.py``. Time arrives as an aware UTC ``now``
 argument, ids from an injected factory, and the business calendar as a
-``deadline_for(now, business_days)`` callable, so tests control all three. Aggregates record what happened in their
-``events`` list; the service layer writes those to the outbox in the same transaction.
+``deadline_for(now, business_days)`` callable, so tests control all three. Aggregates
+record what happened in their ``events`` list; the service layer writes those to the
+outbox in the same transaction.
 
 The model lives in one module per idea (import each from its own module):
 
