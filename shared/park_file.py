@@ -22,6 +22,7 @@ new service moves its name from the one to the other when it starts reading its 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ OPTIONAL_PARK_KEYS = ("custom_units",)
 READ_SECTIONS = ("onboarding", "ticketing", "billing")
 DECLARED_SECTIONS = ("buyback",)
 SECTIONS = READ_SECTIONS + DECLARED_SECTIONS
+PARK_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,27 @@ def read_park_file(reader: NodeReader, root: yaml.Node) -> ParkFile | None:
             reader.problem(sections[name], name, "must be a mapping")
     description = {key: node for key, node in keys.items() if key not in SECTIONS}
     return ParkFile(description=description, sections=sections)
+
+
+@dataclass(frozen=True)
+class ServiceSection:
+    """What a service's reader starts from: the park id and its own section (or None)."""
+
+    park_id: str | None
+    node: yaml.Node | None
+
+
+def read_service_section(
+    reader: NodeReader, root: yaml.Node, service: str
+) -> ServiceSection | None:
+    """The park id and ``service``'s section of a park file; faults go to ``reader.problems``.
+
+    Returns ``None`` when the file has no usable top level or no ``park:`` description;
+    the park id is ``None`` when it is missing or invalid (already reported).
+    """
+    park_file = read_park_file(reader, root)
+    if park_file is None or "park" not in park_file.description:
+        return None
+    header = reader.mapping(park_file.description["park"], "park", ["id"], ["name", "district"])
+    park_id = reader.string(header["id"], "park.id", PARK_ID) if header and "id" in header else None
+    return ServiceSection(park_id, park_file.section(service))

@@ -51,7 +51,7 @@ from types import MappingProxyType
 import yaml
 
 from services.billing.domain.vat import DEFAULT_VAT_RATES, Category
-from shared.park_file import read_park_file
+from shared.park_file import read_service_section
 from shared.yaml_nodes import NodeReader, YamlFileError, compose
 
 __all__ = [
@@ -88,7 +88,6 @@ _KEYS = (
     "billing_day",
 )
 _DECIMAL = re.compile(r"(0|[1-9][0-9]{0,8})(\.[0-9]+)?")
-_PARK_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _SCALAR_TAGS = ("str", "int", "float")
 
 
@@ -256,14 +255,10 @@ def parse_billing_policy(text: str, source: str = "<park file>") -> BillingPolic
 
 class _PolicyReader(NodeReader):
     def policy(self, root: yaml.Node) -> BillingPolicy | None:
-        park_file = read_park_file(self, root)
-        if park_file is None or "park" not in park_file.description:
+        found = read_service_section(self, root, SECTION)
+        if found is None:
             return None
-        header = self.mapping(park_file.description["park"], "park", ["id"], ["name", "district"])
-        park_id = (
-            self.string(header["id"], "park.id", _PARK_ID) if header and "id" in header else None
-        )
-        section = park_file.section(SECTION)
+        park_id, section = found.park_id, found.node
         if section is None:
             return None if self.problems or park_id is None else BillingPolicy(park_id=park_id)
         keys = self.mapping(section, SECTION, [], _KEYS)

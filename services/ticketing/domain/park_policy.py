@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from shared.park_file import read_park_file
+from shared.park_file import read_service_section
 from shared.yaml_nodes import NodeReader, YamlFileError, compose
 
 __all__ = [
@@ -50,7 +50,6 @@ MAX_CLOSE_AFTER_BUSINESS_DAYS = 30
 _KEYS = ("business_hours", "close_after_business_days", "sla_warning_ratio")
 _WINDOW = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])")
 _RATIO = re.compile(r"0\.[0-9]{1,3}")
-_PARK_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -151,14 +150,10 @@ def parse_ticketing_policy(text: str, source: str = "<park file>") -> TicketingP
 
 class _PolicyReader(NodeReader):
     def policy(self, root: yaml.Node) -> TicketingPolicy | None:
-        park_file = read_park_file(self, root)
-        if park_file is None or "park" not in park_file.description:
+        found = read_service_section(self, root, SECTION)
+        if found is None:
             return None
-        header = self.mapping(park_file.description["park"], "park", ["id"], ["name", "district"])
-        park_id = (
-            self.string(header["id"], "park.id", _PARK_ID) if header and "id" in header else None
-        )
-        section = park_file.section(SECTION)
+        park_id, section = found.park_id, found.node
         if section is None:
             return None if self.problems else TicketingPolicy(park_id)
         keys = self.mapping(section, SECTION, [], _KEYS)
