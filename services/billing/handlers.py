@@ -41,6 +41,7 @@ from services.billing.domain.charges import (
 )
 from services.billing.domain.errors import NotYetApplicable
 from services.billing.domain.errors import Refused as DomainRefused
+from services.billing.domain.invoices import Invoice, InvoiceLine, InvoiceStatus, credit_lines
 from services.billing.domain.proration import Month
 from services.billing.domain.terms import BillingTerms
 from services.billing.domain.vat import Category, late_fee_rate, tax_included
@@ -438,13 +439,14 @@ def _credit_released_days(uow, account: Row, ended: list[Row], on: date) -> None
                     rent_charge(unit, month) if kind == "rent" else _property_fee(unit, row, month)
                 )
                 kept = charge.total_fen if charge is not None else 0
-                difference = billed["total_fen"] - kept
+                # never more than an earlier credit (an operator's) left on the line
+                difference = min(billed["total_fen"] - kept, _left_on_line(uow, invoice, index))
                 if difference > 0:
                     _credit_note(
                         uow,
                         account,
                         invoice,
-                        [credit_line(invoice, index, difference)],
+                        _credit_lines(uow, invoice, difference, {index: difference}),
                         f"unit {unit.unit_id} not held from {row['end_on']}",
                         None,
                         on,
@@ -749,19 +751,80 @@ def match_payment(bank_txn_id: str, enterprise_id: str, operator: str, reason: s
 # -- credit notes and waivers ------------------------------------------------------------
 
 
-def credit_line(invoice: Row, index: int, amount_fen: int) -> dict:
-    """What a credit note takes off line ``index`` of ``invoice``: ``amount_fen`` with its
-    tax split at the line's rate (all the line's tax when it takes the whole line)."""
-    line = invoice["lines"][index]
-    rate = Decimal(line["tax_rate"])
-    whole = amount_fen == line["total_fen"]
-    return {
-        "line_index": index,
-        "category": line["category"],
-        "total_fen": amount_fen,
-        "tax_rate": line["tax_rate"],
-        "tax_fen": line["tax_fen"] if whole else tax_included(amount_fen, rate),
-    }
+def _credited(uow, invoice: Row) -> Invoice:
+    """``invoice`` as the domain sees it, with what its credit notes took off each line:
+    the domain's :func:`credit_lines` caps every credit by what is left on its line."""
+    credited = Invoice(
+        invoice_id=invoice["invoice_id"],
+        enterprise_id=invoice["enterprise_id"],
+        uscc=invoice["uscc"],
+        number=invoice["number"],
+        status=InvoiceStatus.ISSUED,
+        lines=tuple(
+            InvoiceLine(
+                category=Category(line["category"]),
+                description=line.get("description", ""),
+                quantity=str(line.get("quantity", "1")),
+                unit_price_fen=line.get("unit_price_fen", line["total_fen"]),
+                total_fen=line["total_fen"],
+                vat_rate=line["tax_rate"],
+                tax_fen=line["tax_fen"],
+                source=line.get("source", ""),
+            )
+            for line in invoice["lines"]
+        ),
+    )
+    for note in uow.billing.credit_notes(invoice["enterprise_id"]):
+        if note["invoice_id"] != invoice["invoice_id"]:
+            continue
+        credited.credited_fen += note["amount_fen"]
+        for line in note["lines"] or _legacy_split(credited, note):
+            credited.credited_per_line[line["line_index"]] += line["total_fen"]
+            credited.credited_tax_per_line[line["line_index"]] += line["tax_fen"]
+    return credited
+
+
+def _legacy_split(credited: Invoice, note: Row) -> list[dict]:
+    """A note issued before notes kept their lines (revision 0004): split as it was
+    then, largest line first, each capped by what is left on it."""
+    split, left, tax_left = [], note["amount_fen"], note["tax_fen"]
+    order = sorted(range(len(credited.lines)), key=lambda i: -credited.lines[i].total_fen)
+    for index in order:
+        take = min(left, credited.lines[index].total_fen - credited.credited_per_line[index])
+        if take > 0:
+            left -= take
+            rate = Decimal(credited.lines[index].vat_rate)
+            tax = tax_left if left == 0 else tax_included(take, rate)
+            tax_left -= tax
+            split.append({"line_index": index, "total_fen": take, "tax_fen": tax})
+    return split
+
+
+def _left_on_line(uow, invoice: Row, index: int) -> int:
+    credited = _credited(uow, invoice)
+    return credited.lines[index].total_fen - credited.credited_per_line[index]
+
+
+def _credit_lines(
+    uow, invoice: Row, amount_fen: int, line_amounts: dict[int, int] | None = None
+) -> list[dict]:
+    """The lines of a credit note of ``amount_fen`` on ``invoice`` by the domain's rule:
+    none takes more than is left on its line, and the one that exhausts a line carries
+    exactly its remaining tax."""
+    try:
+        lines = credit_lines(_credited(uow, invoice), amount_fen, line_amounts)
+    except DomainRefused as refused:
+        raise Refused(refused.message, refused.reason) from None
+    return [
+        {
+            "line_index": line.line_index,
+            "category": str(line.category),
+            "total_fen": line.total_fen,
+            "tax_rate": line.vat_rate,
+            "tax_fen": line.tax_fen,
+        }
+        for line in lines
+    ]
 
 
 def _credit_note(
@@ -780,6 +843,7 @@ def _credit_note(
         "reason": reason,
         "operator": by or "billing",
         "issued_at": uow.clock(),
+        "lines": lines,
     }
     uow.billing.add_credit_note(**note)
     reduces = min(total, outstanding(invoice))
@@ -821,39 +885,17 @@ def _credit_note(
     return note
 
 
-def _credited_so_far(uow, invoice: Row) -> int:
-    return sum(
-        n["amount_fen"]
-        for n in uow.billing.credit_notes(invoice["enterprise_id"])
-        if n["invoice_id"] == invoice["invoice_id"]
-    )
-
-
 def issue_credit_note(invoice_id: str, amount_fen: int, reason: str, operator: str, uow) -> dict:
     """An operator's correction of an issued invoice (never edited): a credit note of
-    ``amount_fen`` taken off its lines largest first, each taxed at its line's rate
-    (audited)."""
+    ``amount_fen`` taken off what is left on its lines, in order, each taxed at its line's
+    rate (audited)."""
     with uow:
         found = uow.billing.invoice(invoice_id)
         if found is None:
             raise NotFound(f"no invoice {invoice_id}")
         account = uow.billing.account(found["enterprise_id"], lock=True)
         invoice = uow.billing.invoice(invoice_id, lock=True)
-        left = invoice["total_fen"] - _credited_so_far(uow, invoice)
-        if amount_fen > left:
-            raise Refused(
-                f"{amount_fen} fen is more than the {left} fen not yet credited on "
-                f"{invoice['number']}",
-                "credit_exceeds_invoice",
-            )
-        lines, left_to_credit = [], amount_fen
-        for index, line in sorted(
-            enumerate(invoice["lines"]), key=lambda pair: -pair[1]["total_fen"]
-        ):
-            take = min(left_to_credit, line["total_fen"])
-            if take > 0:
-                lines.append(credit_line(invoice, index, take))
-                left_to_credit -= take
+        lines = _credit_lines(uow, invoice, amount_fen)
         on = _today(uow)
         note = _credit_note(uow, account, invoice, lines, reason, operator, on)
         uow.billing.audit(
@@ -892,16 +934,19 @@ def waive_late_fee(invoice_id: str, operator: str, reason: str, uow) -> dict:
                 for i, line in enumerate(billed["lines"])
                 if line["source"] == f"late_fee:{fee['late_fee_id']}"
             )
+            take = min(fee["amount_fen"], _left_on_line(uow, billed, index))
+            if take <= 0:
+                continue  # an operator already credited the fee's line
             _credit_note(
                 uow,
                 account,
                 billed,
-                [credit_line(billed, index, fee["amount_fen"])],
+                _credit_lines(uow, billed, take, {index: take}),
                 f"late fee waived: {reason}",
                 operator,
                 on,
             )
-            credited += fee["amount_fen"]
+            credited += take
         uow.emit(
             "late_fee_waived",
             {

@@ -170,6 +170,10 @@ credit_notes = Table(
     Column("reason", Text, nullable=False),
     Column("operator", String(100), nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
+    # what it took off each invoice line (line_index, total_fen, tax_fen, ...), so that
+    # later credits are capped by what is left on each line; NULL for notes issued
+    # before it was kept (revision 0004)
+    Column("lines", JSON, nullable=True),
 )
 
 audit = Table(

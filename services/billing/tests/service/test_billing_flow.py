@@ -368,3 +368,40 @@ def test_overdue_late_fee_waiver_credit_note_and_reports_over_rpc(billing, clock
     assert not any(i["kind"] == "late_fee" for i in open_.values())  # waived: credited
     revenue = billing.rpc("revenue", PARK, 2026)
     assert revenue["by_category"]["rent"]["2026-03"] == 450_000 - 37_156
+
+
+def test_a_release_after_an_operator_credit_never_credits_more_than_the_invoice(billing, clock):
+    billing.start()
+    enterprise = f"ent-{uuid.uuid4().hex[:6]}"
+    billing.admit(enterprise)
+    billing.allocate(enterprise, [lease_unit("R-1")], "lease", lease_start="2026-11-01")
+    wait_for(lambda: holds(billing, enterprise), message="the lease held")
+    clock.park_day(2026, 11, 1)
+    billing.rpc("run_billing_cycle")
+    issued = billing.wait_for_event("invoice_issued", 2, enterprise_id=enterprise)
+    rent = next(p for p in issued if p["total_fen"] == 450_000)
+    billing.rpc("issue_credit_note", rent["invoice_id"], 400_000, "wrong area", "op-li")
+
+    clock.park_day(2026, 11, 16)
+    billing.send(
+        billing.envelope(
+            "onboarding",
+            "units_released",
+            {
+                "units": ["R-1"],
+                "reason": "lease_ended",
+                "application_id": None,
+                "enterprise_id": enterprise,
+            },
+        )
+    )
+    # the release credits the 50,000 left on the rent line (and 15/30 of the fee)
+    billing.wait_for_event("credit_note_issued", 3, enterprise_id=enterprise)
+    credited = [
+        n["amount_fen"]
+        for n in billing.events_where("credit_note_issued", invoice_id=rent["invoice_id"])
+    ]
+    assert sorted(credited) == [50_000, 400_000]
+    assert billing.events_where("credit_balance_changed", enterprise_id=enterprise) == []
+    revenue = billing.rpc("revenue", PARK, 2026)
+    assert revenue["by_category"].get("rent", {}).get("2026-11", 0) == 0

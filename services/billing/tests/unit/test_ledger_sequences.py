@@ -1,7 +1,8 @@
 """The ledger invariant after randomised sequences of billing operations (hypothesis):
 the trial balance is zero, and the ledger agrees with the documents — receivables are
 what the invoices still owe, customer credit is the accounts' credit balances, suspense
-is the unmatched payments."""
+is the unmatched payments, and revenue and VAT payable are the invoiced lines less the
+credit-note lines (never a debit balance: no credit takes more than is left on a line)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import contextlib
 import os
 import tempfile
 import uuid
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +34,8 @@ operations = st.lists(
         st.tuples(st.just("waive"), st.integers(0, 20)),
         st.tuples(st.just("service"), st.integers(0, 200_000)),
         st.tuples(st.just("release"), st.just(0)),
+        # an operator's credit on this month's rent, then the unit released days later
+        st.tuples(st.just("credit_then_release"), st.integers(1, 450_000), st.integers(0, 27)),
         st.tuples(st.just("purchase"), st.integers(1, 50_000_000)),
         st.tuples(st.just("buyback"), st.integers(1, 60_000_000)),
     ),
@@ -50,6 +54,36 @@ def check(uow) -> None:
     assert accounts.get("customer_credit", 0) == -credit
     suspense = sum(p["amount_fen"] for p in uow.rows(orm.payments) if p["status"] == "suspense")
     assert accounts.get("suspense", 0) == -suspense
+    check_revenue_and_vat(uow, accounts)
+
+
+def check_revenue_and_vat(uow, accounts: dict) -> None:
+    expected: dict[str, int] = defaultdict(int)
+    credited: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for invoice in uow.rows(orm.invoices):
+        for line in invoice["lines"]:
+            net = line["total_fen"] - line["tax_fen"] - line.get("payable_fen", 0)
+            expected[f"revenue:{line['category']}"] -= net
+            expected["vat_payable"] -= line["tax_fen"]
+    lines_of = {i["invoice_id"]: i["lines"] for i in uow.rows(orm.invoices)}
+    for note in uow.rows(orm.credit_notes):
+        for line in note["lines"]:
+            expected[f"revenue:{line['category']}"] += line["total_fen"] - line["tax_fen"]
+            expected["vat_payable"] += line["tax_fen"]
+            taken = credited[note["invoice_id"], line["line_index"]]
+            taken[0] += line["total_fen"]
+            taken[1] += line["tax_fen"]
+    for (invoice_id, index), (total, tax) in credited.items():
+        line = lines_of[invoice_id][index]
+        assert total <= line["total_fen"] and tax <= line["tax_fen"], (line, total, tax)
+    for name, balance in expected.items():
+        assert accounts.get(name, 0) == balance, (name, accounts)
+    for name, balance in accounts.items():
+        # revenue:service is left out: a credit on a service line takes back its whole
+        # net, the firm's payable included (an open question: see
+        # test_handlers.test_crediting_a_service_line_leaves_no_debit_revenue)
+        if (name.startswith("revenue:") and name != "revenue:service") or name == "vat_payable":
+            assert balance <= 0, (name, accounts)
 
 
 @settings(
@@ -178,17 +212,28 @@ def run(uow, clock, step, suspense) -> None:
             },
             uow,
         )
+    elif kind == "credit_then_release":
+        rents = [i for i in invoices if i["kind"] == "rent"]
+        if rents:
+            with contextlib.suppress(Refused):
+                handlers.issue_credit_note(rents[-1]["invoice_id"], step[1], "fix", "op", uow)
+        clock.advance(days=step[2])
+        release(uow, clock)
     elif kind == "release":
-        handlers.release_units(
-            {
-                "units": ["A-101"],
-                "reason": "lease_ended",
-                "application_id": None,
-                "enterprise_id": "ent-1",
-            },
-            clock(),
-            uow,
-        )
+        release(uow, clock)
+
+
+def release(uow, clock) -> None:
+    handlers.release_units(
+        {
+            "units": ["A-101"],
+            "reason": "lease_ended",
+            "application_id": None,
+            "enterprise_id": "ent-1",
+        },
+        clock(),
+        uow,
+    )
 
 
 def payment(clock, amount, uscc, reference) -> dict:
