@@ -1,0 +1,290 @@
+"""What every use case shares: park dates, invoice lines, ledger postings, issuing an
+invoice (numbered, posted, announced, paid from the credit balance at once)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.billing.domain.charges import (
+    Charge,
+    HeldUnit,
+)
+from services.billing.domain.errors import NotYetApplicable
+from services.billing.domain.terms import BillingTerms
+from services.billing.domain.vat import Category, tax_included
+from services.billing.repository import Row
+from shared.clock import as_utc
+from shared.messaging.errors import MalformedMessage
+
+PARK_TZ = ZoneInfo("Asia/Shanghai")
+#: How many months back a pass still bills rent and property fees no pass billed.
+CATCH_UP_MONTHS = 12
+#: The kinds of invoice the cycle issues, in the order it issues them; each (account,
+#: period, kind, reference) is issued at most once.
+KINDS = ("purchase", "rent", "property_fee", "utilities", "service", "late_fee")
+
+
+class PaymentConflict(MalformedMessage):
+    """A ``bank_txn_id`` already applied arrived again with other content: refused
+    (dead-lettered with ``conflicting_duplicate``); the first payment stands."""
+
+
+def park_date(instant: datetime) -> date:
+    return as_utc(instant).astimezone(PARK_TZ).date()
+
+
+def _today(uow) -> date:
+    return park_date(uow.clock())
+
+
+def _date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _instant(value) -> datetime:
+    return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
+
+
+def outstanding(invoice: Row) -> int:
+    return invoice["total_fen"] - invoice["paid_fen"] - invoice["credited_fen"]
+
+
+# -- lines and the ledger ---------------------------------------------------------------
+
+PUBLIC_LINE_FIELDS = (
+    "category",
+    "description",
+    "quantity",
+    "unit_price_fen",
+    "total_fen",
+    "tax_rate",
+    "tax_fen",
+)
+
+
+def line_of(charge: Charge, rate: Decimal, **extra) -> dict[str, Any]:
+    """An invoice line (the contract's fields, plus ``source`` and extras kept in the
+    store): the charge's tax-inclusive total with its VAT split out."""
+    return {
+        "category": str(charge.category),
+        "description": charge.description
+        + (f" ({charge.proration} days)" if charge.proration else ""),
+        "quantity": str(charge.quantity),
+        "unit_price_fen": charge.unit_price_fen,
+        "total_fen": charge.total_fen,
+        "tax_rate": str(rate),
+        "tax_fen": tax_included(charge.total_fen, rate),
+        "source": charge.source,
+        **extra,
+    }
+
+
+def public_line(line: dict) -> dict:
+    return {key: line[key] for key in PUBLIC_LINE_FIELDS}
+
+
+def post(uow, memo: str, entries: Iterable[tuple[str, int]], *, account: Row, on: date) -> None:
+    """Post balanced entries (debit > 0, credit < 0); zero amounts are dropped."""
+    rows = [
+        {
+            "posting_id": memo.split(" ")[0] + ":" + uow.new_id(),
+            "account": name,
+            "amount_fen": amount,
+            "enterprise_id": account["enterprise_id"],
+            "park_id": account["park_id"],
+            "memo": memo,
+            "posted_on": on,
+        }
+        for name, amount in entries
+        if amount != 0
+    ]
+    if sum(row["amount_fen"] for row in rows) != 0:
+        raise AssertionError(
+            f"unbalanced posting {memo}: {[(r['account'], r['amount_fen']) for r in rows]}"
+        )
+    if rows:
+        uow.billing.post(rows)
+
+
+def _revenue_entries(lines: list[dict], sign: int) -> list[tuple[str, int]]:
+    """Credits (sign −1) or debits (+1) of revenue and VAT for ``lines``; a service line's
+    firm payable goes to ``firm_payables``, the rest of it is the park's commission."""
+    entries = []
+    for line in lines:
+        payable = line.get("payable_fen", 0)
+        net = line["total_fen"] - line["tax_fen"] - payable
+        entries.append((f"revenue:{line['category']}", sign * net))
+        entries.append(("vat_payable", sign * line["tax_fen"]))
+        if payable:
+            entries.append(("firm_payables", sign * payable))
+    return entries
+
+
+def _number(uow, account: Row, terms: BillingTerms, on: date) -> str:
+    sequence = uow.billing.next_number(account["park_id"] or "", on.year)
+    return f"{terms.invoice_prefix}-{on.year}-{sequence:06d}"
+
+
+# -- issuing -------------------------------------------------------------------------
+
+
+def issue_key(enterprise_id: str, period: str, kind: str, reference: str = "") -> str:
+    return f"{enterprise_id}|{period}|{kind}|{reference}"
+
+
+def issue_invoice(
+    uow, account: Row, kind: str, period: str, lines: list[dict], on: date, reference: str = ""
+) -> Row | None:
+    """Number, store, post and announce an invoice; None if its key was issued already
+    (or it has nothing to charge). The enterprise's credit balance pays it at once."""
+    key = issue_key(account["enterprise_id"], period, kind, reference)
+    total = sum(line["total_fen"] for line in lines)
+    if total <= 0 or uow.billing.issue_key_taken(key):
+        return None
+    terms = uow.rules.terms(account["park_id"])
+    invoice = {
+        "invoice_id": str(uuid.uuid4()),
+        "number": _number(uow, account, terms, on),
+        "park_id": account["park_id"],
+        "enterprise_id": account["enterprise_id"],
+        "uscc": account["uscc"],
+        "kind": kind,
+        "period": period,
+        "issue_key": key,
+        "lines": lines,
+        "total_fen": total,
+        "tax_fen": sum(line["tax_fen"] for line in lines),
+        "paid_fen": 0,
+        "credited_fen": 0,
+        "issued_on": on,
+        "due_on": on + timedelta(days=terms.payment_due_days),
+        "overdue": False,
+        "late_fee_through": None,
+        "late_fees_fen": 0,
+        "late_fee_waived": False,
+        "issued_at": uow.clock(),
+    }
+    uow.billing.add_invoice(**invoice)
+    post(
+        uow,
+        f"invoice {invoice['number']}",
+        [("receivables", total), *_revenue_entries(lines, -1)],
+        account=account,
+        on=on,
+    )
+    uow.emit(
+        "invoice_issued",
+        {
+            "invoice_id": invoice["invoice_id"],
+            "number": invoice["number"],
+            "enterprise_id": account["enterprise_id"],
+            "uscc": account["uscc"],
+            "issued_on": on,
+            "due_on": invoice["due_on"],
+            "total_fen": total,
+            "tax_fen": invoice["tax_fen"],
+            "lines": [public_line(line) for line in lines],
+        },
+        park_id=account["park_id"],
+    )
+    _pay_from_credit(uow, account, invoice, on)
+    return invoice
+
+
+def _pay_from_credit(uow, account: Row, invoice: Row, on: date) -> None:
+    credit = uow.billing.account(account["enterprise_id"])["credit_fen"]
+    amount = min(credit, outstanding(invoice))
+    if amount <= 0:
+        return
+    invoice["paid_fen"] += amount
+    uow.billing.update_invoice(invoice["invoice_id"], paid_fen=invoice["paid_fen"])
+    balance = uow.billing.change_credit(account["enterprise_id"], -amount)
+    post(
+        uow,
+        f"credit {invoice['number']}",
+        [("customer_credit", amount), ("receivables", -amount)],
+        account=account,
+        on=on,
+    )
+    uow.emit(
+        "credit_applied",
+        {
+            "invoice_id": invoice["invoice_id"],
+            "number": invoice["number"],
+            "enterprise_id": account["enterprise_id"],
+            "amount_fen": amount,
+            "credit_balance_fen": balance,
+        },
+        park_id=account["park_id"],
+    )
+    if outstanding(invoice) == 0:
+        _announce_paid(uow, account, invoice, on)
+
+
+def _announce_paid(uow, account: Row, invoice: Row, on: date) -> None:
+    uow.emit(
+        "invoice_paid",
+        {
+            "invoice_id": invoice["invoice_id"],
+            "number": invoice["number"],
+            "enterprise_id": account["enterprise_id"],
+            "paid_on": on,
+        },
+        park_id=account["park_id"],
+    )
+
+
+def _account_or_wait(uow, enterprise_id: str) -> Row:
+    account = uow.billing.account(enterprise_id, lock=True)
+    if account is None:
+        raise NotYetApplicable(f"no account for enterprise {enterprise_id} yet")
+    return account
+
+
+def _held_unit(row: Row) -> HeldUnit:
+    return HeldUnit(
+        unit_id=row["unit_id"],
+        tenure=row["tenure"],
+        area_m2=str(row["area_m2"]),
+        held_from=row["start_on"],
+        price_fen=row["price_fen"],
+        monthly_rent_fen=row["monthly_rent_fen"],
+        contract_id=row["contract_id"],
+        released_on=row["end_on"],
+    )
+
+
+def _service_line(charge: Row, terms: BillingTerms) -> dict:
+    """The invoice line of a paid service (its firm's payable kept for the ledger)."""
+    return line_of(
+        Charge(
+            category=Category.SERVICE,
+            description=charge["description"],
+            quantity="1",
+            unit_price_fen=charge["amount_fen"],
+            total_fen=charge["amount_fen"],
+            source=charge["source_key"],
+        ),
+        terms.vat_rates[Category.SERVICE],
+        payable_fen=charge["payable_fen"],
+        firm_id=charge["firm_id"],
+    )
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items() if k != "issue_key"}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
