@@ -198,7 +198,7 @@ class Account:
         for unit in self.units:  # from the allocation month: a month missed is caught up
             billed = Month.of(unit.held_from)
             while billed <= month:
-                fee = property_fee_charge(unit, billed, terms.property_fee_fen_per_m2)
+                fee = property_fee_charge(unit, billed)
                 charges += [c for c in (rent_charge(unit, billed), fee) if c]
                 billed = billed.plus(1)
         charges += self.pending_charges

@@ -11,9 +11,11 @@ key is never invoiced twice — the account checks it). Each rounding is explici
   month. Example: 96,000,000 at 30 % → 28,800,000 down, 6 × 11,200,000.
 - **Rent** (:func:`rent_charge`): leased units, monthly in advance (the cycle for month
   *M* bills *M*), prorated by day (:mod:`.proration`).
-- **Property fee** (:func:`property_fee_charge`): every held unit,
-  ``round_half_up(fee_per_m² × area × days_held / days_in_month)`` — one rounding per
-  line. 300 m² × 150 fen = 45,000 fen for a full month.
+- **Property fee** (:func:`property_fee_charge`): every held unit, at the unit's own
+  monthly fee from ``units_allocated`` (``monthly_property_fee_fen``: the park's per-m²
+  price × the unit's area, set by the park's policy in onboarding), prorated
+  ``round_half_up(monthly_fee × days_held / days_in_month)`` — one rounding per line.
+  300 m² × 150 fen = 45,000 fen for a full month; 15 of 30 days = 22,500.
 - **Utilities** (:class:`MeterState`, :func:`record_reading`, :func:`utility_charge`):
   readings are decimal strings. The meter keeps its latest accepted reading and the
   reading up to which it was last billed; a cycle bills ``round_half_up((latest − billed)
@@ -95,9 +97,12 @@ class HeldUnit:
     monthly_rent_fen: int | None = None
     contract_id: str | None = None
     released_on: date | None = None
+    monthly_property_fee_fen: int = 0
 
     def __post_init__(self) -> None:
         self.tenure = Tenure(self.tenure)
+        if require_fen(self.monthly_property_fee_fen) < 0:
+            raise ValueError("monthly_property_fee_fen must not be negative")
         try:
             area = Decimal(self.area_m2)
         except (InvalidOperation, TypeError):
@@ -181,20 +186,25 @@ def rent_charge(unit: HeldUnit, month: Month) -> Charge | None:
     )
 
 
-def property_fee_charge(unit: HeldUnit, month: Month, fee_per_m2_fen: int) -> Charge | None:
-    """The month's property fee for any held unit (prorated), or None (not held)."""
+def property_fee_charge(unit: HeldUnit, month: Month) -> Charge | None:
+    """The month's property fee of a held unit at its own monthly fee, prorated by day
+    and rounded once; None if the unit is not held that month or has no fee. The line
+    shows area × price per m² when the fee divides the area exactly, else 1 × the fee."""
     days = unit.held_in(month)
-    if days == 0:
+    monthly = unit.monthly_property_fee_fen
+    if days == 0 or monthly == 0:
         return None
-    total = round_fen(
-        Decimal(require_fen(fee_per_m2_fen)) * Decimal(unit.area_m2) * days / month.days
-    )
+    per_m2 = Decimal(monthly) / Decimal(unit.area_m2)
+    if per_m2 == per_m2.to_integral_value():
+        quantity, unit_price = unit.area_m2, int(per_m2)
+    else:
+        quantity, unit_price = "1", monthly
     return Charge(
         category=Category.PROPERTY_FEE,
         description=f"unit {unit.unit_id} property fee {month}",
-        quantity=unit.area_m2,
-        unit_price_fen=fee_per_m2_fen,
-        total_fen=total,
+        quantity=quantity,
+        unit_price_fen=unit_price,
+        total_fen=round_fen(Decimal(monthly) * days / month.days),
         source=f"property_fee:{unit.unit_id}:{month}",
         proration=_proration(days, month),
     )

@@ -32,7 +32,6 @@ class BillingTerms:
     - ``water_tariff_fen`` per m³, ``electricity_tariff_fen`` per kWh — an int or a
       Decimal (a published tariff such as 0.6175 CNY/kWh is 61.75 fen: kept exact, the
       charge is rounded once);
-    - ``property_fee_fen_per_m2`` per month;
     - ``service_commission_rate``: the park's share of a firm's fee;
     - ``invoice_prefix``: the park's invoice number prefix (``AUX``).
     """
@@ -46,7 +45,6 @@ class BillingTerms:
     late_fee_cap_ratio: Decimal = Decimal("1")
     water_tariff_fen: int | Decimal = 450
     electricity_tariff_fen: int | Decimal = 85
-    property_fee_fen_per_m2: int = 150
     service_commission_rate: Decimal = Decimal("0.10")
     invoice_prefix: str = "AUX"
 
@@ -74,9 +72,6 @@ class BillingTerms:
                 or value < 0
             ):
                 raise ValueError(f"{name} must be a non-negative int or Decimal of fen")
-        value = self.property_fee_fen_per_m2
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError("property_fee_fen_per_m2 must be a non-negative int of fen")
         from services.billing.domain.invoices import validate_prefix
 
         validate_prefix(self.invoice_prefix)

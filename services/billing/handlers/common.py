@@ -256,6 +256,7 @@ def _held_unit(row: Row) -> HeldUnit:
         monthly_rent_fen=row["monthly_rent_fen"],
         contract_id=row["contract_id"],
         released_on=row["end_on"],
+        monthly_property_fee_fen=row["monthly_property_fee_fen"],
     )
 
 

@@ -13,6 +13,7 @@ import structlog
 from services.billing.domain.charges import (
     Instalment,
     MeterState,
+    property_fee_charge,
     rent_charge,
     utility_charge,
 )
@@ -28,7 +29,6 @@ from services.billing.handlers.common import (
     line_of,
     outstanding,
 )
-from services.billing.handlers.holdings import _property_fee
 from services.billing.handlers.late_fees import _charge_late_fee, _late_fee_lines, accrue
 from services.billing.repository import Row
 
@@ -176,7 +176,7 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
                 return [line_of(c, rate) for c in charges if c is not None], lambda _id: None
 
             def property_fee(rows=rows, billed=billed):
-                charges = [_property_fee(_held_unit(row), row, billed) for row in rows]
+                charges = [property_fee_charge(_held_unit(row), billed) for row in rows]
                 rate = terms.vat_rates[Category.PROPERTY_FEE]
                 return [line_of(c, rate) for c in charges if c is not None], lambda _id: None
 

@@ -5,11 +5,9 @@ units allocated (purchase schedules, the down payment invoiced at once) and rele
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 
 from services.billing.domain.charges import (
-    Charge,
-    HeldUnit,
+    property_fee_charge,
     purchase_schedule,
     rent_charge,
 )
@@ -29,7 +27,6 @@ from services.billing.handlers.common import (
 from services.billing.handlers.credits import _credit_lines, _credit_note, _left_on_line
 from services.billing.repository import Row
 from shared.messaging.errors import MalformedMessage
-from shared.money import round_fen
 
 # -- onboarding: accounts and holdings ---------------------------------------------------
 
@@ -176,7 +173,7 @@ def _credit_released_days(uow, account: Row, ended: list[Row], on: date) -> None
                     continue
                 billed = invoice["lines"][index]
                 charge = (
-                    rent_charge(unit, month) if kind == "rent" else _property_fee(unit, row, month)
+                    rent_charge(unit, month) if kind == "rent" else property_fee_charge(unit, month)
                 )
                 kept = charge.total_fen if charge is not None else 0
                 # never more than an earlier credit (an operator's) left on the line
@@ -194,23 +191,3 @@ def _credit_released_days(uow, account: Row, ended: list[Row], on: date) -> None
             if not found:
                 break
             month = month.plus(1)
-
-
-def _property_fee(unit: HeldUnit, row: Row, month: Month) -> Charge | None:
-    """The property fee of a held unit for ``month``: the unit's own monthly fee from
-    ``units_allocated`` (``monthly_property_fee_fen``), prorated by day."""
-    days = unit.held_in(month)
-    if days == 0:
-        return None
-    monthly = row["monthly_property_fee_fen"]
-    return Charge(
-        category=Category.PROPERTY_FEE,
-        description=f"unit {unit.unit_id} property fee {month}",
-        quantity=str(row["area_m2"]),
-        unit_price_fen=monthly // max(row["area_m2"], 1),
-        total_fen=monthly
-        if days == month.days
-        else round_fen(Decimal(monthly) * days / month.days),
-        source=f"property_fee:{unit.unit_id}:{month}",
-        proration=None if days == month.days else f"{days}/{month.days}",
-    )

@@ -43,6 +43,7 @@ def purchased(unit_id: str = "A-101", held_from: date = date(2026, 1, 5)) -> Hel
         area_m2="300",
         held_from=held_from,
         price_fen=96_000_000,
+        monthly_property_fee_fen=45_000,
     )
 
 
@@ -53,6 +54,7 @@ def leased(unit_id: str = "B-201", held_from: date = date(2026, 11, 1)) -> HeldU
         area_m2="300",
         held_from=held_from,
         monthly_rent_fen=450_000,
+        monthly_property_fee_fen=45_000,
     )
 
 

@@ -82,17 +82,28 @@ def test_rent_is_billed_monthly_in_advance_and_prorated_from_allocation():
 def test_a_purchased_unit_pays_no_rent_but_pays_property_fees():
     unit = purchased()
     assert rent_charge(unit, Month(2026, 11)) is None
-    charge = property_fee_charge(unit, Month(2026, 11), TERMS.property_fee_fen_per_m2)
+    charge = property_fee_charge(unit, Month(2026, 11))
     assert (charge.total_fen, charge.quantity, charge.unit_price_fen) == (45_000, "300", 150)
 
 
 def test_property_fee_is_prorated_and_rounded_once_per_line():
     unit = leased(held_from=date(2026, 1, 1))
     unit.area_m2 = "123.45"
+    unit.monthly_property_fee_fen = 18_518  # the contract's fee: 150 × 123.45, in fen
     unit.released_on = date(2026, 2, 11)
-    # 150 × 123.45 × 10 / 28 = 6,613.39… → 6,613 (not 150 × 123.45 rounded first)
-    charge = property_fee_charge(unit, Month(2026, 2), 150)
-    assert (charge.total_fen, charge.proration) == (6_613, "10/28")
+    # 18,518 × 10 / 28 = 6,613.57… → 6,614, rounded once; the line is 1 × the fee
+    charge = property_fee_charge(unit, Month(2026, 2))
+    assert (charge.total_fen, charge.proration) == (6_614, "10/28")
+    assert (charge.quantity, charge.unit_price_fen) == ("1", 18_518)
+
+
+def test_property_fee_is_the_units_own_fee_from_its_allocation_not_a_fixed_rate():
+    unit = purchased()
+    unit.monthly_property_fee_fen = 60_000  # a park charging 200 fen/m² for 300 m²
+    charge = property_fee_charge(unit, Month(2026, 11))
+    assert (charge.total_fen, charge.quantity, charge.unit_price_fen) == (60_000, "300", 200)
+    unit.monthly_property_fee_fen = 0
+    assert property_fee_charge(unit, Month(2026, 11)) is None
 
 
 def meter() -> MeterState:

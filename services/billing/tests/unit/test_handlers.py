@@ -112,6 +112,17 @@ def test_a_lease_from_mid_month_is_billed_rent_and_property_fee_prorated_by_day(
     assert issued[0]["due_on"] == "2026-12-16"
 
 
+def test_the_property_fee_is_the_units_own_fee_from_its_allocation(uow, clock):
+    # the park's policy (onboarding's prices) sets the unit's monthly fee: 200 fen/m² ×
+    # 300 m² = 60,000, not a rate of billing's own; 7 of 30 days = 14,000
+    admit(uow)
+    allocate(uow, [unit(fee=60_000)], on=date(2026, 11, 24))
+    cycle(uow, clock, 2026, 11, 24)
+    [fee] = invoices(uow, "property_fee")
+    [line] = fee["lines"]
+    assert (line["total_fen"], line["quantity"], line["unit_price_fen"]) == (14_000, "300", 200)
+
+
 def test_the_cycle_run_twice_issues_once(uow, clock):
     admit(uow)
     allocate(uow, [unit()], on=date(2026, 11, 1))
