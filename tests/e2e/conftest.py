@@ -4,8 +4,8 @@ together on the test's own vhost and fresh PostgreSQL databases, driven only fro
 * The services run in nameko containers in the test process, each with the test's
   :class:`ParkClock` (so a test can stand on 28 February 2026); for the crash tests the
   buyback service runs instead as an OS process under ``nameko run``
-  (:class:`BuybackProcess`), so ``kill -9`` is a real crash. That process reads the system
-  clock, so a world with it runs every service on the live clock.
+  (:class:`BuybackProcess`), so ``kill -9`` is a real crash; it reads the same clock
+  through the file of ``PARK_CLOCK_FILE`` (shared/clock.py), which the test's clock writes.
 * Every service publishes as ``guest`` (the test fixtures' service user, docs/messaging.md
   §5); every other system publishes as its own broker user: the portal as ``portal``,
   the joint-review departments as ``gov``, the bank as ``bank``, each firm as
@@ -51,6 +51,7 @@ from services.ticketing.domain.firm_directory import Contact, Firm, FirmId
 from services.ticketing.orm import messaging as ticketing_tables
 from services.ticketing.service import TicketingService
 from services.ticketing.unit_of_work import TicketingUnitOfWork
+from shared.clock import CLOCK_FILE_VARIABLE, FileClock
 from shared.contract import build
 from shared.db import Database
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
@@ -94,26 +95,37 @@ def park_noon(year: int, month: int, day: int) -> datetime:
 
 
 class ParkClock:
-    """The one clock every service in the world reads; the test moves it."""
+    """The one clock every service in the world reads; the test moves it. Once
+    :meth:`share` names a file, every move is also written there, for a service process
+    started with ``PARK_CLOCK_FILE`` (shared/clock.py) to read the same time."""
 
     def __init__(self, now: datetime):
-        self.now = now
+        self._now = now
+        self._file: FileClock | None = None
+
+    @property
+    def now(self) -> datetime:
+        return self._now
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        self._now = value
+        if self._file is not None:
+            self._file.set(value)
+
+    def share(self, path: Path) -> Path:
+        self._file = FileClock(path)
+        self._file.set(self._now)
+        return path
 
     def __call__(self) -> datetime:
-        return self.now
+        return self._now
 
     def park_day(self, year: int, month: int, day: int) -> None:
         self.now = park_noon(year, month, day)
 
     def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
-
-
-class LiveClock:
-    """The system clock, for a world whose buyback service is an OS process."""
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC)
+        self.now = self._now + timedelta(**delta)
 
 
 def with_clock(service_cls: type, clock) -> type:
@@ -202,7 +214,10 @@ class Enterprise:
 class BuybackProcess:
     """The buyback service under ``nameko run``; stdout and stderr go to ``log_path``."""
 
-    def __init__(self, config_path: Path, log_path: Path, amqp_uri: str, queues: list[str]):
+    def __init__(
+        self, config_path: Path, log_path: Path, amqp_uri: str, queues: list[str], clock_file: Path
+    ):
+        self.clock_file = clock_file
         self.config_path = config_path
         self.log_path = log_path
         self.amqp_uri = amqp_uri
@@ -224,7 +239,12 @@ class BuybackProcess:
                     "services.buyback.service:BuybackService",
                 ],
                 cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+                env={
+                    **os.environ,
+                    "PYTHONPATH": str(ROOT),
+                    "PYTHONUNBUFFERED": "1",
+                    CLOCK_FILE_VARIABLE: str(self.clock_file),
+                },
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -288,7 +308,7 @@ class ParkWorld:
         self.databases = {s: Database(url) for s, url in self.database_urls.items()}
         self._load_parks()
         self.publishers = {
-            user: EventPublisher(as_user(amqp_uri, user), user)
+            user: EventPublisher(as_user(amqp_uri, user), user, clock=lambda: self.clock())
             for user in ("portal", "gov", "bank", "onboarding")
         }
         self.management = ManagementClient.for_broker(None, BrokerAddress.from_uri(amqp_uri))
@@ -369,7 +389,11 @@ class ParkWorld:
             config_path.write_text(yaml.safe_dump(self.settings()), encoding="utf-8")
             queues = [Subscription(*s).queue for s in PARK_SUBSCRIPTIONS if s[0] == "buyback"]
             self.buyback_process = BuybackProcess(
-                config_path, self.tmp_path / "buyback.log", self.amqp_uri, queues
+                config_path,
+                self.tmp_path / "buyback.log",
+                self.amqp_uri,
+                queues,
+                self.clock.share(self.tmp_path / "clock"),
             )
             self.buyback_process.start()
 
@@ -395,7 +419,9 @@ class ParkWorld:
             self.vhost, user, permissions.configure, permissions.write, permissions.read
         )
         uri = amqp_uri_as(self.amqp_uri, user, password)
-        firm = ResidentFirm(firm_id, kind, uri, EventPublisher(uri, "firms"))
+        firm = ResidentFirm(
+            firm_id, kind, uri, EventPublisher(uri, "firms", clock=lambda: self.clock())
+        )
         self.firms.append(firm)
         ticketing_handlers.register_firm(
             self.ticketing_uow(),
@@ -476,9 +502,29 @@ class ParkWorld:
         )
 
     def request_buyback(self, enterprise: Enterprise, claim_id: str | None = None) -> str:
+        """The portal files a claim (``occurred_at`` on the world's clock)."""
         claim_id = claim_id or str(uuid.uuid4())
         self.publish("portal", "buyback_requested", self.claim_payload(enterprise, claim_id))
         return claim_id
+
+    def add_review_firms(self) -> dict[str, ResidentFirm]:
+        """One legal and one finance firm taking buyback reviews: review → its firm."""
+        return {"legal": self.add_firm("legal"), "finance": self.add_firm("finance")}
+
+    def review_tickets(self, claim_id: str) -> dict[str, str]:
+        """review (``legal`` | ``finance``) → ticket id, once ticketing assigned both."""
+        assigned = self.wait_for("ticketing", "ticket_assigned", 2, claim_id=claim_id)
+        return {e["payload"]["review"]: e["payload"]["ticket_id"] for e in assigned}
+
+    def unit_statuses(self, enterprise: Enterprise) -> dict[str, tuple[str, str | None]]:
+        """unit id → (status, holder) in onboarding's inventory."""
+        found = {}
+        for building in sorted({unit_id.split("-")[0] for unit_id in enterprise.unit_ids}):
+            listing = self.rpc("onboarding", "query_units", PARK, building=building)
+            for unit in listing["units"]:
+                if unit["unit_id"] in enterprise.unit_ids:
+                    found[unit["unit_id"]] = (unit["status"], unit["holder"])
+        return found
 
     @staticmethod
     def claim_payload(enterprise: Enterprise, claim_id: str) -> dict:
