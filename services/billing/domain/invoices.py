@@ -90,6 +90,9 @@ class InvoiceLine:
     source: str
     proration: str | None = None
     ref_invoice_id: str | None = None
+    #: A paid service's line: the firm's share of ``total_fen`` (the park's revenue is
+    #: the rest, net of the line's VAT); 0 on every other line.
+    payable_fen: int = 0
 
     @property
     def net_fen(self) -> int:
@@ -161,6 +164,7 @@ class Invoice:
     overdue_reported: bool = False
     late_fee_through: date | None = None
     late_fee_charged_fen: int = 0
+    late_fee_waived: bool = False
     late_fee_waived_by: str | None = None
     late_fee_waived_reason: str | None = None
     late_fee_waived_at: datetime | None = None

@@ -62,7 +62,7 @@ NOTHING = Accrual(fee_fen=0, days=0, principal_fen=0, capped=False)
 
 def late_fee_accrual(invoice: Invoice, as_of: date, terms: BillingTerms) -> Accrual:
     """The late fee accrued and not yet charged on ``invoice`` up to ``as_of``."""
-    if not invoice.is_overdue(as_of) or invoice.late_fee_waived_at is not None:
+    if not invoice.is_overdue(as_of) or invoice.late_fee_waived:
         return NOTHING
     assert invoice.due_on is not None
     start = max(invoice.due_on, invoice.late_fee_through or invoice.due_on)
@@ -112,8 +112,9 @@ def record_waiver(invoice: Invoice, by: str, reason: str, at: datetime) -> None:
     """An operator waives ``invoice``'s late fees (audited on the invoice)."""
     if not by or not reason.strip() or len(reason) > MAX_REASON:
         raise Refused("invalid_waiver", "a waiver needs an operator and a reason (≤ 500 chars)")
-    if invoice.late_fee_waived_at is not None:
+    if invoice.late_fee_waived:
         raise Refused("already_waived", f"late fees on {invoice.number} are already waived")
+    invoice.late_fee_waived = True
     invoice.late_fee_waived_by = by
     invoice.late_fee_waived_reason = reason
     invoice.late_fee_waived_at = at

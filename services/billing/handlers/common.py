@@ -15,6 +15,7 @@ from services.billing.domain.charges import (
     HeldUnit,
 )
 from services.billing.domain.errors import NotYetApplicable
+from services.billing.domain.invoices import Invoice, InvoiceLine, InvoiceStatus
 from services.billing.domain.terms import BillingTerms
 from services.billing.domain.vat import Category, tax_included
 from services.billing.repository import Row
@@ -52,6 +53,46 @@ def _instant(value) -> datetime:
 
 def outstanding(invoice: Row) -> int:
     return invoice["total_fen"] - invoice["paid_fen"] - invoice["credited_fen"]
+
+
+def invoice_view(row: Row) -> Invoice:
+    """The stored invoice as the domain's :class:`Invoice`, so the domain's rules (late
+    fees, credit lines, netting) apply to it: its lines, what was paid and credited on
+    it, its state, and its late-fee record (through when, how much, waived)."""
+    invoice = Invoice(
+        invoice_id=row["invoice_id"],
+        enterprise_id=row["enterprise_id"],
+        uscc=row["uscc"],
+        number=row["number"],
+        status=InvoiceStatus.ISSUED,
+        issued_on=row["issued_on"],
+        due_on=row["due_on"],
+        paid_fen=row["paid_fen"],
+        credited_fen=row["credited_fen"],
+        overdue_reported=row["overdue"],
+        late_fee_through=row["late_fee_through"],
+        late_fee_charged_fen=row["late_fees_fen"],
+        late_fee_waived=row["late_fee_waived"],
+        lines=tuple(
+            InvoiceLine(
+                category=Category(line["category"]),
+                description=line.get("description", ""),
+                quantity=str(line.get("quantity", "1")),
+                unit_price_fen=line.get("unit_price_fen", line["total_fen"]),
+                total_fen=line["total_fen"],
+                vat_rate=line["tax_rate"],
+                tax_fen=line["tax_fen"],
+                source=line.get("source", ""),
+                payable_fen=line.get("payable_fen", 0),
+            )
+            for line in row["lines"]
+        ),
+    )
+    if outstanding(row) <= 0:
+        invoice.status = InvoiceStatus.PAID
+    elif row["paid_fen"] > 0:
+        invoice.status = InvoiceStatus.PARTIALLY_PAID
+    return invoice
 
 
 # -- lines and the ledger ---------------------------------------------------------------

@@ -7,10 +7,17 @@ from datetime import date
 from decimal import Decimal
 
 from services.billing.domain.errors import Refused as DomainRefused
-from services.billing.domain.invoices import Invoice, InvoiceLine, InvoiceStatus, credit_lines
-from services.billing.domain.vat import Category, tax_included
+from services.billing.domain.invoices import Invoice, credit_lines
+from services.billing.domain.vat import tax_included
 from services.billing.exceptions import NotFound, Refused
-from services.billing.handlers.common import _jsonable, _revenue_entries, _today, outstanding, post
+from services.billing.handlers.common import (
+    _jsonable,
+    _revenue_entries,
+    _today,
+    invoice_view,
+    outstanding,
+    post,
+)
 from services.billing.repository import Row
 
 # -- credit notes and waivers ------------------------------------------------------------
@@ -19,29 +26,14 @@ from services.billing.repository import Row
 def _credited(uow, invoice: Row) -> Invoice:
     """``invoice`` as the domain sees it, with what its credit notes took off each line:
     the domain's :func:`credit_lines` caps every credit by what is left on its line."""
-    credited = Invoice(
-        invoice_id=invoice["invoice_id"],
-        enterprise_id=invoice["enterprise_id"],
-        uscc=invoice["uscc"],
-        number=invoice["number"],
-        status=InvoiceStatus.ISSUED,
-        lines=tuple(
-            InvoiceLine(
-                category=Category(line["category"]),
-                description=line.get("description", ""),
-                quantity=str(line.get("quantity", "1")),
-                unit_price_fen=line.get("unit_price_fen", line["total_fen"]),
-                total_fen=line["total_fen"],
-                vat_rate=line["tax_rate"],
-                tax_fen=line["tax_fen"],
-                source=line.get("source", ""),
-            )
-            for line in invoice["lines"]
-        ),
-    )
-    for note in uow.billing.credit_notes(invoice["enterprise_id"]):
-        if note["invoice_id"] != invoice["invoice_id"]:
-            continue
+    notes = [
+        note
+        for note in uow.billing.credit_notes(invoice["enterprise_id"])
+        if note["invoice_id"] == invoice["invoice_id"]
+    ]
+    credited = invoice_view(invoice)
+    credited.credited_fen = 0
+    for note in notes:
         credited.credited_fen += note["amount_fen"]
         for line in note["lines"] or _legacy_split(credited, note):
             credited.credited_per_line[line["line_index"]] += line["total_fen"]

@@ -10,17 +10,19 @@ from decimal import Decimal
 from services.billing.domain.charges import (
     Charge,
 )
+from services.billing.domain.late_fees import late_fee_accrual
 from services.billing.domain.terms import BillingTerms
 from services.billing.domain.vat import Category, late_fee_rate
-from services.billing.handlers.common import line_of, outstanding
+from services.billing.handlers.common import invoice_view, line_of
 from services.billing.repository import Row
-from shared.money import round_fen
 
 # -- late fees --------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Accrual:
+    """The domain's accrual on a stored invoice (the row it is recorded on)."""
+
     invoice: Row
     principal_fen: int
     days: int
@@ -29,24 +31,15 @@ class Accrual:
 
 
 def accrue(invoice: Row, terms: BillingTerms, on: date) -> Accrual | None:
-    """The late fee accrued on an overdue invoice from the day after its due date (or
-    the last accrual) through ``on``: ``outstanding × daily rate × days``, rounded once;
-    all the invoice's late fees never exceed ``cap × total``. Late-fee invoices and
-    waived invoices accrue nothing (fees do not compound)."""
-    if invoice["kind"] == "late_fee" or invoice["late_fee_waived"]:
+    """The late fee accrued on ``invoice`` through ``on`` and not yet charged, by the
+    domain's rule (:func:`.domain.late_fees.late_fee_accrual`: overdue principal × daily
+    rate × days, rounded once per invoice per cycle, capped at ``cap × principal`` over
+    all the invoice's fees, nothing once waived, never on late fees); None if nothing
+    accrued."""
+    accrual = late_fee_accrual(invoice_view(invoice), on, terms)
+    if accrual.days <= 0:
         return None
-    principal = outstanding(invoice)
-    since = invoice["late_fee_through"] or invoice["due_on"]
-    days = (on - since).days
-    if principal <= 0 or days <= 0 or invoice["due_on"] >= on:
-        return None
-    amount = round_fen(Decimal(principal) * terms.late_fee_daily_rate * days)
-    room = (
-        round_fen(Decimal(invoice["total_fen"]) * terms.late_fee_cap_ratio)
-        - invoice["late_fees_fen"]
-    )
-    capped = amount > room
-    return Accrual(invoice, principal, days, max(0, min(amount, room)), capped)
+    return Accrual(invoice, accrual.principal_fen, accrual.days, accrual.fee_fen, accrual.capped)
 
 
 def _charge_late_fee(uow, account: Row, accrual: Accrual, terms: BillingTerms, on: date):
