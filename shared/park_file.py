@@ -15,7 +15,7 @@ ignored silently), as are repeated keys, each named with its file and line.
 
 Section owners are named here, never imported: ``shared/`` knows no service. A service
 that reads its section is listed in :data:`READ_SECTIONS`; :data:`DECLARED_SECTIONS`
-holds the sections of services not built yet (buyback): a park file
+holds the sections of services not built yet (none now): a park file
 may already carry them, they are checked to be mappings, and nobody reads them yet. A
 new service moves its name from the one to the other when it starts reading its section.
 """
@@ -32,8 +32,8 @@ from shared.yaml_nodes import NodeReader
 
 PARK_KEYS = ("park", "prices_fen_per_m2", "buildings")
 OPTIONAL_PARK_KEYS = ("custom_units",)
-READ_SECTIONS = ("onboarding", "ticketing", "billing")
-DECLARED_SECTIONS = ("buyback",)
+READ_SECTIONS = ("onboarding", "ticketing", "billing", "buyback")
+DECLARED_SECTIONS: tuple[str, ...] = ()
 SECTIONS = READ_SECTIONS + DECLARED_SECTIONS
 PARK_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 

@@ -11,6 +11,7 @@ from the buyback price (``billing.events/buyback_settlement_computed``).
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from shared.contract.fields import Fen, IsoDate, StrictInteger, StrictList, Text, Uuid
+from shared.contract.onboarding import ReasonSchema
 from shared.contract.registry import PayloadSchema, event
 
 
@@ -82,3 +83,85 @@ class ClaimWithdrawn(PayloadSchema):
     claim_id = Uuid(required=True)
     enterprise_id = Text(required=True)
     reason = Text(required=True)
+
+
+# -- Added with the buyback service (issue 11): the rest of the claim's life. ----------
+
+
+class _ClaimPayload(PayloadSchema):
+    claim_id = Uuid(required=True)
+    enterprise_id = Text(required=True)
+
+
+@event("buyback", "claim_filed")
+class ClaimFiled(_ClaimPayload):
+    """The claim is eligible and filed: its ``units`` at their recorded prices (``gross_fen``
+    their sum), the park date it was ``received_on`` and the last day of its window."""
+
+    reason = Text(required=True)
+    evidence = StrictList(Text(), required=True)
+    received_on = IsoDate(required=True)
+    window_ends_on = IsoDate(required=True)
+    units = StrictList(fields.Nested(SettlementUnitSchema), required=True, min_length=1)
+    gross_fen = Fen(required=True)
+
+
+@event("buyback", "claim_ineligible")
+class ClaimIneligible(_ClaimPayload):
+    """The claim was refused on receipt; ``reasons`` [{code, message, field}] say why
+    (``unknown_enterprise``, ``no_purchased_units``, ``production_not_started``,
+    ``window_expired``, ``claim_open``)."""
+
+    reasons = StrictList(fields.Nested(ReasonSchema), required=True, min_length=1)
+
+
+@event("buyback", "claim_duplicate_refused")
+class ClaimDuplicateRefused(_ClaimPayload):
+    """A ``buyback_requested`` reused a claim id with other content
+    (``conflicting_duplicate``); the original claim is unchanged. ``enterprise_id`` is
+    the one the refused request named."""
+
+    reasons = StrictList(fields.Nested(ReasonSchema), required=True, min_length=1)
+
+
+@event("buyback", "claim_approved")
+class ClaimApproved(_ClaimPayload):
+    """Every review (``reviews``) approved the claim; ``settlement_requested`` follows."""
+
+    reviews = StrictList(Text(validate=validate.OneOf(["legal", "finance"])), required=True)
+
+
+@event("buyback", "claim_rejected")
+class ClaimRejected(_ClaimPayload):
+    """A review rejected the claim (``rejected_by``), with its ``reasons``; it is over."""
+
+    rejected_by = StrictList(
+        Text(validate=validate.OneOf(["legal", "finance"])), required=True, min_length=1
+    )
+    reasons = StrictList(Text(), required=True, min_length=1)
+
+
+@event("buyback", "claim_closed")
+class ClaimClosed(_ClaimPayload):
+    """Onboarding released every unit of the settled claim (``units_released`` with its
+    ``claim_id``): the buyback is complete."""
+
+    units = StrictList(Text(), required=True, min_length=1)
+
+
+@event("buyback", "claim_escalated")
+class ClaimEscalated(_ClaimPayload):
+    """A wait of the claim passed its deadline: ``stage`` ``review`` | ``settlement`` |
+    ``release`` (then the claim is ``stuck``), ``reason`` for the operator. Once per stage."""
+
+    stage = Text(required=True, validate=validate.OneOf(["review", "settlement", "release"]))
+    reason = Text(required=True)
+
+
+@event("buyback", "claim_withdrawal_refused")
+class ClaimWithdrawalRefused(_ClaimPayload):
+    """A ``portal/buyback_withdrawn`` was not taken: ``code`` ``already_settled``,
+    ``claim_not_open``, ``unknown_claim`` or ``enterprise_mismatch``, with a ``message``."""
+
+    code = Text(required=True)
+    message = Text(required=True)

@@ -104,6 +104,16 @@ class BuybackRequested(PayloadSchema):
     evidence = StrictList(Text(), required=True)
 
 
+@event("portal", "buyback_withdrawn")
+class BuybackWithdrawn(PayloadSchema):
+    """The enterprise withdraws its buyback claim before settlement (added with the
+    buyback service): its open reviews are cancelled (``buyback/claim_withdrawn``)."""
+
+    claim_id = Uuid(required=True)
+    enterprise_id = Text(required=True)
+    reason = Text(required=True)
+
+
 @event("bank", "payment_received")
 class PaymentReceived(PayloadSchema):
     """The bank gateway reports money received; applied once per ``bank_txn_id``."""

@@ -1,0 +1,69 @@
+"""Whether a claim may be filed (issue 11): every reason found, each with a message."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.buyback.domain.holdings import Holding
+from services.buyback.domain.reasons import Reason, ReasonCode
+from services.buyback.domain.window import last_day_of_window, tenth_anniversary, within_window
+
+
+def check_eligibility(
+    enterprise_id: str,
+    holding: Holding | None,
+    received_on: date,
+    open_claim_id: str | None,
+) -> list[Reason]:
+    """The reasons a claim received on ``received_on`` (park date) is not eligible; empty
+    when it is. An enterprise this service does not know is the only reason then given
+    (nothing else about it can be judged)."""
+    if holding is None:
+        return [
+            Reason(
+                ReasonCode.UNKNOWN_ENTERPRISE,
+                f"enterprise {enterprise_id} is not known to the buyback service "
+                "(never admitted to the park)",
+                "enterprise_id",
+            )
+        ]
+    reasons: list[Reason] = []
+    if not holding.purchased_units():
+        leased = sorted(u.unit_id for u in holding.units.values() if not u.purchased)
+        detail = f" (leased units are not eligible: {', '.join(leased)})" if leased else ""
+        reasons.append(
+            Reason(
+                ReasonCode.NO_PURCHASED_UNITS,
+                f"enterprise {enterprise_id} holds no purchased units{detail}",
+                None,
+            )
+        )
+    started = holding.production_started_on
+    if started is None or started > received_on:
+        reasons.append(
+            Reason(
+                ReasonCode.PRODUCTION_NOT_STARTED,
+                f"enterprise {enterprise_id} has not started production in the park "
+                f"(as of {received_on}); the ten-year window runs from the production start",
+                None,
+            )
+        )
+    elif not within_window(started, received_on):
+        reasons.append(
+            Reason(
+                ReasonCode.WINDOW_EXPIRED,
+                f"received on {received_on}: the ten-year window from the production start "
+                f"on {started} ended on {last_day_of_window(started)} (the tenth anniversary, "
+                f"{tenth_anniversary(started)}, is too late)",
+                None,
+            )
+        )
+    if open_claim_id is not None:
+        reasons.append(
+            Reason(
+                ReasonCode.CLAIM_OPEN,
+                f"enterprise {enterprise_id} already has an open claim {open_claim_id}",
+                "claim_id",
+            )
+        )
+    return reasons

@@ -1,0 +1,247 @@
+"""Claims: receipt and eligibility, reviews, settlement, withdrawal (events and RPC)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.buyback.domain.claims import Claim, ClaimRequest
+from services.buyback.domain.eligibility import check_eligibility
+from services.buyback.domain.errors import DomainError, Refused
+from services.buyback.domain.events import ClaimUnit, ClaimWithdrawalRefused, Offset
+from services.buyback.domain.reasons import ReasonCode
+from services.buyback.domain.window import last_day_of_window, park_date
+from services.buyback.exceptions import IllegalTransition, NotFound
+from services.buyback.handlers.publishing import publish, store
+from services.buyback.handlers.queries import claim_view
+from services.buyback.unit_of_work import UNKNOWN_ENTERPRISE_GRACE, AbstractBuybackUnitOfWork
+from shared.messaging.errors import PermanentFailure, TransientFailure
+
+
+def received_at(occurred_at: datetime | None, now: datetime) -> datetime:
+    """When a claim counts as received: the portal's ``occurred_at`` (when the enterprise
+    submitted it), never later than this service's receipt — so retries and a broker
+    outage never cost the enterprise its window, and a time in the future is not
+    believed."""
+    return now if occurred_at is None else min(occurred_at, now)
+
+
+def _in_grace(occurred_at: datetime | None, now: datetime, grace: timedelta) -> bool:
+    return occurred_at is None or now - occurred_at <= grace
+
+
+def request_claim(
+    payload: Mapping[str, Any],
+    park_id: str | None,
+    uow: AbstractBuybackUnitOfWork,
+    *,
+    occurred_at: datetime | None = None,
+    grace: timedelta = UNKNOWN_ENTERPRISE_GRACE,
+) -> Claim | None:
+    """``portal/buyback_requested``: ``claim_filed`` + ``claim_review_requested``, or
+    ``claim_ineligible`` with every reason. Idempotent on ``claim_id``: the same request
+    again has no effect; other content under the same id is refused
+    (``claim_duplicate_refused``, ``conflicting_duplicate``). An enterprise the
+    projection does not know is retried while the request is at most ``grace`` old
+    (its ``enterprise_admitted`` may be in flight), then ``unknown_enterprise``."""
+    request = ClaimRequest(
+        claim_id=payload["claim_id"],
+        enterprise_id=payload["enterprise_id"],
+        reason=payload["reason"],
+        evidence=tuple(payload["evidence"]),
+    )
+    with uow:
+        now = uow.clock()
+        existing = uow.claims.get(request.claim_id)
+        if existing is not None:
+            if existing.request.same_as(request):
+                return None
+            publish(uow, [existing.refuse_duplicate(request, now)])
+            uow.commit()
+            return None
+        # The holding's row lock serialises two claims of one enterprise (one open claim).
+        holding = uow.holdings.get(request.enterprise_id, lock=True)
+        if holding is not None and not holding.admitted and not holding.units:
+            holding = None  # only a production start seen: not known as admitted yet
+        received_on = park_date(received_at(occurred_at, now))
+        open_claim = uow.claims.open_claim_of(request.enterprise_id)
+        reasons = check_eligibility(
+            request.enterprise_id,
+            holding,
+            received_on,
+            open_claim.claim_id if open_claim else None,
+        )
+        if [r.code for r in reasons] == [ReasonCode.UNKNOWN_ENTERPRISE] and _in_grace(
+            occurred_at, now, grace
+        ):
+            raise TransientFailure(
+                f"enterprise {request.enterprise_id} is unknown (yet): retried, as its "
+                "enterprise_admitted may still be in flight"
+            )
+        claim_park = park_id if park_id is not None else (holding.park_id if holding else None)
+        if reasons:
+            claim = Claim.ineligible(
+                request, park_id=claim_park, reasons=reasons, received_on=received_on, now=now
+            )
+        else:
+            claim = Claim.file(
+                request,
+                park_id=claim_park,
+                units=[ClaimUnit(u.unit_id, u.price_fen) for u in holding.purchased_units()],
+                received_on=received_on,
+                window_ends_on=last_day_of_window(holding.production_started_on),
+                now=now,
+                deadlines=uow.rules.deadlines(claim_park),
+            )
+        store(uow, claim, new=True)
+        uow.commit()
+    return claim
+
+
+def _claim_or_wait(uow: AbstractBuybackUnitOfWork, claim_id: str, what: str) -> Claim:
+    claim = uow.claims.get(claim_id, lock=True)
+    if claim is None:
+        raise TransientFailure(
+            f"{what} for claim {claim_id}, which is unknown (yet): its buyback_requested may "
+            "still be in flight"
+        )
+    return claim
+
+
+def _same_enterprise(claim: Claim, enterprise_id: str, what: str) -> None:
+    if claim.enterprise_id != enterprise_id:
+        raise PermanentFailure(
+            f"enterprise_mismatch: {what} names enterprise {enterprise_id}, but claim "
+            f"{claim.claim_id} is enterprise {claim.enterprise_id}'s"
+        )
+
+
+def resolve_review(payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork) -> bool:
+    """``ticketing/ticket_resolved`` of a claim's review: recorded once per review. Not a
+    review (no ``claim_id``): not this service's business, no effect."""
+    claim_id = payload.get("claim_id")
+    if claim_id is None:
+        return False
+    with uow:
+        now = uow.clock()
+        claim = _claim_or_wait(uow, claim_id, f"{payload['review']} review resolved")
+        _same_enterprise(claim, payload["enterprise_id"], "ticket_resolved")
+        try:
+            changed = claim.resolve_review(
+                payload["review"],
+                payload["outcome"],
+                tuple(payload["reasons"]),
+                ticket_id=payload["ticket_id"],
+                firm_id=payload["firm_id"],
+                now=now,
+                deadlines=uow.rules.deadlines(claim.park_id),
+            )
+        except DomainError as error:
+            raise PermanentFailure(f"{error.code}: {error.message}") from None
+        if changed:
+            store(uow, claim)
+            uow.commit()
+    return changed
+
+
+def record_settlement(payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork) -> bool:
+    """``billing/buyback_settlement_computed``: record gross, offsets, net and payout;
+    ``claim_settled``. A second answer with the same figures: no effect."""
+    with uow:
+        now = uow.clock()
+        claim = _claim_or_wait(uow, payload["claim_id"], "settlement computed")
+        _same_enterprise(claim, payload["enterprise_id"], "buyback_settlement_computed")
+        offsets = tuple(
+            Offset(o["kind"], o["invoice_id"], o["amount_fen"]) for o in payload["offsets"]
+        )
+        try:
+            changed = claim.settle(
+                payload["gross_fen"],
+                offsets,
+                payload["net_fen"],
+                now=now,
+                deadlines=uow.rules.deadlines(claim.park_id),
+            )
+        except DomainError as error:
+            raise PermanentFailure(f"{error.code}: {error.message}") from None
+        if changed:
+            store(uow, claim)
+            uow.commit()
+    return changed
+
+
+def withdraw_by_enterprise(
+    payload: Mapping[str, Any],
+    park_id: str | None,
+    uow: AbstractBuybackUnitOfWork,
+    *,
+    occurred_at: datetime | None = None,
+    grace: timedelta = UNKNOWN_ENTERPRISE_GRACE,
+) -> bool:
+    """``portal/buyback_withdrawn``: ``claim_withdrawn``, or ``claim_withdrawal_refused``
+    (``already_settled``, ``claim_not_open``, ``enterprise_mismatch``; ``unknown_claim``
+    once the grace for its ``buyback_requested`` to arrive has passed)."""
+    claim_id, enterprise_id = payload["claim_id"], payload["enterprise_id"]
+    with uow:
+        now = uow.clock()
+        claim = uow.claims.get(claim_id, lock=True)
+        if claim is None:
+            if _in_grace(occurred_at, now, grace):
+                raise TransientFailure(
+                    f"withdrawal of claim {claim_id}, which is unknown (yet): its "
+                    "buyback_requested may still be in flight"
+                )
+            refusal = ClaimWithdrawalRefused(
+                occurred_at=now,
+                park_id=park_id,
+                claim_id=claim_id,
+                enterprise_id=enterprise_id,
+                code="unknown_claim",
+                message=f"no claim {claim_id} was received",
+            )
+            publish(uow, [refusal])
+            uow.commit()
+            return False
+        if claim.enterprise_id != enterprise_id:
+            refusal = claim.refuse_withdrawal(
+                Refused(
+                    "enterprise_mismatch",
+                    f"claim {claim_id} is not enterprise {enterprise_id}'s to withdraw",
+                ),
+                now,
+            )
+            publish(uow, [refusal])
+            uow.commit()
+            return False
+        try:
+            changed = claim.withdraw(payload["reason"], by="enterprise", operator=None, now=now)
+        except Refused as refusal:
+            publish(uow, [claim.refuse_withdrawal(refusal, now)])
+            uow.commit()
+            return False
+        if changed:
+            store(uow, claim)
+            uow.commit()
+    return changed
+
+
+def withdraw_claim(
+    claim_id: str, reason: str, operator: str, uow: AbstractBuybackUnitOfWork
+) -> dict[str, Any]:
+    """The operator's withdrawal (RPC / CLI): the claim as it is now; ``[not_found]`` or
+    the refusal's code (``already_settled``, ``claim_not_open``) otherwise."""
+    with uow:
+        now = uow.clock()
+        claim = uow.claims.get(claim_id, lock=True)
+        if claim is None:
+            raise NotFound(f"no claim {claim_id}")
+        try:
+            changed = claim.withdraw(reason, by="operator", operator=operator, now=now)
+        except Refused as refusal:
+            raise IllegalTransition(refusal.message, code=refusal.code) from None
+        if changed:
+            store(uow, claim)
+            uow.commit()
+        view = claim_view(claim)
+    return view

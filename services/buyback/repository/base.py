@@ -1,0 +1,70 @@
+"""The interfaces of buyback's repositories (the unit tests' fakes subclass them)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any
+
+from services.buyback.domain.claims import Claim
+from services.buyback.domain.holdings import Holding
+
+
+class AbstractHoldingRepository(ABC):
+    """The projection of each enterprise's units and production start."""
+
+    @abstractmethod
+    def get(self, enterprise_id: str, *, lock: bool = False) -> Holding | None: ...
+
+    @abstractmethod
+    def save(self, holding: Holding, now: datetime) -> None: ...
+
+    @abstractmethod
+    def all(self) -> list[Holding]: ...
+
+
+class AbstractClaimRepository(ABC):
+    """Claims, each one document with the columns queried beside it."""
+
+    @abstractmethod
+    def get(self, claim_id: str, *, lock: bool = False) -> Claim | None: ...
+
+    @abstractmethod
+    def open_claim_of(self, enterprise_id: str) -> Claim | None: ...
+
+    @abstractmethod
+    def add(self, claim: Claim) -> None: ...
+
+    @abstractmethod
+    def save(self, claim: Claim) -> None: ...
+
+    @abstractmethod
+    def due(self, now: datetime, limit: int) -> list[Claim]:
+        """Claims with ``next_due_at <= now``, earliest first, locked (skipping those
+        another scanner holds)."""
+
+    @abstractmethod
+    def query(self, state: str | None, limit: int) -> list[Claim]: ...
+
+    @abstractmethod
+    def settled_units(self) -> frozenset[str]:
+        """Units of claims settled and awaiting their release (``awaiting_release``,
+        ``stuck``)."""
+
+
+class AbstractHistoryRepository(ABC):
+    """Every step of every claim, in order, with its time (and event id when one was
+    published)."""
+
+    @abstractmethod
+    def append(
+        self,
+        claim_id: str,
+        step: str,
+        at: datetime,
+        detail: dict[str, Any],
+        event_id: str | None = None,
+    ) -> None: ...
+
+    @abstractmethod
+    def of(self, claim_id: str) -> list[dict[str, Any]]: ...
