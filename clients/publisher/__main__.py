@@ -1,0 +1,5 @@
+import sys
+
+from clients.publisher.cli import main
+
+sys.exit(main())
