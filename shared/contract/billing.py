@@ -298,6 +298,7 @@ class CreditBalanceChanged(PayloadSchema):
     why = Text(required=True, max_length=200)
     bank_txn_id = Text(load_default=None, allow_none=True)
     invoice_id = Uuid(load_default=None, allow_none=True)
+    number = _invoice_number(load_default=None, allow_none=True)
 
     @validates_schema
     def it_moved(self, data, **kwargs):
@@ -308,7 +309,8 @@ class CreditBalanceChanged(PayloadSchema):
 @event("billing", "firm_payable_recorded")
 class FirmPayableRecorded(PayloadSchema):
     """The park owes the firm ``payable_fen`` for the ticket's fee: ``fee_fen`` less the
-    park's commission (``commission_rate``, ``commission_fen``)."""
+    park's commission (``commission_rate``, ``commission_fen``); ``request_id`` is the
+    service request that opened the ticket."""
 
     ticket_id = Text(required=True)
     firm_id = Text(required=True)
@@ -318,6 +320,7 @@ class FirmPayableRecorded(PayloadSchema):
     commission_fen = Fen(required=True)
     payable_fen = Fen(required=True)
     invoice_id = Uuid(load_default=None, allow_none=True)
+    request_id = Text(load_default=None, allow_none=True)
 
     @validates_schema
     def fee_is_commission_plus_payable(self, data, **kwargs):
@@ -331,6 +334,27 @@ class FirmPayableRecorded(PayloadSchema):
             )
         if data["commission_fen"] + data["payable_fen"] != data["fee_fen"]:
             raise ValidationError("payable_fen is fee_fen − commission_fen", "payable_fen")
+
+
+@event("billing", "firm_payable_adjusted")
+class FirmPayableAdjusted(PayloadSchema):
+    """What the park owes a firm changed by ``change_fen`` (negative: less is owed): a
+    credit note on the paid service's invoice line (``invoice_id``, ``number``,
+    ``credit_note_id``) reversed that share of the firm's payable with the sale."""
+
+    ticket_id = Text(load_default=None, allow_none=True)
+    firm_id = Text(load_default=None, allow_none=True)
+    enterprise_id = Text(required=True)
+    invoice_id = Uuid(required=True)
+    number = _invoice_number(required=True)
+    credit_note_id = Uuid(required=True)
+    change_fen = StrictInteger(required=True)
+    reason = Text(required=True)
+
+    @validates_schema
+    def it_moved(self, data, **kwargs):
+        if data.get("change_fen") == 0:
+            raise ValidationError("a change of 0 is no change", "change_fen")
 
 
 class OffsetSchema(PayloadSchema):

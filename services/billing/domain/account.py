@@ -66,15 +66,13 @@ from services.billing.domain.ledger import (
     BUYBACK_PAYABLE,
     CASH,
     CUSTOMER_CREDIT,
-    FIRM_PAYABLES,
-    FIRM_SERVICE_COSTS,
-    PROPERTY_REPURCHASED,
     RECEIVABLES,
     SUSPENSE,
-    VAT_PAYABLE,
+    UNITS_REPURCHASED,
     Accumulator,
     Posting,
-    revenue,
+    reversed_entries,
+    sale_entries,
 )
 from services.billing.domain.payments import Payment, allocate
 from services.billing.domain.proration import Month
@@ -207,8 +205,9 @@ class Account:
 
     def record_service_fee(self, fee: ServiceFee, at: datetime) -> None:
         """A resolved ticket's fee: the charge waits for the next cycle; the firm's
-        share is a payable now (``firm_payable_recorded``). Redelivery (same ticket) has
-        no second effect; a fee of 0 charges nothing."""
+        share is recorded now (``firm_payable_recorded``) and posted to ``firm_payables``
+        with the sale, when the charge is invoiced (its line's ``payable_fen``).
+        Redelivery (same ticket) has no second effect; a fee of 0 charges nothing."""
         source = fee.charge.source
         if (
             fee.charge.total_fen == 0
@@ -220,10 +219,6 @@ class Account:
         self.firm_payables_fen[fee.firm_id] = (
             self.firm_payables_fen.get(fee.firm_id, 0) + fee.firm_payable_fen
         )
-        acc = Accumulator()
-        acc.debit(FIRM_SERVICE_COSTS, fee.firm_payable_fen)
-        acc.credit(FIRM_PAYABLES, fee.firm_payable_fen)
-        self.postings.append(acc.posting("firm_payable", fee.ticket_id, self.enterprise_id, at))
         self._emit(
             ev.FirmPayableRecorded,
             at,
@@ -307,8 +302,7 @@ class Account:
         acc = Accumulator()
         acc.debit(RECEIVABLES, invoice.total_fen)
         for line in invoice.lines:
-            acc.credit(revenue(line.category), line.net_fen)
-            acc.credit(VAT_PAYABLE, line.tax_fen)
+            acc.add(sale_entries(line.category, line.total_fen, line.tax_fen, line.payable_fen))
         self.postings.append(acc.posting("invoice_issued", invoice_id, self.enterprise_id, at))
         self._emit(
             ev.InvoiceIssued,
@@ -410,8 +404,11 @@ class Account:
         self.credit_balance_fen += excess
         acc = Accumulator()
         for line in lines:
-            acc.debit(revenue(line.category), line.net_fen)
-            acc.debit(VAT_PAYABLE, line.tax_fen)
+            acc.add(
+                reversed_entries(
+                    sale_entries(line.category, line.total_fen, line.tax_fen, line.payable_fen)
+                )
+            )
         acc.credit(RECEIVABLES, amount_fen - excess)
         acc.credit(CUSTOMER_CREDIT, excess)
         self.postings.append(
@@ -680,7 +677,7 @@ class Account:
                     number=invoice.number,
                     enterprise_id=self.enterprise_id,
                 )
-        acc.debit(PROPERTY_REPURCHASED, repurchase)
+        acc.debit(UNITS_REPURCHASED, repurchase)
         acc.credit(BUYBACK_PAYABLE, left)
         self.postings.append(acc.posting("buyback_settled", claim_id, self.enterprise_id, at))
         return left

@@ -70,7 +70,8 @@ class Charge:
     ``quantity`` (decimal string) × ``unit_price_fen`` × ``proration`` (``"15/30"``: days
     held / days in the month, None for a whole quantity) is what ``total_fen`` was
     rounded from. ``source`` is the idempotency key; ``ref_invoice_id`` names the overdue
-    invoice a late fee is for.
+    invoice a late fee is for; ``payable_fen`` is a paid service's share owed to its firm
+    (0 on any other charge).
     """
 
     category: Category
@@ -81,6 +82,7 @@ class Charge:
     source: str
     proration: str | None = None
     ref_invoice_id: str | None = None
+    payable_fen: int = 0
 
 
 @dataclass(kw_only=True)
@@ -355,6 +357,7 @@ def service_fee(
         unit_price_fen=fee_fen,
         total_fen=fee_fen,
         source=f"service:{ticket_id}",
+        payable_fen=fee_fen - commission,
     )
     return ServiceFee(
         ticket_id=ticket_id,

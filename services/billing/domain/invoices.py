@@ -23,7 +23,10 @@ with a reason and lines (:func:`credit_lines`: by default the invoice's lines ar
 credited in order). A credit note reduces what is owed; what it credits beyond the
 outstanding amount (an invoice already paid) becomes the account's credit balance. A
 credit line that exhausts an invoice line carries exactly that line's remaining tax, so
-a fully credited invoice leaves no rounding residue in VAT payable.
+a fully credited invoice leaves no rounding residue in VAT payable. On a paid service's
+line the credit also reverses the firm's payable in proportion (:func:`reversed_payable`;
+exactly what is left of it when the line is exhausted): the firm is not paid for a
+service the park credited, and the park's commission revenue shrinks alike.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from enum import StrEnum
 from services.billing.domain.charges import Charge
 from services.billing.domain.errors import IllegalInvoiceTransition, Refused
 from services.billing.domain.vat import Category, tax_included
-from shared.money import require_fen
+from shared.money import require_fen, round_fen
 
 PREFIX_PATTERN = re.compile(r"[A-Z][A-Z0-9]{0,11}")
 NUMBER_PATTERN = re.compile(r"([A-Z][A-Z0-9]{0,11})-([0-9]{4})-([0-9]{6})")  # ASCII only
@@ -112,18 +115,22 @@ def line_for(charge: Charge, rate: Decimal) -> InvoiceLine:
         source=charge.source,
         proration=charge.proration,
         ref_invoice_id=charge.ref_invoice_id,
+        payable_fen=charge.payable_fen,
     )
 
 
 @dataclass(frozen=True, kw_only=True)
 class CreditLine:
-    """What a credit note takes off one invoice line (``line_index``), tax split out."""
+    """What a credit note takes off one invoice line (``line_index``), tax split out;
+    on a paid service's line, ``payable_fen`` is the part of the firm's payable it
+    reverses (the firm is not paid for what the park credited)."""
 
     line_index: int
     category: Category
     total_fen: int
     vat_rate: str
     tax_fen: int
+    payable_fen: int = 0
 
     @property
     def net_fen(self) -> int:
@@ -161,6 +168,7 @@ class Invoice:
     credited_fen: int = 0
     credited_per_line: list[int] = field(default_factory=list)
     credited_tax_per_line: list[int] = field(default_factory=list)
+    credited_payable_per_line: list[int] = field(default_factory=list)
     overdue_reported: bool = False
     late_fee_through: date | None = None
     late_fee_charged_fen: int = 0
@@ -177,6 +185,8 @@ class Invoice:
         if not self.credited_per_line:
             self.credited_per_line = [0] * len(self.lines)
             self.credited_tax_per_line = [0] * len(self.lines)
+        if not self.credited_payable_per_line:
+            self.credited_payable_per_line = [0] * len(self.lines)
 
     @property
     def total_fen(self) -> int:
@@ -248,11 +258,22 @@ class Invoice:
         for line in note.lines:
             self.credited_per_line[line.line_index] += line.total_fen
             self.credited_tax_per_line[line.line_index] += line.tax_fen
+            self.credited_payable_per_line[line.line_index] += line.payable_fen
         self.credited_fen += note.amount_fen
         excess = note.amount_fen - (before - self.outstanding_fen)
         was_open = self.is_open
         became_paid = self._settle_status() and was_open
         return excess, became_paid
+
+
+def reversed_payable(line: InvoiceLine, credited_fen: int) -> int:
+    """The part of a paid service line's firm payable that a credit of ``credited_fen``
+    on it reverses: the same share of the payable as of the line, rounded half up
+    (``payable × credited / total``); the credit that exhausts the line takes exactly
+    what is left of it (see :func:`credit_lines`)."""
+    if not line.payable_fen:
+        return 0
+    return round_fen(Decimal(line.payable_fen) * credited_fen / line.total_fen)
 
 
 def credit_lines(
@@ -285,10 +306,12 @@ def credit_lines(
         remaining = line.total_fen - invoice.credited_per_line[index]
         if take > remaining:
             raise Refused("credit_exceeds_line", f"line {index}: {take} fen > {remaining} fen")
-        if take == remaining:  # exhausting the line: exactly its remaining tax
+        if take == remaining:  # exhausting the line: exactly its remaining tax and payable
             tax = line.tax_fen - invoice.credited_tax_per_line[index]
+            payable = line.payable_fen - invoice.credited_payable_per_line[index]
         else:
             tax = tax_included(take, Decimal(line.vat_rate))
+            payable = reversed_payable(line, take)
         result.append(
             CreditLine(
                 line_index=index,
@@ -296,6 +319,7 @@ def credit_lines(
                 total_fen=take,
                 vat_rate=line.vat_rate,
                 tax_fen=tax,
+                payable_fen=payable,
             )
         )
     return tuple(result)

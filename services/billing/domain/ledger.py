@@ -11,24 +11,26 @@ zero. Accounts (plain strings, so the repository stores them as they are):
 ``cash``                 money received from the bank
 ``customer_credit``      overpayments and excess credits owed back or used next
 ``suspense``             money received from a payer billing does not know yet
-``firm_service_costs``   what paid services cost the park (the firms' share)
-``firm_payables``        what the park owes service firms
-``property_repurchased`` units taken back by a buyback, at what the park paid
+``firm_payables``        what the park owes service firms (their share of fees)
+``units_repurchased``    units taken back by a buyback, at what the park paid
 ``buyback_payable``      the net the park owes an enterprise after netting
 ======================== =====================================================
 
 What each movement posts (Dr = debit, Cr = credit):
 
-- invoice issued: Dr receivables total; Cr revenue:<category> net per line; Cr VAT tax;
+- invoice issued: Dr receivables total; per line (:func:`sale_entries`) Cr
+  revenue:<category> its net of VAT less the firm's payable, Cr VAT its tax, Cr
+  firm_payables the firm's payable (paid services only: the park's revenue is its
+  commission);
 - payment applied: Dr cash (or suspense, when matched from it); Cr receivables; an
   overpayment Cr customer_credit;
 - credit balance used on an invoice: Dr customer_credit; Cr receivables;
-- credit note: Dr revenue:<category> net and VAT tax per line; Cr receivables up to what
-  was outstanding, the rest Cr customer_credit;
+- credit note: the reverse of :func:`sale_entries` for each credit line (revenue, VAT
+  and the firm's payable it reverses); Cr receivables up to what was outstanding, the
+  rest Cr customer_credit;
 - payment to suspense: Dr cash; Cr suspense;
-- paid service: Dr firm_service_costs; Cr firm_payables (the firm's share of the fee);
 - buyback settled (after the cancelled purchase balance was credit-noted): Dr
-  property_repurchased (gross less that balance); Cr receivables (the open invoices
+  units_repurchased (gross less that balance); Cr receivables (the open invoices
   netted, oldest due first); Cr buyback_payable (the net paid out, if positive).
   Accrued late fees are invoiced before (so they are netted as receivables).
 """
@@ -48,15 +50,29 @@ VAT_PAYABLE = "vat_payable"
 CASH = "cash"
 CUSTOMER_CREDIT = "customer_credit"
 SUSPENSE = "suspense"
-FIRM_SERVICE_COSTS = "firm_service_costs"
 FIRM_PAYABLES = "firm_payables"
-PROPERTY_REPURCHASED = "property_repurchased"
+UNITS_REPURCHASED = "units_repurchased"
 BUYBACK_PAYABLE = "buyback_payable"
 
 
 def revenue(category: Category) -> str:
     """The revenue account of a category: ``revenue:rent``."""
     return f"revenue:{Category(category).value}"
+
+
+def sale_entries(category: Category, total_fen: int, tax_fen: int, payable_fen: int = 0):
+    """The credits of one sold line (tax-inclusive ``total_fen``): ``[(account, fen)]``,
+    credit negative — revenue net of VAT and of the firm's payable, VAT, the firm's
+    payable. A credit note posts their negation (:func:`reversed_entries`)."""
+    return [
+        (revenue(category), -(total_fen - tax_fen - payable_fen)),
+        (VAT_PAYABLE, -tax_fen),
+        (FIRM_PAYABLES, -payable_fen),
+    ]
+
+
+def reversed_entries(entries):
+    return [(account, -fen) for account, fen in entries]
 
 
 class UnbalancedPosting(ValueError):
@@ -127,6 +143,14 @@ class Accumulator:
 
     def credit(self, account: str, fen: int) -> None:
         self.credits[account] += fen
+
+    def add(self, entries) -> None:
+        """Signed ``(account, fen)`` entries: a debit if positive, a credit if negative."""
+        for account, fen in entries:
+            if fen > 0:
+                self.debit(account, fen)
+            elif fen < 0:
+                self.credit(account, -fen)
 
     def posting(self, kind: str, ref: str, enterprise_id: str | None, at: datetime) -> Posting:
         return post(kind, ref, enterprise_id, at, self.debits, self.credits)

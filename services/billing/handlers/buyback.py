@@ -10,6 +10,7 @@ from services.billing.domain.charges import (
     Charge,
 )
 from services.billing.domain.errors import NotYetApplicable
+from services.billing.domain.ledger import BUYBACK_PAYABLE, RECEIVABLES, UNITS_REPURCHASED
 from services.billing.domain.proration import Month
 from services.billing.domain.vat import Category
 from services.billing.handlers.common import (
@@ -213,9 +214,9 @@ def settle_claim(payload, uow) -> dict | None:
             uow,
             f"buyback {payload['claim_id']}",
             [
-                ("units_repurchased", available),
-                ("receivables", -(available - remaining)),
-                ("buyback_payable", -remaining),
+                (UNITS_REPURCHASED, available),
+                (RECEIVABLES, -(available - remaining)),
+                (BUYBACK_PAYABLE, -remaining),
             ],
             account=account,
             on=on,

@@ -16,6 +16,12 @@ from services.billing.domain.charges import (
 )
 from services.billing.domain.errors import NotYetApplicable
 from services.billing.domain.invoices import Invoice, InvoiceLine, InvoiceStatus
+from services.billing.domain.ledger import (
+    CUSTOMER_CREDIT,
+    RECEIVABLES,
+    reversed_entries,
+    sale_entries,
+)
 from services.billing.domain.terms import BillingTerms
 from services.billing.domain.vat import Category, tax_included
 from services.billing.repository import Row
@@ -153,16 +159,17 @@ def post(uow, memo: str, entries: Iterable[tuple[str, int]], *, account: Row, on
 
 
 def _revenue_entries(lines: list[dict], sign: int) -> list[tuple[str, int]]:
-    """Credits (sign −1) or debits (+1) of revenue and VAT for ``lines``; a service line's
-    firm payable goes to ``firm_payables``, the rest of it is the park's commission."""
+    """The domain's :func:`~.domain.ledger.sale_entries` of ``lines`` (invoice lines, or
+    a credit note's lines), as credits (sign −1: a sale) or debits (+1: a credit note)."""
     entries = []
     for line in lines:
-        payable = line.get("payable_fen", 0)
-        net = line["total_fen"] - line["tax_fen"] - payable
-        entries.append((f"revenue:{line['category']}", sign * net))
-        entries.append(("vat_payable", sign * line["tax_fen"]))
-        if payable:
-            entries.append(("firm_payables", sign * payable))
+        split = sale_entries(
+            Category(line["category"]),
+            line["total_fen"],
+            line["tax_fen"],
+            line.get("payable_fen", 0),
+        )
+        entries += split if sign < 0 else reversed_entries(split)
     return entries
 
 
@@ -214,7 +221,7 @@ def issue_invoice(
     post(
         uow,
         f"invoice {invoice['number']}",
-        [("receivables", total), *_revenue_entries(lines, -1)],
+        [(RECEIVABLES, total), *_revenue_entries(lines, -1)],
         account=account,
         on=on,
     )
@@ -248,7 +255,7 @@ def _pay_from_credit(uow, account: Row, invoice: Row, on: date) -> None:
     post(
         uow,
         f"credit {invoice['number']}",
-        [("customer_credit", amount), ("receivables", -amount)],
+        [(CUSTOMER_CREDIT, amount), (RECEIVABLES, -amount)],
         account=account,
         on=on,
     )

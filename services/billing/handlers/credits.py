@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from services.billing.domain.errors import Refused as DomainRefused
 from services.billing.domain.invoices import Invoice, credit_lines
+from services.billing.domain.ledger import CUSTOMER_CREDIT, RECEIVABLES
 from services.billing.domain.vat import tax_included
 from services.billing.exceptions import NotFound, Refused
 from services.billing.handlers.common import (
@@ -38,6 +39,7 @@ def _credited(uow, invoice: Row) -> Invoice:
         for line in note["lines"] or _legacy_split(credited, note):
             credited.credited_per_line[line["line_index"]] += line["total_fen"]
             credited.credited_tax_per_line[line["line_index"]] += line["tax_fen"]
+            credited.credited_payable_per_line[line["line_index"]] += line.get("payable_fen", 0)
     return credited
 
 
@@ -79,6 +81,7 @@ def _credit_lines(
             "total_fen": line.total_fen,
             "tax_rate": line.vat_rate,
             "tax_fen": line.tax_fen,
+            "payable_fen": line.payable_fen,
         }
         for line in lines
     ]
@@ -107,9 +110,9 @@ def _credit_note(
     invoice["credited_fen"] += reduces
     uow.billing.update_invoice(invoice["invoice_id"], credited_fen=invoice["credited_fen"])
     excess = total - reduces
-    entries = [*_revenue_entries(lines, +1), ("receivables", -reduces)]
+    entries = [*_revenue_entries(lines, +1), (RECEIVABLES, -reduces)]
     if excess:
-        entries.append(("customer_credit", -excess))
+        entries.append((CUSTOMER_CREDIT, -excess))
     post(uow, f"credit_note {invoice['number']}", entries, account=account, on=on)
     uow.emit(
         "credit_note_issued",
@@ -122,10 +125,16 @@ def _credit_note(
             "tax_fen": tax,
             "reason": reason,
             "by": by,
-            "lines": lines,
+            "lines": [
+                {key: value for key, value in line.items() if key != "payable_fen"}
+                for line in lines
+            ],
         },
         park_id=account["park_id"],
     )
+    for line in lines:
+        if line.get("payable_fen"):
+            _announce_payable_adjusted(uow, account, invoice, note, line)
     if excess:
         balance = uow.billing.change_credit(account["enterprise_id"], excess)
         uow.emit(
@@ -136,10 +145,32 @@ def _credit_note(
                 "balance_fen": balance,
                 "why": "credit_note",
                 "invoice_id": invoice["invoice_id"],
+                "number": invoice["number"],
             },
             park_id=account["park_id"],
         )
     return note
+
+
+def _announce_payable_adjusted(uow, account: Row, invoice: Row, note: dict, line: dict):
+    """``firm_payable_adjusted``: a credit on a paid service's line reversed part of what
+    the park owes the firm for it (the ledger's ``firm_payables`` moved with it)."""
+    sold = invoice["lines"][line["line_index"]]
+    kind, _, ticket_id = sold.get("source", "").partition(":")
+    uow.emit(
+        "firm_payable_adjusted",
+        {
+            "ticket_id": ticket_id if kind == "service" else None,
+            "firm_id": sold.get("firm_id"),
+            "enterprise_id": account["enterprise_id"],
+            "invoice_id": invoice["invoice_id"],
+            "number": invoice["number"],
+            "credit_note_id": note["credit_note_id"],
+            "change_fen": -line["payable_fen"],
+            "reason": note["reason"],
+        },
+        park_id=account["park_id"],
+    )
 
 
 def issue_credit_note(invoice_id: str, amount_fen: int, reason: str, operator: str, uow) -> dict:

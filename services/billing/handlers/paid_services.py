@@ -56,6 +56,7 @@ def charge_resolved_ticket(payload, uow) -> Row | None:
                     "commission_rate": str(terms.service_commission_rate),
                     "commission_fen": split.commission_fen,
                     "payable_fen": split.firm_payable_fen,
+                    "request_id": payload.get("request_id"),
                 },
                 park_id=account["park_id"],
             )

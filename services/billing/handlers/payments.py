@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.billing.domain.ledger import CASH, CUSTOMER_CREDIT, RECEIVABLES, SUSPENSE
 from services.billing.exceptions import NotFound, Refused
 from services.billing.handlers.common import (
     PaymentConflict,
@@ -60,7 +61,7 @@ def receive_payment(payload, uow) -> str:
             post(
                 uow,
                 f"payment {bank_txn_id} suspense",
-                [("cash", payload["amount_fen"]), ("suspense", -payload["amount_fen"])],
+                [(CASH, payload["amount_fen"]), (SUSPENSE, -payload["amount_fen"])],
                 account={"enterprise_id": None, "park_id": uow.cause.park_id},
                 on=on,
             )
@@ -77,7 +78,7 @@ def receive_payment(payload, uow) -> str:
             outcome = "suspense"
         else:
             applied = apply_payment(
-                uow, account, payload["amount_fen"], bank_txn_id, payload["reference"], "cash", on
+                uow, account, payload["amount_fen"], bank_txn_id, payload["reference"], CASH, on
             )
             uow.billing.update_payment(bank_txn_id, applied=applied)
             outcome = "applied"
@@ -116,10 +117,10 @@ def apply_payment(
         )
         if outstanding(invoice) == 0:
             _announce_paid(uow, account, invoice, on)
-    entries = [(debit, amount), ("receivables", -(amount - remaining))]
+    entries = [(debit, amount), (RECEIVABLES, -(amount - remaining))]
     if remaining:
         balance = uow.billing.change_credit(account["enterprise_id"], remaining)
-        entries.append(("customer_credit", -remaining))
+        entries.append((CUSTOMER_CREDIT, -remaining))
         uow.emit(
             "payment_credited",
             {
@@ -166,7 +167,7 @@ def match_payment(bank_txn_id: str, enterprise_id: str, operator: str, reason: s
             park_id=account["park_id"],
         )
         applied = apply_payment(
-            uow, account, payment["amount_fen"], bank_txn_id, payment["reference"], "suspense", on
+            uow, account, payment["amount_fen"], bank_txn_id, payment["reference"], SUSPENSE, on
         )
         uow.billing.update_payment(
             bank_txn_id, enterprise_id=enterprise_id, status="applied", applied=applied

@@ -65,11 +65,13 @@ def test_a_paid_service_owes_the_firm_now_and_bills_the_enterprise_next_cycle():
     acct.record_service_fee(fee, AT)
     acct.record_service_fee(fee, AT)  # redelivered ticket_resolved
     assert acct.firm_payables_fen == {"firm-1": 90_000}
-    assert balances(acct.postings)[FIRM_PAYABLES] == -90_000
     invoice = bill(acct, ids, Month(2026, 11))
     assert [(line.category.value, line.total_fen, line.tax_fen) for line in invoice.lines] == [
         ("service", 100_000, 5_660)
     ]
+    # posted with the sale: the firm's 90,000; the park's commission 10,000 less the VAT
+    ledger = balances(acct.postings)
+    assert (ledger[FIRM_PAYABLES], ledger["revenue:service"]) == (-90_000, -4_340)
     assert acct.pending_charges == []
     acct.record_service_fee(fee, AT)  # even after it was invoiced
     assert acct.firm_payables_fen == {"firm-1": 90_000}

@@ -9,7 +9,7 @@ import pytest
 from services.billing.domain.errors import Refused
 from services.billing.domain.events import event_payload
 from services.billing.domain.invoices import InvoiceStatus
-from services.billing.domain.ledger import BUYBACK_PAYABLE, PROPERTY_REPURCHASED, balances
+from services.billing.domain.ledger import BUYBACK_PAYABLE, UNITS_REPURCHASED, balances
 from services.billing.domain.payments import Payment
 from services.billing.domain.proration import Month
 from services.billing.tests.unit.builders import AT, TERMS, USCC, Ids, account, bill, purchased
@@ -80,7 +80,7 @@ def test_settling_cancels_the_balance_nets_the_debts_and_pays_out_the_rest():
     assert all(i.cancelled for i in acct.instalments if i.sequence > 2)
     assert fee.status is InvoiceStatus.PAID and late.status is InvoiceStatus.PAID
     ledger = balances(acct.postings)
-    assert ledger[PROPERTY_REPURCHASED] == GROSS - 44_800_000
+    assert ledger[UNITS_REPURCHASED] == GROSS - 44_800_000
     assert ledger[BUYBACK_PAYABLE] == -51_153_650
     assert acct.receivable_fen() == 0
     assert acct.settle_buyback("claim-1", ["A-101"], GROSS, settled_on, AT, ids) is settlement

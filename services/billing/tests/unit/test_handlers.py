@@ -827,27 +827,58 @@ def test_the_credit_that_exhausts_a_line_carries_its_remaining_tax(uow, clock):
     assert handlers.trial_balance(uow)["accounts"]["revenue:property_fee"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 10 follow-up): a credit on a service line takes back its whole net "
-    "from revenue:service and none of the firm's payable; whether the firm's payable "
-    "shrinks with it is a policy decision",
-)
-def test_crediting_a_service_line_leaves_no_debit_revenue(uow, clock):
-    admit(uow)
+def _resolved_service(uow, fee=100_000, ticket="T-1"):
     handlers.charge_resolved_ticket(
         {
-            "ticket_id": "T-1",
+            "ticket_id": ticket,
+            "request_id": "REQ-1",
             "enterprise_id": "ent-1",
             "service_code": "LEGAL-03",
             "firm_id": "law-1",
             "outcome": "done",
-            "fee_fen": 100_000,
+            "fee_fen": fee,
             "claim_id": None,
         },
         uow,
     )
+
+
+def test_crediting_a_service_line_leaves_no_debit_revenue(uow, clock):
+    # fee 100,000 at 10 % commission: the firm is owed 90,000; VAT 5,660 on the whole fee;
+    # the park's revenue is its commission less the VAT, 10,000 − 5,660 = 4,340
+    admit(uow)
+    _resolved_service(uow)
     cycle(uow, clock, 2026, 11, 30)
     [service] = invoices(uow, "service")
+    accounts = handlers.trial_balance(uow)["accounts"]
+    assert (accounts["firm_payables"], accounts["revenue:service"]) == (-90_000, -4_340)
     handlers.issue_credit_note(service["invoice_id"], 100_000, "x", "op", uow)
-    assert handlers.trial_balance(uow)["accounts"]["revenue:service"] <= 0
+    accounts = handlers.trial_balance(uow)["accounts"]
+    # the whole sale reversed: revenue, VAT and the firm's payable alike, nothing in debit
+    assert accounts["revenue:service"] == 0
+    assert accounts["firm_payables"] == 0
+    assert accounts["vat_payable"] == 0
+    [recorded] = uow.payloads("firm_payable_recorded")
+    assert (recorded["request_id"], recorded["payable_fen"]) == ("REQ-1", 90_000)
+    [adjusted] = uow.payloads("firm_payable_adjusted")
+    assert (adjusted["ticket_id"], adjusted["firm_id"], adjusted["change_fen"]) == (
+        "T-1",
+        "law-1",
+        -90_000,
+    )
+    assert adjusted["number"] == service["number"]
+
+
+def test_a_partial_credit_on_a_service_line_reverses_the_firms_payable_in_proportion(uow, clock):
+    admit(uow)
+    _resolved_service(uow, fee=100_001)
+    cycle(uow, clock, 2026, 11, 30)
+    [service] = invoices(uow, "service")
+    # the firm's payable: 100,001 − commission 10,000 (10,000.1 rounded) = 90,001
+    handlers.issue_credit_note(service["invoice_id"], 33_333, "x", "op", uow)
+    handlers.issue_credit_note(service["invoice_id"], 66_668, "y", "op", uow)
+    first, second = uow.payloads("firm_payable_adjusted")
+    # 90,001 × 33,333 / 100,001 = 30,000.03 → 30,000; the last credit takes what is left
+    assert (first["change_fen"], second["change_fen"]) == (-30_000, -60_001)
+    accounts = handlers.trial_balance(uow)["accounts"]
+    assert accounts["revenue:service"] == 0 and accounts["firm_payables"] == 0

@@ -18,10 +18,9 @@ from services.billing.domain.ledger import (
     CASH,
     CUSTOMER_CREDIT,
     FIRM_PAYABLES,
-    FIRM_SERVICE_COSTS,
-    PROPERTY_REPURCHASED,
     RECEIVABLES,
     SUSPENSE,
+    UNITS_REPURCHASED,
     VAT_PAYABLE,
     Entry,
     Posting,
@@ -174,10 +173,10 @@ class World:
         net = defaultdict(int)
         for invoice in issued:
             for line in invoice.lines:
-                net[line.category] += line.net_fen
+                net[line.category] += line.net_fen - line.payable_fen
         for note in notes:
             for line in note.lines:
-                net[line.category] -= line.net_fen
+                net[line.category] -= line.net_fen - line.payable_fen
         for category, amount in net.items():
             assert ledger[revenue(category)] == -amount
         unmatched = sum(
@@ -187,10 +186,13 @@ class World:
         assert ledger[CASH] == sum(p.amount_fen for p in self.payments) + sum(
             i.payment.amount_fen for i in self.suspense
         )
-        assert ledger[FIRM_PAYABLES] == -sum(acct.firm_payables_fen.values())
-        assert ledger[FIRM_SERVICE_COSTS] == sum(acct.firm_payables_fen.values())
+        # the firms are owed their share of the invoiced services, less what credits took
+        assert ledger[FIRM_PAYABLES] == -(
+            sum(line.payable_fen for invoice in issued for line in invoice.lines)
+            - sum(line.payable_fen for note in notes for line in note.lines)
+        )
         assert ledger[BUYBACK_PAYABLE] == -sum(max(0, s.net_fen) for s in acct.settlements)
-        assert ledger[PROPERTY_REPURCHASED] == sum(
+        assert ledger[UNITS_REPURCHASED] == sum(
             s.gross_fen - sum(o.amount_fen for o in s.offsets if o.kind == "purchase_balance")
             for s in acct.settlements
         )
