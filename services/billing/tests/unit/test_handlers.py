@@ -380,6 +380,7 @@ def test_credit_notes_reduce_what_is_owed_and_a_paid_invoice_becomes_credit(uow,
     handlers.issue_credit_note(fee["invoice_id"], 5_000, "discount", "op-li", uow)
     [credit] = uow.payloads("credit_balance_changed")
     assert credit["change_fen"] == 5_000 and credit["why"] == "credit_note"
+    assert (credit["invoice_id"], credit["number"]) == (fee["invoice_id"], fee["number"])
     with pytest.raises(Refused, match="credit_exceeds_invoice"):
         handlers.issue_credit_note(fee["invoice_id"], 40_001, "too much", "op-li", uow)
 
