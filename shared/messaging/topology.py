@@ -295,6 +295,14 @@ PARK_SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
     ("billing", "bank", "payment_received"),
     ("billing", "buyback", "settlement_requested"),
     ("billing", "buyback", "claim_settled"),
+    ("buyback", "onboarding", "enterprise_admitted"),
+    ("buyback", "onboarding", "units_allocated"),
+    ("buyback", "onboarding", "production_started"),
+    ("buyback", "onboarding", "units_released"),
+    ("buyback", "portal", "buyback_requested"),
+    ("buyback", "portal", "buyback_withdrawn"),
+    ("buyback", "ticketing", "ticket_resolved"),
+    ("buyback", "billing", "buyback_settlement_computed"),
 )
 
 
