@@ -85,6 +85,21 @@ def declare_plain(
         connection.close()
 
 
+def declare_sink(
+    amqp_uri: str, *, output_exchange: str, output_queue: str, output_key: str
+) -> None:
+    """The sink's queue, bound to a forwarder's output exchange (which the forwarder's own
+    framework declared already, with the same arguments: topic, durable)."""
+    connection = BrokerAddress.from_uri(amqp_uri).connect()
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(output_exchange, "topic", durable=True, auto_delete=False)
+        channel.queue_declare(output_queue, durable=True, auto_delete=False)
+        channel.queue_bind(output_queue, output_exchange, output_key)
+    finally:
+        connection.close()
+
+
 def prefill(
     amqp_uri: str,
     exchange: str,

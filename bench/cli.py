@@ -77,6 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="open-loop warm-up left out of the latencies (default 2)",
     )
     parser.add_argument(
+        "--low-rate",
+        type=float,
+        default=10.0,
+        help="events/s of the low-load open-loop run of every row (default 10; 0: none)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="development mode: 2000 events, 1 run, 100k history, 5 s latency",
@@ -155,7 +161,18 @@ def _environment(broker: Broker, postgres: Postgres) -> dict[str, Any]:
         "cpus": _cpu_count(),
         "platform": platform.platform(),
     }
-    for package in ("nameko", "kombu", "amqp", "pika", "SQLAlchemy", "psycopg2-binary", "eventlet"):
+    for package in (
+        "nameko",
+        "kombu",
+        "amqp",
+        "pika",
+        "SQLAlchemy",
+        "psycopg2-binary",
+        "eventlet",
+        "faststream",
+        "aio-pika",
+        "asyncpg",
+    ):
         try:
             found[package] = version(package)
         except Exception:
@@ -231,6 +248,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rows": args.rows,
             "latency_seconds": args.latency_seconds,
             "warmup_seconds": args.warmup_seconds,
+            "low_rate": args.low_rate,
             "raw_prefetch": args.raw_prefetch,
             "project_config": dict(args.project_config),
             "core_path": str(args.core_path) if args.core_path else None,
@@ -243,11 +261,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     entries = document["rows"]
     for label, row in rows.items():
         entries[label] = {
+            "kind": row.kind,
             "description": row.description,
             "queue_type": row.queue_type,
             "backend": row.backend,
+            "notes": row.notes,
             "closed_loop": {},
             "latency": None,
+            "low_load_latency": None,
             "error": None,
         }
         if row.history:
@@ -311,11 +332,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 opened.setdefault(label, []).append(result)
         for label, results in opened.items():
             entries[label]["latency"] = report.summarise_open(results)
+        if args.low_rate > 0:
+            _low_load(args, context, rows, entries, started)
     finally:
         context.close()
     document["ratios"], document["targets"] = report.evaluate(entries, args.events)
     document["seconds"] = (datetime.now(UTC) - started).total_seconds()
     return document
+
+
+def _low_load(args, context, rows: dict[str, Row], entries: dict, started: datetime) -> None:
+    """Every row once per run at ``--low-rate`` (10 events/s): the latency of an event
+    that finds the forwarder idle — batching must add nothing here."""
+    opened: dict[str, list] = {}
+    for run_number in range(1, args.runs + 1):
+        for label, row in rows.items():
+            if entries[label]["error"]:
+                continue
+            tag = f"{label}-low-run{run_number}"
+            print(f"[{_clock(started)}] open loop {tag} at {args.low_rate:,.0f}/s", flush=True)
+            try:
+                result = _attempt(
+                    row,
+                    tag,
+                    lambda row=row, tag=tag: runner.open_loop(
+                        row, context, args.low_rate, args.latency_seconds, args.warmup_seconds, tag
+                    ),
+                )
+            except Exception as error:
+                entries[label]["error"] = f"{type(error).__name__}: {error}"
+                traceback.print_exc()
+                continue
+            print(
+                f"    p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+                f"lost {result['lost']}",
+                flush=True,
+            )
+            opened.setdefault(label, []).append(result)
+    for label, results in opened.items():
+        entries[label]["low_load_latency"] = report.summarise_open(results)
 
 
 def _clock(started: datetime) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, text
 
 from bench.forwarders.project import SUBSCRIPTIONS, metadata
 from bench.ids import uuid7_sql
@@ -38,33 +38,35 @@ class Postgres:
             engine.dispose()
 
     @contextlib.contextmanager
-    def database(self, label: str, template: str | None = None) -> Iterator[str]:
-        """A new database (empty + the bench schema, or a copy of ``template``)."""
+    def database(
+        self, label: str, template: str | None = None, schema: MetaData = metadata
+    ) -> Iterator[str]:
+        """A new database (empty + ``schema``, or a copy of ``template``)."""
         name = f"bench_{label.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
         self.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         try:
             url = self.url(name)
             if template is None:
-                create_schema(url)
+                create_schema(url, schema)
             yield url
         finally:
             self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def create_schema(url: str) -> None:
+def create_schema(url: str, schema: MetaData = metadata) -> None:
     engine = make_engine(url)
     try:
-        metadata.create_all(engine)
+        schema.create_all(engine)
     finally:
         engine.dispose()
 
 
 @contextlib.contextmanager
-def sqlite_database(directory: Path, label: str) -> Iterator[str]:
+def sqlite_database(directory: Path, label: str, schema: MetaData = metadata) -> Iterator[str]:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{label}-{uuid.uuid4().hex[:8]}.sqlite"
     url = f"sqlite:///{path}"
-    create_schema(url)
+    create_schema(url, schema)
     try:
         yield url
     finally:
@@ -109,3 +111,13 @@ def fill_history(url: str, rows: int, *, time_ordered_ids: bool = False) -> floa
     finally:
         engine.dispose()
     return time.monotonic() - started
+
+
+def count_state_rows(url: str) -> int:
+    """How many ``bench_items`` rows a forwarder wrote (one per event, if it wrote each once)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT count(*) FROM bench_items")).scalar_one()
+    finally:
+        engine.dispose()

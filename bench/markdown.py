@@ -28,20 +28,44 @@ def tables(document: dict) -> str:
                 f"{cpu['broker']['median']:.2f} | {pg} | {cpu['other']['median']:.2f} | "
                 f"{result['peak_rss_mb']['forwarder']:.0f} |"
             )
-    lines += [
+    lines += _latency(document, "latency")
+    if document["options"].get("low_rate"):
+        lines += ["", f"At low load ({document['options']['low_rate']:g} events/s):"]
+        lines += _latency(document, "low_load_latency")
+    ratios = [
+        (size, name, value)
+        for size, values in document.get("ratios", {}).items()
+        for name, value in values.items()
+        if value is not None
+    ]
+    if ratios:
+        lines += ["", "| ratio of median throughputs | queues | events | value |"]
+        lines += ["|---|---|---:|---:|"]
+        for size, name, value in ratios:
+            a, _, b = name.partition(" / ")
+            rows = document["rows"]
+            queues = f"{rows[a]['queue_type']} / {rows[b]['queue_type']}"
+            lines.append(f"| {name} | {queues} | {int(size):,} | {value:.2f} |")
+    notes = [(label, row.get("notes")) for label, row in document["rows"].items()]
+    lines += [""] + [f"- `{label}`: {text}" for label, text in notes if text]
+    return "\n".join(lines)
+
+
+def _latency(document: dict, key: str) -> list[str]:
+    lines = [
         "",
-        "| row | rate/s | p50 ms | p95 ms | p99 ms | lost |",
-        "|---|---:|---|---|---|---:|",
+        "| row | queue | rate/s | p50 ms | p95 ms | p99 ms | lost |",
+        "|---|---|---:|---|---|---|---:|",
     ]
     for label, row in document["rows"].items():
-        latency = row.get("latency")
+        latency = row.get(key)
         if latency:
             lines.append(
-                f"| {label} | {latency['rate']:,.0f} | {_spread(latency['p50_ms'], 1)} | "
-                f"{_spread(latency['p95_ms'], 1)} | {_spread(latency['p99_ms'], 1)} | "
-                f"{latency['lost']} |"
+                f"| {label} | {row['queue_type']} | {latency['rate']:,.0f} | "
+                f"{_spread(latency['p50_ms'], 1)} | {_spread(latency['p95_ms'], 1)} | "
+                f"{_spread(latency['p99_ms'], 1)} | {latency['lost']} |"
             )
-    return "\n".join(lines)
+    return lines
 
 
 def main() -> None:

@@ -3,59 +3,110 @@ for one measurement (a fresh vhost, fresh queues, a fresh database)."""
 
 import contextlib
 import json
+import os
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.broker import Broker, declare_plain
+from sqlalchemy import MetaData
+
+from bench.broker import Broker, declare_plain, declare_sink
 from bench.contract import FORWARDER_SERVICE, GENERATOR_SOURCE, INPUT_TYPE, OUTPUT_TYPE
 from bench.databases import Postgres, fill_history, sqlite_database
-from bench.forwarders import plain_nameko, raw_pika
+from bench.forwarders import nameko_db, plain_nameko, raw_pika
 from bench.forwarders.project import SUBSCRIPTIONS
+from bench.forwarders.project import metadata as project_metadata
+from bench.items import items_table
 from shared.messaging.declare import declare_topology
 from shared.messaging.topology import Subscription, build_topology, events_exchange
 
+ROOT = Path(__file__).resolve().parents[1]
 SINK_QUEUE = "bench.sink"
 NAMEKO = str(Path(sys.executable).with_name("nameko"))
+PROJECT_SERVICE = "bench.forwarders.project:Forwarder"
+FASTSTREAM_MODULE = "bench.forwarders.faststream_peer"  # never imported here: asyncio only
+
+STATE_ONLY = MetaData()
+items_table(STATE_ONLY)  # the peers' databases: bench_items alone, no inbox, no outbox
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the comparison."""
+    """One line of the comparison. Adding a row is one entry in :data:`ROWS`; a project
+    variant (another nameko service, extra config) needs no code elsewhere."""
 
     label: str
-    kind: str  # "raw-pika" | "plain-nameko" | "project"
+    kind: str  # how it is set up: a key of PREPARERS ("raw-pika", "nameko", "faststream", …)
     description: str
     queue_type: str = "classic"
-    backend: str | None = None  # the project's database: "postgresql" | "sqlite"
+    backend: str | None = None  # its database: "postgresql" | "sqlite" | None
     history: bool = False
+    service: str = PROJECT_SERVICE  # kind "nameko" / "project": the nameko service to run
+    config: Mapping[str, Any] = field(default_factory=dict)  # extra nameko config
+    notes: str = ""  # what it does not guarantee (printed with the tables)
+
+
+NAMEKO_DB_NOTES = (
+    "no inbox, no outbox: killed between commit and dispatch, the unacked input is "
+    "redelivered and inserts the row twice (no unique key); a dispatch that fails after "
+    "the commit, or an INSERT that fails, is acked anyway by event_handler: event or "
+    "input lost"
+)
+FASTSTREAM_DB_NOTES = (
+    "no inbox, no outbox: killed between the INSERT (autocommit) and the publish, the "
+    "unacked input is redelivered and inserts the row twice; a publish or INSERT that "
+    "raises rejects the input without requeue (REJECT_ON_ERROR, no dead-letter exchange): "
+    "event or input lost"
+)
 
 
 ROWS = {
     row.label: row
     for row in (
         Row("raw-pika", "raw-pika", "pika alone: prefetch, async confirms, ack after confirm"),
-        Row("plain-nameko", "plain-nameko", "@event_handler + EventDispatcher, no database"),
+        Row(
+            "plain-nameko",
+            "nameko",
+            "@event_handler + EventDispatcher, no database",
+            service=f"{plain_nameko.__name__}:{plain_nameko.PlainForwarder.__name__}",
+        ),
+        Row(
+            "nameko-db",
+            "nameko",
+            "@event_handler → session INSERT + commit → EventDispatcher (PostgreSQL)",
+            backend="postgresql",
+            service=f"{nameko_db.__name__}:{nameko_db.NamekoDbForwarder.__name__}",
+            notes=NAMEKO_DB_NOTES,
+        ),
+        Row("faststream", "faststream", "FastStream subscriber → publish, no database"),
+        Row(
+            "faststream-db",
+            "faststream",
+            "FastStream subscriber → asyncpg INSERT (autocommit) → publish (PostgreSQL)",
+            backend="postgresql",
+            notes=FASTSTREAM_DB_NOTES,
+        ),
         Row(
             "project-pg",
             "project",
-            "@handle_event → inbox+state+outbox → relay",
+            "@handle_event → inbox+state+outbox → relay (classic queues)",
             backend="postgresql",
         ),
-        Row("project-sqlite", "project", "the same on SQLite", backend="sqlite"),
+        Row("project-sqlite", "project", "the same on SQLite (classic queues)", backend="sqlite"),
         Row(
             "project-pg-quorum",
             "project",
-            "project-pg on the default topology (quorum)",
+            "project-pg on the default topology (quorum queues)",
             queue_type="quorum",
             backend="postgresql",
         ),
         Row(
             "project-pg-history",
             "project",
-            "project-pg with N inbox + N sent outbox rows of history",
+            "project-pg with N inbox + N sent outbox rows of history (classic queues)",
             backend="postgresql",
             history=True,
         ),
@@ -108,6 +159,16 @@ class Context:
             self._history_template = None
 
 
+def forwarder_environment(context: Context) -> dict[str, str]:
+    """The environment of a forwarder process: the tree (after ``--core-path``, if any)."""
+    path = [str(context.core_path)] if context.core_path else []
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([*path, str(ROOT)]),
+        "PYTHONWARNINGS": "ignore",
+    }
+
+
 @dataclass(frozen=True)
 class Setup:
     """A row ready to measure: where to publish, where to read, what to start."""
@@ -118,22 +179,34 @@ class Setup:
     command: list[str]
     input_exchange: str = events_exchange(GENERATOR_SOURCE)
     input_key: str = INPUT_TYPE
+    database_url: str | None = None  # where its state rows go, if it has a database
 
 
 @contextlib.contextmanager
 def prepared(row: Row, context: Context, tag: str) -> Iterator[Setup]:
-    with context.broker.vhost(row.label) as vhost:
-        amqp_uri = context.broker.uri(vhost)
-        if row.kind == "raw-pika":
-            yield _raw_pika(amqp_uri, context)
-        elif row.kind == "plain-nameko":
-            yield _plain_nameko(amqp_uri, context, tag)
-        else:
-            with _project_database(row, context) as database_url:
-                yield _project(row, amqp_uri, database_url, context, tag)
+    with context.broker.vhost(row.label) as vhost, _database(row, context) as database_url:
+        yield PREPARERS[row.kind](row, context.broker.uri(vhost), database_url, context, tag)
 
 
-def _raw_pika(amqp_uri: str, context: Context) -> Setup:
+@contextlib.contextmanager
+def _database(row: Row, context: Context) -> Iterator[str | None]:
+    """A fresh database for the row (None if it has none): the project's schema for the
+    project rows, ``bench_items`` alone for the peers."""
+    schema = project_metadata if row.kind == "project" else STATE_ONLY
+    if row.backend is None:
+        yield None
+    elif row.backend == "sqlite":
+        with sqlite_database(context.work_dir / "db", row.label, schema) as url:
+            yield url
+    else:
+        template = context.history_template() if row.history else None
+        with context.postgres.database(row.label, template=template, schema=schema) as url:
+            yield url
+
+
+def _raw_pika(
+    row: Row, amqp_uri: str, database_url: str | None, context: Context, tag: str
+) -> Setup:
     input_queue, output_exchange = "rawfwd.benchgen.work_requested", events_exchange("rawfwd")
     declare_plain(
         amqp_uri,
@@ -162,39 +235,70 @@ def _raw_pika(amqp_uri: str, context: Context) -> Setup:
     return Setup(amqp_uri, input_queue, SINK_QUEUE, command)
 
 
-def _plain_nameko(amqp_uri: str, context: Context, tag: str) -> Setup:
+_NAMEKO_SERVICES = {
+    module.__name__: (module.SERVICE, module.INPUT_QUEUE) for module in (plain_nameko, nameko_db)
+}
+
+
+def _nameko(row: Row, amqp_uri: str, database_url: str | None, context: Context, tag: str) -> Setup:
+    """A plain nameko service: its ``event_handler`` queue, declared as nameko declares it
+    (the inputs are published before the service starts)."""
+    service, input_queue = _NAMEKO_SERVICES[row.service.partition(":")[0]]
     declare_plain(
         amqp_uri,
-        input_queue=plain_nameko.INPUT_QUEUE,
-        output_exchange=events_exchange(plain_nameko.SERVICE),
+        input_queue=input_queue,
+        output_exchange=events_exchange(service),
         output_queue=SINK_QUEUE,
         input_exchange=events_exchange(GENERATOR_SOURCE),
         input_key=INPUT_TYPE,
         output_key=OUTPUT_TYPE,
     )
-    config = _write_config(context, tag, {"AMQP_URI": amqp_uri})
-    command = [
-        NAMEKO,
-        "run",
-        "--config",
-        str(config),
-        f"{plain_nameko.__name__}:{plain_nameko.PlainForwarder.__name__}",
-    ]
-    return Setup(amqp_uri, plain_nameko.INPUT_QUEUE, SINK_QUEUE, command)
+    config: dict[str, Any] = {"AMQP_URI": amqp_uri, **row.config}
+    if database_url is not None:
+        # nameko-sqlalchemy's setting; psycopg2, as the project's rows use.
+        url = database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        config[nameko_db.DB_URIS_KEY] = {f"{service}:{nameko_db.Base.__name__}": url}
+    command = [NAMEKO, "run", "--config", str(_write_config(context, tag, config)), row.service]
+    return Setup(amqp_uri, input_queue, SINK_QUEUE, command, database_url=database_url)
 
 
-@contextlib.contextmanager
-def _project_database(row: Row, context: Context) -> Iterator[str]:
-    if row.backend == "sqlite":
-        with sqlite_database(context.work_dir / "db", row.label) as url:
-            yield url
-    else:
-        template = context.history_template() if row.history else None
-        with context.postgres.database(row.label, template=template) as url:
-            yield url
+def _faststream(
+    row: Row, amqp_uri: str, database_url: str | None, context: Context, tag: str
+) -> Setup:
+    """FastStream declares its own input queue and exchange (run once, declare only, before
+    the pre-fill); the bench binds its sink to the output exchange."""
+    base = [sys.executable, "-m", FASTSTREAM_MODULE, "--amqp-uri", amqp_uri]
+    declared = subprocess.run(
+        [*base, "--declare-only"],
+        cwd=ROOT,
+        env=forwarder_environment(context),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if declared.returncode != 0:
+        raise RuntimeError(
+            f"{row.label}: FastStream's declaration failed: {declared.stderr[-1500:]}"
+        )
+    declare_sink(
+        amqp_uri,
+        output_exchange=events_exchange("fastfwd"),
+        output_queue=SINK_QUEUE,
+        output_key=OUTPUT_TYPE,
+    )
+    command = [*base, *(["--database-url", database_url] if database_url else [])]
+    return Setup(
+        amqp_uri,
+        f"fastfwd.{GENERATOR_SOURCE}.{INPUT_TYPE}",
+        SINK_QUEUE,
+        command,
+        database_url=database_url,
+    )
 
 
-def _project(row: Row, amqp_uri: str, database_url: str, context: Context, tag: str) -> Setup:
+def _project(
+    row: Row, amqp_uri: str, database_url: str | None, context: Context, tag: str
+) -> Setup:
     services = tuple(sorted({service for service, _, _ in SUBSCRIPTIONS}))
     topology = build_topology(
         SUBSCRIPTIONS, services=services, sources=(GENERATOR_SOURCE,), queue_type=row.queue_type
@@ -207,12 +311,21 @@ def _project(row: Row, amqp_uri: str, database_url: str, context: Context, tag: 
             "AMQP_URI": amqp_uri,
             "DATABASES": {FORWARDER_SERVICE: database_url},
             "LOG_LEVEL": "WARNING",
+            **row.config,
             **context.project_config,
         },
     )
-    command = [NAMEKO, "run", "--config", str(config), "bench.forwarders.project:Forwarder"]
+    command = [NAMEKO, "run", "--config", str(config), row.service]
     input_queue, sink_queue = (Subscription(*s).queue for s in SUBSCRIPTIONS)
-    return Setup(amqp_uri, input_queue, sink_queue, command)
+    return Setup(amqp_uri, input_queue, sink_queue, command, database_url=database_url)
+
+
+PREPARERS: dict[str, Callable[[Row, str, str | None, Context, str], Setup]] = {
+    "raw-pika": _raw_pika,
+    "nameko": _nameko,
+    "faststream": _faststream,
+    "project": _project,
+}
 
 
 def _write_config(context: Context, tag: str, config: dict[str, Any]) -> Path:

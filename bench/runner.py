@@ -14,10 +14,10 @@ from pathlib import Path
 
 from bench import procstats
 from bench.broker import ConsumerWatcher, Sink, prefill
+from bench.databases import count_state_rows
 from bench.ids import ID_SCHEMES
-from bench.rows import Context, Row, prepared
+from bench.rows import ROOT, Context, Row, forwarder_environment, prepared
 
-ROOT = Path(__file__).resolve().parents[1]
 BROKER_PROCESS = "beam.smp"
 POSTGRES_PROCESS = "postgres"
 
@@ -34,6 +34,8 @@ class ClosedLoop:
     cpu_s_per_1k: dict[str, float]  # per process: the forwarder; broker and PostgreSQL too
     peak_rss_mb: dict[str, float]
     duplicates: int
+    received: int = 0  # distinct outputs (by seq) the sink took: every input's, or it failed
+    state_rows: int | None = None  # bench_items rows written, for the rows with a database
 
 
 @dataclass
@@ -55,12 +57,7 @@ def forwarder_process(
     """Run a forwarder; with ``profile``, py-spy samples it into that file (collapsed
     stacks, one line per stack: ``frame;frame;… count``)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    path = [str(context.core_path)] if context.core_path else []
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([*path, str(ROOT)]),
-        "PYTHONWARNINGS": "ignore",
-    }
+    env = forwarder_environment(context)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         if profile is not None:
@@ -135,6 +132,9 @@ def closed_loop(row: Row, context: Context, events: int, tag: str) -> ClosedLoop
                 if not finished or sink.received < events or watcher.ready_ns is None:
                     raise _failed(row, log_path, f"{sink.received} of {events} outputs")
                 rss = procstats.peak_rss_mb(process.pid)
+            # Every output was received, and each forwarder commits its row before it
+            # publishes: the count is final (the database is dropped after this block).
+            state_rows = count_state_rows(setup.database_url) if setup.database_url else None
         finally:
             sink.close()
     seconds = (sink.last_ns - watcher.ready_ns) / 1e9
@@ -151,7 +151,16 @@ def closed_loop(row: Row, context: Context, events: int, tag: str) -> ClosedLoop
     }
     # Whatever else ran on the machine meanwhile: a check that the run was undisturbed.
     cpu["other"] = max(0.0, (busy1 - busy0) * per_1k - sum(cpu.values()))
-    return ClosedLoop(events, seconds, events / seconds, cpu, {"forwarder": rss}, sink.duplicates)
+    return ClosedLoop(
+        events,
+        seconds,
+        events / seconds,
+        cpu,
+        {"forwarder": rss},
+        sink.duplicates,
+        received=sink.received,
+        state_rows=state_rows,
+    )
 
 
 def open_loop(

@@ -4,25 +4,18 @@ outbox row in one transaction → the relay publishes ``benchfwd.events``/``work
     nameko run --config bench.yaml bench.forwarders.project:Forwarder
 """
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, insert
+from sqlalchemy import MetaData, insert
 
 from bench import contract  # noqa: F401  (registers the bench events)
 from bench.contract import FORWARDER_SERVICE, GENERATOR_SOURCE, INPUT_TYPE, OUTPUT_TYPE
+from bench.items import items_table
 from shared.messaging.consumer import handle_event
 from shared.messaging.dependencies import LogContext, UnitOfWorkProvider
 from shared.messaging.tables import add_messaging_tables
 
 metadata = MetaData()
 TABLES = add_messaging_tables(metadata)
-items = Table(
-    "bench_items",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("item_id", String(36), nullable=False),
-    Column("seq", BigInteger, nullable=False),
-    Column("amount_fen", Integer, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-)
+items = items_table(metadata)
 
 RECORD_ITEM = insert(items)
 

@@ -1,23 +1,40 @@
-"""The benchmark is not a test, but it must keep running: a tiny run prints every row."""
+"""The benchmark is not a test, but it must keep running: a tiny run of every row prints
+every row, and each row really forwards every event (and writes its state rows)."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bench import report
 from bench.rows import ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
+EVENTS = 200
+PEER_PAIRS = (
+    "project-pg / nameko-db",
+    "project-pg / plain-nameko",
+    "project-pg / faststream-db",
+    "faststream-db / nameko-db",
+    "nameko-db / plain-nameko",
+    "faststream / plain-nameko",
+    "project-pg-quorum / nameko-db",
+)
 
 
-def test_a_tiny_bench_run_prints_every_row_and_writes_its_json(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One run of every row at tiny sizes: its printed tables and its JSON document."""
+    output = tmp_path_factory.mktemp("bench")
     completed = subprocess.run(
         [
             sys.executable,
             "-m",
             "bench",
             "--events",
-            "200",
+            str(EVENTS),
             "--runs",
             "1",
             "--history-rows",
@@ -27,19 +44,126 @@ def test_a_tiny_bench_run_prints_every_row_and_writes_its_json(tmp_path):
             "--warmup-seconds",
             "0",
             "--output-dir",
-            str(tmp_path),
+            str(output),
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
-
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    table = completed.stdout.split("Closed loop", 1)[1]
+    return completed.stdout, output
+
+
+def _document(tiny_run) -> dict:
+    return json.loads((tiny_run[1] / "latest.json").read_text())
+
+
+def test_a_tiny_bench_run_prints_every_row_and_writes_its_json(tiny_run):
+    stdout, output = tiny_run
+    table = stdout.split("Closed loop", 1)[1]
     for label in ROWS:
         assert f"\n{label} " in table, f"row {label} missing from:\n{table}"
-    document = json.loads((tmp_path / "latest.json").read_text())
+    document = _document(tiny_run)
     assert set(document["rows"]) == set(ROWS)
     assert all(row["latency"] for row in document["rows"].values())
-    assert list(tmp_path.glob("bench-*.json"))
+    assert list(output.glob("bench-*.json"))
+
+
+@pytest.mark.parametrize("label", list(ROWS))
+def test_each_row_forwards_every_event_once_and_writes_one_state_row_per_event(tiny_run, label):
+    row = _document(tiny_run)["rows"][label]
+    (measured,) = row["closed_loop"][str(EVENTS)]["runs"]
+    assert measured["received"] == EVENTS  # distinct outputs, told apart by their seq
+    if ROWS[label].backend is None:
+        assert measured["state_rows"] is None
+    else:
+        assert measured["state_rows"] == EVENTS
+
+
+def test_every_row_has_a_low_load_latency_at_10_events_a_second(tiny_run):
+    stdout, _ = tiny_run
+    document = _document(tiny_run)
+    assert document["options"]["low_rate"] == 10
+    for label, row in document["rows"].items():
+        low = row["low_load_latency"]
+        assert low is not None, label
+        assert low["rate"] == 10 and low["lost"] == 0, (label, low)
+    assert "Open loop at low load (10 events/s" in stdout
+
+
+def test_the_ratios_of_the_peers_are_printed(tiny_run):
+    stdout, _ = tiny_run
+    ratios = _document(tiny_run)["ratios"][str(EVENTS)]
+    for pair in PEER_PAIRS:
+        assert ratios[pair] is not None and ratios[pair] > 0, pair
+        assert f" {pair} " in stdout, pair
+    assert "What the peers do not guarantee" in stdout
+    assert "nameko-db: no inbox, no outbox" in stdout
+
+
+def _rows_document(throughputs: dict[str, float], **extra) -> dict:
+    return {
+        label: {
+            "kind": "project" if label.startswith("project-") else "peer",
+            "backend": "postgresql",
+            "queue_type": "quorum" if "quorum" in label else "classic",
+            "closed_loop": {
+                "1000": {"throughput": {"median": value}, "peak_rss_mb": {"forwarder": 80.0}}
+            },
+            "latency": {"p99_ms": {"median": extra.get(label, 10.0)}},
+        }
+        for label, value in throughputs.items()
+    }
+
+
+def test_the_batched_rows_get_their_ratios_and_targets_once_they_are_rows():
+    rows = _rows_document(
+        {
+            "plain-nameko": 1000.0,
+            "nameko-db": 500.0,
+            "project-pg": 400.0,
+            "project-pg-batched": 1100.0,
+        }
+    )
+    ratios, targets = report.evaluate(rows, [1000])
+
+    assert ratios["1000"]["project-pg-batched / plain-nameko"] == pytest.approx(1.1)
+    assert ratios["1000"]["project-pg-batched / nameko-db"] == pytest.approx(2.2)
+    assert ratios["1000"]["project-pg / nameko-db"] == pytest.approx(0.8)
+    assert "faststream-db / nameko-db" not in ratios["1000"]  # that row did not run
+    verdicts = {target["target"]: target["met"] for target in targets}
+    assert verdicts["project-pg-batched ≥ 2 × nameko-db (1,000 events)"] is True
+    assert verdicts["project-pg-batched ≥ 1 × plain-nameko (1,000 events)"] is True
+    assert verdicts["project-pg ≥ 1 × nameko-db (1,000 events)"] is False
+
+
+def test_the_p99_target_holds_every_postgresql_project_row_to_20_ms_and_no_peer():
+    rows = _rows_document(
+        {"nameko-db": 500.0, "project-pg": 400.0, "project-pg-quorum": 390.0},
+        **{"project-pg-quorum": 26.4, "nameko-db": 80.0},
+    )
+    _, targets = report.evaluate(rows, [1000])
+
+    verdicts = {target["target"]: target["met"] for target in targets}
+    assert verdicts["project-pg p99 < 20 ms at half load"] is True
+    assert verdicts["project-pg-quorum p99 < 20 ms at half load"] is False
+    assert not any(name.startswith("nameko-db p99") for name in verdicts)
+
+
+def test_nothing_a_nameko_forwarder_or_the_bench_imports_pulls_in_faststream():
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bench.cli, bench.forwarders.nameko_db, bench.forwarders.plain_nameko, "
+            "bench.forwarders.project; print(sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('faststream', 'aio_pika', 'aiormq', 'asyncpg', 'anyio')))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip() == "[]"
