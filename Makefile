@@ -82,3 +82,14 @@ bench-meters: check-broker
 
 clean:
 	rm -rf var/*.sqlite var/*.sqlite-wal var/*.sqlite-shm var/bench
+
+.PHONY: contract definitions
+## The event catalogue docs/asyncapi.yaml (AsyncAPI 3.0) from the contract registry and the
+## topology; tests/unit/test_asyncapi.py fails while the committed one is stale.
+contract: venv
+	$(BIN)/python -m tools.contract asyncapi
+
+## deploy/ from the topology: RabbitMQ definitions, compose.yaml, prometheus.yml, k8s/
+## (deploy/README.md); tests/unit/test_deploy_manifests.py fails while one is stale.
+definitions: venv
+	$(BIN)/python -m tools.contract definitions
