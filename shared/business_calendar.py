@@ -23,9 +23,10 @@ import operator
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -96,18 +97,27 @@ class YearData:
 
     ``holidays`` are days off (weekend days may be listed, they change nothing);
     ``workdays`` are weekend days that are working days. Every other day follows
-    the Monday-Friday rule. ``source`` is used in error messages.
+    the Monday-Friday rule. ``source`` is used in error messages. ``holiday_names``
+    maps holidays to the festival they belong to (春节, 国庆节), where the file named
+    them; it is for people (``park calendar show``) and changes no working day.
     """
 
     year: int
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
     source: str = "<in-memory>"
+    holiday_names: Mapping[date, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         # Accept any iterable of dates from callers, but keep the instance hashable.
         object.__setattr__(self, "holidays", frozenset(self.holidays))
         object.__setattr__(self, "workdays", frozenset(self.workdays))
+        object.__setattr__(self, "holiday_names", MappingProxyType(dict(self.holiday_names)))
+        unnamed = set(self.holiday_names) - self.holidays
+        if unnamed:
+            raise CalendarDataError(
+                self.source, f"holiday_names: {min(unnamed).isoformat()} is not a holiday"
+            )
         for kind, days in (("holidays", self.holidays), ("workdays", self.workdays)):
             for day in days:
                 self._check_day(kind, day)
@@ -221,12 +231,32 @@ def _parse_year_document(document: Any, source: str) -> YearData:
     year = document["year"]
     if isinstance(year, bool) or not isinstance(year, int) or not MINYEAR <= year <= MAXYEAR:
         raise CalendarDataError(source, f"year: {year!r} is not a year number")
+    holidays, names = _parse_holidays(document["holidays"], source)
     return YearData(
         year=year,
-        holidays=_parse_dates(document["holidays"], "holidays", source),
+        holidays=holidays,
         workdays=_parse_dates(document["workdays"], "workdays", source),
         source=source,
+        holiday_names=names,
     )
+
+
+def _parse_holidays(entries: Any, source: str) -> tuple[frozenset[date], dict[date, str]]:
+    """``holidays``: a list of dates, or a mapping of each festival's name to its dates
+    (``春节: [2027-02-06, …]``), which ``park calendar load`` requires."""
+    if not isinstance(entries, dict):
+        return _parse_dates(entries, "holidays", source), {}
+    names: dict[date, str] = {}
+    for name, dates in entries.items():
+        if not isinstance(name, str) or not name.strip():
+            raise CalendarDataError(source, f"holidays: {name!r} is not a holiday name")
+        for day in _parse_dates(dates, f"holidays.{name}", source):
+            if day in names:
+                raise CalendarDataError(
+                    source, f"holidays.{name}: {day.isoformat()} is also listed under {names[day]}"
+                )
+            names[day] = name
+    return frozenset(names), names
 
 
 def _parse_dates(entries: Any, key: str, source: str) -> frozenset[date]:
