@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -108,14 +108,19 @@ class BillingRepository:
         self._exec(insert(orm.holdings).values(**values))
 
     def end_holdings(self, enterprise_id: str | None, unit_ids: Iterable[str], end_on: date):
-        """Held units among ``unit_ids`` stop on ``end_on``; returns the rows changed."""
+        """Holdings among ``unit_ids`` stop on ``end_on`` — held ones, and ended ones that
+        ended later (the earliest end stands, whatever order the releases arrive in);
+        returns the rows changed, each with ``ended_before`` (its end until now, or None)."""
         h = orm.holdings.c
-        query = select(orm.holdings).where(h.unit_id.in_(list(unit_ids)), h.end_on.is_(None))
+        query = select(orm.holdings).where(
+            h.unit_id.in_(list(unit_ids)), or_(h.end_on.is_(None), h.end_on > end_on)
+        )
         if enterprise_id is not None:
             query = query.where(h.enterprise_id == enterprise_id)
         changed = _rows(self._exec(query))
         for row in changed:
             self._exec(update(orm.holdings).where(h.id == row["id"]).values(end_on=end_on))
+            row["ended_before"] = row["end_on"]
             row["end_on"] = end_on
         return changed
 

@@ -59,6 +59,20 @@ def _legacy_split(credited: Invoice, note: Row) -> list[dict]:
     return split
 
 
+def _credited_on_line(uow, invoice: Row, index: int, reason_prefix: str) -> int:
+    """What the system's credit notes whose reason starts with ``reason_prefix`` took
+    off line ``index`` of ``invoice`` (an operator's notes do not count)."""
+    return sum(
+        line["total_fen"]
+        for note in uow.billing.credit_notes(invoice["enterprise_id"])
+        if note["invoice_id"] == invoice["invoice_id"]
+        and note["operator"] == "billing"
+        and note["reason"].startswith(reason_prefix)
+        for line in note["lines"]
+        if line["line_index"] == index
+    )
+
+
 def _left_on_line(uow, invoice: Row, index: int) -> int:
     credited = _credited(uow, invoice)
     return credited.lines[index].total_fen - credited.credited_per_line[index]

@@ -24,7 +24,12 @@ from services.billing.handlers.common import (
     line_of,
     park_date,
 )
-from services.billing.handlers.credits import _credit_lines, _credit_note, _left_on_line
+from services.billing.handlers.credits import (
+    _credit_lines,
+    _credit_note,
+    _credited_on_line,
+    _left_on_line,
+)
 from services.billing.repository import Row
 from shared.messaging.errors import MalformedMessage
 
@@ -147,9 +152,20 @@ def release_units(payload, occurred_at: datetime, uow) -> list[Row]:
     return ended
 
 
+#: The reason of a release's credit notes (how a later release finds what it credited).
+RELEASE_REASON_PREFIX = "unit {unit_id} not held from "
+
+
+def release_reason(unit_id: str, end_on: date) -> str:
+    return f"{RELEASE_REASON_PREFIX.format(unit_id=unit_id)}{end_on}"
+
+
 def _credit_released_days(uow, account: Row, ended: list[Row], on: date) -> None:
     """For each month already invoiced past a holding's end, a credit note of what was
-    billed for the days after it (rent, property fee; re-prorated by the domain's rule)."""
+    billed for the days after it (rent, property fee; re-prorated by the domain's rule),
+    less what an earlier release of the unit credited on the line already (a release
+    moved earlier — e.g. a buyback's ``settled_on`` before the release date — credits
+    only the days between), and never more than is left on the line."""
     for row in ended:
         unit = _held_unit(row)
         month = Month.of(row["end_on"])
@@ -176,15 +192,20 @@ def _credit_released_days(uow, account: Row, ended: list[Row], on: date) -> None
                     rent_charge(unit, month) if kind == "rent" else property_fee_charge(unit, month)
                 )
                 kept = charge.total_fen if charge is not None else 0
+                released = _credited_on_line(
+                    uow, invoice, index, RELEASE_REASON_PREFIX.format(unit_id=unit.unit_id)
+                )
                 # never more than an earlier credit (an operator's) left on the line
-                difference = min(billed["total_fen"] - kept, _left_on_line(uow, invoice, index))
+                difference = min(
+                    billed["total_fen"] - kept - released, _left_on_line(uow, invoice, index)
+                )
                 if difference > 0:
                     _credit_note(
                         uow,
                         account,
                         invoice,
                         _credit_lines(uow, invoice, difference, {index: difference}),
-                        f"unit {unit.unit_id} not held from {row['end_on']}",
+                        release_reason(unit.unit_id, row["end_on"]),
                         None,
                         on,
                     )

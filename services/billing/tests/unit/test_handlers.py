@@ -182,6 +182,42 @@ def test_release_stops_recurring_charges_and_credits_the_days_already_billed(uow
     assert december.issued == []
 
 
+def _release(uow, on: datetime, claim_id=None):
+    handlers.release_units(
+        {
+            "units": ["A-101"],
+            "reason": "buyback" if claim_id else "lease_ended",
+            "application_id": None,
+            "enterprise_id": "ent-1",
+            "claim_id": claim_id,
+        },
+        on,
+        uow,
+    )
+
+
+def test_a_unit_released_again_is_credited_only_the_days_the_earlier_release_left(uow, clock):
+    admit(uow)
+    allocate(uow, [unit()], on=date(2026, 11, 1))
+    cycle(uow, clock, 2026, 11, 1)
+    clock.set_park_date(2026, 11, 21)
+    _release(uow, clock())
+    _release(uow, clock())  # the same release again: nothing more
+    assert sorted(n["amount_fen"] for n in uow.payloads("credit_note_issued")) == [
+        15_000,
+        150_000,
+    ]
+    # an earlier end arrives later (e.g. a buyback settled on 11 November): only the
+    # ten days between are credited, not again the ten the first release credited
+    _release(uow, datetime(2026, 11, 11, 2, 0, tzinfo=UTC))
+    notes = uow.payloads("credit_note_issued")
+    assert sorted(n["amount_fen"] for n in notes[2:]) == [15_000, 150_000]
+    [open_rent] = [i for i in handlers.open_invoices("ent-1", uow) if i["kind"] == "rent"]
+    assert open_rent["outstanding_fen"] == 150_000  # 10 of 30 days held
+    _release(uow, datetime(2026, 11, 25, 2, 0, tzinfo=UTC))  # a later end: the earlier stands
+    assert len(uow.payloads("credit_note_issued")) == 4
+
+
 def test_meter_readings_duplicates_out_of_order_and_decreases(uow, clock):
     admit(uow)
     allocate(uow, [unit()], on=date(2026, 11, 1))
