@@ -100,6 +100,14 @@ class ManagementClient:
         """The user's permissions on every vhost (empty if none or no such user)."""
         return self._get_optional(f"users/{self._q(user)}/permissions") or []
 
+    def vhost_permissions(self, vhost: str) -> list[dict]:
+        """Every user's permissions on ``vhost`` (``user``, ``configure``, ``write``, ``read``)."""
+        return self._get_optional(f"vhosts/{self._q(vhost)}/permissions") or []
+
+    def exchange_or_none(self, vhost: str, name: str) -> dict | None:
+        """The exchange (with the ``policy`` applied to it), None if it does not exist."""
+        return self._get_optional(f"exchanges/{self._q(vhost)}/{self._q(name)}")
+
     def clear_permissions(self, vhost: str, user: str) -> None:
         self._call("DELETE", f"permissions/{self._q(vhost)}/{self._q(user)}")
 

@@ -38,6 +38,7 @@ from shared.messaging.topology import (
 from shared.settings import MessagingSettings, database_url, load_config_file
 from shared.tooling.calendar_cli import calendar_app
 from shared.tooling.outbox_cli import outbox_app
+from shared.tooling.systems_cli import systems
 from shared.tooling.top import top as top_command
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: shared/tooling/cli.py
@@ -54,6 +55,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(unrouted_app, name="unrouted")
 app.add_typer(outbox_app, name="outbox")  # quarantined outbox rows
+app.add_typer(systems, name="systems")  # ingress systems' broker users
 app.command("top")(top_command)  # live queues with flags (shared/tooling/top.py)
 app.add_typer(calendar_app, name="calendar")  # years the calendar package lacks
 # Piped or captured output is read by programs and grep: don't cut it at 80 columns.
