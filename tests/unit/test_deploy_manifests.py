@@ -229,3 +229,28 @@ def test_keda_s_schema_refuses_a_broken_scaled_object():
     assert result.returncode == 1
     assert "maxReplicaCount must be integer" in result.stdout
     assert "triggers/0 must have required property type" in result.stdout
+
+
+def test_a_service_gets_only_its_own_broker_password_and_database_the_setup_gets_all():
+    compose = _documents("deploy/compose.yaml")[0]["services"]
+    users = [identity.user for identity in park_identities(park_topology())]
+    for service in SERVICES:
+        environment = compose[service]["environment"]
+        passwords = {name for name in environment if name.endswith("_BROKER_PASSWORD")}
+        assert passwords == {f"{service.upper()}_BROKER_PASSWORD"}
+        databases = {name for name in environment if name.endswith("_DATABASE_URL")}
+        assert databases == {f"{service.upper()}_DATABASE_URL"}
+        assert "RABBIT_MANAGEMENT_URL" not in environment  # no administrator credentials
+        [deployment] = [
+            d
+            for _, d in _k8s_documents()
+            if d["kind"] == "Deployment" and d["metadata"]["name"] == service
+        ]
+        keys = {
+            variable["valueFrom"]["secretKeyRef"]["key"]
+            for variable in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert keys == {f"{service}-amqp-uri", f"{service}-password", f"{service}-database-url"}
+    setup = compose["setup"]["environment"]
+    wanted = {f"{u.upper().replace('-', '_')}_BROKER_PASSWORD" for u in users}
+    assert wanted <= set(setup)

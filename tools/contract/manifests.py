@@ -61,29 +61,37 @@ _ConfigLoader.add_constructor("!raw_env_var", lambda loader, node: loader.constr
 
 
 def _environment(topology: Topology, service: str | None) -> dict[str, str]:
-    """The variables config/production.yaml needs, with development defaults (compose's
-    ``${VAR:-default}``): every value can be overridden from the shell or an .env file."""
-    users = [identity.user for identity in park_identities(topology)]
-    env = {
-        "PARK_CONFIG": str(CONFIG),
-        # The declare step needs an administrator (the management API); services do not.
-        "AMQP_URI": "pyamqp://${PARK_ADMIN_USER:-park-admin}:${PARK_ADMIN_PASSWORD:-dev-park-admin}"
-        "@rabbitmq:5672/",
-        "RABBIT_MANAGEMENT_URL": "http://${PARK_ADMIN_USER:-park-admin}:"
-        "${PARK_ADMIN_PASSWORD:-dev-park-admin}@rabbitmq:15672",
-    }
-    if service is not None:
+    """What config/production.yaml needs, with development defaults (compose's
+    ``${VAR:-default}``: each can be overridden from the shell or an .env file).
+
+    The setup step (``service`` None) gets the administrator and every broker user's
+    password (it provisions them) and every database; a service only its own user and its
+    own database: an unset variable reads as empty in the nameko config, which a service
+    never consults for another user or database.
+    """
+    if service is None:
+        admin = "${PARK_ADMIN_USER:-park-admin}:${PARK_ADMIN_PASSWORD:-dev-park-admin}"
+        env = {
+            "PARK_CONFIG": str(CONFIG),
+            "AMQP_URI": f"pyamqp://{admin}@rabbitmq:5672/",
+            "RABBIT_MANAGEMENT_URL": f"http://{admin}@rabbitmq:15672",
+        }
+        users = [identity.user for identity in park_identities(topology)]
+        services = list(topology.services)
+    else:
         password = f"${{{_variable(service)}_BROKER_PASSWORD:-dev-{service}}}"
-        env["AMQP_URI"] = f"pyamqp://{service}:{password}@rabbitmq:5672/"
+        env = {
+            "PARK_CONFIG": str(CONFIG),
+            "AMQP_URI": f"pyamqp://{service}:{password}@rabbitmq:5672/",
+        }
+        users, services = [service], [service]
     for user in users:
-        env[f"{_variable(user)}_BROKER_PASSWORD"] = (
-            f"${{{_variable(user)}_BROKER_PASSWORD:-dev-{user}}}"
-        )
-    for name in topology.services:
+        variable = f"{_variable(user)}_BROKER_PASSWORD"
+        env[variable] = f"${{{variable}:-dev-{user}}}"
+    for name in services:
         env[f"{_variable(name)}_DATABASE_URL"] = (
             f"postgresql://postgres:${{POSTGRES_PASSWORD:-dev-postgres}}@postgres:5432/park_{name}"
         )
-    env["FIRM_PASSWORDS"] = "${FIRM_PASSWORDS:-{}}"
     return env
 
 
@@ -195,48 +203,28 @@ def _labels(component: str) -> dict[str, str]:
     return {"app.kubernetes.io/part-of": "park", "app.kubernetes.io/name": component}
 
 
-def _k8s_env(service: str | None) -> list[dict[str, Any]]:
-    """Settings from the ConfigMap ``park-config``; credentials from the Secret
-    ``park-secrets`` (made by the operator: deploy/k8s/README.md)."""
-    uri_key = f"{service}-amqp-uri" if service else "admin-amqp-uri"
-    env = [
-        {
-            "name": "AMQP_URI",
-            "valueFrom": {"secretKeyRef": {"name": "park-secrets", "key": uri_key}},
-        },
-        {
-            "name": "RABBIT_MANAGEMENT_URL",
-            "valueFrom": {"secretKeyRef": {"name": "park-secrets", "key": "admin-management-url"}},
-        },
-    ]
+def _secret(variable: str, key: str) -> dict[str, Any]:
+    return {"name": variable, "valueFrom": {"secretKeyRef": {"name": "park-secrets", "key": key}}}
+
+
+def _k8s_env(topology: Topology, service: str | None) -> list[dict[str, Any]]:
+    """Credentials from the Secret ``park-secrets`` (made by the operator:
+    deploy/k8s/README.md); other settings from the ConfigMap ``park-config``. The setup
+    Job gets the administrator, every broker user's password and every database; a
+    service only its own user and database (as in compose)."""
+    if service is None:
+        env = [
+            _secret("AMQP_URI", "admin-amqp-uri"),
+            _secret("RABBIT_MANAGEMENT_URL", "admin-management-url"),
+        ]
+        users = [identity.user for identity in park_identities(topology)]
+        services = list(topology.services)
+    else:
+        env = [_secret("AMQP_URI", f"{service}-amqp-uri")]
+        users, services = [service], [service]
+    env += [_secret(f"{_variable(user)}_BROKER_PASSWORD", f"{user}-password") for user in users]
+    env += [_secret(f"{_variable(name)}_DATABASE_URL", f"{name}-database-url") for name in services]
     return env
-
-
-def _secret_env(topology: Topology) -> list[dict[str, Any]]:
-    users = [identity.user for identity in park_identities(topology)]
-    found = [
-        {
-            "name": f"{_variable(user)}_BROKER_PASSWORD",
-            "valueFrom": {"secretKeyRef": {"name": "park-secrets", "key": f"{user}-password"}},
-        }
-        for user in users
-    ]
-    found += [
-        {
-            "name": f"{_variable(service)}_DATABASE_URL",
-            "valueFrom": {
-                "secretKeyRef": {"name": "park-secrets", "key": f"{service}-database-url"}
-            },
-        }
-        for service in topology.services
-    ]
-    found.append(
-        {
-            "name": "FIRM_PASSWORDS",
-            "valueFrom": {"secretKeyRef": {"name": "park-secrets", "key": "firm-passwords"}},
-        }
-    )
-    return found
 
 
 def _container(name: str, command: list[str], env: list[dict[str, Any]]) -> dict[str, Any]:
@@ -273,9 +261,7 @@ def setup_job(topology: Topology) -> dict[str, Any]:
                 "metadata": {"labels": _labels("setup")},
                 "spec": {
                     "restartPolicy": "OnFailure",
-                    "containers": [
-                        _container("setup", SETUP_COMMAND, _k8s_env(None) + _secret_env(topology))
-                    ],
+                    "containers": [_container("setup", SETUP_COMMAND, _k8s_env(topology, None))],
                 },
             },
         },
@@ -286,7 +272,7 @@ def deployment(topology: Topology, service: str, port: int | None) -> dict[str, 
     container = _container(
         service,
         ["nameko", "run", "--config", str(CONFIG), f"services.{service}.service"],
-        _k8s_env(service) + _secret_env(topology),
+        _k8s_env(topology, service),
     )
     annotations = {}
     if port is not None:
