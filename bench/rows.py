@@ -2,6 +2,7 @@
 for one measurement (a fresh vhost, fresh queues, a fresh database)."""
 
 import contextlib
+import importlib
 import json
 import os
 import subprocess
@@ -235,15 +236,13 @@ def _raw_pika(
     return Setup(amqp_uri, input_queue, SINK_QUEUE, command)
 
 
-_NAMEKO_SERVICES = {
-    module.__name__: (module.SERVICE, module.INPUT_QUEUE) for module in (plain_nameko, nameko_db)
-}
-
-
 def _nameko(row: Row, amqp_uri: str, database_url: str | None, context: Context, tag: str) -> Setup:
     """A plain nameko service: its ``event_handler`` queue, declared as nameko declares it
     (the inputs are published before the service starts)."""
-    service, input_queue = _NAMEKO_SERVICES[row.service.partition(":")[0]]
+    module, _, class_name = row.service.partition(":")
+    service = getattr(importlib.import_module(module), class_name).name
+    # The queue nameko's event_handler declares for a method named on_work_requested.
+    input_queue = f"evt-{GENERATOR_SOURCE}-{INPUT_TYPE}--{service}.on_work_requested"
     declare_plain(
         amqp_uri,
         input_queue=input_queue,

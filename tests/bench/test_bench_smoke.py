@@ -2,14 +2,23 @@
 every row, and each row really forwards every event (and writes its state rows)."""
 
 import json
+import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from nameko.events import event_handler
 
 from bench import report
-from bench.rows import ROWS
+from bench.broker import Broker, Sink, prefill
+from bench.contract import GENERATOR_SOURCE, INPUT_TYPE
+from bench.databases import Postgres, count_state_rows
+from bench.forwarders import nameko_db
+from bench.ids import uuid4
+from bench.rows import ROWS, Context, Row, prepared
+from bench.runner import forwarder_process
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 200
@@ -167,3 +176,52 @@ def test_nothing_a_nameko_forwarder_or_the_bench_imports_pulls_in_faststream():
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip() == "[]"
+
+
+class NamekoDbKilledAfterCommit(nameko_db.NamekoDbForwarder):
+    """nameko-db whose process dies right after the commit, before the dispatch."""
+
+    @event_handler(GENERATOR_SOURCE, INPUT_TYPE)
+    def on_work_requested(self, envelope):
+        payload = envelope["payload"]
+        self.db.execute(
+            nameko_db.RECORD_ITEM,
+            {
+                "item_id": payload["item_id"],
+                "seq": payload["seq"],
+                "amount_fen": payload["amount_fen"],
+                "recorded_at": datetime.now(UTC),
+            },
+        )
+        self.db.commit()
+        os._exit(9)
+
+
+def test_nameko_db_killed_between_commit_and_dispatch_inserts_the_row_twice(tmp_path):
+    """What the docs say of the peer: the input is not acked yet, so it comes again."""
+    context = Context(Broker(), Postgres(), tmp_path, history_rows=0)
+    dying = Row(
+        "nameko-db",
+        "nameko",
+        "nameko-db, killed after its commit",
+        backend="postgresql",
+        service=f"{__name__}:{NamekoDbKilledAfterCommit.__name__}",
+    )
+    with prepared(dying, context, "dying") as setup:
+        assert setup.input_queue == nameko_db.INPUT_QUEUE
+        prefill(setup.amqp_uri, setup.input_exchange, setup.input_key, 1, new_id=uuid4)
+        sink = Sink(setup.amqp_uri, setup.output_queue, 1)
+        try:
+            with forwarder_process(setup.command, tmp_path / "dying.log", context) as process:
+                assert process.wait(timeout=60) == 9
+            assert count_state_rows(setup.database_url) == 1
+            sink.drain(timeout=1)
+            assert sink.received == 0
+
+            command = [*setup.command[:-1], ROWS["nameko-db"].service]
+            with forwarder_process(command, tmp_path / "again.log", context):
+                assert sink.drain(timeout=60)
+        finally:
+            sink.close()
+        assert sink.received == 1
+        assert count_state_rows(setup.database_url) == 2
