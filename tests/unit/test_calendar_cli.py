@@ -3,6 +3,7 @@ fault with its line; installing where the services read it; showing a year by so
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,8 @@ from typer.testing import CliRunner
 from shared.business_calendar import BusinessCalendar, CalendarDataError, load_year_file
 from shared.tooling.calendar_cli import CalendarFileError, validate_year_text
 from shared.tooling.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 runner = CliRunner()
 
@@ -301,3 +304,13 @@ def test_the_services_loader_reads_named_holidays_and_refuses_a_date_under_two_n
     assert load_year_file(good).holiday_names[date(2027, 1, 1)] == "元旦"
     with pytest.raises(CalendarDataError, match="also listed under 元旦"):
         load_year_file(bad)
+
+
+def test_the_documented_example_is_a_file_park_calendar_load_accepts():
+    text = (ROOT / "docs" / "business-calendar.md").read_text(encoding="utf-8")
+    example = text.split("Example (`deploy/calendar/2027.yaml`", 1)[1]
+    block = example.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    data = validate_year_text(block, "docs/business-calendar.md")
+
+    assert data.year == 2027 and data.holiday_names[date(2027, 2, 6)] == "春节"
