@@ -22,7 +22,7 @@ RELEASES_NEVER_ALLOCATED = (
 
 
 def _holding(uow: AbstractBuybackUnitOfWork, enterprise_id: str) -> Holding:
-    return uow.holdings.get(enterprise_id, lock=True) or Holding(enterprise_id)
+    return uow.holdings.get_for_update(enterprise_id, uow.clock())
 
 
 def admit_enterprise(

@@ -17,6 +17,11 @@ class AbstractHoldingRepository(ABC):
     def get(self, enterprise_id: str, *, lock: bool = False) -> Holding | None: ...
 
     @abstractmethod
+    def get_for_update(self, enterprise_id: str, now: datetime) -> Holding:
+        """The enterprise's holding, locked; an empty one (stored) when there was none,
+        so that two first events of one enterprise never race to insert it."""
+
+    @abstractmethod
     def save(self, holding: Holding, now: datetime) -> None: ...
 
     @abstractmethod

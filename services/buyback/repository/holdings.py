@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.buyback import orm
@@ -29,6 +31,20 @@ class HoldingRepository(AbstractHoldingRepository):
             return None
         self._known.add(enterprise_id)
         return Holding.from_state(enterprise_id, state)
+
+    def get_for_update(self, enterprise_id: str, now: datetime) -> Holding:
+        dialect = self.session.get_bind().dialect.name
+        statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(orm.holdings)
+        self.session.execute(
+            statement.values(
+                enterprise_id=enterprise_id,
+                park_id=None,
+                state=Holding(enterprise_id).to_state(),
+                updated_at=now,
+            ).on_conflict_do_nothing()
+        )
+        self._known.add(enterprise_id)
+        return self.get(enterprise_id, lock=True)
 
     def save(self, holding: Holding, now: datetime) -> None:
         values = {"park_id": holding.park_id, "state": holding.to_state(), "updated_at": now}

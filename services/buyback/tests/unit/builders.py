@@ -90,9 +90,7 @@ def settled_claim(now: datetime = NOW, net_fen: int = 150_000_000) -> Claim:
     from services.buyback.domain.events import Offset
 
     claim = approved_claim(now)
-    offsets = (
-        (Offset("unpaid_invoice", None, 192_000_000 - net_fen),) if net_fen != 192_000_000 else ()
-    )
+    offsets = (Offset("invoice", None, 192_000_000 - net_fen),) if net_fen != 192_000_000 else ()
     claim.settle(192_000_000, offsets, net_fen, now=now, deadlines=DEADLINES)
     claim.events.clear()
     claim.notes.clear()

@@ -43,6 +43,11 @@ class FakeHoldings(AbstractHoldingRepository):
         state = self.store.holdings.get(enterprise_id)
         return Holding.from_state(enterprise_id, copy.deepcopy(state)) if state else None
 
+    def get_for_update(self, enterprise_id, now):
+        if enterprise_id not in self.store.holdings:
+            self.store.holdings[enterprise_id] = Holding(enterprise_id).to_state()
+        return self.get(enterprise_id)
+
     def save(self, holding, now):
         self.store.holdings[holding.enterprise_id] = copy.deepcopy(holding.to_state())
 

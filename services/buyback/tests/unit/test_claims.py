@@ -107,7 +107,7 @@ def test_a_review_outcome_of_done_is_a_conflict():
 
 def test_the_settlement_records_payout_and_settles_on_the_park_date():
     claim = approved_claim()
-    offsets = (Offset("unpaid_invoice", "4b7c1e9a-0000-4000-8000-000000000001", 42_000_000),)
+    offsets = (Offset("invoice", "4b7c1e9a-0000-4000-8000-000000000001", 42_000_000),)
     assert claim.settle(192_000_000, offsets, 150_000_000, now=NOW, deadlines=DEADLINES)
     assert types(claim) == ["claim_settled"]
     settled = claim.events[0]
@@ -121,7 +121,7 @@ def test_the_settlement_records_payout_and_settles_on_the_park_date():
 
 def test_a_negative_net_pays_nothing_and_still_completes_the_buyback():
     claim = approved_claim()
-    offsets = (Offset("unpaid_invoice", None, 200_000_000),)
+    offsets = (Offset("invoice", None, 200_000_000),)
     claim.settle(192_000_000, offsets, -8_000_000, now=NOW, deadlines=DEADLINES)
     assert claim.settlement.payout_fen == 0
     assert claim.events[0].net_fen == -8_000_000

@@ -71,7 +71,7 @@ def resolved(review, outcome="approve", reasons=(), claim_id=CLAIM, enterprise_i
 
 def computed(net_fen=150_000_000, gross_fen=192_000_000, claim_id=CLAIM):
     offsets = (
-        [{"kind": "unpaid_invoice", "invoice_id": None, "amount_fen": gross_fen - net_fen}]
+        [{"kind": "invoice", "invoice_id": None, "amount_fen": gross_fen - net_fen}]
         if gross_fen != net_fen
         else []
     )

@@ -1,0 +1,295 @@
+"""The buyback service on the real broker and PostgreSQL, driven as the other services
+and the portal drive it, with the test's clock."""
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from nameko.exceptions import RemoteError
+
+from services.buyback.exceptions import IllegalTransition
+from services.buyback.tests.service.conftest import PRICE
+from tests.support.broker import wait_for
+
+
+def approved(buyback):
+    enterprise = buyback.enterprise()
+    claim = buyback.request(enterprise)
+    buyback.wait_for_event("claim_review_requested", claim_id=claim)
+    buyback.resolve(claim, enterprise, "legal")
+    buyback.resolve(claim, enterprise, "finance")
+    buyback.wait_for_event("settlement_requested", claim_id=claim)
+    return enterprise, claim
+
+
+def test_the_happy_path_from_request_to_closed(buyback):
+    buyback.start()
+    enterprise = buyback.enterprise()
+    claim = buyback.request(enterprise)
+
+    [filed] = buyback.wait_for_event("claim_filed", claim_id=claim)
+    [review] = buyback.wait_for_event("claim_review_requested", claim_id=claim)
+    assert filed["payload"]["gross_fen"] == 2 * PRICE
+    assert review["payload"]["reviews"] == ["legal", "finance"]
+    assert review["correlation_id"] == filed["correlation_id"]
+
+    buyback.resolve(claim, enterprise, "legal")
+    buyback.resolve(claim, enterprise, "finance")
+    buyback.wait_for_event("claim_approved", claim_id=claim)
+    [request] = buyback.wait_for_event("settlement_requested", claim_id=claim)
+    assert request["payload"]["units"] == [
+        {"unit_id": "B07-2F-03", "price_fen": PRICE},
+        {"unit_id": "B07-2F-04", "price_fen": PRICE},
+    ]
+
+    buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE - 3_000_000)
+    [settled] = buyback.wait_for_event("claim_settled", claim_id=claim)
+    assert settled["payload"]["net_fen"] == 2 * PRICE - 3_000_000
+    assert settled["payload"]["settled_on"] == "2026-11-27"
+
+    buyback.release(claim, enterprise)
+    buyback.wait_for_event("claim_closed", claim_id=claim)
+    assert buyback.rpc("list_claims", state="closed")[0]["claim_id"] == claim
+    steps = [s["step"] for s in buyback.rpc("claim_history", claim)["steps"]]
+    assert steps[0] == "claim_filed" and steps[-1] == "claim_closed"
+    assert buyback.dead_letters() == []
+
+
+def test_a_rejected_review_rejects_the_claim(buyback):
+    buyback.start()
+    enterprise = buyback.enterprise()
+    claim = buyback.request(enterprise)
+    buyback.wait_for_event("claim_review_requested", claim_id=claim)
+    buyback.resolve(claim, enterprise, "finance", "reject", ["流水不支持经营困难"])
+    [rejected] = buyback.wait_for_event("claim_rejected", claim_id=claim)
+    assert rejected["payload"]["rejected_by"] == ["finance"]
+    buyback.resolve(claim, enterprise, "legal")  # late: recorded, nothing more
+    wait_for(
+        lambda: len(buyback.rpc("claim_history", claim)["claim"]["reviews"]) == 2,
+        message="the late review recorded",
+    )
+    assert buyback.events_where("settlement_requested", claim_id=claim) == []
+
+
+def test_ineligible_claims_get_their_reason_codes(buyback):
+    buyback.start()
+    leased = buyback.enterprise(tenure="lease", units=("B01-1F-01",))
+    not_started = buyback.enterprise(started_on=None, units=("B01-1F-02",))
+    anniversary = buyback.enterprise(started_on=date(2016, 11, 27), units=("B01-1F-03",))
+    day_before = buyback.enterprise(started_on=date(2016, 11, 28), units=("B01-1F-04",))
+    cases = {
+        buyback.request(leased): "no_purchased_units",
+        buyback.request(not_started): "production_not_started",
+        buyback.request(anniversary): "window_expired",
+    }
+    for claim, code in cases.items():
+        [ineligible] = buyback.wait_for_event("claim_ineligible", claim_id=claim)
+        assert [r["code"] for r in ineligible["payload"]["reasons"]] == [code]
+    buyback.wait_for_event("claim_filed", claim_id=buyback.request(day_before))
+
+
+def test_a_second_claim_while_one_is_open_is_ineligible(buyback):
+    buyback.start()
+    enterprise = buyback.enterprise()
+    first = buyback.request(enterprise)
+    buyback.wait_for_event("claim_filed", claim_id=first)
+    second = buyback.request(enterprise)
+    [ineligible] = buyback.wait_for_event("claim_ineligible", claim_id=second)
+    assert ineligible["payload"]["reasons"][0]["code"] == "claim_open"
+
+
+def test_a_request_before_its_enterprise_is_known_is_retried_until_it_is(buyback):
+    buyback.start()  # the service's clock is behind the portal's: inside the grace
+    claim = buyback.request("ent-early")
+    wait_for(buyback.retrying, message="the request in a retry queue")
+    assert buyback.state(claim) is None
+    buyback.enterprise(enterprise_id="ent-early")
+    buyback.wait_for_event("claim_filed", claim_id=claim)
+
+
+def test_a_request_for_an_enterprise_still_unknown_after_the_grace_is_ineligible(buyback, clock):
+    clock.now = datetime.now(UTC) + timedelta(hours=1)  # the 1 s grace is long past
+    buyback.start()
+    claim = buyback.request(f"ent-{uuid.uuid4().hex[:8]}")
+    [ineligible] = buyback.wait_for_event("claim_ineligible", claim_id=claim)
+    assert [r["code"] for r in ineligible["payload"]["reasons"]] == ["unknown_enterprise"]
+
+
+def test_duplicate_and_out_of_order_events_have_one_effect(buyback):
+    buyback.start()
+    enterprise, claim = approved(buyback)
+    buyback.resolve(claim, enterprise, "legal")  # a duplicate resolution
+    buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)
+    buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)  # billing answers twice
+    buyback.wait_for_event("claim_settled", claim_id=claim)
+    buyback.release(claim, enterprise)
+    buyback.release(claim, enterprise)
+    buyback.wait_for_event("claim_closed", claim_id=claim)
+    buyback.request(enterprise, claim)  # the request again: no effect
+    wait_for(lambda: buyback.dead_letters() == [], message="no dead letters")
+    for type_ in ("claim_filed", "claim_approved", "settlement_requested", "claim_settled"):
+        assert len(buyback.events_where(type_, claim_id=claim)) == 1, type_
+    assert len(buyback.events_where("claim_closed", claim_id=claim)) == 1
+
+
+def test_a_resolution_before_the_request_is_retried_until_the_claim_exists(buyback):
+    buyback.start()
+    enterprise = buyback.enterprise()
+    claim = str(uuid.uuid4())
+    buyback.resolve(claim, enterprise, "legal")
+    buyback.resolve(claim, enterprise, "finance")
+    buyback.request(enterprise, claim)
+    buyback.wait_for_event("settlement_requested", claim_id=claim)
+
+
+def test_a_negative_net_still_settles_and_closes(buyback):
+    buyback.start()
+    enterprise, claim = approved(buyback)
+    buyback.compute(claim, enterprise, 2 * PRICE, -4_000_000)
+    [settled] = buyback.wait_for_event("claim_settled", claim_id=claim)
+    assert settled["payload"]["net_fen"] == -4_000_000
+    history = buyback.rpc("claim_history", claim)
+    assert history["claim"]["settlement"]["payout_fen"] == 0
+
+
+def test_the_enterprise_withdraws_through_the_portal(buyback):
+    buyback.start()
+    enterprise = buyback.enterprise()
+    claim = buyback.request(enterprise)
+    buyback.wait_for_event("claim_review_requested", claim_id=claim)
+    buyback.publish(
+        "portal",
+        "buyback_withdrawn",
+        {"claim_id": claim, "enterprise_id": enterprise, "reason": "订单恢复"},
+    )
+    [withdrawn] = buyback.wait_for_event("claim_withdrawn", claim_id=claim)
+    assert withdrawn["payload"]["reason"] == "订单恢复"
+    assert buyback.state(claim) == "withdrawn"
+
+
+def test_the_operator_withdraws_over_rpc_and_is_refused_after_settlement(buyback):
+    buyback.start()
+    enterprise = buyback.enterprise()
+    claim = buyback.request(enterprise)
+    buyback.wait_for_event("claim_filed", claim_id=claim)
+    view = buyback.rpc("withdraw_claim", claim, "企业已迁出", "op-zhang")
+    assert view["state"] == "withdrawn"
+    buyback.wait_for_event("claim_withdrawn", claim_id=claim)
+
+    other, settled_claim = approved(buyback)
+    buyback.compute(settled_claim, other, 2 * PRICE, 2 * PRICE)
+    buyback.wait_for_event("claim_settled", claim_id=settled_claim)
+    with pytest.raises(IllegalTransition, match=r"\[already_settled\]"):
+        buyback.rpc("withdraw_claim", settled_claim, "too late", "op-zhang")
+    buyback.publish(
+        "portal",
+        "buyback_withdrawn",
+        {"claim_id": settled_claim, "enterprise_id": other, "reason": "x"},
+    )
+    [refused] = buyback.wait_for_event("claim_withdrawal_refused", claim_id=settled_claim)
+    assert refused["payload"]["code"] == "already_settled"
+
+
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [
+        ("claim_history", ["not-a-uuid"]),
+        ("list_claims", ["nonsense"]),
+        ("withdraw_claim", [str(uuid.uuid4()), "", "op"]),
+        ("exposure_report", ["2026-13-01"]),
+    ],
+)
+def test_bad_rpc_arguments_get_a_clear_error(buyback, method, args):
+    buyback.start()
+    with pytest.raises(Exception, match=r"\[invalid_request\]") as error:
+        buyback.rpc(method, *args)
+    assert not isinstance(error.value, RemoteError)
+
+
+def test_the_review_deadline_escalates_once(buyback, clock):
+    buyback.start()
+    enterprise = buyback.enterprise()
+    claim = buyback.request(enterprise)
+    buyback.wait_for_event("claim_review_requested", claim_id=claim)
+    # Friday 11-27 + 10 business days ends at 24:00 on Friday 12-11 (16:00 UTC)
+    clock.advance(days=14, hours=13, minutes=59)
+    buyback.scan()
+    assert buyback.events_where("claim_escalated", claim_id=claim) == []
+    clock.advance(minutes=1)
+    buyback.scan()
+    buyback.scan()
+    [escalated] = buyback.wait_for_event("claim_escalated", claim_id=claim)
+    assert escalated["payload"]["stage"] == "review"
+
+
+def test_the_settlement_deadline_resends_then_escalates(buyback, clock):
+    buyback.start()
+    enterprise, claim = approved(buyback)
+    clock.advance(hours=24)
+    buyback.scan()
+    [first, again] = buyback.wait_for_event("settlement_requested", count=2, claim_id=claim)
+    assert again["payload"] == first["payload"]
+    clock.advance(hours=24)
+    buyback.scan()
+    [escalated] = buyback.wait_for_event("claim_escalated", claim_id=claim)
+    assert escalated["payload"]["stage"] == "settlement"
+    buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)  # late, still settles
+    buyback.wait_for_event("claim_settled", claim_id=claim)
+
+
+def test_a_release_that_never_comes_leaves_the_claim_stuck_until_it_does(buyback, clock):
+    buyback.start()
+    enterprise, claim = approved(buyback)
+    buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)
+    buyback.wait_for_event("claim_settled", claim_id=claim)
+    clock.advance(days=10)
+    buyback.scan()
+    [escalated] = buyback.wait_for_event("claim_escalated", claim_id=claim)
+    assert escalated["payload"]["stage"] == "release"
+    assert [c["claim_id"] for c in buyback.rpc("list_claims", state="stuck")] == [claim]
+    buyback.release(claim, enterprise)
+    buyback.wait_for_event("claim_closed", claim_id=claim)
+
+
+def test_the_service_stopped_between_each_pair_of_steps_resumes(buyback, clock):
+    buyback.start()
+    enterprise = buyback.enterprise()
+    buyback.stop()
+    claim = buyback.request(enterprise)  # waits in its queue while the service is down
+    buyback.start()
+    buyback.wait_for_event("claim_review_requested", claim_id=claim)
+    buyback.stop()
+    buyback.resolve(claim, enterprise, "legal")
+    buyback.resolve(claim, enterprise, "finance")
+    buyback.start()
+    buyback.wait_for_event("settlement_requested", claim_id=claim)
+    buyback.stop()
+    clock.advance(hours=25)
+    buyback.start()
+    buyback.scan()  # the deadline passed while it was down: resent once
+    buyback.wait_for_event("settlement_requested", count=2, claim_id=claim)
+    buyback.stop()
+    buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)
+    buyback.start()
+    buyback.wait_for_event("claim_settled", claim_id=claim)
+    buyback.stop()
+    buyback.release(claim, enterprise)
+    buyback.start()
+    buyback.wait_for_event("claim_closed", claim_id=claim)
+    for type_ in ("claim_filed", "claim_approved", "claim_settled", "claim_closed"):
+        assert len(buyback.events_where(type_, claim_id=claim)) == 1, type_
+
+
+def test_the_exposure_report_by_year_and_building(buyback):
+    buyback.start()
+    buyback.enterprise(started_on=date(2020, 3, 1), units=("B07-2F-03", "B07-2F-04"))
+    buyback.enterprise(started_on=date(2024, 2, 29), units=("B09-1F-01",))
+    report = buyback.rpc("exposure_report", "2026-11-27")
+    assert report["total_fen"] == 3 * PRICE
+    assert report["by_year_of_expiry"] == [
+        {"year": 2030, "total_fen": 2 * PRICE, "units": 2},
+        {"year": 2034, "total_fen": PRICE, "units": 1},
+    ]
+    assert [b["building"] for b in report["by_building"]] == ["B07", "B09"]
+    assert buyback.rpc("exposure_report")["as_of"] == "2026-11-27"  # the clock's park date
+    assert buyback.rpc("health")["service"] == "buyback"
