@@ -149,13 +149,19 @@ def envelope_schema() -> JsonSchema:
     return described
 
 
+def _first_sentence(text: str) -> str:
+    sentence = text.split(". ", 1)[0]
+    return sentence if sentence.endswith(".") else f"{sentence}."
+
+
 def _message(spec: EventSpec, payload: dict[str, Any], origin: str) -> dict[str, Any]:
     key = spec.key
+    description = " ".join((spec.schema_class.__doc__ or "").split())
     return {
         "name": key.type,
         "title": f"{key.source}/{key.type} v{key.version}",
-        "summary": spec.description or key.type,
-        "description": " ".join((spec.schema_class.__doc__ or "").split()),
+        "summary": _first_sentence(description) or key.type,
+        "description": description,
         "contentType": "application/json",
         "correlationId": {
             "description": "The business flow this event belongs to.",

@@ -35,7 +35,8 @@ class ExampleMissing(ValueError):
 
 @dataclass(frozen=True)
 class Example:
-    """A payload and where it came from (``docs/events.md:12``, or ``generated``)."""
+    """A payload and where it came from (the doc's path, not its line: the catalogue must
+    not go stale whenever a paragraph above the example changes)."""
 
     payload: dict[str, Any]
     origin: str
@@ -48,7 +49,7 @@ def _json_blocks(path: Path):
         if line.strip() == "```json":
             start = number
         elif line.strip() == "```" and start is not None:
-            yield start, "\n".join(lines[start : number - 1]), "\n".join(lines[: start - 1])
+            yield "\n".join(lines[start : number - 1]), "\n".join(lines[: start - 1])
             start = None
 
 
@@ -57,22 +58,24 @@ def documented_examples(root: Path) -> dict[tuple[str, str], Example]:
     found: dict[tuple[str, str], Example] = {}
     events = root / "docs" / "events.md"
     if events.exists():
-        for line, text, before in _json_blocks(events):
+        for text, before in _json_blocks(events):
             names = EVENT_NAMES.findall(before)
             if not names:
                 continue
             source, types = names[-1]
             for type_ in re.findall(r"`(\w+)`", types):
                 found.setdefault(
-                    (source, type_), Example(json.loads(text), f"docs/events.md:{line}")
+                    (source, type_), Example(json.loads(text), "documented in docs/events.md")
                 )
     onboarding = root / "docs" / "onboarding.md"
     if onboarding.exists():
-        for line, text, _ in _json_blocks(onboarding):
+        for text, _ in _json_blocks(onboarding):
             for match in re.finditer(r"(?m)^// (\w+)\n((?:(?!//).*\n?)+)", text):
                 type_, body = match.groups()
-                where = f"docs/onboarding.md:{line + 1 + text[: match.start()].count(chr(10))}"
-                found.setdefault(("onboarding", type_), Example(json.loads(body), where))
+                found.setdefault(
+                    ("onboarding", type_),
+                    Example(json.loads(body), "documented in docs/onboarding.md"),
+                )
     return found
 
 
