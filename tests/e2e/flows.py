@@ -1,0 +1,103 @@
+"""Steps of the buyback flows the end-to-end tests share, each driven from outside the
+services (portal, departments, bank, firms, operator RPCs) and each waiting for what the
+services answer."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.e2e.conftest import Enterprise, ParkWorld, ResidentFirm, park_noon
+from tests.support.broker import wait_for
+
+#: The claim events of a claim that completes, in the order they happen.
+COMPLETED_CLAIM = [
+    "claim_filed",
+    "claim_review_requested",
+    "claim_approved",
+    "settlement_requested",
+    "claim_settled",
+    "claim_closed",
+]
+
+
+def producing_enterprise(
+    world: ParkWorld, units, started_on: date, *, tenure: str = "purchase"
+) -> Enterprise:
+    """Admitted on the 1st of the month of ``started_on`` (onboarding refuses a start
+    before the admission), then production recorded on ``started_on``."""
+    world.clock.now = park_noon(started_on.year, started_on.month, 1)
+    enterprise = world.admit(units, tenure=tenure)
+    world.clock.park_day(started_on.year, started_on.month, started_on.day)
+    world.start_production(enterprise, started_on)
+    return enterprise
+
+
+def claim_answer(world: ParkWorld, claim_id: str) -> dict:
+    """The buyback service's answer to a request (the envelope): ``claim_filed`` or
+    ``claim_ineligible``."""
+
+    def answered():
+        return [
+            e
+            for e in world.events_where("buyback", claim_id=claim_id)
+            if e["type"] in ("claim_filed", "claim_ineligible")
+        ]
+
+    [answer] = wait_for(answered, timeout=30, message=f"an answer to claim {claim_id}")
+    return answer
+
+
+def filed_claim(world: ParkWorld, enterprise: Enterprise) -> str:
+    """A claim requested now and filed (its review asked of ticketing)."""
+    claim_id = world.request_buyback(enterprise)
+    answer = claim_answer(world, claim_id)
+    assert answer["type"] == "claim_filed", answer["payload"]
+    world.wait_for("buyback", "claim_review_requested", claim_id=claim_id)
+    return claim_id
+
+
+def complete_review(
+    firm: ResidentFirm, ticket_id: str, outcome: str, reasons: tuple[str, ...] = ()
+) -> dict:
+    """The firm reports its review done (``approve`` | ``reject``), as any firm reports."""
+    return firm.report(
+        "work_completed",
+        ticket_id,
+        outcome=outcome,
+        reasons=list(reasons),
+        note="回购审查意见",
+    )
+
+
+def approve_both_reviews(world: ParkWorld, firms: dict[str, ResidentFirm], claim_id: str) -> None:
+    tickets = world.review_tickets(claim_id)
+    for review in ("legal", "finance"):
+        complete_review(firms[review], tickets[review], "approve")
+
+
+def pay_down_payment(world: ParkWorld, enterprise: Enterprise) -> dict:
+    """The bank reports the down-payment invoice (issued on allocation) paid in full."""
+    [invoice] = world.wait_for("billing", "invoice_issued", enterprise_id=enterprise.enterprise_id)
+    payload = invoice["payload"]
+    world.publish(
+        "bank",
+        "payment_received",
+        {
+            "bank_txn_id": f"BANK-{payload['number']}",
+            "payer_uscc": payload["uscc"],
+            "amount_fen": payload["total_fen"],
+            "received_at": world.clock(),
+            "reference": payload["number"],
+        },
+    )
+    world.wait_for("billing", "invoice_paid", invoice_id=payload["invoice_id"])
+    return payload
+
+
+def one_of_each(world: ParkWorld, source: str, claim_id: str) -> dict[str, int]:
+    """type → how many distinct events (by ``event_id``) ``source`` published about the
+    claim."""
+    counts: dict[str, int] = {}
+    for event in world.events_where(source, claim_id=claim_id):
+        counts[event["type"]] = counts.get(event["type"], 0) + 1
+    return counts

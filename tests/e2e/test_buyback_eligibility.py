@@ -1,0 +1,107 @@
+"""Which claims the buyback service files and which it answers ``claim_ineligible``, with
+the four services running: the enterprise, its units and its production start come from
+onboarding as it really announces them (portal application, joint review, RPC), never
+written into the buyback service's projection by the test.
+
+The window: a claim received (park-local date, Asia/Shanghai) before the tenth
+anniversary of the production start is in time; on the anniversary itself it is too
+late; a 29 February start has its anniversary on 28 February.
+"""
+
+from datetime import date, datetime
+
+import pytest
+
+from tests.e2e.conftest import ParkWorld
+from tests.e2e.flows import claim_answer, producing_enterprise
+
+
+def reason_codes(answer: dict) -> set[str]:
+    return {reason["code"] for reason in answer["payload"]["reasons"]}
+
+
+def assert_ineligible(world: ParkWorld, claim_id: str, code: str) -> dict:
+    answer = claim_answer(world, claim_id)
+    assert answer["type"] == "claim_ineligible", answer
+    assert code in reason_codes(answer), answer["payload"]
+    for reason in answer["payload"]["reasons"]:
+        assert reason["message"].strip(), f"a reason without a readable message: {reason}"
+    # Nothing else about the claim: no review asked of ticketing, no ticket opened.
+    assert world.claim_events(claim_id) == ["claim_ineligible"]
+    assert world.events_where("ticketing", claim_id=claim_id) == []
+    return answer
+
+
+def assert_filed(world: ParkWorld, claim_id: str) -> None:
+    answer = claim_answer(world, claim_id)
+    assert answer["type"] == "claim_filed", answer["payload"]
+    world.wait_for("buyback", "claim_review_requested", claim_id=claim_id)
+
+
+def test_an_enterprise_holding_only_leased_units_is_ineligible(park_world):
+    park_world.start()
+    tenant = producing_enterprise(park_world, ["B04-1F-01"], date(2026, 11, 3), tenure="lease")
+    park_world.clock.park_day(2026, 11, 20)
+
+    claim_id = park_world.request_buyback(tenant)
+
+    assert_ineligible(park_world, claim_id, "no_purchased_units")
+
+
+def test_an_enterprise_that_has_not_started_production_is_ineligible(park_world):
+    park_world.start()
+    buyer = park_world.admit(["B04-2F-01"])
+    park_world.clock.park_day(2026, 11, 20)
+
+    claim_id = park_world.request_buyback(buyer)
+
+    assert_ineligible(park_world, claim_id, "production_not_started")
+
+
+@pytest.mark.slow
+def test_the_day_before_the_tenth_anniversary_is_in_time_and_the_anniversary_is_too_late(
+    park_world,
+):
+    """Production started on 10 March 2016: the anniversary is 10 March 2026. The dates
+    are the park's: 23:59 on 9 March in Zhengzhou (15:59 UTC) is still in time, 00:01 on
+    10 March (16:01 UTC on the 9th) is not."""
+    park_world.start()
+    in_time = producing_enterprise(park_world, ["B05-1F-01"], date(2016, 3, 10))
+    too_late = producing_enterprise(park_world, ["B05-1F-02"], date(2016, 3, 10))
+
+    park_world.clock.now = datetime.fromisoformat("2026-03-09T15:59:00+00:00")
+    first = park_world.request_buyback(in_time)
+    assert_filed(park_world, first)
+
+    park_world.clock.now = datetime.fromisoformat("2026-03-09T16:01:00+00:00")
+    second = park_world.request_buyback(too_late)
+    answer = assert_ineligible(park_world, second, "window_expired")
+    assert "2026-03-10" in " ".join(r["message"] for r in answer["payload"]["reasons"])
+
+
+@pytest.mark.slow
+def test_a_29_february_start_reaches_its_tenth_anniversary_on_28_february(park_world):
+    park_world.start()
+    in_time = producing_enterprise(park_world, ["B05-3F-01"], date(2016, 2, 29))
+    too_late = producing_enterprise(park_world, ["B05-3F-02"], date(2016, 2, 29))
+
+    park_world.clock.park_day(2026, 2, 27)
+    first = park_world.request_buyback(in_time)
+    assert_filed(park_world, first)
+
+    park_world.clock.park_day(2026, 2, 28)
+    second = park_world.request_buyback(too_late)
+    assert_ineligible(park_world, second, "window_expired")
+
+
+def test_a_second_claim_while_one_is_open_is_ineligible(park_world):
+    park_world.start()
+    buyer = producing_enterprise(park_world, ["B06-1F-01"], date(2026, 11, 3))
+    park_world.clock.park_day(2026, 11, 20)
+    first = park_world.request_buyback(buyer)
+    assert_filed(park_world, first)
+
+    second = park_world.request_buyback(buyer)
+
+    assert_ineligible(park_world, second, "claim_open")
+    assert park_world.claim_events(first) == ["claim_filed", "claim_review_requested"]
