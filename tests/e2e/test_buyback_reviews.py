@@ -1,0 +1,98 @@
+"""A claim's legal and finance reviews, worked by resident firms through ticketing, with
+the four services running: a rejection ends the claim with the firm's reasons, and a
+withdrawal — by the enterprise through the portal or by an operator over RPC — ends it
+and makes ticketing cancel the reviews still open. In none of them is a settlement
+requested, and the units stay the enterprise's."""
+
+from datetime import date
+
+from tests.e2e.conftest import Enterprise, ParkWorld
+from tests.e2e.flows import complete_review, filed_claim, producing_enterprise
+
+REJECTION = ("经营困难证据不足：仅提供一个季度的报表", "未提供银行流水")
+
+
+def claim_in_review(world: ParkWorld, units) -> tuple[Enterprise, str, dict, dict]:
+    """A producing enterprise's filed claim with both reviews assigned to the firms."""
+    world.start()
+    firms = world.add_review_firms()
+    enterprise = producing_enterprise(world, units, date(2026, 11, 3))
+    world.clock.park_day(2026, 11, 20)
+    claim_id = filed_claim(world, enterprise)
+    return enterprise, claim_id, firms, world.review_tickets(claim_id)
+
+
+def assert_units_still_held(world: ParkWorld, enterprise: Enterprise) -> None:
+    assert world.unit_statuses(enterprise) == {
+        unit_id: ("sold", enterprise.enterprise_id) for unit_id in enterprise.unit_ids
+    }
+
+
+def assert_no_settlement(world: ParkWorld, claim_id: str) -> None:
+    types = world.claim_events(claim_id)
+    assert "settlement_requested" not in types and "claim_settled" not in types, types
+    assert world.events_where("billing", claim_id=claim_id) == []
+    assert world.events_where("onboarding", claim_id=claim_id) == []
+
+
+def test_a_rejected_review_rejects_the_claim_with_the_firms_reasons(park_world):
+    enterprise, claim_id, firms, tickets = claim_in_review(park_world, ["B08-1F-01"])
+
+    complete_review(firms["legal"], tickets["legal"], "approve")
+    complete_review(firms["finance"], tickets["finance"], "reject", REJECTION)
+
+    [rejected] = park_world.wait_for("buyback", "claim_rejected", claim_id=claim_id)
+    assert rejected["payload"]["enterprise_id"] == enterprise.enterprise_id
+    assert rejected["payload"]["rejected_by"] == ["finance"]
+    # The firm's own reasons, each labelled with the review that gave it.
+    assert rejected["payload"]["reasons"] == [f"finance: {reason}" for reason in REJECTION]
+    assert park_world.claim_events(claim_id) == [
+        "claim_filed",
+        "claim_review_requested",
+        "claim_rejected",
+    ]
+    assert_no_settlement(park_world, claim_id)
+    assert_units_still_held(park_world, enterprise)
+
+
+def test_the_enterprise_withdraws_its_claim_and_the_open_review_is_cancelled(park_world):
+    enterprise, claim_id, firms, tickets = claim_in_review(park_world, ["B08-2F-01"])
+    complete_review(firms["legal"], tickets["legal"], "approve")
+    park_world.wait_for("ticketing", "ticket_resolved", claim_id=claim_id, review="legal")
+
+    park_world.publish(
+        "portal",
+        "buyback_withdrawn",
+        {
+            "claim_id": claim_id,
+            "enterprise_id": enterprise.enterprise_id,
+            "reason": "已获银行续贷，经营恢复",
+        },
+    )
+
+    [withdrawn] = park_world.wait_for("buyback", "claim_withdrawn", claim_id=claim_id)
+    assert withdrawn["payload"]["reason"] == "已获银行续贷，经营恢复"
+    [cancelled] = park_world.wait_for("ticketing", "ticket_cancelled", claim_id=claim_id)
+    assert cancelled["payload"]["ticket_id"] == tickets["finance"]  # legal was resolved
+    assert park_world.claim_events(claim_id) == [
+        "claim_filed",
+        "claim_review_requested",
+        "claim_withdrawn",
+    ]
+    assert_no_settlement(park_world, claim_id)
+    assert_units_still_held(park_world, enterprise)
+
+
+def test_an_operator_withdraws_a_claim_and_both_reviews_are_cancelled(park_world):
+    enterprise, claim_id, _, tickets = claim_in_review(park_world, ["B08-3F-01"])
+
+    park_world.rpc(
+        "buyback", "withdraw_claim", claim_id, "企业已注销申请，电话确认撤回", "operator-li"
+    )
+
+    [withdrawn] = park_world.wait_for("buyback", "claim_withdrawn", claim_id=claim_id)
+    assert withdrawn["payload"]["enterprise_id"] == enterprise.enterprise_id
+    cancelled = park_world.wait_for("ticketing", "ticket_cancelled", 2, claim_id=claim_id)
+    assert {e["payload"]["ticket_id"] for e in cancelled} == set(tickets.values())
+    assert_no_settlement(park_world, claim_id)
+    assert_units_still_held(park_world, enterprise)
