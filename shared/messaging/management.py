@@ -63,8 +63,12 @@ class ManagementClient:
     def create_vhost(self, vhost: str) -> None:
         self._call("PUT", f"vhosts/{self._q(vhost)}")
 
-    def delete_vhost(self, vhost: str) -> None:
-        self._call("DELETE", f"vhosts/{self._q(vhost)}")
+    def delete_vhost(self, vhost: str, *, missing_ok: bool = False) -> None:
+        path = f"vhosts/{self._q(vhost)}"
+        if missing_ok:
+            self._call_optional("DELETE", path)
+        else:
+            self._call("DELETE", path)
 
     def set_permissions(self, vhost: str, user: str, configure: str, write: str, read: str):
         body = {"configure": configure, "write": write, "read": read}
