@@ -1,6 +1,6 @@
 """The bank gateway: report a payment received.
 
-    .venv/bin/python examples/bank.py [--amount-fen 8640000] [--reference AUX-2026-000001]
+    .venv/bin/python examples/bank.py [--amount-fen 28800000] [--reference AUX-2026-000001]
 
 ``bank_txn_id`` is the idempotency key: the sample's, sent again, changes nothing;
 ``--bank-txn-id`` sends another payment.
