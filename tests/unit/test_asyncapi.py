@@ -82,6 +82,28 @@ def test_make_contract_check_exits_zero_on_the_committed_catalogue():
     assert main(["asyncapi", "--check"]) == 0
 
 
+def test_make_contract_writes_a_missing_catalogue_then_finds_it_current(tmp_path, monkeypatch):
+    import tools.contract.__main__ as cli
+
+    monkeypatch.setattr(cli, "ROOT", tmp_path)
+    assert main(["asyncapi", "--check"]) == 1  # missing
+    assert main(["asyncapi"]) == 0
+    wanted = asyncapi.render(asyncapi.build_document())
+    assert (tmp_path / asyncapi.OUTPUT).read_text("utf-8") == wanted
+    assert main(["asyncapi", "--check"]) == 0
+
+
+def test_a_generator_that_refuses_exits_2_with_its_reason(monkeypatch, capsys):
+    import tools.contract.__main__ as cli
+
+    def refuse():
+        raise UnsupportedField("Probe.amount: no JSON Schema for field Float")
+
+    monkeypatch.setitem(cli.TARGETS, "asyncapi", refuse)
+    assert main(["asyncapi", "--check"]) == 2
+    assert "Probe.amount: no JSON Schema for field Float" in capsys.readouterr().err
+
+
 def test_every_registered_event_is_a_message_on_its_exchange(document):
     for spec in REGISTRY:
         message_id = asyncapi.message_id(spec)

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot generate {args.target}: {error}", file=sys.stderr)
         return 2
     if args.check:
-        stale = stale_files(files)
+        stale = stale_files(files, ROOT)
         for relative in stale:
             print(f"stale: {relative} (run make {_make_target(args.target)})", file=sys.stderr)
         return 1 if stale else 0
