@@ -1,0 +1,154 @@
+"""The ten-year buyback from request to units back in inventory, with all four services
+running on the real broker and PostgreSQL.
+
+The enterprise bought two 300 m² rooms on 2 November 2026 at the demo park's 3,200 CNY/m²
+(96,000,000 fen each), paid the 30 % down payment and nothing else; it started production
+on 10 November; the cycle of 1 December billed November's and December's property fees
+(two invoices it has not paid). On 10 December it asks the park to buy the rooms back.
+"""
+
+from datetime import date
+
+import pytest
+
+from tests.e2e.conftest import Enterprise, ParkWorld
+from tests.e2e.flows import (
+    COMPLETED_CLAIM,
+    approve_both_reviews,
+    claim_answer,
+    pay_down_payment,
+)
+
+pytestmark = pytest.mark.slow
+
+ROOMS = ["B09-2F-01", "B09-2F-02"]
+PRICE_FEN = 300 * 320_000  # 300 m² at 3,200 CNY/m²
+
+
+def two_rooms_bought_with_fees_unpaid(world: ParkWorld) -> tuple[Enterprise, list[dict]]:
+    """The enterprise of the module docstring, on 10 December 2026; its two unpaid
+    property-fee invoices."""
+    buyer = world.admit(ROOMS)
+    assert buyer.purchase_price_fen == 2 * PRICE_FEN  # as onboarding recorded the sale
+    pay_down_payment(world, buyer)
+    world.clock.park_day(2026, 11, 10)
+    world.start_production(buyer, date(2026, 11, 10))
+    world.clock.park_day(2026, 12, 1)
+    world.rpc("billing", "run_billing_cycle", "2026-12-01")
+    fee_invoices = [
+        e["payload"]
+        for e in world.wait_for("billing", "invoice_issued", 3, enterprise_id=buyer.enterprise_id)
+        if e["payload"]["issued_on"] == "2026-12-01"
+    ]
+    assert len(fee_invoices) == 2  # November's (29 of 30 days) and December's, unpaid
+    world.clock.park_day(2026, 12, 10)
+    return buyer, fee_invoices
+
+
+def test_a_claim_runs_from_request_to_units_in_inventory_and_stops_the_invoices(park_world):
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    buyer, fee_invoices = two_rooms_bought_with_fees_unpaid(world)
+    claim_id = world.request_buyback(buyer)
+
+    # Eligible: filed with the units at their recorded prices.
+    filed = claim_answer(world, claim_id)
+    assert filed["type"] == "claim_filed", filed["payload"]
+    assert filed["payload"]["gross_fen"] == 2 * PRICE_FEN
+    # The reviews reach the firms through ticketing; both approve.
+    approve_both_reviews(world, firms, claim_id)
+    world.wait_for("buyback", "claim_approved", claim_id=claim_id)
+
+    # The settlement asked of billing: the prices onboarding recorded at the sale.
+    [requested] = world.wait_for("buyback", "settlement_requested", claim_id=claim_id)
+    assert sorted(requested["payload"]["units"], key=lambda u: u["unit_id"]) == [
+        {"unit_id": unit_id, "price_fen": PRICE_FEN} for unit_id in ROOMS
+    ]
+    assert requested["payload"]["gross_fen"] == 2 * PRICE_FEN
+
+    # Billing nets what is still owed: the six instalments of each room not invoiced yet
+    # (2 × 67,200,000) and the two unpaid property-fee invoices.
+    [computed] = world.wait_for("billing", "buyback_settlement_computed", claim_id=claim_id)
+    offsets = computed["payload"]["offsets"]
+    assert computed["payload"]["gross_fen"] == 2 * PRICE_FEN
+    assert {"kind": "purchase_balance", "invoice_id": None, "amount_fen": 2 * 67_200_000} in offsets
+    assert sorted(
+        (o["invoice_id"], o["amount_fen"]) for o in offsets if o["kind"] == "invoice"
+    ) == sorted((i["invoice_id"], i["total_fen"]) for i in fee_invoices)
+    assert len(offsets) == 3
+    net = 2 * PRICE_FEN - 2 * 67_200_000 - sum(i["total_fen"] for i in fee_invoices)
+    assert computed["payload"]["net_fen"] == net
+
+    # The claim records the payout and settles on the park date.
+    [settled] = world.wait_for("buyback", "claim_settled", claim_id=claim_id)
+    assert settled["payload"]["gross_fen"] == 2 * PRICE_FEN
+    assert settled["payload"]["net_fen"] == net
+    assert settled["payload"]["settled_on"] == "2026-12-10"
+    assert sorted(settled["payload"]["units"]) == ROOMS
+
+    # Onboarding takes the rooms back for this claim; they are for sale again.
+    [released] = world.wait_for("onboarding", "units_released", claim_id=claim_id)
+    assert released["payload"]["reason"] == "buyback_settled"
+    assert sorted(released["payload"]["units"]) == ROOMS
+    assert world.unit_statuses(buyer) == {unit_id: ("available", None) for unit_id in ROOMS}
+    world.wait_for("buyback", "claim_closed", claim_id=claim_id)
+    assert world.claim_events(claim_id) == COMPLETED_CLAIM
+
+    # The invoice stream stopped on settled_on: December's fee is credited from the 10th,
+    # and January's cycle — which would bill each room's first instalment and its
+    # property fee — bills these rooms nothing.
+    world.wait_for("billing", "buyback_netted", claim_id=claim_id)
+    credited = world.wait_for("billing", "credit_note_issued", 2, enterprise_id=buyer.enterprise_id)
+    assert {c["payload"]["reason"] for c in credited} == {
+        f"unit {unit_id} not held from 2026-12-10" for unit_id in ROOMS
+    }
+    world.clock.park_day(2027, 1, 1)
+    cycle = world.rpc("billing", "run_billing_cycle", "2027-01-01")
+    assert cycle["issued"] == [] and cycle["failed"] == [], cycle
+    later = [
+        line
+        for e in world.events_where("billing", "invoice_issued", enterprise_id=buyer.enterprise_id)
+        if e["payload"]["issued_on"] > "2026-12-10"
+        for line in e["payload"]["lines"]
+    ]
+    assert later == []
+    assert world.rpc("billing", "trial_balance")["total_fen"] == 0
+
+    # The claim's history shows every step, in order: each event published about the
+    # claim is there under its own event id.
+    history = world.rpc("buyback", "claim_history", claim_id)
+    assert history["claim"]["state"] == "closed"
+    published = [
+        (e["type"], e["event_id"]) for e in world.events_where("buyback", claim_id=claim_id)
+    ]
+    recorded = [(s["step"], s["event_id"]) for s in history["steps"] if s["event_id"] is not None]
+    assert recorded == published
+    assert world.dead_letters() == {
+        s: [] for s in ("onboarding", "ticketing", "billing", "buyback")
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "billing/buyback: buyback_settlement_computed counts the property fee billed in "
+        "advance for the days after the settlement as owed, but billing credits those days "
+        "when it settles (claim_settled), so the payout the claim records (claim_settled "
+        "net_fen 57,423,000) is not the payout billing books (buyback_netted payout_fen "
+        "57,486,870): 63,870 fen apart"
+    ),
+)
+def test_the_payout_the_claim_records_is_the_payout_billing_books(park_world):
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    buyer, _ = two_rooms_bought_with_fees_unpaid(world)
+    claim_id = world.request_buyback(buyer)
+    approve_both_reviews(world, firms, claim_id)
+
+    [settled] = world.wait_for("buyback", "claim_settled", claim_id=claim_id)
+    [netted] = world.wait_for("billing", "buyback_netted", claim_id=claim_id)
+
+    assert netted["payload"]["settled_on"] == settled["payload"]["settled_on"]
+    assert netted["payload"]["payout_fen"] == settled["payload"]["net_fen"]
