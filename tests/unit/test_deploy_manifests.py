@@ -254,3 +254,10 @@ def test_a_service_gets_only_its_own_broker_password_and_database_the_setup_gets
     setup = compose["setup"]["environment"]
     wanted = {f"{u.upper().replace('-', '_')}_BROKER_PASSWORD" for u in users}
     assert wanted <= set(setup)
+
+
+def test_every_config_serves_metrics_on_the_ports_the_deploy_files_scrape():
+    production = manifests.metrics_ports()
+    for config in ("development.yaml", "postgresql.yaml"):
+        ports = manifests.metrics_ports_of(ROOT / "config" / config)
+        assert ports == production, config

@@ -44,8 +44,13 @@ _ENV_DEFAULT = re.compile(r"^\$\{(\w+):([^}]*)\}$")
 
 
 def metrics_ports(root: Path = ROOT) -> dict[str, int]:
-    """``METRICS_PORTS`` of the production config: each ``${VAR:default}``'s default."""
-    config = yaml.load((root / CONFIG).read_text("utf-8"), Loader=_ConfigLoader)
+    """``METRICS_PORTS`` of the production config."""
+    return metrics_ports_of(root / CONFIG)
+
+
+def metrics_ports_of(config_file: Path) -> dict[str, int]:
+    """A nameko config's ``METRICS_PORTS``: each ``${VAR:default}``'s default."""
+    config = yaml.load(config_file.read_text("utf-8"), Loader=_ConfigLoader)
     ports = {}
     for service, value in (config.get("METRICS_PORTS") or {}).items():
         match = _ENV_DEFAULT.match(str(value))
