@@ -46,7 +46,6 @@ def build_definitions(
     topology = topology or park_topology()
     identities = park_identities(topology)
     return {
-        "rabbitmq_version": f"{broker_major}",
         "vhosts": [{"name": vhost}],
         "users": [
             {
