@@ -37,8 +37,11 @@ import pytest
 import yaml
 from nameko.standalone.rpc import ClusterRpcClient
 from nameko.testing.services import entrypoint_hook
+from sqlalchemy import func, select
 
+from services.billing.orm import messaging as billing_tables
 from services.billing.service import BillingService
+from services.buyback.orm import messaging as buyback_tables
 from services.onboarding import handlers as onboarding_handlers
 from services.onboarding.domain.park_definition import load_park_definitions
 from services.onboarding.domain.uscc import build_uscc
@@ -73,6 +76,12 @@ RETRY_DELAYS = (1, 2)
 START_TIMEOUT = 45.0  # nameko run imports a lot, on two cores shared with everyone's tests
 FLOW_TIMEOUT = 30.0  # one step of a flow through several services on a loaded machine
 
+MESSAGING_TABLES = {
+    "onboarding": onboarding_tables,
+    "ticketing": ticketing_tables,
+    "billing": billing_tables,
+    "buyback": buyback_tables,
+}
 DEPARTMENTS = (
     "market_regulation",
     "ecology_environment",
@@ -575,6 +584,36 @@ class ParkWorld:
     def claim_events(self, claim_id: str) -> list[str]:
         """The types of the buyback events about the claim, in order."""
         return [e["type"] for e in self.events_where("buyback", claim_id=claim_id)]
+
+    def applied(self, service: str, event_id: str) -> bool:
+        """Whether ``service`` consumed the event (its inbox row, committed with the
+        effect — or, for a handler with nothing to change, before the ack)."""
+        inbox = MESSAGING_TABLES[service].inbox
+        with self.databases[service].transaction() as session:
+            found = session.execute(
+                select(func.count()).where(inbox.c.event_id == event_id)
+            ).scalar_one()
+        return found > 0
+
+    def unsent(self, service: str) -> int:
+        """Rows in the service's outbox its relay has not published yet."""
+        outbox = MESSAGING_TABLES[service].outbox
+        with self.databases[service].transaction() as session:
+            return session.execute(
+                select(func.count()).where(outbox.c.sent_at.is_(None))
+            ).scalar_one()
+
+    def queue_depths(self) -> dict[str, int]:
+        """Ready messages in every queue of the topology (unacked ones are not counted)."""
+        connection = BrokerAddress.from_uri(self.amqp_uri).connect()
+        try:
+            channel = connection.channel()
+            return {
+                queue.name: channel.queue_declare(queue.name, passive=True)[1]
+                for queue in self.topology.queues()
+            }
+        finally:
+            connection.close()
 
     def dead_letters(self) -> dict[str, list]:
         """Every service's dead letters (taken off its DLQ)."""

@@ -1,0 +1,171 @@
+"""Duplicate and out-of-order events reaching the buyback service, with the four services
+running: the same request twice (the very same event again, and the same claim sent
+anew), a review's ``ticket_resolved`` delivered twice, and onboarding's events for the
+projection arriving in reverse order. Each has one effect, once."""
+
+import uuid
+from datetime import date
+
+import pytest
+
+from tests.e2e.conftest import PARK, Enterprise
+from tests.e2e.flows import (
+    COMPLETED_CLAIM,
+    claim_answer,
+    complete_review,
+    one_of_each,
+    producing_enterprise,
+)
+from tests.support.broker import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_same_request_twice_files_one_claim_with_one_pair_of_reviews(park_world):
+    park_world.start()
+    firms = park_world.add_review_firms()
+    buyer = producing_enterprise(park_world, ["B10-1F-01"], date(2026, 11, 3))
+    park_world.clock.park_day(2026, 11, 20)
+    claim_id = str(uuid.uuid4())
+    request = park_world.envelope(
+        "portal", "buyback_requested", park_world.claim_payload(buyer, claim_id)
+    )
+
+    park_world.send(request)
+    park_world.send(request)  # the very same event again (a redelivery, a replay)
+    anew = park_world.publish(  # the portal sending the same claim anew
+        "portal", "buyback_requested", park_world.claim_payload(buyer, claim_id)
+    )
+
+    assert claim_answer(park_world, claim_id)["type"] == "claim_filed"
+    wait_for(
+        lambda: park_world.applied("buyback", anew["event_id"]),
+        message="the buyback service to take the claim sent anew",
+    )
+    tickets = park_world.review_tickets(claim_id)
+    for review in ("legal", "finance"):
+        complete_review(firms[review], tickets[review], "approve")
+    park_world.wait_for("buyback", "claim_closed", claim_id=claim_id)
+    assert one_of_each(park_world, "buyback", claim_id) == dict.fromkeys(COMPLETED_CLAIM, 1)
+    assert len(park_world.events_where("ticketing", "ticket_opened", claim_id=claim_id)) == 2
+    assert [c["claim_id"] for c in park_world.rpc("buyback", "list_claims")] == [claim_id]
+
+
+def test_a_review_resolution_delivered_twice_counts_once(park_world):
+    park_world.start()
+    firms = park_world.add_review_firms()
+    buyer = producing_enterprise(park_world, ["B10-2F-01"], date(2026, 11, 3))
+    park_world.clock.park_day(2026, 11, 20)
+    claim_id = park_world.request_buyback(buyer)
+    tickets = park_world.review_tickets(claim_id)
+
+    complete_review(firms["legal"], tickets["legal"], "approve")
+    [legal] = park_world.wait_for("ticketing", "ticket_resolved", claim_id=claim_id)
+    park_world.send(legal)  # the same event again, as ticketing
+    again = dict(legal, event_id=str(uuid.uuid4()))  # the same resolution, a new event
+    park_world.send(again)
+    wait_for(
+        lambda: park_world.applied("buyback", again["event_id"]),
+        message="the buyback service to take the repeated resolution",
+    )
+    assert "claim_approved" not in park_world.claim_events(claim_id)
+    complete_review(firms["finance"], tickets["finance"], "approve")
+
+    [finance] = park_world.wait_for(
+        "ticketing", "ticket_resolved", claim_id=claim_id, review="finance"
+    )
+    [approved] = park_world.wait_for("buyback", "claim_approved", claim_id=claim_id)
+    # Approved by the finance review's resolution — a repeated legal one is not a second
+    # review.
+    assert approved["causation_id"] == finance["event_id"]
+    park_world.wait_for("billing", "buyback_settlement_computed", claim_id=claim_id)
+    assert one_of_each(park_world, "buyback", claim_id)["claim_approved"] == 1
+    assert one_of_each(park_world, "buyback", claim_id)["settlement_requested"] == 1
+    assert one_of_each(park_world, "billing", claim_id)["buyback_settlement_computed"] == 1
+
+
+def test_onboarding_events_in_reverse_order_build_the_same_projection(park_world):
+    """production_started, then units_allocated, then enterprise_admitted — published as
+    onboarding's own broker user, for an enterprise of the buyback's projection only."""
+    park_world.start()
+    enterprise_id = f"ent-{uuid.uuid4().hex[:12]}"
+    application_id = str(uuid.uuid4())
+    contract_id = str(uuid.uuid4())
+    units = [
+        {
+            "unit_id": unit_id,
+            "area_m2": 300,
+            "tenure": "purchase",
+            "price_fen": 96_000_000 + extra,  # as recorded then: not today's list price
+            "monthly_rent_fen": None,
+            "monthly_property_fee_fen": 45_000,
+            "contract_id": contract_id,
+        }
+        for unit_id, extra in (("B17-3F-01", 0), ("B17-3F-02", 1_000))
+    ]
+    park_world.clock.park_day(2026, 11, 20)
+    for type_, payload in reversed(
+        [
+            (
+                "enterprise_admitted",
+                {
+                    "application_id": application_id,
+                    "enterprise_id": enterprise_id,
+                    "enterprise_name": "郑州逆序精工有限公司",
+                    "uscc": "91410100000000019L",
+                    "industry_code": "C3464",
+                    "tenure": "purchase",
+                    "supply_chain_partner": False,
+                    "environmental_review_required": False,
+                    "chief_service_officer": "cso-01",
+                },
+            ),
+            (
+                "units_allocated",
+                {
+                    "application_id": application_id,
+                    "enterprise_id": enterprise_id,
+                    "contract_id": contract_id,
+                    "tenure": "purchase",
+                    "units": units,
+                    "lease_start": None,
+                    "lease_end": None,
+                },
+            ),
+            (
+                "production_started",
+                {
+                    "enterprise_id": enterprise_id,
+                    "application_id": application_id,
+                    "started_on": "2026-11-05",
+                },
+            ),
+        ]
+    ):
+        sent = park_world.publish("onboarding", type_, payload)
+        wait_for(  # each applied before the next is sent: the order is the one shown
+            lambda e=sent: park_world.applied("buyback", e["event_id"]),
+            timeout=30,
+            message=f"the buyback service to apply {type_}",
+        )
+
+    gross = 96_000_000 + 96_001_000
+    wait_for(
+        lambda: park_world.rpc("buyback", "exposure_report", "2026-11-20")["total_fen"] == gross,
+        timeout=30,
+        message="the projection to hold both units, bought, production started",
+    )
+    enterprise = Enterprise(enterprise_id, application_id, tuple(units))
+    claim_id = park_world.request_buyback(enterprise)
+
+    filed = claim_answer(park_world, claim_id)
+    assert filed["type"] == "claim_filed", filed["payload"]
+    assert filed["payload"]["gross_fen"] == gross
+    assert sorted(filed["payload"]["units"], key=lambda u: u["unit_id"]) == [
+        {"unit_id": u["unit_id"], "price_fen": u["price_fen"]} for u in units
+    ]
+    assert filed["payload"]["window_ends_on"] == "2036-11-04"
+    assert park_world.rpc("buyback", "exposure_report", "2026-11-20")["by_building"] == [
+        {"building": "B17", "total_fen": gross, "units": 2}
+    ]
+    assert filed["park_id"] == PARK
