@@ -26,7 +26,7 @@ import yaml
 
 import shared.contract  # noqa: F401  (fills the registry)
 from services.ticketing.domain.events import WorkItem, WorkWithdrawn
-from shared.contract.envelope import EnvelopeSchema
+from shared.contract.envelope import MAX_BODY_BYTES, MAX_NESTING, EnvelopeSchema
 from shared.contract.registry import REGISTRY, EventSpec, Registry
 from shared.messaging.delivery import (
     ATTEMPTS,
@@ -97,7 +97,7 @@ def build_document(
         "info": {
             "title": "Park services event catalogue",
             "version": _project_version(root),
-            "description": _INFO,
+            "description": _INFO.format(max_bytes=MAX_BODY_BYTES, max_nesting=MAX_NESTING),
         },
         "defaultContentType": "application/json",
         "servers": {
@@ -131,7 +131,9 @@ readings decimal strings, dates `YYYY-MM-DD`, times UTC with `Z`. Readers ignore
 fields they do not know (fields may be added); publishers may not send fields the
 contract does not have. Rules between fields (a line's VAT, sums of lines, which ids a
 ticket's origin carries) are the contract's (`shared/contract/`), not expressible here;
-its schemas are the authority. A malformed message is dead-lettered to the consumer's
+its schemas are the authority. Every body is at most {max_bytes} bytes of UTF-8 JSON
+nested at most {max_nesting} levels, and no string in it (value or key) may hold a NUL
+character or a lone surrogate. A malformed message is dead-lettered to the consumer's
 `<service>.dlq` with a readable `park-error`; a well-formed one that breaks a business rule
 is answered by a rejection event with reason codes. More: docs/messaging.md, docs/events.md.
 """
