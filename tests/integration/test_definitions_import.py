@@ -172,3 +172,24 @@ def test_the_imported_users_log_in_with_their_development_passwords_only(broker)
     assert connects(renamed["bank"], "dev-bank")
     assert connects(renamed["park-cli"], "dev-park-cli")
     assert not connects(renamed["bank"], "dev-gov")
+
+
+def test_the_development_administrator_imports_and_manages_with_its_password(broker):
+    document = json.loads((ROOT / definitions.ADMIN_OUTPUT).read_text("utf-8"))
+    admin = f"{definitions.ADMIN}-{broker['run']}"
+    broker["users"].append(admin)
+    broker["management"].create_vhost(broker["imported"])
+    [user] = document["users"]
+    user["name"] = admin
+    for permission in document["permissions"]:
+        permission.update(user=admin, vhost=broker["imported"])
+    response = requests.post(f"{MANAGEMENT}/api/definitions", json=document, auth=ADMIN, timeout=60)
+    assert response.status_code in (200, 201, 204), response.text
+
+    def whoami(password: str) -> requests.Response:
+        return requests.get(f"{MANAGEMENT}/api/whoami", auth=(admin, password), timeout=30)
+
+    me = whoami("dev-park-admin")
+    assert me.status_code == 200, me.text
+    assert "administrator" in str(me.json()["tags"])
+    assert whoami("dev-park-cli").status_code == 401
