@@ -8,6 +8,8 @@ The last section fuzzes the payload validation (no broker needed).
 """
 
 import json
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -309,6 +311,49 @@ def test_every_example_is_published_and_confirmed_as_its_system(park):
         for queue in where:
             expected[queue] = expected.get(queue, 0) + 1
     assert {queue: queue_depth(park, queue) for queue in expected} == expected
+
+
+def run_example(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_the_runnable_examples_publish_as_their_systems(park):
+    flow = str(uuid.uuid4())
+    runs = {
+        "portal.py": ["application"],
+        "gov.py": ["--correlation-id", flow],
+        "bank.py": ["--bank-txn-id", "ICBC-TEST-1", "--amount-fen", "100"],
+        "meters.py": ["--reading", "1300.0"],
+    }
+    for script, args in runs.items():
+        system = script.removesuffix(".py")
+        result = run_example(script, "--amqp-uri", as_user(park, system), *args)
+        assert result.returncode == 0, f"{script}: {result.stderr}"
+        assert "correlation_id" in result.stdout
+
+    [application] = get_messages(park, "onboarding.portal.application_submitted")
+    decisions = get_messages(park, "onboarding.gov.review_decided")
+    [payment] = get_messages(park, "billing.bank.payment_received")
+    [reading] = get_messages(park, "billing.meters.reading_recorded")
+    assert application.properties["user_id"] == "portal"
+    assert {m.properties["correlation_id"] for m in decisions} == {flow}
+    assert len(decisions) == 4 and {m.properties["user_id"] for m in decisions} == {"gov"}
+    assert json.loads(payment.body)["payload"]["amount_fen"] == 100
+    assert json.loads(reading.body)["payload"]["reading"] == "1300.0"
+    assert reading.properties["user_id"] == "meters"
+
+
+def test_a_runnable_example_says_what_to_do_when_the_broker_is_down():
+    result = run_example("meters.py", "--amqp-uri", "amqp://meters:x@127.0.0.1:1/")
+
+    assert result.returncode == 5
+    assert "try again later" in result.stderr
 
 
 def test_the_command_line_sends_a_file_and_exits_with_the_documented_codes(park, tmp_path, capsys):
