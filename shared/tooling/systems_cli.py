@@ -109,7 +109,8 @@ class SystemState:
     @property
     def status(self) -> str:
         if self.permissions is None:
-            return "disabled" if self.user or self.exchange else "absent"
+            # An exchange without permissions: it was here and was disabled.
+            return "disabled" if self.exchange else "not provisioned"
         if self.permissions != ingress_permissions(self.system):
             return "permissions differ"
         if not self.exchange:

@@ -21,6 +21,7 @@ from shared.messaging.identities import amqp_uri_as, ingress_permissions
 from shared.messaging.management import ManagementClient
 from shared.messaging.topology import PARK_SUBSCRIPTIONS, UNROUTED, build_topology
 from shared.tooling.cli import app
+from shared.tooling.systems_cli import SystemState
 from tests.support.broker import get_messages, queue_depth, wait_for
 
 runner = CliRunner()
@@ -234,3 +235,20 @@ def test_add_on_a_vhost_without_the_topology_is_refused(rabbit_config, tmp_path)
         assert bare.management.get_user(customs) is None
     finally:
         bare.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("permissions", "exchange", "alternate", "status"),
+    [
+        (ingress_permissions("customs"), True, True, "ok"),
+        (ingress_permissions("customs"), True, False, "no alternate exchange"),
+        (ingress_permissions("customs"), False, False, "no exchange"),
+        (ingress_permissions("portal"), True, True, "permissions differ"),
+        (None, True, True, "disabled"),
+        (None, False, False, "not provisioned"),
+    ],
+)
+def test_a_systems_status_says_what_is_missing(permissions, exchange, alternate, status):
+    state = SystemState("customs", True, permissions, exchange, alternate)
+
+    assert state.status == status
