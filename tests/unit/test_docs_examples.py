@@ -161,15 +161,34 @@ def _unknown_unit_is_not_in_the_park(message: str, example: Example) -> None:
     assert unit_id not in DEMO_PARK.floors
 
 
+def _window_expired_as_the_buyback_domain_says(message: str, example: Example) -> None:
+    from datetime import date
+
+    from services.buyback.domain.window import last_day_of_window, tenth_anniversary
+
+    received, started, last_day, anniversary = map(
+        date.fromisoformat,
+        re.fullmatch(
+            r"received on (\S+): the ten-year window from the production start on (\S+) "
+            r"ended on (\S+) \(the tenth anniversary, (\S+), is too late\)",
+            message,
+        ).groups(),
+    )
+    assert (last_day, anniversary) == (last_day_of_window(started), tenth_anniversary(started))
+    assert received >= anniversary
+
+
 CHECKS = {
     "invalid_uscc": _bad_uscc_fails_as_the_doc_says,
     "unknown_unit": _unknown_unit_is_not_in_the_park,
+    "window_expired": _window_expired_as_the_buyback_domain_says,
 }
 # Codes whose cause is not in the example's values (history, state): nothing to re-check.
 NOT_CHECKABLE_FROM_THE_EXAMPLE = {
     "conflicting_duplicate",
     "application_closed",
     "enterprise_not_admitted",  # ticketing's projection of admissions, not in the example
+    "already_settled",  # the buyback claim's state
 }
 
 
