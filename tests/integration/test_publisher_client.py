@@ -151,6 +151,16 @@ def test_publishing_on_another_systems_exchange_is_refused_by_the_broker(park):
     assert queue_depth(park, "onboarding.gov.review_decided") == 0
 
 
+def test_a_user_id_that_is_not_the_connections_user_is_refused_by_the_broker(park):
+    # The library always sends its own user; forced otherwise, the broker says no (406).
+    with publisher(park, "portal") as portal:
+        portal.user = "gov"
+        with pytest.raises(Refused, match="user_id property set to 'gov'"):
+            portal.publish("documents_supplied", example("portal", "documents_supplied"))
+
+    assert queue_depth(park, "onboarding.portal.documents_supplied") == 0
+
+
 def test_wrong_credentials_are_refused_at_once_not_retried(park):
     waits = []
     uri = park.replace("guest:guest@", "portal:not-its-password@")
