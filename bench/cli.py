@@ -126,6 +126,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(uuid4, as shared/ makes them today) or time-ordered (uuid7)",
     )
     parser.add_argument(
+        "--faststream-prefetch",
+        type=int,
+        default=None,
+        help="a prefetch limit for the faststream rows (default: none, FastStream's default)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="py-spy each closed-loop forwarder into var/bench/profiles/",
@@ -235,6 +241,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         project_config=dict(args.project_config),
         core_path=args.core_path,
         input_ids=args.input_ids,
+        faststream_prefetch=args.faststream_prefetch,
         profile_dir=args.output_dir / "profiles" if args.profile else None,
     )
     started = datetime.now(UTC)
@@ -253,6 +260,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "project_config": dict(args.project_config),
             "core_path": str(args.core_path) if args.core_path else None,
             "input_ids": args.input_ids,
+            "faststream_prefetch": args.faststream_prefetch,
         },
         "environment": _environment(broker, postgres),
         "rows": {},

@@ -128,6 +128,7 @@ class Context:
     profile_dir: Path | None = None  # py-spy profiles of the closed-loop forwarders
     core_path: Path | None = None  # a modified copy of shared/ to try, ahead on the path
     input_ids: str = "uuid4"  # how the generator and the history make event ids
+    faststream_prefetch: int | None = None  # None: FastStream's default, no limit
     _history_template: str | None = None
 
     def history_template(self) -> str:
@@ -286,6 +287,8 @@ def _faststream(
         output_key=OUTPUT_TYPE,
     )
     command = [*base, *(["--database-url", database_url] if database_url else [])]
+    if context.faststream_prefetch is not None:
+        command += ["--prefetch", str(context.faststream_prefetch)]
     return Setup(
         amqp_uri,
         f"fastfwd.{GENERATOR_SOURCE}.{INPUT_TYPE}",

@@ -3,7 +3,7 @@ that forwards each input (row ``faststream``), or that first inserts the state r
 asyncpg and then forwards (row ``faststream-db``). Its own asyncio process; never imported
 by anything nameko runs.
 
-    python -m bench.forwarders.faststream_peer --amqp-uri URI [--database-url URL]
+    python -m bench.forwarders.faststream_peer --amqp-uri URI [--database-url URL] [--prefetch N]
     python -m bench.forwarders.faststream_peer --amqp-uri URI --declare-only
 
 FastStream's defaults are kept, as a new user gets them:
@@ -11,7 +11,8 @@ FastStream's defaults are kept, as a new user gets them:
 * ack policy ``REJECT_ON_ERROR``: the input is acked after the handler returned, rejected
   (not requeued) if it raised;
 * no prefetch limit (``Channel.prefetch_count=None``: no ``basic.qos`` at all), so the
-  broker pushes the whole backlog and aio-pika runs one task per delivery;
+  broker pushes the whole backlog and aio-pika runs one task per delivery (``--prefetch``
+  sets one, for a comparison: the bench's ``--faststream-prefetch``);
 * publisher confirms on (``Channel.publisher_confirms=True``): ``broker.publish`` awaits
   the broker's confirm of that message;
 * queues and exchanges declared by FastStream (durable, classic ``x-queue-type``);
@@ -32,7 +33,7 @@ from typing import Any
 
 import asyncpg
 from faststream import FastStream
-from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 
 from bench.contract import GENERATOR_SOURCE, INPUT_TYPE, OUTPUT_TYPE
 from bench.messages import CONTENT_TYPE, forwarded_envelope
@@ -49,9 +50,12 @@ RECORD_ITEM = (
 )
 
 
-def build_app(amqp_uri: str, database_url: str | None) -> FastStream:
+def build_app(amqp_uri: str, database_url: str | None, prefetch: int | None = None) -> FastStream:
     """The service: a broker, one subscriber, and (with a database) an asyncpg pool."""
-    broker = RabbitBroker(amqp_uri)
+    if prefetch is None:
+        broker = RabbitBroker(amqp_uri)  # FastStream's default channel: no prefetch limit
+    else:
+        broker = RabbitBroker(amqp_uri, default_channel=Channel(prefetch_count=prefetch))
     app = FastStream(broker)
     state: dict[str, Any] = {}
 
@@ -109,13 +113,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--amqp-uri", required=True)
     parser.add_argument("--database-url", default=None, help="PostgreSQL: row faststream-db")
+    parser.add_argument(
+        "--prefetch", type=int, default=None, help="a prefetch limit (default: none, as FastStream)"
+    )
     parser.add_argument("--declare-only", action="store_true")
     args = parser.parse_args()
     amqp_uri = args.amqp_uri.replace("pyamqp://", "amqp://")
     if args.declare_only:
         asyncio.run(declare(amqp_uri))
         return
-    asyncio.run(build_app(amqp_uri, args.database_url).run(log_level=logging.WARNING))
+    app = build_app(amqp_uri, args.database_url, args.prefetch)
+    asyncio.run(app.run(log_level=logging.WARNING))
 
 
 if __name__ == "__main__":
