@@ -225,3 +225,33 @@ def test_nameko_db_killed_between_commit_and_dispatch_inserts_the_row_twice(tmp_
             sink.close()
         assert sink.received == 1
         assert count_state_rows(setup.database_url) == 2
+
+
+def test_faststream_db_killed_between_insert_and_publish_inserts_the_row_twice(tmp_path):
+    """The same for FastStream: REJECT_ON_ERROR acks only after the handler returned."""
+    context = Context(Broker(), Postgres(), tmp_path, history_rows=0)
+    with prepared(ROWS["faststream-db"], context, "dying") as setup:
+        prefill(setup.amqp_uri, setup.input_exchange, setup.input_key, 1, new_id=uuid4)
+        # The forwarder as it is, but its process ends where it would publish.
+        dying = [
+            sys.executable,
+            "-c",
+            "import os, sys; from faststream.rabbit import RabbitBroker; "
+            "RabbitBroker.publish = lambda *args, **kwargs: os._exit(9); "
+            "from bench.forwarders.faststream_peer import main; main()",
+            *setup.command[3:],  # python -m MODULE, then its arguments
+        ]
+        sink = Sink(setup.amqp_uri, setup.output_queue, 1)
+        try:
+            with forwarder_process(dying, tmp_path / "dying.log", context) as process:
+                assert process.wait(timeout=60) == 9
+            assert count_state_rows(setup.database_url) == 1
+            sink.drain(timeout=1)
+            assert sink.received == 0
+
+            with forwarder_process(setup.command, tmp_path / "again.log", context):
+                assert sink.drain(timeout=60)
+        finally:
+            sink.close()
+        assert sink.received == 1
+        assert count_state_rows(setup.database_url) == 2
