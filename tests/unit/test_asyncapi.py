@@ -5,23 +5,35 @@ and a valid AsyncAPI 3.0 document by the AsyncAPI project's own parser."""
 import copy
 import os
 import subprocess
+from datetime import date, datetime
 
 import jsonschema
 import pytest
 import referencing
 import referencing.jsonschema
 import yaml
-from marshmallow import Schema, fields, validate
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from marshmallow import Schema, ValidationError, fields, validate
 
 import shared.contract  # noqa: F401  (fills the registry)
 from shared.contract.envelope import encode, parse
-from shared.contract.fields import Fen, IsoDate, StrictInteger, Text, UtcDateTime, Uuid
+from shared.contract.fields import (
+    DecimalString,
+    Fen,
+    IsoDate,
+    StrictBoolean,
+    StrictInteger,
+    Text,
+    UtcDateTime,
+    Uuid,
+)
 from shared.contract.registry import REGISTRY
 from shared.messaging.topology import park_topology
 from tools.contract import asyncapi, node
 from tools.contract.__main__ import main, stale_files
 from tools.contract.examples import made_up
-from tools.contract.json_schema import UnsupportedField, field_schema, schema_of
+from tools.contract.json_schema import INTEGER_FORM, UnsupportedField, field_schema, schema_of
 
 COMMITTED = asyncapi.ROOT / asyncapi.OUTPUT
 
@@ -46,7 +58,7 @@ def _validator(document, schema):
     return jsonschema.Draft7Validator(
         {"$ref": "urn:park:asyncapi#/$defs/wanted"},
         registry=registry,
-        format_checker=jsonschema.FormatChecker(),
+        format_checker=_formats(),
     )
 
 
@@ -209,9 +221,22 @@ def test_dropping_any_required_payload_field_fails_the_schema_as_it_fails_the_co
 # -- the converter ------------------------------------------------------------------------
 
 
+def _formats() -> jsonschema.FormatChecker:
+    """The formats the catalogue uses, asserted as a validator that implements them would
+    (jsonschema checks ``date-time`` only with an extra package)."""
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("date", raises=ValueError)(
+        lambda v: not isinstance(v, str) or bool(date.fromisoformat(v))
+    )
+    checker.checks("date-time", raises=ValueError)(
+        lambda v: not isinstance(v, str) or bool(datetime.fromisoformat(v.replace("Z", "+00:00")))
+    )
+    return checker
+
+
 def _accepts(field, value) -> bool:
     return jsonschema.Draft7Validator(
-        field_schema(field, "test"), format_checker=jsonschema.FormatChecker()
+        field_schema(field, "test"), format_checker=_formats()
     ).is_valid(value)
 
 
@@ -322,3 +347,57 @@ def test_the_asyncapi_parser_refuses_a_broken_catalogue(tmp_path, committed):
     result = _run_validator(path)
     assert result.returncode == 1
     assert f"channels.{channel}.bindings.amqp" in result.stdout
+
+
+# -- the catalogue never promises more than the contract accepts --------------------------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+    | st.text(alphabet=st.sampled_from("a0 -.:TZ\x00\t\n\u3000"), max_size=8)
+    | st.from_regex(r"-?[0-9]{1,6}(\.[0-9]{1,3})?", fullmatch=True)
+    | st.from_regex(
+        r"20[0-9]{2}-[01][0-9]-[0-3][0-9](T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z)?", fullmatch=True
+    )
+    | st.uuids().map(str),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+STRICT_FIELDS = {
+    "Fen": Fen(),
+    "Fen(minimum=1)": Fen(minimum=1),
+    "StrictInteger(1..5)": StrictInteger(minimum=1, maximum=5),
+    "UtcDateTime": UtcDateTime(),
+    "IsoDate": IsoDate(),
+    "Uuid": Uuid(),
+    "Text": Text(),
+    "Text(max_length=5)": Text(max_length=5),
+    "Text(allow_empty)": Text(allow_empty=True),
+    "DecimalString": DecimalString(),
+    "StrictBoolean": StrictBoolean(),
+    "Text(OneOf)": Text(validate=validate.OneOf(["purchase", "lease"])),
+    "Uuid(allow_none)": Uuid(allow_none=True),
+}
+
+
+@pytest.mark.parametrize("name", list(STRICT_FIELDS))
+@settings(max_examples=300, deadline=None, database=None)
+@given(value=JSON_VALUES)
+def test_a_value_the_catalogue_s_schema_accepts_the_contract_field_accepts(name, value):
+    field = STRICT_FIELDS[name]
+    if not _accepts(field, value):
+        return
+    if isinstance(value, float) and value.is_integer():
+        # JSON Schema's integer matches 12.0, which the contract refuses: the one gap,
+        # stated in the schema's description (test below).
+        assert INTEGER_FORM in field_schema(field, name)["description"]
+        return
+    try:
+        field.deserialize(value)
+    except ValidationError as error:
+        pytest.fail(f"{name}: the schema accepts {value!r}, the contract refuses: {error}")

@@ -39,6 +39,16 @@ JsonSchema = dict[str, Any]
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
+# JSON Schema's "integer" also matches 12.0 (a number with a zero fraction); the contract
+# reads 12.0 as a float and refuses it. The schema cannot say so: the description does.
+INTEGER_FORM = "a JSON integer written without a fraction or exponent (12.0 is invalid)"
+
+
+# Contract text holds no NUL (PostgreSQL cannot store one). Lone surrogates, refused too,
+# are left out: a pattern for them reads differently in JSON Schema's regex dialects.
+NUL = {"pattern": "\\u0000"}
+
+
 class UnsupportedField(TypeError):
     """A marshmallow field or validator this converter has no JSON Schema for."""
 
@@ -97,14 +107,14 @@ def _base(field: fields.Field, where: str) -> JsonSchema:
             "pattern": f"^{_DECIMAL_PATTERN.pattern}$",
             "description": _decimal_description(field),
         }
-    if isinstance(field, StrictInteger):
-        return {"type": "integer"}  # bounds come from its Range validator
+    if isinstance(field, StrictInteger):  # bounds come from its Range validator
+        return {"type": "integer", "description": INTEGER_FORM}
     if isinstance(field, Fen):
-        return {"type": "integer", "description": "money in integer fen (分)"}
+        return {"type": "integer", "description": f"money in integer fen (分); {INTEGER_FORM}"}
     if isinstance(field, StrictBoolean):
         return {"type": "boolean"}
     if isinstance(field, Text):
-        described: JsonSchema = {"type": "string", "maxLength": field.max_length}
+        described: JsonSchema = {"type": "string", "maxLength": field.max_length, "not": NUL}
         if not field.allow_empty:
             described |= {"minLength": 1, "pattern": r"\S"}
         return described
@@ -113,7 +123,7 @@ def _base(field: fields.Field, where: str) -> JsonSchema:
     if type(field) in (StrictList, fields.List):
         return {"type": "array", "items": field_schema(field.inner, f"{where}[]")}
     if isinstance(field, FreeText):
-        return {"type": "string", "maxLength": field.max_length}
+        return {"type": "string", "maxLength": field.max_length, "not": NUL}
     if type(field) is fields.String:
         return {"type": "string"}
     raise UnsupportedField(f"{where}: no JSON Schema for field {type(field).__name__}")
