@@ -48,7 +48,14 @@ CATEGORIES = (
 #: invoiced, ``invoice_id`` null, or an open instalment invoice), any other open invoice
 #: (what it still owes), a late fee accrued and not yet invoiced (on its invoice), charges
 #: recorded and not yet invoiced (a paid service …, in one sum, ``invoice_id`` null).
-OFFSET_KINDS = ("purchase_balance", "invoice", "late_fee", "uninvoiced_charge")
+OFFSET_KINDS = (
+    "purchase_balance",
+    "invoice",
+    "late_fee",
+    "uninvoiced_charge",
+    "accrued_charge",  # rent and property fees accrued to the settlement, not invoiced
+    "unbilled_consumption",  # meter consumption since it was last billed
+)
 #: An invoice number: the park's prefix, the park-local year, a gapless 6-digit sequence.
 INVOICE_NUMBER = re.compile(r"[A-Z][A-Z0-9]{0,11}-[0-9]{4}-[0-9]{6}")
 METER_KINDS = ("water", "electricity")

@@ -8,8 +8,19 @@ back what it was never paid. The **offsets** are every unpaid amount of the ente
   instalment of those units still open (credit-noted on settlement; its ``invoice_id``);
 - ``invoice`` — every other open invoice, of any kind, due or not (its outstanding);
 - ``late_fee`` — late fees accrued and not yet charged, per overdue invoice;
-- ``uninvoiced_charge`` — charges recorded and not yet invoiced (a paid service, a late
-  fee charged by a cycle that has not drafted yet), in one sum (``invoice_id`` null).
+- ``uninvoiced_charge`` — charges recorded and not yet invoiced (a paid service), in one
+  sum (``invoice_id`` null); a late fee charged and not yet invoiced is a ``late_fee``
+  offset on its overdue invoice;
+- ``accrued_charge`` — the claimed units' rent and property fees accrued up to the
+  settlement date and not yet invoiced (the current month, when the cycle has not billed
+  it yet, prorated by day), in one sum (``invoice_id`` null);
+- ``unbilled_consumption`` — the claimed units' meter consumption since it was last
+  billed, at the tariff, in one sum (``invoice_id`` null).
+
+On ``claim_settled`` the service bills the accrued charges and the consumption up to
+``settled_on`` (the final prorated period) before netting, so they are netted as
+invoices, never lost and never counted twice (the cycle skips a source already
+invoiced, and a meter's billed reading has moved).
 
 :func:`compute_settlement` answers ``settlement_requested``. On ``claim_settled`` the
 account (:meth:`.account.Account.settle_buyback`) nets only *invoices*: the service first
@@ -33,12 +44,15 @@ from services.billing.domain.charges import Charge, Instalment
 from services.billing.domain.invoices import Invoice
 from services.billing.domain.late_fees import accrued_late_fee
 from services.billing.domain.terms import BillingTerms
+from services.billing.domain.vat import Category
 from shared.money import require_fen
 
 PURCHASE_BALANCE = "purchase_balance"
 INVOICE = "invoice"
 LATE_FEE = "late_fee"
 UNINVOICED_CHARGE = "uninvoiced_charge"
+ACCRUED_CHARGE = "accrued_charge"
+UNBILLED_CONSUMPTION = "unbilled_consumption"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,10 +101,15 @@ def compute_settlement(
     instalments: Iterable[Instalment],
     invoices: Iterable[Invoice],
     pending_charges: Iterable[Charge] = (),
+    accrued_charges: Iterable[Charge] = (),
+    unbilled_consumption: Iterable[Charge] = (),
     as_of: date,
     terms: BillingTerms,
 ) -> Settlement:
-    """The offsets and net of a settlement request, as of the park-local ``as_of``."""
+    """The offsets and net of a settlement request, as of the park-local ``as_of``.
+    ``accrued_charges`` (the claimed units' recurring charges accrued and not invoiced,
+    see :func:`.charges.recurring_charges_until`) and ``unbilled_consumption`` (their
+    meters' :func:`.charges.utility_charge`) are the caller's: the store knows them."""
     units = set(unit_ids)
     instalments = list(instalments)
     scheduled = sum(
@@ -113,13 +132,28 @@ def compute_settlement(
         ):
             if amount:
                 offsets.append(Offset(kind=kind, invoice_id=invoice.invoice_id, amount_fen=amount))
+    pending = list(pending_charges)
+    charged_fees: dict[str, int] = {}
+    for charge in pending:
+        if charge.category is Category.LATE_FEE and charge.ref_invoice_id is not None:
+            charged_fees[charge.ref_invoice_id] = (
+                charged_fees.get(charge.ref_invoice_id, 0) + charge.total_fen
+            )
+    fees = dict(charged_fees)
     for invoice in open_invoices:
         fee, _days = accrued_late_fee(invoice, as_of, terms)
+        fees[invoice.invoice_id] = fees.get(invoice.invoice_id, 0) + fee
+    for invoice_id, fee in fees.items():
         if fee:
-            offsets.append(Offset(kind=LATE_FEE, invoice_id=invoice.invoice_id, amount_fen=fee))
-    uninvoiced = sum(charge.total_fen for charge in pending_charges)
-    if uninvoiced:
-        offsets.append(Offset(kind=UNINVOICED_CHARGE, invoice_id=None, amount_fen=uninvoiced))
+            offsets.append(Offset(kind=LATE_FEE, invoice_id=invoice_id, amount_fen=fee))
+    for kind, charges in (
+        (UNINVOICED_CHARGE, [c for c in pending if c.ref_invoice_id not in charged_fees]),
+        (ACCRUED_CHARGE, accrued_charges),
+        (UNBILLED_CONSUMPTION, unbilled_consumption),
+    ):
+        amount = sum(charge.total_fen for charge in charges)
+        if amount:
+            offsets.append(Offset(kind=kind, invoice_id=None, amount_fen=amount))
     total = sum(offset.amount_fen for offset in offsets)
     return Settlement(
         claim_id=claim_id,

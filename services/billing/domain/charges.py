@@ -42,8 +42,8 @@ key is never invoiced twice — the account checks it). Each rounding is explici
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -210,6 +210,23 @@ def property_fee_charge(unit: HeldUnit, month: Month) -> Charge | None:
         source=f"property_fee:{unit.unit_id}:{month}",
         proration=_proration(days, month),
     )
+
+
+def recurring_charges_until(unit: HeldUnit, end: date) -> list[Charge]:
+    """The unit's rent and property fee of every month it is held before ``end``
+    (exclusive: a buyback's ``settled_on``, from which its charges stop), each prorated to
+    the days held before ``end`` — what has accrued by then, invoiced or not (the caller
+    drops the sources already invoiced)."""
+    stop = end if unit.released_on is None else min(end, unit.released_on)
+    if stop <= unit.held_from:
+        return []
+    until = replace(unit, released_on=stop)
+    charges: list[Charge] = []
+    month, last = Month.of(unit.held_from), Month.of(stop - timedelta(days=1))
+    while month <= last:
+        charges += [c for c in (rent_charge(until, month), property_fee_charge(until, month)) if c]
+        month = month.plus(1)
+    return charges
 
 
 # --------------------------------------------------------------------------- utilities

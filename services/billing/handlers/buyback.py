@@ -3,86 +3,138 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 
+from services.billing.domain.buyback_netting import compute_settlement as domain_settlement
 from services.billing.domain.charges import (
     Charge,
+    Instalment,
+    recurring_charges_until,
+    utility_charge,
 )
 from services.billing.domain.errors import NotYetApplicable
 from services.billing.domain.ledger import BUYBACK_PAYABLE, RECEIVABLES, UNITS_REPURCHASED
 from services.billing.domain.proration import Month
 from services.billing.domain.vat import Category
 from services.billing.handlers.common import (
+    CATCH_UP_MONTHS,
     _account_or_wait,
     _announce_paid,
     _date,
+    _held_unit,
     _service_line,
     _today,
     issue_invoice,
     line_of,
+    meter_state,
     outstanding,
     post,
+    tariff_of,
 )
+from services.billing.handlers.credits import _credited
 from services.billing.handlers.holdings import _credit_released_days
 from services.billing.handlers.late_fees import _charge_late_fee, _late_fee_lines, accrue
 from services.billing.repository import Row
+from shared.messaging.errors import MalformedMessage
 
 # -- buyback netting ------------------------------------------------------------------
 
 
-def _purchase_unit(line: dict) -> str | None:
-    """The unit of a purchase line (its source ``purchase:<unit_id>:<sequence>``)."""
-    parts = line.get("source", "").split(":")
-    return parts[1] if len(parts) == 3 and parts[0] == "purchase" else None
+def _instalment(row: Row) -> Instalment:
+    return Instalment(
+        unit_id=row["unit_id"],
+        sequence=row["sequence"],
+        amount_fen=row["amount_fen"],
+        bill_month=row["bill_month"],
+        invoice_id=row["invoice_id"],
+        cancelled=row["cancelled"],
+    )
+
+
+def _pending_charges(uow, eid: str) -> list[Charge]:
+    """What is recorded and not yet invoiced: paid services, and late fees charged by a
+    cycle (each on its overdue invoice)."""
+    services = [
+        Charge(
+            category=Category.SERVICE,
+            description=row["description"],
+            quantity="1",
+            unit_price_fen=row["amount_fen"],
+            total_fen=row["amount_fen"],
+            source=row["source_key"],
+            payable_fen=row["payable_fen"],
+        )
+        for row in uow.billing.open_charges(eid)
+    ]
+    fees = [
+        Charge(
+            category=Category.LATE_FEE,
+            description=f"late fee {row['late_fee_id']}",
+            quantity="1",
+            unit_price_fen=row["amount_fen"],
+            total_fen=row["amount_fen"],
+            source=f"late_fee:{row['late_fee_id']}",
+            ref_invoice_id=row["invoice_id"],
+        )
+        for row in uow.billing.late_fees(enterprise_id=eid, unbilled=True)
+    ]
+    return services + fees
+
+
+def accrued_charges(uow, eid: str, unit_ids: set[str], end: date) -> list[Charge]:
+    """The units' rent and property fees accrued before ``end`` and not on any invoice
+    yet (within the cycle's catch-up window), by the domain's rule."""
+    invoiced = {line.get("source") for row in uow.billing.invoices(eid) for line in row["lines"]}
+    since = Month.of(end).plus(-CATCH_UP_MONTHS)
+    return [
+        charge
+        for row in uow.billing.holdings(eid)
+        if row["unit_id"] in unit_ids
+        for charge in recurring_charges_until(_held_unit(row), end)
+        if charge.source not in invoiced and Month.parse(charge.source.rsplit(":", 1)[1]) >= since
+    ]
+
+
+def unbilled_consumption(uow, unit_ids: set[str], terms, month: Month):
+    """The units' meters' consumption since last billed, at the park's tariffs:
+    ``[(meter_id, charge, the billed reading once it is billed)]``."""
+    found = []
+    for row in uow.billing.meters_of_units(unit_ids):
+        state = meter_state(row)
+        charge = utility_charge(state, tariff_of(terms, state.kind), month)
+        if charge is not None:
+            found.append((state.meter_id, charge, state.billed_reading))
+    return found
 
 
 def compute_offsets(uow, account: Row, unit_ids: set[str], on: date) -> list[dict]:
-    """Every unpaid amount of the enterprise (the kinds of the domain's netting): the
-    claimed units' purchase balance (not yet invoiced: one sum; invoiced and unpaid: on
-    its invoice), what each open invoice owes besides, each overdue invoice's late fee not
-    yet invoiced (billed fees are on unpaid late-fee invoices already), and the charges
-    not yet invoiced (paid services resolved since the last cycle), in one sum."""
+    """Every unpaid amount of the enterprise, by the domain's netting
+    (:func:`.domain.buyback_netting.compute_settlement`, where the kinds are explained):
+    the claimed units' purchase balance, every open invoice, late fees charged or accrued
+    and not invoiced, charges not invoiced, the claimed units' rent and property fees
+    accrued before ``on`` and their meters' unbilled consumption."""
     terms = uow.rules.terms(account["park_id"])
     eid = account["enterprise_id"]
-    offsets = []
-    balance = sum(
-        row["amount_fen"]
-        for row in uow.billing.instalments(eid)
-        if row["unit_id"] in unit_ids and not row["cancelled"] and row["invoice_id"] is None
+    settlement = domain_settlement(
+        claim_id="",
+        enterprise_id=eid,
+        gross_fen=0,
+        unit_ids=unit_ids,
+        instalments=[_instalment(row) for row in uow.billing.instalments(eid)],
+        invoices=[_credited(uow, row) for row in uow.billing.open_invoices(eid)],
+        pending_charges=_pending_charges(uow, eid),
+        accrued_charges=accrued_charges(uow, eid, unit_ids, on),
+        unbilled_consumption=[
+            charge
+            for _meter, charge, _billed in unbilled_consumption(uow, unit_ids, terms, Month.of(on))
+        ],
+        as_of=on,
+        terms=terms,
     )
-    if balance:
-        offsets.append({"kind": "purchase_balance", "invoice_id": None, "amount_fen": balance})
-    open_ = uow.billing.open_invoices(eid)
-    for invoice in open_:
-        # the claimed units' purchase lines still owed (payments are deemed to have paid
-        # them last, as the domain's netting has it), then the rest of the invoice
-        claimed = sum(
-            line["total_fen"]
-            for line in invoice["lines"]
-            if line["category"] == "purchase" and _purchase_unit(line) in unit_ids
-        )
-        purchase = min(outstanding(invoice), claimed)
-        rest = outstanding(invoice) - purchase
-        for kind, amount in (("purchase_balance", purchase), ("invoice", rest)):
-            if amount:
-                offsets.append(
-                    {"kind": kind, "invoice_id": invoice["invoice_id"], "amount_fen": amount}
-                )
-    unbilled = defaultdict(int)
-    for fee in uow.billing.late_fees(enterprise_id=eid, unbilled=True):
-        unbilled[fee["invoice_id"]] += fee["amount_fen"]
-    for invoice in open_:
-        accrual = accrue(invoice, terms, on)
-        if accrual is not None:
-            unbilled[invoice["invoice_id"]] += accrual.amount_fen
-    for invoice_id, amount in unbilled.items():
-        if amount > 0:
-            offsets.append({"kind": "late_fee", "invoice_id": invoice_id, "amount_fen": amount})
-    uninvoiced = sum(c["amount_fen"] for c in uow.billing.open_charges(eid))
-    if uninvoiced:
-        offsets.append({"kind": "uninvoiced_charge", "invoice_id": None, "amount_fen": uninvoiced})
-    return offsets
+    return [
+        {"kind": o.kind, "invoice_id": o.invoice_id, "amount_fen": o.amount_fen}
+        for o in settlement.offsets
+    ]
 
 
 def compute_settlement(payload, uow) -> dict:
@@ -123,13 +175,52 @@ def compute_settlement(payload, uow) -> dict:
     return settlement
 
 
+def _reconcile(payload, settlement: Row) -> None:
+    """``claim_settled`` must settle what billing computed: a ``gross_fen`` or
+    ``net_fen`` other than the computed one is refused (dead-lettered with the reason),
+    never silently accepted."""
+    for field in ("gross_fen", "net_fen"):
+        given = payload.get(field)
+        if given is not None and given != settlement[field]:
+            raise MalformedMessage(
+                f"{field}_mismatch: claim_settled {field} {given} is not the {settlement[field]} "
+                f"billing computed for claim {payload['claim_id']} (buyback_settlement_computed)"
+            )
+
+
+def _bill_final_period(
+    uow, account: Row, unit_ids: set[str], settled_on: date, on: date, claim_id: str
+) -> None:
+    """The claimed units' final period, up to ``settled_on``: rent and property fees
+    accrued and not invoiced yet (prorated by day), and their meters' consumption since
+    last billed — invoiced now, so they are netted like any invoice (the cycle skips a
+    source already invoiced; the meters' billed readings move)."""
+    eid = account["enterprise_id"]
+    terms = uow.rules.terms(account["park_id"])
+    period, reference = str(Month.of(on)), f"buyback:{claim_id}"
+    accrued = accrued_charges(uow, eid, unit_ids, settled_on)
+    for kind, category in (("rent", Category.RENT), ("property_fee", Category.PROPERTY_FEE)):
+        lines = [
+            line_of(charge, terms.vat_rates[category])
+            for charge in accrued
+            if charge.category is category
+        ]
+        issue_invoice(uow, account, kind, period, lines, on, reference)
+    consumption = unbilled_consumption(uow, unit_ids, terms, Month.of(settled_on))
+    lines = [line_of(charge, terms.vat_rates[charge.category]) for _m, charge, _b in consumption]
+    if issue_invoice(uow, account, "utilities", period, lines, on, reference) is not None:
+        for meter_id, _charge, billed in consumption:
+            uow.billing.save_meter(meter_id, billed_reading=billed)
+
+
 def settle_claim(payload, uow) -> dict | None:
-    """``claim_settled``: cancel the claimed units' instalments not yet invoiced, stop
-    their recurring charges from ``settled_on`` (credit for days already billed), bill
-    the late fees accrued until then, net the repurchase price against every open
-    invoice (oldest first) and owe the enterprise the rest (``buyback_payable``). A
-    negative net leaves the invoices it could not cover open: the enterprise still owes
-    them."""
+    """``claim_settled`` (its gross and net reconciled with the computed settlement): cancel
+    the claimed units' instalments not yet invoiced, stop their recurring charges from
+    ``settled_on`` (credit for days already billed; an earlier release stands), bill their
+    final period up to ``settled_on`` and the late fees accrued until then, net the
+    repurchase price against every open invoice (oldest first) and owe the enterprise
+    the rest (``buyback_payable``). A negative net leaves the invoices it could not cover
+    open: the enterprise still owes them."""
     unit_ids = [u if isinstance(u, str) else u["unit_id"] for u in payload["units"]]
     with uow:
         account = _account_or_wait(uow, payload["enterprise_id"])
@@ -139,6 +230,7 @@ def settle_claim(payload, uow) -> dict | None:
         if settlement["settled_on"] is not None:
             uow.commit()
             return None
+        _reconcile(payload, settlement)
         settled_on = _date(payload["settled_on"]) if payload.get("settled_on") else _today(uow)
         on = _today(uow)
         eid = account["enterprise_id"]
@@ -153,6 +245,7 @@ def settle_claim(payload, uow) -> dict | None:
         uow.billing.mark_instalments([row["id"] for row in cancelled], cancelled=True)
         ended = uow.billing.end_holdings(eid, unit_ids, settled_on)
         _credit_released_days(uow, account, ended, on)
+        _bill_final_period(uow, account, set(unit_ids), settled_on, on, payload["claim_id"])
         for invoice in uow.billing.open_invoices(eid):
             accrual = accrue(invoice, terms, settled_on)
             if accrual is not None:

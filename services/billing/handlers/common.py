@@ -10,10 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.billing.domain.charges import (
-    Charge,
-    HeldUnit,
-)
+from services.billing.domain.charges import Charge, HeldUnit, MeterState
 from services.billing.domain.errors import NotYetApplicable
 from services.billing.domain.invoices import Invoice, InvoiceLine, InvoiceStatus
 from services.billing.domain.ledger import (
@@ -306,6 +303,22 @@ def _held_unit(row: Row) -> HeldUnit:
         released_on=row["end_on"],
         monthly_property_fee_fen=row["monthly_property_fee_fen"],
     )
+
+
+def meter_state(row: Row) -> MeterState:
+    return MeterState(
+        meter_id=row["meter_id"],
+        unit_id=row["unit_id"],
+        kind=row["kind"],
+        last_reading=row["last_reading"],
+        last_read_at=row["last_read_at"],
+        billed_reading=row["billed_reading"],
+    )
+
+
+def tariff_of(terms: BillingTerms, kind: Category):
+    """The park's tariff of a meter's kind, fen per unit (exact: an int or a Decimal)."""
+    return terms.water_tariff_fen if kind is Category.WATER else terms.electricity_tariff_fen
 
 
 def _service_line(charge: Row, terms: BillingTerms) -> dict:

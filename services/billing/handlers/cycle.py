@@ -12,7 +12,6 @@ import structlog
 
 from services.billing.domain.charges import (
     Instalment,
-    MeterState,
     property_fee_charge,
     rent_charge,
     utility_charge,
@@ -27,7 +26,9 @@ from services.billing.handlers.common import (
     issue_invoice,
     issue_key,
     line_of,
+    meter_state,
     outstanding,
+    tariff_of,
 )
 from services.billing.handlers.late_fees import _charge_late_fee, _late_fee_lines, accrue
 from services.billing.repository import Row
@@ -114,6 +115,7 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
                 _charge_late_fee(uow, account, accrual, terms, on)
     issued: list[Row] = []
     taken = uow.billing.issue_keys(eid)  # the account is locked: no one adds to them
+    invoiced = {line.get("source") for row in uow.billing.invoices(eid) for line in row["lines"]}
 
     def issue(
         kind: str,
@@ -124,6 +126,8 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
         if issue_key(eid, billed, kind, reference) in taken:
             return
         lines, after = build()
+        # a source already invoiced (a buyback's final period) is never billed again
+        lines = [line for line in lines if line.get("source") not in invoiced]
         invoice = issue_invoice(uow, account, kind, billed, lines, on, reference)
         if invoice is not None:
             after(invoice["invoice_id"])
@@ -189,20 +193,8 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
         held = {row["unit_id"] for row in holdings if _held_unit(row).held_in(month) > 0}
         lines, moved = [], []
         for meter in uow.billing.meters_of_units(held):
-            state = MeterState(
-                meter_id=meter["meter_id"],
-                unit_id=meter["unit_id"],
-                kind=meter["kind"],
-                last_reading=meter["last_reading"],
-                last_read_at=meter["last_read_at"],
-                billed_reading=meter["billed_reading"],
-            )
-            tariff = (
-                terms.water_tariff_fen
-                if state.kind is Category.WATER
-                else terms.electricity_tariff_fen
-            )
-            charge = utility_charge(state, tariff, month)
+            state = meter_state(meter)
+            charge = utility_charge(state, tariff_of(terms, state.kind), month)
             if charge is not None:
                 lines.append(line_of(charge, terms.vat_rates[state.kind]))
                 moved.append((state.meter_id, state.billed_reading))

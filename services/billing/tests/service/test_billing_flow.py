@@ -261,7 +261,7 @@ def test_buyback_netting_the_worked_example_through_the_events(billing, clock):
             "enterprise_id": enterprise,
             "units": ["D-1"],
             "gross_fen": 96_000_000,
-            "net_fen": 51_153_650,
+            "net_fen": 51_088_327,
             "settled_on": "2026-07-15",
         },
     )
@@ -276,17 +276,20 @@ def test_buyback_netting_the_worked_example_through_the_events(billing, clock):
         },
     )
     [computed] = billing.wait_for_event("buyback_settlement_computed", claim_id=claim_id)
+    # the offsets, and the property fees accrued since the last pass and not
+    # invoiced: June 45,000 + 1–14 July 45,000 × 14/31 = 20,323 → 65,323
     assert sorted((o["kind"], o["amount_fen"]) for o in computed["offsets"]) == [
+        ("accrued_charge", 65_323),
         ("invoice", 45_000),
         ("late_fee", 1_350),
         ("purchase_balance", 44_800_000),
     ]
-    assert computed["net_fen"] == 51_153_650
+    assert computed["net_fen"] == 51_153_650 - 65_323
     [netted] = billing.wait_for_event("buyback_netted", claim_id=claim_id)
-    assert (netted["payout_fen"], netted["still_owed_fen"]) == (51_153_650, 0)
+    assert (netted["payout_fen"], netted["still_owed_fen"]) == (51_088_327, 0)
     assert billing.rpc("open_invoices", enterprise) == []
     balance = billing.rpc("trial_balance")["accounts"]
-    assert balance["buyback_payable"] == -51_153_650
+    assert balance["buyback_payable"] == -51_088_327
     assert billing.dead_letters() == []
 
 

@@ -17,6 +17,7 @@ from services.billing import handlers, orm
 from services.billing.domain.errors import NotYetApplicable
 from services.billing.exceptions import NotFound, Refused
 from services.billing.tests.unit.fake_uow import PARK, Clock, FakeUnitOfWork
+from shared.messaging.errors import MalformedMessage
 
 USCC = "91410100000000019L"
 
@@ -452,34 +453,40 @@ def test_buyback_netting_the_issues_worked_example(uow, clock):
         uow,
     )
     [computed] = uow.payloads("buyback_settlement_computed")
+    # the issue's offsets, and the property fees accrued and not yet invoiced (no pass
+    # ran in April or May): April 45,000 + May 1–29 45,000 × 29/31 = 42,097 → 87,097
     assert sorted((o["kind"], o["amount_fen"]) for o in computed["offsets"]) == [
+        ("accrued_charge", 87_097),
         ("invoice", 45_000),
         ("late_fee", 1_350),
         ("purchase_balance", 44_800_000),
     ]
-    assert computed["net_fen"] == 51_153_650
+    assert computed["net_fen"] == 51_153_650 - 87_097
     result = handlers.settle_claim(
         {
             "claim_id": claim_id,
             "enterprise_id": "ent-1",
             "units": ["A-101"],
             "gross_fen": 96_000_000,
-            "net_fen": 51_153_650,
+            "net_fen": 51_066_553,
             "settled_on": date(2026, 5, 30),
         },
         uow,
     )
-    assert result["payable_fen"] == 51_153_650
+    # the final period was invoiced at settlement and netted: the park pays back nothing
+    # it is owed
+    assert result["payable_fen"] == 51_066_553
     assert handlers.open_invoices("ent-1", uow) == []
     balance = handlers.trial_balance(uow)["accounts"]
-    assert balance["buyback_payable"] == -51_153_650
+    assert balance["buyback_payable"] == -51_066_553
     assert balance["receivables"] == 0
-    # recurring charges stopped from settled_on: June bills nothing of June (the passes
-    # skipped in April and May catch those months up, through 2026-05-29)
+    [final] = [i for i in invoices(uow, "property_fee") if i["issue_key"].endswith(claim_id)]
+    assert [line["total_fen"] for line in final["lines"]] == [45_000, 42_097]  # May: 29/31
+    # recurring charges stopped from settled_on, and what settlement billed is not billed
+    # again: June's pass (catching up April and May) issues nothing
+    before = len(invoices(uow))
     cycle(uow, clock, 2026, 6, 1)
-    assert [i["period"] for i in invoices(uow) if i["period"] >= "2026-06"] == []
-    [may] = [i for i in invoices(uow, "property_fee") if i["period"] == "2026-05"]
-    assert may["total_fen"] == 42_097  # 45,000 × 29/31
+    assert len(invoices(uow)) == before
 
 
 def test_a_negative_net_leaves_the_rest_owed(uow, clock):
@@ -511,6 +518,95 @@ def test_a_negative_net_leaves_the_rest_owed(uow, clock):
     )
     owed = sum(i["outstanding_fen"] for i in handlers.open_invoices("ent-1", uow))
     assert owed > 0
+
+
+def _request_settlement(uow, price=500_000):
+    claim_id = str(uuid.uuid4())
+    handlers.compute_settlement(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": [{"unit_id": "A-101", "price_fen": price}],
+            "gross_fen": price,
+        },
+        uow,
+    )
+    return claim_id, uow.payloads("buyback_settlement_computed")[-1]
+
+
+def _settle(uow, claim_id, net, settled_on, gross=500_000):
+    return handlers.settle_claim(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": ["A-101"],
+            "gross_fen": gross,
+            "net_fen": net,
+            "settled_on": settled_on,
+        },
+        uow,
+    )
+
+
+def _water(uow, value, day):
+    handlers.record_meter_reading(
+        {
+            "meter_id": "W-1",
+            "unit_id": "A-101",
+            "kind": "water",
+            "reading": value,
+            "read_at": datetime(2026, 11, day, 1, tzinfo=UTC),
+        },
+        uow,
+    )
+
+
+def test_unbilled_meter_consumption_is_an_offset_and_billed_once_at_settlement(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(fee=0, rent=0)], on=date(2026, 11, 1))
+    _water(uow, "100", 2)
+    _water(uow, "130", 9)  # 30 m³ at 450 fen = 13,500 fen, not billed yet
+    clock.set_park_date(2026, 11, 10)
+    claim_id, computed = _request_settlement(uow)
+    assert computed["offsets"] == [
+        {"kind": "unbilled_consumption", "invoice_id": None, "amount_fen": 13_500}
+    ]
+    assert computed["net_fen"] == 500_000 - 13_500
+    result = _settle(uow, claim_id, 486_500, date(2026, 11, 10))
+    assert result["payable_fen"] == 486_500
+    [water] = invoices(uow, "utilities")
+    assert water["total_fen"] == 13_500 and water["paid_fen"] == 13_500
+    cycle(uow, clock, 2026, 12, 1)  # the consumption settled is not billed again
+    assert len(invoices(uow, "utilities")) == 1
+
+
+def test_a_claim_settled_with_another_net_than_computed_is_refused_and_changes_nothing(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(rent=300_000, fee=0)], on=date(2026, 11, 1))
+    cycle(uow, clock, 2026, 11, 1)
+    claim_id, computed = _request_settlement(uow)
+    assert computed["net_fen"] == 200_000
+    with pytest.raises(MalformedMessage, match=r"net_fen_mismatch: .* 500000 .* 200000"):
+        _settle(uow, claim_id, 500_000, date(2026, 11, 16))
+    with pytest.raises(MalformedMessage, match="gross_fen_mismatch"):
+        _settle(uow, claim_id, 200_000, date(2026, 11, 16), gross=600_000)
+    assert uow.payloads("buyback_netted") == [] and uow.payloads("credit_note_issued") == []
+    assert _settle(uow, claim_id, 200_000, date(2026, 11, 16))["payable_fen"] > 0
+
+
+def test_units_released_before_claim_settled_still_stop_charges_from_settled_on(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(rent=300_000, fee=0)], on=date(2026, 11, 1))
+    cycle(uow, clock, 2026, 11, 1)
+    claim_id, computed = _request_settlement(uow)
+    clock.set_park_date(2026, 11, 21)
+    _release(uow, clock(), claim_id=claim_id)  # onboarding's release arrives first
+    [first] = uow.payloads("credit_note_issued")
+    assert first["amount_fen"] == 100_000  # 21–30 November
+    _settle(uow, claim_id, computed["net_fen"], date(2026, 11, 11))
+    notes = uow.payloads("credit_note_issued")
+    # settled_on 11 November: the ten days 11–20 are credited too, not ignored
+    assert [n["amount_fen"] for n in notes] == [100_000, 100_000]
 
 
 def test_claim_settled_before_its_settlement_is_retried(uow):

@@ -2,7 +2,8 @@
 the trial balance is zero, and the ledger agrees with the documents — receivables are
 what the invoices still owe, customer credit is the accounts' credit balances, suspense
 is the unmatched payments, and revenue and VAT payable are the invoiced lines less the
-credit-note lines (never a debit balance: no credit takes more than is left on a line)."""
+credit-note lines (never a debit balance: no credit takes more than is left on a line),
+and the firms' payables are the invoiced services' payables less what credits reversed."""
 
 from __future__ import annotations
 
@@ -62,14 +63,18 @@ def check_revenue_and_vat(uow, accounts: dict) -> None:
     credited: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
     for invoice in uow.rows(orm.invoices):
         for line in invoice["lines"]:
-            net = line["total_fen"] - line["tax_fen"] - line.get("payable_fen", 0)
+            payable = line.get("payable_fen", 0)
+            net = line["total_fen"] - line["tax_fen"] - payable
             expected[f"revenue:{line['category']}"] -= net
             expected["vat_payable"] -= line["tax_fen"]
+            expected["firm_payables"] -= payable
     lines_of = {i["invoice_id"]: i["lines"] for i in uow.rows(orm.invoices)}
     for note in uow.rows(orm.credit_notes):
         for line in note["lines"]:
-            expected[f"revenue:{line['category']}"] += line["total_fen"] - line["tax_fen"]
+            payable = line.get("payable_fen", 0)
+            expected[f"revenue:{line['category']}"] += line["total_fen"] - line["tax_fen"] - payable
             expected["vat_payable"] += line["tax_fen"]
+            expected["firm_payables"] += payable
             taken = credited[note["invoice_id"], line["line_index"]]
             taken[0] += line["total_fen"]
             taken[1] += line["tax_fen"]
@@ -79,10 +84,9 @@ def check_revenue_and_vat(uow, accounts: dict) -> None:
     for name, balance in expected.items():
         assert accounts.get(name, 0) == balance, (name, accounts)
     for name, balance in accounts.items():
-        # revenue:service is left out: a credit on a service line takes back its whole
-        # net, the firm's payable included (an open question: see
-        # test_handlers.test_crediting_a_service_line_leaves_no_debit_revenue)
-        if (name.startswith("revenue:") and name != "revenue:service") or name == "vat_payable":
+        # a credit on a service line reverses the firm's payable with it, so no revenue
+        # (the commission included) and no payable is ever left in debit
+        if name.startswith("revenue:") or name in ("vat_payable", "firm_payables"):
             assert balance <= 0, (name, accounts)
 
 
