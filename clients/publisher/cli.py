@@ -42,7 +42,11 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--system", required=True, choices=INGRESS_SYSTEMS)
     send.add_argument("--type", dest="type_", help="default: the file name up to its first dot")
     send.add_argument("--amqp-uri", default=os.environ.get("PUBLISHER_AMQP_URI"))
-    send.add_argument("--park-id", default=os.environ.get("PARK_ID"))
+    send.add_argument(
+        "--park-id",
+        default=os.environ.get("PARK_ID"),
+        help="the park the event is about, e.g. aux-shangjie (default: $PARK_ID)",
+    )
     send.add_argument("--correlation-id", help="the flow this event belongs to (a uuid)")
     send.add_argument("--retries", type=int, default=5, help="reconnections (default 5)")
     return parser
