@@ -1,0 +1,195 @@
+"""The buyback's harder endings with the four services running: a negative net (the
+enterprise owed more than it had paid) still completes the buyback; a review that
+stalls past the park's deadline is escalated; a release onboarding refuses leaves the
+claim visibly ``stuck`` and escalated — never silently done.
+
+The deadline timer runs every 30 s; the tests move the world's clock past a deadline and
+then run one pass of it themselves (its entrypoint, through the container), rather than
+wait for the next tick.
+"""
+
+import uuid
+from datetime import date
+
+import pytest
+
+from tests.e2e.conftest import Enterprise, ParkWorld
+from tests.e2e.flows import (
+    COMPLETED_CLAIM,
+    approve_both_reviews,
+    filed_claim,
+    producing_enterprise,
+)
+from tests.support.broker import get_messages, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def escalations(world: ParkWorld, claim_id: str) -> list[dict]:
+    return [
+        e["payload"] for e in world.events_where("buyback", "claim_escalated", claim_id=claim_id)
+    ]
+
+
+def test_a_negative_net_still_completes_the_buyback(park_world):
+    """Nothing paid: the down payment (57,600,000), both property-fee invoices and the
+    late fees are owed, and the instalments not invoiced (134,400,000) cancel — more than
+    the gross of 192,000,000."""
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    buyer = world.admit(["B12-1F-01", "B12-1F-02"])
+    # Billing invoices the down payment on allocation: let it, before the clock moves on.
+    [down_payment] = world.wait_for("billing", "invoice_issued", enterprise_id=buyer.enterprise_id)
+    world.clock.park_day(2026, 11, 10)
+    world.start_production(buyer, date(2026, 11, 10))
+    world.clock.park_day(2026, 12, 1)
+    world.rpc("billing", "run_billing_cycle", "2026-12-01")
+    world.wait_for("billing", "invoice_issued", 3, enterprise_id=buyer.enterprise_id)
+    world.clock.park_day(2026, 12, 10)
+
+    claim_id = filed_claim(world, buyer)
+    approve_both_reviews(world, firms, claim_id)
+
+    [computed] = world.wait_for("billing", "buyback_settlement_computed", claim_id=claim_id)
+    offsets = computed["payload"]["offsets"]
+    # Nothing of the price was paid: all of it is purchase balance — the instalments not
+    # invoiced, and the down payment on its invoice.
+    assert sorted(
+        (o["invoice_id"] or "", o["amount_fen"]) for o in offsets if o["kind"] == "purchase_balance"
+    ) == sorted([("", 2 * 67_200_000), (down_payment["payload"]["invoice_id"], 57_600_000)])
+    net = computed["payload"]["net_fen"]
+    assert net == buyer.purchase_price_fen - sum(o["amount_fen"] for o in offsets)
+    assert net < 0
+    [settled] = world.wait_for("buyback", "claim_settled", claim_id=claim_id)
+    assert settled["payload"]["net_fen"] == computed["payload"]["net_fen"]
+    world.wait_for("buyback", "claim_closed", claim_id=claim_id)
+    assert world.claim_events(claim_id) == COMPLETED_CLAIM
+    assert world.unit_statuses(buyer) == {u: ("available", None) for u in buyer.unit_ids}
+    [netted] = world.wait_for("billing", "buyback_netted", claim_id=claim_id)
+    assert netted["payload"]["payout_fen"] == 0  # the park pays nothing
+    assert netted["payload"]["still_owed_fen"] > 0  # and keeps a receivable
+    assert world.rpc("billing", "trial_balance")["total_fen"] == 0
+
+
+def test_a_review_stalled_past_the_parks_deadline_is_escalated_once(park_world):
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    buyer = producing_enterprise(world, ["B12-2F-01"], date(2026, 11, 3))
+    world.clock.park_day(2026, 11, 20)  # a Friday
+    claim_id = filed_claim(world, buyer)
+    tickets = world.review_tickets(claim_id)
+    firms["legal"].report(
+        "work_completed", tickets["legal"], outcome="approve", reasons=[], note="同意"
+    )
+    world.wait_for("ticketing", "ticket_resolved", claim_id=claim_id, review="legal")
+
+    world.clock.park_day(2026, 12, 3)  # 9 business days on: not yet
+    world.rpc("buyback", "scan_deadlines")
+    assert escalations(world, claim_id) == []
+    world.clock.park_day(2026, 12, 7)  # past 10 business days (the aux-shangjie file's)
+    world.rpc("buyback", "scan_deadlines")
+
+    [escalated] = wait_for(lambda: escalations(world, claim_id), message="claim_escalated")
+    assert escalated["stage"] == "review"
+    assert "finance" in escalated["reason"] and "legal" not in escalated["reason"]
+    world.clock.park_day(2026, 12, 8)
+    world.rpc("buyback", "scan_deadlines")  # a later pass escalates it no further
+    history = world.rpc("buyback", "claim_history", claim_id)
+    assert [s["step"] for s in history["steps"]].count("claim_escalated") == 1
+    # Escalated, not ended: the finance review can still decide it.
+    assert history["claim"]["state"] == "under_review"
+
+
+def test_a_release_onboarding_refuses_leaves_the_claim_stuck_and_escalated(park_world):
+    """The buyback's projection holds a unit onboarding never sold to the enterprise
+    (onboarding's events for it sent as onboarding's broker user, as if from another
+    instance of the truth): onboarding dead-letters the settlement's release
+    (``units_not_owned``), and the claim waits for a release that never comes."""
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    world.clock.park_day(2026, 11, 20)
+    enterprise = projected_only_enterprise(world, "B16-4F-06")
+    wait_for(
+        lambda: world.rpc("buyback", "exposure_report", "2026-11-20")["total_fen"] == 96_000_000,
+        timeout=30,
+        message="the enterprise in the buyback's projection",
+    )
+    claim_id = filed_claim(world, enterprise)
+    approve_both_reviews(world, firms, claim_id)
+    world.wait_for("buyback", "claim_settled", claim_id=claim_id)
+    [letter] = wait_for(
+        lambda: get_messages(world.amqp_uri, "onboarding.dlq"),
+        timeout=30,
+        message="onboarding's dead letter of the release",
+    )
+    assert letter.headers["park-original-queue"] == "onboarding.buyback.claim_settled"
+    assert claim_id in letter.headers["park-error"]
+
+    world.clock.park_day(2026, 11, 26)  # 4 business days after the settlement: not yet
+    world.rpc("buyback", "scan_deadlines")
+    assert escalations(world, claim_id) == []
+    world.clock.park_day(2026, 11, 30)  # past 5 business days
+    world.rpc("buyback", "scan_deadlines")
+
+    [escalated] = wait_for(lambda: escalations(world, claim_id), message="claim_escalated")
+    assert escalated["stage"] == "release"
+    assert "B16-4F-06" in escalated["reason"]
+    assert "claim_closed" not in world.claim_events(claim_id)
+    stuck = world.rpc("buyback", "list_claims", "stuck")
+    assert [c["claim_id"] for c in stuck] == [claim_id]
+
+
+def projected_only_enterprise(world: ParkWorld, unit_id: str) -> Enterprise:
+    enterprise_id = f"ent-{uuid.uuid4().hex[:12]}"
+    application_id = str(uuid.uuid4())
+    contract_id = str(uuid.uuid4())
+    unit = {
+        "unit_id": unit_id,
+        "area_m2": 300,
+        "tenure": "purchase",
+        "price_fen": 96_000_000,
+        "monthly_rent_fen": None,
+        "monthly_property_fee_fen": 45_000,
+        "contract_id": contract_id,
+    }
+    world.publish(
+        "onboarding",
+        "enterprise_admitted",
+        {
+            "application_id": application_id,
+            "enterprise_id": enterprise_id,
+            "enterprise_name": "郑州影子机械有限公司",
+            "uscc": "91410100000000019L",
+            "industry_code": "C3464",
+            "tenure": "purchase",
+            "supply_chain_partner": False,
+            "environmental_review_required": False,
+            "chief_service_officer": "cso-01",
+        },
+    )
+    world.publish(
+        "onboarding",
+        "units_allocated",
+        {
+            "application_id": application_id,
+            "enterprise_id": enterprise_id,
+            "contract_id": contract_id,
+            "tenure": "purchase",
+            "units": [unit],
+            "lease_start": None,
+            "lease_end": None,
+        },
+    )
+    world.publish(
+        "onboarding",
+        "production_started",
+        {
+            "enterprise_id": enterprise_id,
+            "application_id": application_id,
+            "started_on": "2026-11-20",
+        },
+    )
+    return Enterprise(enterprise_id, application_id, (unit,))
