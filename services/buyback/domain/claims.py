@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -454,7 +454,7 @@ class Claim:
         self.state = ClaimState.WITHDRAWN
         self.next_due_at = None
         self.updated_at = now
-        self.withdrawal = {"reason": reason, "by": by, "operator": operator, "at": now.isoformat()}
+        self.withdrawal = {"reason": reason, "by": by, "operator": operator, "at": _iso(now)}
         self.events.append(ev.ClaimWithdrawn(**self._ids(now), reason=reason))
         return True
 
@@ -479,19 +479,19 @@ class Claim:
             self._escalate(
                 "review",
                 f"review(s) {', '.join(pending)} not resolved within "
-                f"{deadlines.review_deadline_days} business days (due {due.isoformat()})",
+                f"{deadlines.review_deadline_days} business days (due {_iso(due)})",
                 now,
             )
         elif self.state is ClaimState.AWAITING_SETTLEMENT:
             if self.settlement_requests < 2:
-                self._note("settlement_requested_again", now, due=due.isoformat())
+                self._note("settlement_requested_again", now, due=_iso(due))
                 self._request_settlement(now, deadlines)
             else:
                 self._escalate(
                     "settlement",
                     f"billing has not answered settlement_requested within "
                     f"{deadlines.settlement_deadline_hours} hours, twice (last due "
-                    f"{due.isoformat()})",
+                    f"{_iso(due)})",
                     now,
                 )
         elif self.state is ClaimState.AWAITING_RELEASE:
@@ -501,7 +501,7 @@ class Claim:
                 "release",
                 f"stuck: onboarding has not released units {', '.join(waiting)}"
                 f" within {deadlines.release_deadline_days} business days of the settlement "
-                f"(due {due.isoformat()})",
+                f"(due {_iso(due)})",
                 now,
             )
         return True
@@ -606,7 +606,10 @@ class Claim:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """UTC with ``Z``, as the contract writes times (``2026-11-27T02:00:00Z``)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _parse(value: str | None) -> datetime | None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import structlog
+
 from services.buyback.handlers.publishing import store
 from services.buyback.unit_of_work import AbstractBuybackUnitOfWork
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
+std_log = logging.getLogger(__name__)
 SCAN_BATCH = 50
 MAX_BATCHES = 100
 
@@ -42,9 +45,17 @@ def scan_deadlines(uow: AbstractBuybackUnitOfWork, batch: int = SCAN_BATCH) -> D
                 try:
                     if claim.check_deadlines(now, uow.rules.deadlines(claim.park_id)):
                         acted += 1
+                        for event in claim.events:
+                            log.warning(
+                                "claim deadline passed",
+                                claim_id=claim.claim_id,
+                                action=event.event_type,
+                                stage=getattr(event, "stage", None),
+                                state=str(claim.state),
+                            )
                     store(uow, claim)
                 except Exception:
-                    log.exception("deadline check of claim %s failed", claim.claim_id)
+                    std_log.exception("deadline check of claim %s failed", claim.claim_id)
                     failed = claim.claim_id
                     break
             if failed is None:
