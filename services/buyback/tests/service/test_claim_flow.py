@@ -293,3 +293,17 @@ def test_the_exposure_report_by_year_and_building(buyback):
     assert [b["building"] for b in report["by_building"]] == ["B07", "B09"]
     assert buyback.rpc("exposure_report")["as_of"] == "2026-11-27"  # the clock's park date
     assert buyback.rpc("health")["service"] == "buyback"
+
+
+@pytest.mark.parametrize("buyback", ["sqlite"], indirect=True)
+def test_on_sqlite_too_a_claim_runs_to_closed_and_its_deadlines_fire(buyback, clock):
+    buyback.start()
+    enterprise, claim = approved(buyback)
+    clock.advance(hours=24)
+    buyback.scan()
+    buyback.wait_for_event("settlement_requested", count=2, claim_id=claim)
+    buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)
+    buyback.wait_for_event("claim_settled", claim_id=claim)
+    buyback.release(claim, enterprise)
+    buyback.wait_for_event("claim_closed", claim_id=claim)
+    assert buyback.rpc("exposure_report", "2026-11-27")["total_fen"] == 0

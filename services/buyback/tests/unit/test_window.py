@@ -3,6 +3,8 @@
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.buyback.domain.window import (
     last_day_of_window,
@@ -56,3 +58,15 @@ def test_the_park_date_turns_at_midnight_in_shanghai_not_utc():
 def test_a_naive_time_has_no_park_date():
     with pytest.raises(ValueError):
         park_date(datetime(2026, 11, 26, 16, 0))
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(9000, 12, 31)))
+def test_any_start_is_in_time_until_the_day_before_its_anniversary_and_not_after(started):
+    anniversary = tenth_anniversary(started)
+    assert anniversary.year == started.year + 10
+    assert (anniversary.month, anniversary.day) == (
+        (started.month, started.day) if (started.month, started.day) != (2, 29) else (2, 28)
+    )
+    assert within_window(started, started)
+    assert within_window(started, last_day_of_window(started))
+    assert not within_window(started, anniversary)
