@@ -271,6 +271,9 @@ def test_text_is_non_blank_and_bounded_unless_it_may_be_empty():
     assert not _accepts(Text(), "   ")
     assert not _accepts(Text(max_length=3), "abcd")
     assert _accepts(Text(allow_empty=True), "")
+    assert not _accepts(Text(), "a\x00b")  # PostgreSQL cannot store it: the contract refuses
+    assert _accepts(Text(allow_none=True), None)
+    assert not _accepts(Text(allow_none=True), "a\x00b")
 
 
 def test_a_choice_is_an_enum_and_a_nullable_choice_takes_null():

@@ -46,7 +46,7 @@ INTEGER_FORM = "a JSON integer written without a fraction or exponent (12.0 is i
 
 # Contract text holds no NUL (PostgreSQL cannot store one). Lone surrogates, refused too,
 # are left out: a pattern for them reads differently in JSON Schema's regex dialects.
-NUL = {"pattern": "\\u0000"}
+NUL = {"type": "string", "pattern": "\\u0000"}
 
 
 class UnsupportedField(TypeError):
