@@ -1,11 +1,14 @@
-"""Events the buyback service publishes on ``buyback.events`` that others consume today.
+"""Events the buyback service publishes on ``buyback.events`` (DESIGN §5; issue 11).
 
-The buyback service itself arrives with its own issue; ``claim_settled`` is registered
-now because onboarding already releases the units of a settled claim (and billing posts
-the repurchase and stops the units' recurring charges), ``claim_review_requested`` /
-``claim_withdrawn`` because ticketing opens and cancels the claim's legal and finance
-review tickets, and ``settlement_requested`` because billing nets the enterprise's debts
-from the buyback price (``billing.events/buyback_settlement_computed``).
+``claim_settled``, ``claim_review_requested``, ``claim_withdrawn`` and
+``settlement_requested`` were registered before the service existed, because onboarding
+(it releases the units of a settled claim), billing (it nets the enterprise's debts and
+stops the units' recurring charges) and ticketing (it opens and cancels the legal and
+finance reviews) consume them. The rest of a claim's life was added with the service:
+``claim_filed``, ``claim_ineligible``, ``claim_duplicate_refused``, ``claim_approved``,
+``claim_rejected``, ``claim_closed``, ``claim_escalated``, ``claim_withdrawal_refused``
+(docs/events.md, docs/buyback.md). Every payload carries ``claim_id`` and
+``enterprise_id``.
 """
 
 from marshmallow import ValidationError, fields, validate, validates_schema
