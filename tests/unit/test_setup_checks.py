@@ -2,12 +2,13 @@
 runner with fake collaborators, and the command for real where that is safe — it never
 stops or starts the shared broker or PostgreSQL (others' tests use them)."""
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
+import threading
 import uuid
 from pathlib import Path
 
@@ -435,19 +436,24 @@ def first_lines_of_a_service(pythonwarnings: str | None, count: int = 12) -> lis
         start_new_session=True,
     )
     lines: list[str] = []
-    deadline = time.monotonic() + 60
+    # A process that went quiet would block readline: end it at the deadline (EOF then).
+    watchdog = threading.Timer(60, os.killpg, (process.pid, signal.SIGKILL))
+    watchdog.start()
     try:
-        while len(lines) < count and time.monotonic() < deadline:
+        while len(lines) < count:
             line = process.stdout.readline()
             if not line:
                 break
             lines.append(line)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        watchdog.cancel()
+        with contextlib.suppress(ProcessLookupError):  # gone already
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return lines
 
