@@ -204,12 +204,15 @@ def withdraw_by_enterprise(
             uow.commit()
             return False
         if claim.enterprise_id != enterprise_id:
-            refusal = claim.refuse_withdrawal(
-                Refused(
-                    "enterprise_mismatch",
-                    f"claim {claim_id} is not enterprise {enterprise_id}'s to withdraw",
-                ),
-                now,
+            # Addressed to the enterprise that asked (the portal routes by it), naming
+            # neither the claim's owner nor its state.
+            refusal = ClaimWithdrawalRefused(
+                occurred_at=now,
+                park_id=park_id if park_id is not None else claim.park_id,
+                claim_id=claim_id,
+                enterprise_id=enterprise_id,
+                code="enterprise_mismatch",
+                message=f"claim {claim_id} is not enterprise {enterprise_id}'s to withdraw",
             )
             publish(uow, [refusal])
             uow.commit()

@@ -313,7 +313,9 @@ def test_a_withdrawal_by_another_enterprise_is_refused(uow):
     handlers.withdraw_by_enterprise(
         {"claim_id": CLAIM, "enterprise_id": "ent-9", "reason": "x"}, PARK, uow
     )
-    assert uow.events("claim_withdrawal_refused")[0]["payload"]["code"] == "enterprise_mismatch"
+    [refused] = uow.events("claim_withdrawal_refused")
+    assert refused["payload"]["code"] == "enterprise_mismatch"
+    assert refused["payload"]["enterprise_id"] == "ent-9"  # to the one who asked
     assert uow.store.claims[CLAIM]["state"] == "under_review"
 
 
