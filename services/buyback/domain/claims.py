@@ -254,7 +254,8 @@ class Claim:
 
     def refuse_duplicate(self, other: ClaimRequest, now: datetime) -> ev.ClaimDuplicateRefused:
         """``other`` reuses this claim's id with other content: refused, this claim
-        unchanged (the event names the enterprise the duplicate named)."""
+        unchanged. The event names the enterprise the duplicate named, and says nothing of
+        the claim's owner or state (the duplicate may come from another enterprise)."""
         return ev.ClaimDuplicateRefused(
             occurred_at=now,
             park_id=self.park_id,
@@ -263,8 +264,8 @@ class Claim:
             reasons=(
                 Reason(
                     "conflicting_duplicate",
-                    f"claim {self.claim_id} was received already with other content "
-                    f"(enterprise {self.enterprise_id}, now {self.state}); it is unchanged",
+                    f"claim {self.claim_id} was received already with other content; "
+                    "it is unchanged",
                     "claim_id",
                 ),
             ),
