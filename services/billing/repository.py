@@ -72,6 +72,26 @@ class BillingRepository:
         statement = insert_(orm.accounts).values(**values).on_conflict_do_nothing()
         return self._exec(statement).rowcount == 1
 
+    def lock_payer(self, uscc: str) -> None:
+        """Serialise, per USCC, a payment's look-up of its payer with that payer's
+        admission (a transaction-scoped advisory lock on PostgreSQL; SQLite runs one
+        writer at a time): a payment either finds the new account or is in suspense
+        before the admission looks for it — never neither."""
+        if self.postgres:
+            self._exec(select(func.pg_advisory_xact_lock(func.hashtext(f"billing-payer:{uscc}"))))
+
+    def suspended_payments(self, uscc: str) -> list[Row]:
+        """Payments of ``uscc`` in suspense (unknown payer), oldest first, locked."""
+        p = orm.payments.c
+        return _rows(
+            self._exec(
+                select(orm.payments)
+                .where(p.payer_uscc == uscc, p.status == "suspense")
+                .order_by(p.received_at, p.bank_txn_id)
+                .with_for_update()
+            )
+        )
+
     def account_ids(self, park_id: str | None = None) -> list[str]:
         query = select(orm.accounts.c.enterprise_id).order_by(orm.accounts.c.enterprise_id)
         if park_id is not None:

@@ -30,6 +30,7 @@ from services.billing.handlers.credits import (
     _credited_on_line,
     _left_on_line,
 )
+from services.billing.handlers.payments import apply_suspended_payments
 from services.billing.repository import Row
 from shared.messaging.errors import MalformedMessage
 
@@ -37,8 +38,10 @@ from shared.messaging.errors import MalformedMessage
 
 
 def admit_enterprise(payload, park_id: str | None, uow) -> bool:
-    """Open the enterprise's account (once; a redelivery changes nothing)."""
+    """Open the enterprise's account (once; a redelivery changes nothing) and apply the
+    payments its USCC made while unknown (in suspense), exactly once."""
     with uow:
+        uow.billing.lock_payer(payload["uscc"])
         added = uow.billing.add_account(
             enterprise_id=payload["enterprise_id"],
             park_id=park_id,
@@ -47,6 +50,8 @@ def admit_enterprise(payload, park_id: str | None, uow) -> bool:
             credit_fen=0,
             admitted_at=uow.clock(),
         )
+        if added:
+            apply_suspended_payments(uow, uow.billing.account(payload["enterprise_id"], lock=True))
         uow.commit()
     return added
 

@@ -45,6 +45,7 @@ def receive_payment(payload, uow) -> str:
                 f"conflicting_duplicate: bank_txn_id {bank_txn_id} was received with other "
                 "content; the first payment stands"
             )
+        uow.billing.lock_payer(payload["payer_uscc"])
         account = uow.billing.account_by_uscc(payload["payer_uscc"], lock=True)
         on = _today(uow)
         uow.billing.add_payment(
@@ -133,6 +134,45 @@ def apply_payment(
         )
     post(uow, f"payment {bank_txn_id}", entries, account=account, on=on)
     return applied
+
+
+def apply_suspended_payments(uow, account: Row) -> list[str]:
+    """The payments in suspense from the USCC of a newly opened ``account`` (the bank
+    was faster than onboarding): each applied like any payment, out of suspense
+    (``payment_matched`` by ``billing``, then ``payment_applied`` / ``payment_credited``),
+    in the account's opening transaction — so exactly once."""
+    on = _today(uow)
+    applied_ids = []
+    for payment in uow.billing.suspended_payments(account["uscc"]):
+        bank_txn_id = payment["bank_txn_id"]
+        uow.emit(
+            "payment_matched",
+            {
+                "bank_txn_id": bank_txn_id,
+                "enterprise_id": account["enterprise_id"],
+                "amount_fen": payment["amount_fen"],
+                "matched_by": "billing",
+                "note": "payer admitted",
+            },
+            park_id=account["park_id"],
+        )
+        applied = apply_payment(
+            uow,
+            account,
+            payment["amount_fen"],
+            bank_txn_id,
+            payment["reference"],
+            SUSPENSE,
+            on,
+        )
+        uow.billing.update_payment(
+            bank_txn_id,
+            enterprise_id=account["enterprise_id"],
+            status="applied",
+            applied=applied,
+        )
+        applied_ids.append(bank_txn_id)
+    return applied_ids
 
 
 def match_payment(bank_txn_id: str, enterprise_id: str, operator: str, reason: str, uow) -> dict:

@@ -422,6 +422,30 @@ def test_credit_notes_reduce_what_is_owed_and_a_paid_invoice_becomes_credit(uow,
         handlers.issue_credit_note(fee["invoice_id"], 40_001, "too much", "op-li", uow)
 
 
+def test_a_payment_before_its_payers_admission_is_applied_once_when_the_account_opens(uow, clock):
+    txn, outcome = pay(uow, 30_000_000, uscc=USCC)  # the bank was faster than onboarding
+    assert outcome == "suspense"
+    [unmatched] = uow.payloads("payment_unmatched")
+    assert unmatched["bank_txn_id"] == txn
+    admit(uow)
+    admit(uow)  # a redelivered admission applies nothing again
+    [matched] = uow.payloads("payment_matched")
+    assert (matched["bank_txn_id"], matched["enterprise_id"]) == (txn, "ent-1")
+    [credited] = uow.payloads("payment_credited")  # no invoice yet: it is credit
+    assert (credited["bank_txn_id"], credited["amount_fen"]) == (txn, 30_000_000)
+    [payment] = uow.rows(orm.payments)
+    assert (payment["status"], payment["enterprise_id"]) == ("applied", "ent-1")
+    accounts = handlers.trial_balance(uow)["accounts"]
+    assert accounts.get("suspense", 0) == 0
+    assert accounts["customer_credit"] == -30_000_000
+    # the down payment is paid from it at once, and the rest stays credit
+    allocate(uow, [unit(tenure="purchase", price=96_000_000)])
+    [down] = invoices(uow, "purchase")
+    [applied] = uow.payloads("credit_applied")
+    assert (applied["invoice_id"], applied["amount_fen"]) == (down["invoice_id"], 28_800_000)
+    assert applied["credit_balance_fen"] == 1_200_000
+
+
 # -- buyback ------------------------------------------------------------------------------
 
 
