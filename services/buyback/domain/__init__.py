@@ -5,6 +5,7 @@
 * :mod:`.holdings` — the projection of an enterprise's units and production start;
 * :mod:`.eligibility` — whether a claim may be filed;
 * :mod:`.claims` — the claim, a process manager: its states, steps and deadlines;
+* :mod:`.claim_document` — a claim as the JSON document stored and shown;
 * :mod:`.events` — the events a claim causes;
 * :mod:`.exposure` — the park's potential buyback liability;
 * :mod:`.policy` — the park file's ``buyback:`` section.

@@ -455,7 +455,7 @@ class Claim:
         self.state = ClaimState.WITHDRAWN
         self.next_due_at = None
         self.updated_at = now
-        self.withdrawal = {"reason": reason, "by": by, "operator": operator, "at": _iso(now)}
+        self.withdrawal = {"reason": reason, "by": by, "operator": operator, "at": iso_utc(now)}
         self.events.append(ev.ClaimWithdrawn(**self._ids(now), reason=reason))
         return True
 
@@ -480,19 +480,19 @@ class Claim:
             self._escalate(
                 "review",
                 f"review(s) {', '.join(pending)} not resolved within "
-                f"{deadlines.review_deadline_days} business days (due {_iso(due)})",
+                f"{deadlines.review_deadline_days} business days (due {iso_utc(due)})",
                 now,
             )
         elif self.state is ClaimState.AWAITING_SETTLEMENT:
             if self.settlement_requests < 2:
-                self._note("settlement_requested_again", now, due=_iso(due))
+                self._note("settlement_requested_again", now, due=iso_utc(due))
                 self._request_settlement(now, deadlines)
             else:
                 self._escalate(
                     "settlement",
                     f"billing has not answered settlement_requested within "
                     f"{deadlines.settlement_deadline_hours} hours, twice (last due "
-                    f"{_iso(due)})",
+                    f"{iso_utc(due)})",
                     now,
                 )
         elif self.state is ClaimState.AWAITING_RELEASE:
@@ -502,7 +502,7 @@ class Claim:
                 "release",
                 f"stuck: onboarding has not released units {', '.join(waiting)}"
                 f" within {deadlines.release_deadline_days} business days of the settlement "
-                f"(due {_iso(due)})",
+                f"(due {iso_utc(due)})",
                 now,
             )
         return True
@@ -513,105 +513,9 @@ class Claim:
         self.escalated = (*self.escalated, stage)
         self.events.append(ev.ClaimEscalated(**self._ids(now), stage=stage, reason=reason))
 
-    # -- persistence (a JSON document; datetimes and dates as ISO text) ---------------------
 
-    def to_state(self) -> dict[str, Any]:
-        settlement = self.settlement
-        return {
-            "claim_id": self.claim_id,
-            "enterprise_id": self.enterprise_id,
-            "reason": self.request.reason,
-            "evidence": list(self.request.evidence),
-            "park_id": self.park_id,
-            "state": str(self.state),
-            "received_on": self.received_on.isoformat(),
-            "filed_at": _iso(self.filed_at),
-            "units": [{"unit_id": u.unit_id, "price_fen": u.price_fen} for u in self.units],
-            "gross_fen": self.gross_fen,
-            "window_ends_on": self.window_ends_on.isoformat() if self.window_ends_on else None,
-            "ineligible_reasons": [r.to_dict() for r in self.ineligible_reasons],
-            "reviews": {
-                name: {
-                    "outcome": r.outcome,
-                    "reasons": list(r.reasons),
-                    "ticket_id": r.ticket_id,
-                    "firm_id": r.firm_id,
-                    "resolved_at": _iso(r.resolved_at),
-                }
-                for name, r in sorted(self.reviews.items())
-            },
-            "settlement_requests": self.settlement_requests,
-            "settlement": None
-            if settlement is None
-            else {
-                "gross_fen": settlement.gross_fen,
-                "offsets": [o.__dict__ for o in settlement.offsets],
-                "net_fen": settlement.net_fen,
-                "payout_fen": settlement.payout_fen,
-                "settled_on": settlement.settled_on.isoformat(),
-            },
-            "released_units": list(self.released_units),
-            "withdrawal": self.withdrawal,
-            "ignored_settlement": self.ignored_settlement,
-            "escalated": list(self.escalated),
-            "next_due_at": _iso(self.next_due_at),
-            "updated_at": _iso(self.updated_at),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Claim:
-        settlement = state.get("settlement")
-        return cls(
-            request=ClaimRequest(
-                state["claim_id"],
-                state["enterprise_id"],
-                state["reason"],
-                tuple(state["evidence"]),
-            ),
-            park_id=state.get("park_id"),
-            state=ClaimState(state["state"]),
-            received_on=date.fromisoformat(state["received_on"]),
-            filed_at=_parse(state["filed_at"]),
-            units=tuple(ev.ClaimUnit(u["unit_id"], u["price_fen"]) for u in state["units"]),
-            window_ends_on=date.fromisoformat(state["window_ends_on"])
-            if state.get("window_ends_on")
-            else None,
-            ineligible_reasons=tuple(Reason.from_dict(r) for r in state["ineligible_reasons"]),
-            reviews={
-                name: ReviewOutcome(
-                    name,
-                    r["outcome"],
-                    tuple(r["reasons"]),
-                    r["ticket_id"],
-                    r["firm_id"],
-                    _parse(r["resolved_at"]),
-                )
-                for name, r in state["reviews"].items()
-            },
-            settlement_requests=state["settlement_requests"],
-            settlement=None
-            if settlement is None
-            else Settlement(
-                settlement["gross_fen"],
-                tuple(ev.Offset(**o) for o in settlement["offsets"]),
-                settlement["net_fen"],
-                date.fromisoformat(settlement["settled_on"]),
-            ),
-            released_units=tuple(state["released_units"]),
-            withdrawal=state.get("withdrawal"),
-            ignored_settlement=state.get("ignored_settlement"),
-            escalated=tuple(state["escalated"]),
-            next_due_at=_parse(state.get("next_due_at")),
-            updated_at=_parse(state.get("updated_at")),
-        )
-
-
-def _iso(value: datetime | None) -> str | None:
+def iso_utc(value: datetime | None) -> str | None:
     """UTC with ``Z``, as the contract writes times (``2026-11-27T02:00:00Z``)."""
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from services.buyback.domain.claim_document import claim_to_document
 from services.buyback.domain.claims import Claim
 from services.buyback.domain.exposure import exposure_report
 from services.buyback.domain.window import park_date
@@ -14,7 +15,7 @@ from services.buyback.unit_of_work import AbstractBuybackUnitOfWork
 
 def claim_view(claim: Claim) -> dict[str, Any]:
     """A claim as the RPCs return it (JSON-ready): its document, and whether it is open."""
-    view = claim.to_state()
+    view = claim_to_document(claim)
     view["open"] = claim.is_open
     return view
 

@@ -8,6 +8,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from services.buyback import orm
+from services.buyback.domain.claim_document import claim_from_document, claim_to_document
 from services.buyback.domain.claims import OPEN_STATES, Claim, ClaimState
 from services.buyback.repository.base import AbstractClaimRepository
 from services.buyback.repository.sql import locked
@@ -20,7 +21,7 @@ class ClaimRepository(AbstractClaimRepository):
         self.session = session
 
     def _many(self, statement) -> list[Claim]:
-        return [Claim.from_state(state) for state in self.session.execute(statement).scalars()]
+        return [claim_from_document(state) for state in self.session.execute(statement).scalars()]
 
     def get(self, claim_id: str, *, lock: bool = False) -> Claim | None:
         statement = select(orm.claims.c.state).where(orm.claims.c.claim_id == claim_id)
@@ -47,7 +48,7 @@ class ClaimRepository(AbstractClaimRepository):
             "status": str(claim.state),
             "filed_at": claim.filed_at,
             "next_due_at": claim.next_due_at,
-            "state": claim.to_state(),
+            "state": claim_to_document(claim),
         }
 
     def add(self, claim: Claim) -> None:

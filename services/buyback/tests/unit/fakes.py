@@ -12,7 +12,8 @@ import copy
 import itertools
 from datetime import UTC, datetime
 
-from services.buyback.domain.claims import OPEN_STATES, Claim, ClaimState
+from services.buyback.domain.claim_document import claim_from_document, claim_to_document
+from services.buyback.domain.claims import OPEN_STATES, ClaimState
 from services.buyback.domain.holdings import Holding
 from services.buyback.repository.base import (
     AbstractClaimRepository,
@@ -60,7 +61,7 @@ class FakeClaims(AbstractClaimRepository):
         self.store = store
 
     def _load(self, state):
-        return Claim.from_state(copy.deepcopy(state))
+        return claim_from_document(copy.deepcopy(state))
 
     def get(self, claim_id, *, lock=False):
         state = self.store.claims.get(claim_id)
@@ -75,10 +76,10 @@ class FakeClaims(AbstractClaimRepository):
     def add(self, claim):
         if claim.claim_id in self.store.claims:
             raise KeyError(f"duplicate key {claim.claim_id}")
-        self.store.claims[claim.claim_id] = copy.deepcopy(claim.to_state())
+        self.store.claims[claim.claim_id] = copy.deepcopy(claim_to_document(claim))
 
     def save(self, claim):
-        self.store.claims[claim.claim_id] = copy.deepcopy(claim.to_state())
+        self.store.claims[claim.claim_id] = copy.deepcopy(claim_to_document(claim))
 
     def due(self, now, limit):
         claims = [self._load(s) for s in self.store.claims.values()]
