@@ -7,7 +7,7 @@ PARK_CONFIG ?= config/development.yaml
 export PARK_CONFIG
 PARK := $(BIN)/python -m shared.tooling.cli
 
-.PHONY: run venv check-broker check-db declare migrate parks firms test test-fast lint format bench bench-meters clean
+.PHONY: run demo venv check-broker check-db declare migrate parks firms test test-fast lint format bench bench-meters clean
 
 venv: $(VENV)/.installed
 
@@ -79,6 +79,12 @@ bench: check-broker
 ## METERS_ARGS="--count 2000" for a short run; see python -m bench.meters --help.
 bench-meters: check-broker
 	$(BIN)/python -m bench.meters $(METERS_ARGS)
+
+## A month in the demo park (DESIGN §8) played through the real services in a few minutes,
+## then the park manager's summary (docs/demo.md). Its own vhost (park-demo) and SQLite
+## files under var/demo/, so it never touches make run's. DEMO_ARGS="--size small" for CI's.
+demo: check-broker
+	$(BIN)/python -m demo $(DEMO_ARGS)
 
 clean:
 	rm -rf var/*.sqlite var/*.sqlite-wal var/*.sqlite-shm var/bench

@@ -1,0 +1,1 @@
+"""make demo: a month in the demo park (python -m demo)."""
