@@ -259,3 +259,82 @@ def test_a_naive_or_offset_occurred_at_is_malformed():
             occurred_at,
         )
         assert consume(body, lambda e: None) == "malformed"
+
+
+@SLOW
+@given(
+    claim_id=UUIDS | JSON,
+    enterprise_id=st.sampled_from(["ent-1", "ent-2"]) | JSON,
+    reason=TEXT | JSON,
+    filed=st.booleans(),
+)
+def test_any_withdrawal_withdraws_is_refused_retried_or_malformed(
+    claim_id, enterprise_id, reason, filed
+):
+    uow = FakeUnitOfWork()
+    known_enterprise(uow)
+    own = "6f1c2a8e-3b4d-4e5f-9a0b-1c2d3e4f5a6b"
+    if filed:
+        handlers.request_claim(
+            {"claim_id": own, "enterprise_id": "ent-1", "reason": "r", "evidence": []},
+            PARK,
+            uow,
+            occurred_at=NOW,
+        )
+    before = list(uow.types())
+    payload = {"claim_id": claim_id, "enterprise_id": enterprise_id, "reason": reason}
+    result = consume(
+        envelope("portal", "buyback_withdrawn", payload),
+        lambda e: handlers.withdraw_by_enterprise(
+            e.payload, e.park_id, uow, occurred_at=e.occurred_at
+        ),
+    )
+    added = uow.types()[len(before) :]
+    if result == "handled":
+        assert added in (["claim_withdrawn"], ["claim_withdrawal_refused"])
+        if added == ["claim_withdrawn"]:
+            assert (claim_id, enterprise_id) == (own, "ent-1")
+    else:
+        assert result in ("malformed", "TransientFailure") and added == []
+
+
+@SLOW
+@given(
+    units=st.lists(
+        st.fixed_dictionaries(
+            {
+                "unit_id": TEXT | JSON,
+                "area_m2": st.integers(min_value=-5, max_value=10**6) | JSON,
+                "tenure": st.sampled_from(["purchase", "lease", "gift"]) | JSON,
+                "price_fen": st.none() | st.integers(min_value=-5, max_value=2**62) | JSON,
+                "monthly_rent_fen": st.none() | st.integers(min_value=0, max_value=10**9),
+                "monthly_property_fee_fen": st.integers(min_value=0, max_value=10**9) | JSON,
+                "contract_id": TEXT,
+            }
+        ),
+        max_size=3,
+    )
+    | JSON,
+)
+def test_any_allocation_is_recorded_refused_or_malformed_and_only_purchases_count(units):
+    uow = FakeUnitOfWork()
+    payload = {
+        "application_id": str(uuid.uuid4()),
+        "enterprise_id": "ent-1",
+        "contract_id": "ct",
+        "tenure": "purchase",
+        "units": units,
+    }
+    result = consume(
+        envelope("onboarding", "units_allocated", payload),
+        lambda e: handlers.allocate_units(e.payload, e.park_id, uow),
+    )
+    assert result in ("handled", "malformed", "PermanentFailure")
+    held = handlers.exposure(None, uow)
+    if result != "handled":
+        assert uow.store.holdings == {}
+    assert held["units"] == 0  # no production start yet: nothing inside a window
+    if result == "handled":  # then every unit loaded: the last of a repeated id counts
+        latest = {u["unit_id"]: u for u in units}
+        priced = [u["price_fen"] for u in latest.values() if u["tenure"] == "purchase"]
+        assert held["not_started"]["total_fen"] == sum(priced)
