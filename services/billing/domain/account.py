@@ -51,6 +51,7 @@ from services.billing.domain.charges import (
     Tenure,
     property_fee_charge,
     purchase_schedule,
+    recurring_charges_until,
     rent_charge,
 )
 from services.billing.domain.errors import NotYetApplicable, Refused
@@ -119,18 +120,22 @@ class Account:
 
     # ----------------------------------------------------------------- units
 
-    def allocate_units(self, units: Iterable[HeldUnit], terms: BillingTerms) -> None:
+    def allocate_units(self, units: Iterable[HeldUnit], terms: BillingTerms) -> list[Charge]:
         """Hold the units (a unit already held is left as it is: redelivery) and make
-        each purchased unit's schedule (down payment billed in the allocation month)."""
+        each purchased unit's schedule. Returns the down payments, which are invoiced
+        **at once** (the issue's rule; the caller drafts and issues them now — were it
+        not to, the cycle of the allocation month would still bill them)."""
         held = {unit.unit_id for unit in self.units}
+        down_payments = []
         for unit in units:
             if unit.unit_id in held:
                 continue
             self.units.append(unit)
             if unit.tenure is Tenure.PURCHASE:
-                self.instalments += purchase_schedule(
-                    unit.unit_id, unit.price_fen, unit.held_from, terms
-                )
+                schedule = purchase_schedule(unit.unit_id, unit.price_fen, unit.held_from, terms)
+                self.instalments += schedule
+                down_payments.append(schedule[0].charge())
+        return down_payments
 
     def release_units(
         self, unit_ids: Iterable[str], released_on: date, at: datetime, new_id: Callable[[], str]
@@ -555,15 +560,26 @@ class Account:
         terms: BillingTerms,
         at: datetime,
     ) -> Settlement:
-        """``settlement_requested``: the offsets and net as of ``as_of``."""
+        """``settlement_requested``: the offsets and net as of ``as_of`` — the claimed
+        units' rent and property fees accrued before it and not invoiced included (the
+        service adds their meters' unbilled consumption, which it alone knows)."""
+        claimed = set(unit_ids)
+        invoiced = self.invoiced_sources()
         settlement = compute_settlement(
             claim_id=claim_id,
             enterprise_id=self.enterprise_id,
             gross_fen=gross_fen,
-            unit_ids=unit_ids,
+            unit_ids=claimed,
             instalments=self.instalments,
             invoices=self.invoices,
             pending_charges=self.pending_charges,
+            accrued_charges=[
+                charge
+                for unit in self.units
+                if unit.unit_id in claimed
+                for charge in recurring_charges_until(unit, as_of)
+                if charge.source not in invoiced
+            ],
             as_of=as_of,
             terms=terms,
         )
@@ -598,15 +614,24 @@ class Account:
         if any(s.claim_id == claim_id for s in self.settlements):
             return next(s for s in self.settlements if s.claim_id == claim_id)
         units = set(unit_ids)
-        cancelled = self._purchase_balance(units)[2]
-        if gross_fen < cancelled:  # checked before anything changes: a refusal changes nothing
-            raise Refused(
-                "gross_below_balance", f"gross {gross_fen} < unpaid purchase balance {cancelled}"
-            )
         self.release_units(units, settled_on, at, new_id)
-        # again: the release's credits may lower what a partly paid invoice still owes
+        # after the release: its credits may lower what a partly paid invoice still owes
         scheduled, invoiced, cancelled = self._purchase_balance(units)
-        repurchase = gross_fen - cancelled
+        if cancelled > gross_fen:
+            # the price paid back does not cover the purchase balance cancelled: what it
+            # does not cover stays owed — a purchase charge the service invoices at once
+            # (a negative net is never a negative payout)
+            self.pending_charges.append(
+                Charge(
+                    category=Category.PURCHASE,
+                    description=f"purchase balance not covered by buyback {claim_id}",
+                    quantity="1",
+                    unit_price_fen=cancelled - gross_fen,
+                    total_fen=cancelled - gross_fen,
+                    source=f"buyback_shortfall:{claim_id}",
+                )
+            )
+        repurchase = max(0, gross_fen - cancelled)
         for inst in scheduled:
             inst.cancelled = True
         reason = f"buyback {claim_id}: purchase balance cancelled"

@@ -27,10 +27,15 @@ from services.billing.tests.unit.builders import (
 
 def test_allocating_a_purchased_unit_bills_the_down_payment_at_once():
     acct, ids = account(), Ids()
-    acct.allocate_units([purchased(held_from=date(2026, 11, 16))], TERMS)
+    down = acct.allocate_units([purchased(held_from=date(2026, 11, 16))], TERMS)
+    assert [(c.source, c.total_fen) for c in down] == [("purchase:A-101:0", 28_800_000)]
+    draft = acct.draft_invoice(ids(), down, TERMS)  # at once, on the allocation
+    acct.issue_invoice(draft.invoice_id, ids.number(), date(2026, 11, 16), TERMS, AT)
+    assert acct.instalments[0].invoice_id == draft.invoice_id
+    # the month's cycle bills the property fee, not the down payment again
     invoice = bill(acct, ids, Month(2026, 11), issued_on=date(2026, 11, 16))
     by_category = {line.category.value: line.total_fen for line in invoice.lines}
-    assert by_category == {"purchase": 28_800_000, "property_fee": 22_500}
+    assert by_category == {"property_fee": 22_500}
 
 
 def test_a_redelivered_allocation_changes_nothing():

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
-
-from services.billing.domain.errors import Refused
 from services.billing.domain.events import event_payload
 from services.billing.domain.invoices import InvoiceStatus
 from services.billing.domain.ledger import BUYBACK_PAYABLE, UNITS_REPURCHASED, balances
@@ -45,8 +42,21 @@ def worked_example():
 
 
 def test_the_issue_worked_example_nets_to_51153650_fen():
-    acct, _ids, fee = worked_example()
+    acct, ids, fee = worked_example()
     as_of = fee.due_on + timedelta(days=60)
+    # "nothing else owed": the property fees of May and June are invoiced and paid
+    for month in (Month(2026, 5), Month(2026, 6)):
+        paid = bill(acct, ids, month, issued_on=month.first_day)
+        acct.apply_payment(
+            Payment(
+                bank_txn_id=f"b-{month}",
+                payer_uscc=USCC,
+                amount_fen=paid.total_fen,
+                received_at=AT,
+                reference=paid.number,
+            ),
+            AT,
+        )
     settlement = acct.compute_buyback_settlement("claim-1", ["A-101"], GROSS, as_of, TERMS, AT)
     assert [(o.kind, o.invoice_id, o.amount_fen) for o in settlement.offsets] == [
         ("purchase_balance", None, 44_800_000),
@@ -124,6 +134,17 @@ def test_an_invoiced_unpaid_instalment_is_credit_noted_and_offset():
     ]
 
 
+def test_rent_and_property_fees_accrued_and_not_invoiced_are_offsets_too():
+    acct, _ids, fee = worked_example()
+    as_of = fee.due_on + timedelta(days=60)  # 30 June: May and June not invoiced
+    settlement = acct.compute_buyback_settlement("claim-1", ["A-101"], GROSS, as_of, TERMS, AT)
+    # May 45,000 + 1–29 June 45,000 × 29/30 = 43,500 → 88,500
+    assert ("accrued_charge", None, 88_500) in [
+        (o.kind, o.invoice_id, o.amount_fen) for o in settlement.offsets
+    ]
+    assert settlement.net_fen == 51_153_650 - 88_500
+
+
 def test_a_net_below_zero_is_no_payout_and_the_rest_stays_receivable():
     acct, ids, fee = worked_example()
     acct.settle_buyback("c", ["A-101"], 44_820_000, fee.due_on, AT, ids)
@@ -131,14 +152,16 @@ def test_a_net_below_zero_is_no_payout_and_the_rest_stays_receivable():
     assert acct.receivable_fen() == 25_000
 
 
-def test_a_gross_below_the_unpaid_purchase_balance_is_refused():
+def test_a_gross_below_the_unpaid_purchase_balance_leaves_the_rest_owed_not_refused():
     acct, ids, fee = worked_example()
-    with pytest.raises(Refused):
-        acct.settle_buyback("c", ["A-101"], 1_000, fee.due_on, AT, ids)
-    # a refusal leaves the account unchanged
-    assert not any(inst.cancelled for inst in acct.instalments)
-    assert acct.units[0].released_on is None
-    assert acct.credit_notes == [] and acct.settlements == []
+    settlement = acct.settle_buyback("c", ["A-101"], 1_000, fee.due_on, AT, ids)
+    # 44,800,000 cancelled, 1,000 paid back: 44,799,000 stays owed as a purchase charge,
+    # invoiced like any, and nothing is paid out
+    [shortfall] = [c for c in acct.pending_charges if c.source == "buyback_shortfall:c"]
+    assert shortfall.total_fen == 44_799_000
+    assert balances(acct.postings).get(BUYBACK_PAYABLE, 0) == 0
+    assert settlement.net_fen < 0
+    assert all(inst.cancelled for inst in acct.instalments if inst.invoice_id is None)
 
 
 def test_charges_not_invoiced_yet_are_offsets_too():
