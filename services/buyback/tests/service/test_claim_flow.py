@@ -1,6 +1,7 @@
 """The buyback service on the real broker and PostgreSQL, driven as the other services
 and the portal drive it, with the test's clock."""
 
+import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -307,3 +308,24 @@ def test_on_sqlite_too_a_claim_runs_to_closed_and_its_deadlines_fire(buyback, cl
     buyback.release(claim, enterprise)
     buyback.wait_for_event("claim_closed", claim_id=claim)
     assert buyback.rpc("exposure_report", "2026-11-27")["total_fen"] == 0
+
+
+def test_a_malformed_request_is_dead_lettered_at_once_naming_the_field(buyback):
+    buyback.start()
+    envelope = {
+        "event_id": str(uuid.uuid4()),
+        "type": "buyback_requested",
+        "source": "portal",
+        "version": 1,
+        "occurred_at": "2026-11-27T02:00:00Z",
+        "correlation_id": str(uuid.uuid4()),
+        "causation_id": None,
+        "park_id": "aux-shangjie",
+        "payload": {"claim_id": "not-a-uuid", "enterprise_id": "e", "reason": "r", "evidence": []},
+    }
+    buyback.publishers["portal"].publish_raw(
+        "portal.events", "buyback_requested", json.dumps(envelope).encode()
+    )
+    [letter] = wait_for(buyback.dead_letters, message="the dead letter")
+    assert "payload.claim_id: Not a UUID." in str(letter.headers["park-error"])
+    assert buyback.rpc("list_claims") == []
