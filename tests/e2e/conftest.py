@@ -473,10 +473,11 @@ class ParkWorld:
         finally:
             publisher.close()
 
-    def admit(self, units, *, tenure: str = "purchase") -> Enterprise:
+    def admit(self, units, *, tenure: str = "purchase", seed: int | None = None) -> Enterprise:
         """The portal applies, the four departments approve: the enterprise is admitted
-        and holds ``units`` (bought, unless ``tenure`` says otherwise)."""
-        sent = application(units, tenure=tenure)
+        and holds ``units`` (bought, unless ``tenure`` says otherwise). The same ``seed``
+        is the same USCC: a second application joins the enterprise admitted before."""
+        sent = application(units, tenure=tenure, seed=seed)
         application_id = sent["application_id"]
         self.publish("portal", "application_submitted", sent)
         self.wait_for("onboarding", "review_requested", application_id=application_id)
