@@ -94,6 +94,13 @@ def test_a_claim_runs_from_request_to_units_in_inventory_and_stops_the_invoices(
     assert world.unit_statuses(buyer) == {unit_id: ("available", None) for unit_id in ROOMS}
     world.wait_for("buyback", "claim_closed", claim_id=claim_id)
     assert world.claim_events(claim_id) == COMPLETED_CLAIM
+    # Bought back, the rooms are no longer the park's exposure, nor the enterprise's to
+    # claim again.
+    assert world.rpc("buyback", "exposure_report", "2026-12-10")["total_fen"] == 0
+    again = world.request_buyback(buyer)
+    answer = claim_answer(world, again)
+    assert answer["type"] == "claim_ineligible"
+    assert [r["code"] for r in answer["payload"]["reasons"]] == ["no_purchased_units"]
 
     # The invoice stream stopped on settled_on: December's fee is credited from the 10th,
     # and January's cycle — which would bill each room's first instalment and its
