@@ -76,12 +76,26 @@ def channel_key(spec: EventSpec) -> str:
     return spec.key.type if spec.key.version == 1 else f"{spec.key.type}_v{spec.key.version}"
 
 
+CONTRACT_PACKAGE = "shared.contract"
+
+
+def contract_specs(registry: Registry = REGISTRY) -> list[EventSpec]:
+    """The park's events: those registered by ``shared/contract/``. The registry is
+    process-wide, and the integration tests' services (``alpha``…) register their own
+    events in it when a test session imports them: those are not the park's."""
+    return [
+        spec
+        for spec in registry
+        if spec.schema_class.__module__.split(".")[:2] == CONTRACT_PACKAGE.split(".")
+    ]
+
+
 def build_document(
     registry: Registry = REGISTRY, topology: Topology | None = None, root: Path = ROOT
 ) -> dict[str, Any]:
     """The whole AsyncAPI document as plain data."""
     topology = topology or park_topology()
-    specs = list(registry)
+    specs = contract_specs(registry)
     documented = documented_examples(root)
     schemas: dict[str, JsonSchema] = {"envelope": envelope_schema()}
     messages: dict[str, Any] = {}
