@@ -1,13 +1,14 @@
 """An enterprise that bought one room and leases another (two applications under one
 USCC, one enterprise) asks for the buyback, with the four services running: the claim
 takes the bought room only, onboarding returns only that one, and billing stops only
-its charges — the lease runs on, billed as before."""
+its charges — the lease runs on, billed as before. And a room bought back and sold again
+is its new buyer's to claim, no longer its first buyer's."""
 
 from datetime import date
 
 import pytest
 
-from tests.e2e.flows import approve_both_reviews, claim_answer
+from tests.e2e.flows import approve_both_reviews, claim_answer, filed_claim, producing_enterprise
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +56,28 @@ def test_a_buyback_takes_the_bought_room_and_leaves_the_lease_running(park_world
     assert f"unit {LEASED} rent 2027-01" in january
     assert f"unit {LEASED} property fee 2027-01" in january
     assert not [line for line in january if BOUGHT in line], january
+
+
+def test_rooms_bought_back_and_sold_again_are_the_new_buyers_to_claim(park_world):
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    first = producing_enterprise(world, [BOUGHT], date(2026, 11, 3))
+    world.clock.park_day(2026, 11, 20)
+    claim_id = filed_claim(world, first)
+    approve_both_reviews(world, firms, claim_id)
+    world.wait_for("buyback", "claim_closed", claim_id=claim_id)
+
+    second = producing_enterprise(world, [BOUGHT], date(2026, 12, 2))
+    assert second.enterprise_id != first.enterprise_id
+    world.clock.park_day(2026, 12, 20)
+    exposure = world.rpc("buyback", "exposure_report", "2026-12-20")
+    assert (exposure["total_fen"], exposure["units"]) == (96_000_000, 1)
+
+    assert claim_answer(world, world.request_buyback(first))["payload"]["reasons"][0]["code"] == (
+        "no_purchased_units"
+    )
+    again = filed_claim(world, second)
+    [filed] = world.wait_for("buyback", "claim_filed", claim_id=again)
+    assert filed["payload"]["units"] == [{"unit_id": BOUGHT, "price_fen": 96_000_000}]
+    assert filed["payload"]["window_ends_on"] == "2036-12-01"
