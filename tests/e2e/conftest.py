@@ -406,6 +406,22 @@ class ParkWorld:
             )
             self.buyback_process.start()
 
+    def stop(self, service: str) -> None:
+        """Stop a service's container (cleanly: what it has not consumed waits in its
+        queues)."""
+        self.containers.pop(service).stop()
+
+    def restart(self, service: str) -> None:
+        """Start a stopped service again, in a new container on the same database."""
+        classes = {
+            "onboarding": OnboardingService,
+            "ticketing": TicketingService,
+            "billing": BillingService,
+        }
+        container = self.container_factory(with_clock(classes[service], self.clock))
+        container.start()
+        self.containers[service] = container
+
     def add_firm(self, kind: str) -> ResidentFirm:
         """Provision a ``kind`` firm that takes buyback reviews (broker user, work queue,
         permissions, as ticketing provisions one) and register it with ticketing."""

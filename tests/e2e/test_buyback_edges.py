@@ -1,7 +1,9 @@
 """The buyback's harder endings with the four services running: a negative net (the
 enterprise owed more than it had paid) still completes the buyback; a review that
-stalls past the park's deadline is escalated; a release onboarding refuses leaves the
-claim visibly ``stuck`` and escalated — never silently done.
+stalls past the park's deadline is escalated; billing down for two days gets the
+settlement asked again, then escalated, and the claim completes once billing is back; a
+release onboarding refuses leaves the claim visibly ``stuck`` and escalated — never
+silently done.
 
 The deadline timer runs every 30 s; the tests move the world's clock past a deadline and
 then run one pass of it themselves (its entrypoint, through the container), rather than
@@ -18,6 +20,7 @@ from tests.e2e.flows import (
     COMPLETED_CLAIM,
     approve_both_reviews,
     filed_claim,
+    one_of_each,
     producing_enterprise,
 )
 from tests.support.broker import get_messages, wait_for
@@ -193,3 +196,44 @@ def projected_only_enterprise(world: ParkWorld, unit_id: str) -> Enterprise:
         },
     )
     return Enterprise(enterprise_id, application_id, (unit,))
+
+
+def test_billing_down_for_two_days_the_settlement_is_asked_again_escalated_then_completed(
+    park_world,
+):
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    buyer = producing_enterprise(world, ["B12-3F-01"], date(2026, 11, 3))
+    world.wait_for("billing", "invoice_issued", enterprise_id=buyer.enterprise_id)
+    world.clock.park_day(2026, 11, 20)
+    claim_id = filed_claim(world, buyer)
+    world.stop("billing")
+
+    approve_both_reviews(world, firms, claim_id)
+    world.wait_for("buyback", "settlement_requested", claim_id=claim_id)
+    world.clock.advance(hours=23)  # within the aux-shangjie file's 24 hours
+    world.rpc("buyback", "scan_deadlines")
+    world.clock.advance(hours=2)
+    world.rpc("buyback", "scan_deadlines")
+    world.wait_for("buyback", "settlement_requested", 2, claim_id=claim_id)
+    world.clock.advance(hours=25)
+    world.rpc("buyback", "scan_deadlines")
+    [escalated] = wait_for(lambda: escalations(world, claim_id), message="claim_escalated")
+    assert escalated["stage"] == "settlement"
+
+    world.restart("billing")
+
+    world.wait_for("buyback", "claim_closed", claim_id=claim_id)
+    assert one_of_each(world, "buyback", claim_id) == {
+        "claim_filed": 1,
+        "claim_review_requested": 1,
+        "claim_approved": 1,
+        "settlement_requested": 2,
+        "claim_escalated": 1,
+        "claim_settled": 1,
+        "claim_closed": 1,
+    }
+    assert one_of_each(world, "billing", claim_id)["buyback_settlement_computed"] == 1
+    [settled] = world.wait_for("buyback", "claim_settled", claim_id=claim_id)
+    assert settled["payload"]["settled_on"] == "2026-11-22"
