@@ -8,11 +8,12 @@ anniversary of the production start is in time; on the anniversary itself it is 
 late; a 29 February start has its anniversary on 28 February.
 """
 
+import uuid
 from datetime import date, datetime
 
 import pytest
 
-from tests.e2e.conftest import ParkWorld
+from tests.e2e.conftest import PARK, ParkWorld
 from tests.e2e.flows import claim_answer, producing_enterprise
 
 
@@ -105,3 +106,35 @@ def test_a_second_claim_while_one_is_open_is_ineligible(park_world):
 
     assert_ineligible(park_world, second, "claim_open")
     assert park_world.claim_events(first) == ["claim_filed", "claim_review_requested"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "buyback (and ticketing): a buyback_requested whose envelope park_id is another park "
+        "than the enterprise's is filed under that park (claim_filed park_id "
+        "shangjie-equipment for an aux-shangjie enterprise, that park's deadlines); "
+        "ticketing opens both reviews in shangjie-equipment, where no firm of the "
+        "enterprise's park takes them — never refused, never routed"
+    ),
+)
+def test_a_claim_sent_for_another_park_is_not_filed_there(park_world):
+    park_world.start()
+    park_world.add_review_firms()
+    buyer = producing_enterprise(park_world, ["B06-2F-01"], date(2026, 11, 3))
+    park_world.clock.park_day(2026, 11, 20)
+    claim_id = str(uuid.uuid4())
+
+    park_world.publishers["portal"].publish(
+        "buyback_requested",
+        park_world.claim_payload(buyer, claim_id),
+        park_id="shangjie-equipment",  # the district's other park: not the enterprise's
+    )
+
+    answer = claim_answer(park_world, claim_id)
+    if answer["type"] == "claim_ineligible":  # refused: unknown in that park
+        assert "unknown_enterprise" in reason_codes(answer), answer["payload"]
+        assert park_world.events_where("ticketing", claim_id=claim_id) == []
+    else:  # or filed where the enterprise is, its reviews with its park's firms
+        assert answer["park_id"] == PARK, answer
+        park_world.review_tickets(claim_id)
