@@ -60,7 +60,6 @@ def terms_of(policy) -> BillingTerms:
     """The model's :class:`BillingTerms` from a park file's ``BillingPolicy``."""
     from services.billing.domain.park_policy import default_prefix
     from services.billing.domain.vat import Category
-    from shared.money import round_fen
 
     return BillingTerms(
         vat_rates=dict(policy.vat_rates),
@@ -70,8 +69,9 @@ def terms_of(policy) -> BillingTerms:
         payment_due_days=policy.payment_due_days,
         late_fee_daily_rate=policy.late_fee_daily_rate,
         late_fee_cap_ratio=policy.late_fee_cap_ratio,
-        water_tariff_fen=round_fen(policy.tariff_fen(Category.WATER)),
-        electricity_tariff_fen=round_fen(policy.tariff_fen(Category.ELECTRICITY)),
+        # exact: a tariff is decimal fen per unit (61.75 fen/kWh); each line is rounded once
+        water_tariff_fen=policy.tariff_fen(Category.WATER),
+        electricity_tariff_fen=policy.tariff_fen(Category.ELECTRICITY),
         service_commission_rate=policy.service_commission_rate,
         invoice_prefix=policy.invoice_prefix or default_prefix(policy.park_id),
     )

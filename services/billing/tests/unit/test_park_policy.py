@@ -432,3 +432,23 @@ def test_the_demo_section_read_under_another_park_is_the_demo_policy():
 @given(st.sampled_from(SECTION_LINES), hostile_values('"0.0005"', '"1e-3"', '" 0.09"', ".5"))
 def test_any_value_on_any_line_of_the_section_is_read_or_named_by_file_line_and_field(index, value):
     POLICY.parses_or_reports(with_value(FULL, index, value))
+
+
+def test_the_units_terms_keep_a_tariff_finer_than_a_fen_and_round_once_per_line():
+    from services.billing.domain.charges import MeterState, record_reading, utility_charge
+    from services.billing.domain.proration import Month
+    from services.billing.unit_of_work import terms_of
+
+    policy = parse_billing_policy(
+        PARK + 'billing:\n  utility_tariffs_fen: {water: "450", electricity: "61.75"}\n'
+    )
+    terms = terms_of(policy)
+    assert terms.electricity_tariff_fen == Decimal("61.75")  # not 62
+    meter = MeterState(meter_id="E-1", unit_id="B01-1F-01", kind=Category.ELECTRICITY)
+    from datetime import UTC, datetime
+
+    record_reading(meter, "0", datetime(2026, 11, 1, tzinfo=UTC))
+    record_reading(meter, "101", datetime(2026, 11, 2, tzinfo=UTC))
+    charge = utility_charge(meter, terms.electricity_tariff_fen, Month(2026, 11))
+    # 101 × 61.75 = 6,236.75 → 6,237 (a tariff rounded first would give 101 × 62 = 6,262)
+    assert charge.total_fen == 6_237
