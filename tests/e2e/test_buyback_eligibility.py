@@ -138,3 +138,19 @@ def test_a_claim_sent_for_another_park_is_not_filed_there(park_world):
     else:  # or filed where the enterprise is, its reviews with its park's firms
         assert answer["park_id"] == PARK, answer
         park_world.review_tickets(claim_id)
+
+
+def test_of_claims_sent_at_once_for_one_enterprise_exactly_one_is_filed(park_world):
+    park_world.start()
+    buyer = producing_enterprise(park_world, ["B06-3F-01"], date(2026, 11, 3))
+    park_world.clock.park_day(2026, 11, 20)
+
+    claim_ids = [park_world.request_buyback(buyer) for _ in range(5)]
+
+    answers = {claim_id: claim_answer(park_world, claim_id) for claim_id in claim_ids}
+    filed = [c for c, a in answers.items() if a["type"] == "claim_filed"]
+    assert len(filed) == 1, {c: a["type"] for c, a in answers.items()}
+    for claim_id in set(claim_ids) - set(filed):
+        assert reason_codes(answers[claim_id]) == {"claim_open"}
+    open_claims = [c["claim_id"] for c in park_world.rpc("buyback", "list_claims") if c["open"]]
+    assert open_claims == filed
