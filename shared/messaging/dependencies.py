@@ -13,6 +13,7 @@ from shared.clock import utcnow
 from shared.db import Database
 from shared.logs import bind_event, configure_logging
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher
+from shared.messaging.batch import batched
 from shared.messaging.consumer import HandleEvent
 from shared.messaging.outbox import Relay, RelayLoop
 from shared.messaging.tables import MessagingTables
@@ -80,6 +81,8 @@ class UnitOfWorkProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> UnitOfWork:
         consumed, cause = None, Cause(worker_ctx.context_data.get("correlation_id"))
+        if isinstance(worker_ctx.entrypoint, HandleEvent) and isinstance(worker_ctx.args[0], tuple):
+            return self._batch_unit(worker_ctx)  # a batch of @handle_events (batch.py)
         if isinstance(worker_ctx.entrypoint, HandleEvent):
             event = worker_ctx.args[0]
             consumed = (worker_ctx.entrypoint.subscription.queue, event)
@@ -93,6 +96,19 @@ class UnitOfWorkProvider(DependencyProvider):
             consumed=consumed,
             on_commit=self.relay_loop.nudge,
         )
+        self._units[worker_ctx] = unit
+        return unit
+
+    def _batch_unit(self, worker_ctx) -> UnitOfWork:
+        """One unit of work for a whole batch: it claims every event of it at once."""
+        unit = batched(self.uow_class)(
+            self.database,
+            self.tables,
+            source=self.service,
+            clock=lambda: self.clock(),
+            on_commit=self.relay_loop.nudge,
+        )
+        unit.expect_batch(worker_ctx.entrypoint.subscription.queue, worker_ctx.args[0])
         self._units[worker_ctx] = unit
         return unit
 
@@ -133,6 +149,8 @@ class LogContext(DependencyProvider):
     def worker_setup(self, worker_ctx) -> None:
         if isinstance(worker_ctx.entrypoint, HandleEvent):
             event = worker_ctx.args[0]
+            if isinstance(event, tuple):  # a batch: each event is bound as it is handled
+                event = event[0]
             bind_event(event.event_id, event.type, event.correlation_id)
         else:
             data = worker_ctx.context_data

@@ -58,17 +58,44 @@ def stage(
     """Insert one outgoing message in the caller's transaction."""
     connection.execute(
         _insert(outbox),
-        {
-            "event_id": envelope["event_id"],
-            "exchange": exchange,
-            "routing_key": routing_key,
-            "event_type": envelope["type"],
-            "correlation_id": envelope["correlation_id"],
-            "body": body,
-            "headers": json.dumps(headers) if headers else None,
-            "created_at": created_at,
-        },
+        _values(
+            exchange=exchange,
+            routing_key=routing_key,
+            envelope=envelope,
+            body=body,
+            created_at=created_at,
+            headers=headers,
+        ),
     )
+
+
+def stage_many(connection: Connection, outbox: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert several outgoing messages (each given as :func:`stage`'s keyword arguments)
+    in one statement: one multi-row INSERT on PostgreSQL (SQLAlchemy's "insertmanyvalues"),
+    one executemany on SQLite. Row ids follow the order of ``rows``."""
+    if rows:
+        connection.execute(_insert(outbox), [_values(**row) for row in rows])
+
+
+def _values(
+    *,
+    exchange: str,
+    routing_key: str,
+    envelope: Mapping[str, Any],
+    body: bytes,
+    created_at: datetime,
+    headers: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "event_id": envelope["event_id"],
+        "exchange": exchange,
+        "routing_key": routing_key,
+        "event_type": envelope["type"],
+        "correlation_id": envelope["correlation_id"],
+        "body": body,
+        "headers": json.dumps(headers) if headers else None,
+        "created_at": created_at,
+    }
 
 
 @functools.cache

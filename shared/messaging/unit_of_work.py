@@ -178,9 +178,7 @@ class UnitOfWork:
             version=version,
             new_id=self.new_id,
         )
-        stage(
-            self.session.connection(),
-            self.tables.outbox,
+        self._stage(
             exchange=exchange,
             routing_key=routing_key,
             envelope=envelope,
@@ -188,3 +186,8 @@ class UnitOfWork:
             created_at=now,
         )
         return envelope
+
+    def _stage(self, **row: Any) -> None:
+        """Insert one outbox row now (a batched unit of work collects them instead and
+        inserts them all at its commit: ``shared/messaging/batch.py``)."""
+        stage(self.session.connection(), self.tables.outbox, **row)
