@@ -49,8 +49,17 @@ def service_queues(service: str) -> list[str]:
 class ServiceProcess:
     """One recorder service under ``nameko run``; its stdout and stderr go to ``log_path``."""
 
-    def __init__(self, service: str, config_path: Path, log_path: Path, amqp_uri: str):
+    def __init__(
+        self,
+        service: str,
+        config_path: Path,
+        log_path: Path,
+        amqp_uri: str,
+        target: str | None = None,
+    ):
         self.service = service
+        # what `nameko run` runs: by default the recorder's own class of the service
+        self.target = target or f"tests.services.recorder:{service.capitalize()}"
         self.config_path = config_path
         self.log_path = log_path
         self.amqp_uri = amqp_uri
@@ -68,7 +77,7 @@ class ServiceProcess:
                     "run",
                     "--config",
                     str(self.config_path),
-                    f"tests.services.recorder:{self.service.capitalize()}",
+                    self.target,
                 ],
                 cwd=ROOT,
                 env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
@@ -155,10 +164,13 @@ class FaultWorld:
         }
         self.processes: list[ServiceProcess] = []
 
-    def start(self, service: str, *, wait: bool = True) -> ServiceProcess:
-        """Run the service as a process; by default, return once it consumes."""
+    def start(
+        self, service: str, *, wait: bool = True, target: str | None = None
+    ) -> ServiceProcess:
+        """Run the service as a process; by default, return once it consumes.
+        ``target`` (``module:Class``) runs another class of the service, e.g. a batched one."""
         process = ServiceProcess(
-            service, self.config_path, self.tmp_path / f"{service}.log", self.amqp_uri
+            service, self.config_path, self.tmp_path / f"{service}.log", self.amqp_uri, target
         )
         self.processes.append(process)
         return process.start(wait=wait)
