@@ -17,7 +17,7 @@ from sqlalchemy import MetaData
 from bench.broker import Broker, declare_plain, declare_sink
 from bench.contract import FORWARDER_SERVICE, GENERATOR_SOURCE, INPUT_TYPE, OUTPUT_TYPE
 from bench.databases import Postgres, fill_history, sqlite_database
-from bench.forwarders import nameko_db, plain_nameko, raw_pika
+from bench.forwarders import nameko_db, plain_nameko, project_batched, raw_pika
 from bench.forwarders.project import SUBSCRIPTIONS
 from bench.forwarders.project import metadata as project_metadata
 from bench.items import items_table
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SINK_QUEUE = "bench.sink"
 NAMEKO = str(Path(sys.executable).with_name("nameko"))
 PROJECT_SERVICE = "bench.forwarders.project:Forwarder"
+PROJECT_BATCHED_SERVICE = "bench.forwarders.project_batched:BatchedForwarder"
 FASTSTREAM_MODULE = "bench.forwarders.faststream_peer"  # never imported here: asyncio only
 
 STATE_ONLY = MetaData()
@@ -110,6 +111,32 @@ ROWS = {
             "project-pg with N inbox + N sent outbox rows of history (classic queues)",
             backend="postgresql",
             history=True,
+        ),
+        Row(
+            "project-pg-batched",
+            "project",
+            "project-pg with @handle_events: up to 100 waiting events per transaction "
+            "(classic queues)",
+            backend="postgresql",
+            service=PROJECT_BATCHED_SERVICE,
+            config={"PREFETCH_COUNT": project_batched.PREFETCH},
+        ),
+        Row(
+            "project-pg-batched-quorum",
+            "project",
+            "project-pg-batched on the default topology (quorum queues)",
+            queue_type="quorum",
+            backend="postgresql",
+            service=PROJECT_BATCHED_SERVICE,
+            config={"PREFETCH_COUNT": project_batched.PREFETCH},
+        ),
+        Row(
+            "project-sqlite-batched",
+            "project",
+            "the same on SQLite (classic queues)",
+            backend="sqlite",
+            service=PROJECT_BATCHED_SERVICE,
+            config={"PREFETCH_COUNT": project_batched.PREFETCH},
         ),
     )
 }
