@@ -79,13 +79,14 @@ def test_a_firm_gets_a_work_queue_bound_by_its_id():
 
 
 def handlers_in_services() -> set[tuple[str, str, str]]:
-    """Every @handle_event("source", "type") in services/*/service.py, by service name."""
+    """Every @handle_event("source", "type") in services/*/service.py, by service name
+    (and every batched one, @handle_events("source", "type", batch=N))."""
     found = set()
     for path in ROOT.glob("services/*/service.py"):
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if (
                 isinstance(node, ast.Call)
-                and getattr(node.func, "id", None) == "handle_event"
+                and getattr(node.func, "id", None) in ("handle_event", "handle_events")
                 and len(node.args) == 2
             ):
                 source, type_ = (arg.value for arg in node.args)
