@@ -119,6 +119,28 @@ def credit_note(
         _print(handlers.issue_credit_note(uow=uow, **args))
 
 
+@billing.command("rebaseline-meter")
+def rebaseline_meter(
+    meter_id: Annotated[str, typer.Argument(help="the meter (replaced or reset)")],
+    reading: Annotated[str, typer.Argument(help="its reading now, e.g. 0")],
+    operator: Annotated[str, typer.Option(help="who rebaselines it (audited)")],
+    reason: Annotated[str, typer.Option(help="why (audited)")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Rebaseline a meter: bill what it read and was not billed, then bill from READING on."""
+    from services.billing import handlers, schemas
+
+    with _billing(config) as uow:
+        args = schemas.load(
+            schemas.RebaselineMeter,
+            meter_id=meter_id,
+            reading=reading,
+            operator=operator,
+            reason=reason,
+        )
+        _print(handlers.rebaseline_meter(uow=uow, **args))
+
+
 @billing.command("run-cycle")
 def run_cycle(
     on: Annotated[str | None, typer.Option(help="park date YYYY-MM-DD (default: today)")] = None,

@@ -175,6 +175,17 @@ class BillingRepository:
     def save_meter(self, meter_id: str, **values) -> None:
         self._exec(update(orm.meters).where(orm.meters.c.meter_id == meter_id).values(**values))
 
+    def holder_of(self, unit_id: str) -> str | None:
+        """The enterprise holding ``unit_id`` now (its holding not ended), or None."""
+        h = orm.holdings.c
+        query = (
+            select(h.enterprise_id)
+            .where(h.unit_id == unit_id, h.end_on.is_(None))
+            .order_by(h.id.desc())
+        )
+        row = self._exec(query).first()
+        return row[0] if row is not None else None
+
     def meters_of_units(self, unit_ids: Iterable[str]) -> list[Row]:
         return _rows(
             self._exec(

@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, validate
 
 from services.billing.exceptions import InvalidRequest
 from shared.contract.envelope import describe
-from shared.contract.fields import Fen, IsoDate, StrictInteger, Text
+from shared.contract.fields import Fen, IsoDate, StrictInteger, Text, UtcDateTime
 
 MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="A month is YYYY-MM.")
 
@@ -47,6 +47,14 @@ class CreditNote(Schema):
     amount_fen = Fen(required=True, minimum=1)
     reason = Text(required=True)
     operator = Text(required=True)
+
+
+class RebaselineMeter(Schema):
+    meter_id = Text(required=True, max_length=200)
+    reading = Text(required=True, max_length=40)  # a decimal string: the domain checks it
+    operator = Text(required=True, max_length=200)
+    reason = Text(required=True, max_length=500)
+    read_at = UtcDateTime(load_default=None, allow_none=True)
 
 
 class CycleRun(Schema):

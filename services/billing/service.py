@@ -159,6 +159,19 @@ class BillingService:
         )
         return handlers.issue_credit_note(uow=self.uow, **args)
 
+    @rpc(expected_exceptions=EXPECTED)
+    def rebaseline_meter(self, meter_id, reading, operator, reason, read_at=None):
+        """A replaced meter bills from ``reading`` on (audited; unbilled use invoiced)."""
+        args = schemas.load(
+            schemas.RebaselineMeter,
+            meter_id=meter_id,
+            reading=reading,
+            operator=operator,
+            reason=reason,
+            read_at=read_at,
+        )
+        return handlers.rebaseline_meter(uow=self.uow, **args)
+
     @rpc
     def trial_balance(self):
         return handlers.trial_balance(self.uow)

@@ -419,6 +419,23 @@ class BuybackNetted(PayloadSchema):
             )
 
 
+@event("billing", "meter_rebaselined")
+class MeterRebaselined(PayloadSchema):
+    """An operator (``by``, with a ``reason``) rebaselined a meter (e.g. a replaced one):
+    it bills from ``reading`` on, read at ``read_at``; ``billed_fen`` is what the old
+    reading's unbilled consumption was invoiced for first (0 if nothing)."""
+
+    meter_id = Text(required=True)
+    unit_id = Text(required=True)
+    kind = Text(required=True, validate=validate.OneOf(METER_KINDS))
+    previous_reading = DecimalString(load_default=None, allow_none=True, minimum=Decimal(0))
+    reading = DecimalString(required=True, minimum=Decimal(0))
+    read_at = UtcDateTime(required=True)
+    billed_fen = Fen(required=True)
+    by = Text(required=True)
+    reason = Text(required=True, max_length=500)
+
+
 @event("billing", "reading_anomaly")
 class ReadingAnomaly(PayloadSchema):
     """A meter reading billing did not charge, flagged for a person: ``why`` is

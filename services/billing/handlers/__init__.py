@@ -30,7 +30,7 @@ from services.billing.handlers.credits import issue_credit_note, waive_late_fee
 from services.billing.handlers.cycle import CycleResult, bill_account, run_billing_cycle
 from services.billing.handlers.holdings import admit_enterprise, allocate_units, release_units
 from services.billing.handlers.late_fees import accrue
-from services.billing.handlers.meters import record_meter_reading
+from services.billing.handlers.meters import rebaseline_meter, record_meter_reading
 from services.billing.handlers.paid_services import charge_resolved_ticket
 from services.billing.handlers.payments import apply_payment, match_payment, receive_payment
 from services.billing.handlers.queries import (
@@ -66,6 +66,7 @@ __all__ = [
     "outstanding",
     "park_date",
     "post",
+    "rebaseline_meter",
     "receive_payment",
     "record_meter_reading",
     "release_units",

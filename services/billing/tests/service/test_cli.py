@@ -76,6 +76,21 @@ def test_match_a_payment_credit_note_refusals_and_the_trial_balance(tmp_path):
     balance = invoke("trial-balance")
     assert balance.exit_code == 0, balance.output
     assert json.loads(balance.output)["accounts"]["customer_credit"] == -5_000
+    handlers.record_meter_reading(
+        {
+            "meter_id": "E-1",
+            "unit_id": "B01-1F-01",
+            "kind": "electricity",
+            "reading": "800",
+            "read_at": now,
+        },
+        uow(),
+    )
+    rebased = invoke("rebaseline-meter", "E-1", "0", "--operator", "op-li", "--reason", "new")
+    assert rebased.exit_code == 0, rebased.output
+    assert json.loads(rebased.output) == {"meter_id": "E-1", "reading": "0", "billed_fen": 0}
+    unknown = invoke("rebaseline-meter", "E-9", "0", "--operator", "op", "--reason", "x")
+    assert unknown.exit_code == 1 and "[not_found]" in unknown.output
     cycle = invoke("run-cycle", "--on", "2026-11-02")
     assert cycle.exit_code == 0 and json.loads(cycle.output)["failed"] == []
     assert invoke("run-cycle", "--on", "2026-13-01").exit_code == 1

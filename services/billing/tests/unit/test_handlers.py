@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from services.billing import handlers, orm
 from services.billing.domain.errors import NotYetApplicable
-from services.billing.exceptions import NotFound, Refused
+from services.billing.exceptions import InvalidRequest, NotFound, Refused
 from services.billing.tests.unit.fake_uow import PARK, Clock, FakeUnitOfWork
 from shared.messaging.errors import MalformedMessage
 
@@ -248,6 +248,41 @@ def test_meter_readings_duplicates_out_of_order_and_decreases(uow, clock):
     assert water["total_fen"] == 9_000  # 20 m³ × 450 fen, billed once
     cycle(uow, clock, 2026, 12, 1)
     assert len(invoices(uow, "utilities")) == 1  # nothing consumed since
+
+
+def test_a_replaced_meter_is_rebaselined_its_old_use_billed_and_its_new_readings_billed(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(fee=0, rent=0)], on=date(2026, 11, 1))
+    _water(uow, "5000", 2)
+    _water(uow, "5020", 9)  # 20 m³ on the old meter, not billed yet
+    clock.set_park_date(2026, 11, 10)
+    result = handlers.rebaseline_meter("W-1", "0", "op-li", "meter replaced", uow)
+    assert result == {"meter_id": "W-1", "reading": "0", "billed_fen": 9_000}  # 20 × 450
+    [old] = invoices(uow, "utilities")
+    assert old["total_fen"] == 9_000
+    [event] = uow.payloads("meter_rebaselined")
+    assert (event["previous_reading"], event["reading"], event["by"]) == ("5020", "0", "op-li")
+    assert [a["action"] for a in uow.rows(orm.audit)] == ["rebaseline_meter"]
+    _water(uow, "12", 11)  # the new meter: 12 m³, not a decrease from 5,020
+    assert uow.payloads("reading_anomaly") == []
+    cycle(uow, clock, 2026, 12, 1)
+    assert [i["total_fen"] for i in invoices(uow, "utilities")] == [9_000, 5_400]  # 12 × 450
+
+
+def test_a_rebaseline_is_refused_for_an_unknown_meter_a_bad_reading_or_an_older_time(uow, clock):
+    with pytest.raises(NotFound):
+        handlers.rebaseline_meter("W-9", "0", "op", "x", uow)
+    admit(uow)
+    allocate(uow, [unit()], on=date(2026, 11, 1))
+    _water(uow, "10", 9)
+    clock.set_park_date(2026, 11, 10)
+    with pytest.raises(InvalidRequest, match="reading"):
+        handlers.rebaseline_meter("W-1", "-1", "op", "x", uow)
+    with pytest.raises(Refused, match="rebaseline_before_last_reading"):
+        handlers.rebaseline_meter(
+            "W-1", "0", "op", "x", uow, read_at=datetime(2026, 11, 8, tzinfo=UTC)
+        )
+    assert uow.payloads("meter_rebaselined") == []
 
 
 def test_a_paid_service_is_charged_with_the_firm_payable_and_a_review_is_free(uow, clock):
