@@ -169,3 +169,45 @@ def test_onboarding_events_in_reverse_order_build_the_same_projection(park_world
         {"building": "B17", "total_fen": gross, "units": 2}
     ]
     assert filed["park_id"] == PARK
+
+
+def test_a_withdrawal_sent_before_its_request_leaves_no_review_open(park_world):
+    """The portal's buyback_withdrawn overtakes its buyback_requested (separate queues):
+    the claim ends withdrawn, and whatever order ticketing then hears claim_review_requested
+    and claim_withdrawn in, no review ticket stays open at a firm."""
+    park_world.start()
+    park_world.add_review_firms()
+    buyer = producing_enterprise(park_world, ["B10-3F-01"], date(2026, 11, 3))
+    park_world.clock.park_day(2026, 11, 20)
+    claim_id = str(uuid.uuid4())
+
+    park_world.publish(
+        "portal",
+        "buyback_withdrawn",
+        {"claim_id": claim_id, "enterprise_id": buyer.enterprise_id, "reason": "撤回申请"},
+    )
+    park_world.request_buyback(buyer, claim_id)
+
+    park_world.wait_for("buyback", "claim_withdrawn", claim_id=claim_id)
+    assert "settlement_requested" not in park_world.claim_events(claim_id)
+
+    for type_ in ("claim_review_requested", "claim_withdrawn"):
+        [event] = park_world.wait_for("buyback", type_, claim_id=claim_id)
+        wait_for(
+            lambda e=event: park_world.applied("ticketing", e["event_id"]),
+            timeout=30,
+            message=f"ticketing to take {type_}",
+        )
+
+    # and published what those caused
+    wait_for(lambda: park_world.unsent("ticketing") == 0, message="ticketing's outbox sent")
+
+    def every_opened_review_cancelled():
+        opened = park_world.events_where("ticketing", "ticket_opened", claim_id=claim_id)
+        cancelled = park_world.events_where("ticketing", "ticket_cancelled", claim_id=claim_id)
+        return {e["payload"]["ticket_id"] for e in opened} == {
+            e["payload"]["ticket_id"] for e in cancelled
+        }
+
+    wait_for(every_opened_review_cancelled, timeout=30, message="no review left open")
+    assert park_world.rpc("buyback", "claim_history", claim_id)["claim"]["state"] == "withdrawn"
