@@ -199,7 +199,7 @@ def test_a_withdrawal_sent_before_its_request_leaves_no_review_open(park_world):
             message=f"ticketing to take {type_}",
         )
 
-    # and published what those caused
+    # Both taken and what they caused published: the observer holds every ticket event.
     wait_for(lambda: park_world.unsent("ticketing") == 0, message="ticketing's outbox sent")
 
     def every_opened_review_cancelled():
