@@ -31,6 +31,8 @@ class BillingRules:
     default: BillingTerms | None = None
     #: The day of the month from which the cycle issues the month's invoices (1..28).
     billing_days: Mapping[str, int] = field(default_factory=dict)
+    #: Each park's statement header: its name and the lines under it (the district).
+    headers: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, parks_dir: str | Path | None = DEFAULT_PARKS_DIR) -> BillingRules:
@@ -42,7 +44,19 @@ class BillingRules:
         return cls(
             {park_id: terms_of(policy) for park_id, policy in policies.items()},
             billing_days={park_id: policy.billing_day for park_id, policy in policies.items()},
+            headers={
+                park_id: (
+                    policy.park_name or park_id,
+                    tuple(line for line in (policy.park_district,) if line),
+                )
+                for park_id, policy in policies.items()
+            },
         )
+
+    def statement_header(self, park_id: str | None) -> tuple[str, tuple[str, ...]]:
+        """The park's name and header lines for its statements (its id when the park
+        file is not known)."""
+        return self.headers.get(park_id or "", (park_id or "", ()))
 
     def billing_day(self, park_id: str | None) -> int:
         return self.billing_days.get(park_id, 1) if park_id is not None else 1

@@ -136,6 +136,10 @@ class BillingPolicy:
     service_commission_rate: Decimal = Decimal("0.10")
     invoice_prefix: str = ""  # "" → default_prefix(park_id)
     billing_day: int = 1
+    #: The park's own description (``park: name``, ``district``), for the statement's
+    #: header; onboarding validates it, billing only shows it ("" when absent).
+    park_name: str = field(default="", compare=False)
+    park_district: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not self.invoice_prefix:
@@ -253,14 +257,35 @@ def parse_billing_policy(text: str, source: str = "<park file>") -> BillingPolic
     return policy
 
 
+MAX_DESCRIPTION = 200
+
+
+def _park_description(root: yaml.Node) -> dict[str, str]:
+    """The park's ``name`` and ``district`` (plain strings, each cut to 200 characters)
+    from the file's ``park:`` mapping — shown on statements, validated by onboarding,
+    so anything else there is simply not shown."""
+    found: dict[str, str] = {}
+    for key, value in root.value if isinstance(root, yaml.MappingNode) else ():
+        if getattr(key, "value", None) != "park" or not isinstance(value, yaml.MappingNode):
+            continue
+        for field_node, text in value.value:
+            name = getattr(field_node, "value", None)
+            if name in ("name", "district") and isinstance(text, yaml.ScalarNode):
+                found[f"park_{name}"] = str(text.value)[:MAX_DESCRIPTION]
+    return found
+
+
 class _PolicyReader(NodeReader):
     def policy(self, root: yaml.Node) -> BillingPolicy | None:
         found = read_service_section(self, root, SECTION)
         if found is None:
             return None
         park_id, section = found.park_id, found.node
+        described = _park_description(root)
         if section is None:
-            return None if self.problems or park_id is None else BillingPolicy(park_id=park_id)
+            if self.problems or park_id is None:
+                return None
+            return BillingPolicy(park_id=park_id, **described)
         keys = self.mapping(section, SECTION, [], _KEYS)
         if keys is None:
             return None
@@ -291,7 +316,7 @@ class _PolicyReader(NodeReader):
             )
         if self.problems or park_id is None:
             return None
-        return BillingPolicy(park_id=park_id, **settings)
+        return BillingPolicy(park_id=park_id, **settings, **described)
 
     # --- the sub-sections ---------------------------------------------------------------
 

@@ -106,8 +106,10 @@ def statement_document(enterprise_id: str, month: str, uow):
     def within(day: date) -> bool:
         return before <= day < period.end
 
+    park_name, park_header = uow.rules.statement_header(account["park_id"])
     return Statement(
-        park_name=account["park_id"] or "",
+        park_name=park_name,
+        park_header=park_header,
         enterprise_id=enterprise_id,
         enterprise_name=account["name"],
         uscc=account["uscc"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -20,6 +21,7 @@ from services.billing.tests.unit.fake_uow import PARK, Clock, FakeUnitOfWork
 from shared.messaging.errors import MalformedMessage
 
 USCC = "91410100000000019L"
+REPO = Path(__file__).resolve().parents[4]
 
 
 @pytest.fixture
@@ -773,6 +775,22 @@ def test_the_printable_statement_of_a_month(uow, clock):
     assert fee["number"] in page and "恒达精密" in page
     december = handlers.statement_document("ent-1", "2026-12", uow)
     assert december.opening_balance_fen == 495_000 - 50_000 - 45_000
+
+
+def test_the_statement_is_headed_with_the_parks_name_and_district_from_its_park_file(uow, clock):
+    from services.billing.statement.render import render_statement
+    from services.billing.unit_of_work import BillingRules
+
+    two_invoices(uow, clock)
+    loaded = BillingRules.load(REPO / "deploy" / "parks")
+    uow.rules = BillingRules(
+        {PARK: uow.rules.terms(PARK)}, billing_days=loaded.billing_days, headers=loaded.headers
+    )
+    document = handlers.statement_document("ent-1", "2026-11", uow)
+    assert document.park_name == "奥克斯智造产业城（一期）"
+    assert document.park_header == ("上街区",)
+    page = render_statement(document)
+    assert "奥克斯智造产业城（一期）" in page and "上街区" in page
 
 
 # -- hostile operator input ------------------------------------------------------------

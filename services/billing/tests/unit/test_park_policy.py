@@ -452,3 +452,10 @@ def test_the_units_terms_keep_a_tariff_finer_than_a_fen_and_round_once_per_line(
     charge = utility_charge(meter, terms.electricity_tariff_fen, Month(2026, 11))
     # 101 × 61.75 = 6,236.75 → 6,237 (a tariff rounded first would give 101 × 62 = 6,262)
     assert charge.total_fen == 6_237
+
+
+def test_the_policy_carries_the_parks_name_and_district_for_statements():
+    policy = parse_billing_policy(PARK)
+    assert (policy.park_name, policy.park_district) == ("小园", "上街区")
+    bare = parse_billing_policy(PARK.replace("  name: 小园\n  district: 上街区\n", ""))
+    assert (bare.park_name, bare.park_district) == ("", "")
