@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e.conftest import PARK, ParkWorld
 from tests.e2e.flows import claim_answer, producing_enterprise
+from tests.support.broker import wait_for
 
 
 def reason_codes(answer: dict) -> set[str]:
@@ -27,7 +28,9 @@ def assert_ineligible(world: ParkWorld, claim_id: str, code: str) -> dict:
     assert code in reason_codes(answer), answer["payload"]
     for reason in answer["payload"]["reasons"]:
         assert reason["message"].strip(), f"a reason without a readable message: {reason}"
-    # Nothing else about the claim: no review asked of ticketing, no ticket opened.
+    # Nothing else about the claim (the buyback's outbox all sent): no review asked of
+    # ticketing, no ticket opened.
+    wait_for(lambda: world.unsent("buyback") == 0, message="the buyback's outbox sent")
     assert world.claim_events(claim_id) == ["claim_ineligible"]
     assert world.events_where("ticketing", claim_id=claim_id) == []
     return answer

@@ -8,6 +8,7 @@ from datetime import date
 
 from tests.e2e.conftest import Enterprise, ParkWorld
 from tests.e2e.flows import complete_review, filed_claim, producing_enterprise
+from tests.support.broker import wait_for
 
 REJECTION = ("经营困难证据不足：仅提供一个季度的报表", "未提供银行流水")
 
@@ -29,6 +30,7 @@ def assert_units_still_held(world: ParkWorld, enterprise: Enterprise) -> None:
 
 
 def assert_no_settlement(world: ParkWorld, claim_id: str) -> None:
+    wait_for(lambda: world.unsent("buyback") == 0, message="the buyback's outbox sent")
     types = world.claim_events(claim_id)
     assert "settlement_requested" not in types and "claim_settled" not in types, types
     assert world.events_where("billing", claim_id=claim_id) == []
