@@ -17,6 +17,9 @@
 - ``payments``: one row per ``bank_txn_id`` (its own primary key: exactly once even when
   the same bank transaction is replayed under a new event id).
 - ``credit_notes``, ``audit``: corrections and operator actions.
+- ``invoice_settlements``: what lowered each invoice's balance and on which park date (a
+  payment, the credit balance, a credit note, a buyback's netting): the aging report of
+  a past date uses the balances of that date.
 - ``ledger``: double entries; each posting's lines sum to zero (debit positive).
 - ``settlements``: buyback settlements computed, then settled.
 """
@@ -174,6 +177,20 @@ credit_notes = Table(
     # later credits are capped by what is left on each line; NULL for notes issued
     # before it was kept (revision 0004)
     Column("lines", JSON, nullable=True),
+)
+
+invoice_settlements = Table(
+    "invoice_settlements",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("invoice_id", String(64), nullable=False, index=True),
+    Column("park_id", String(64), nullable=True, index=True),
+    # the park date it lowered what the invoice owed, by amount_fen (> 0)
+    Column("settled_on", Date, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    # payment | credit_balance | credit_note | buyback
+    Column("kind", String(32), nullable=False),
+    Column("ref", String(200), nullable=True),  # the bank_txn_id, credit note or claim
 )
 
 audit = Table(

@@ -283,6 +283,30 @@ class BillingRepository:
             )
         )
 
+    def record_settlement(self, invoice: Row, on: date, amount_fen: int, kind: str, ref: str):
+        """``amount_fen`` of ``invoice``'s balance was settled on ``on`` (``kind``)."""
+        if amount_fen > 0:
+            self._exec(
+                insert(orm.invoice_settlements).values(
+                    invoice_id=invoice["invoice_id"],
+                    park_id=invoice["park_id"],
+                    settled_on=on,
+                    amount_fen=amount_fen,
+                    kind=kind,
+                    ref=ref[:200] if ref else None,
+                )
+            )
+
+    def settled_after(self, park_id: str, on: date) -> dict[str, int]:
+        """Per invoice of the park, what was settled on it after the park date ``on``."""
+        s = orm.invoice_settlements.c
+        query = (
+            select(s.invoice_id, func.sum(s.amount_fen))
+            .where(s.park_id == park_id, s.settled_on > on)
+            .group_by(s.invoice_id)
+        )
+        return {invoice_id: int(total) for invoice_id, total in self._exec(query)}
+
     def park_invoices(self, park_id: str) -> list[Row]:
         i = orm.invoices.c
         return _rows(self._exec(select(orm.invoices).where(i.park_id == park_id)))

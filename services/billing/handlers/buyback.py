@@ -301,6 +301,7 @@ def settle_claim(payload, uow) -> dict | None:
             invoice["paid_fen"] += take
             remaining -= take
             uow.billing.update_invoice(invoice["invoice_id"], paid_fen=invoice["paid_fen"])
+            uow.billing.record_settlement(invoice, on, take, "buyback", payload["claim_id"])
             if outstanding(invoice) == 0:
                 _announce_paid(uow, account, invoice, on)
         post(

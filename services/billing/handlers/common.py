@@ -248,6 +248,7 @@ def _pay_from_credit(uow, account: Row, invoice: Row, on: date) -> None:
         return
     invoice["paid_fen"] += amount
     uow.billing.update_invoice(invoice["invoice_id"], paid_fen=invoice["paid_fen"])
+    uow.billing.record_settlement(invoice, on, amount, "credit_balance", "")
     balance = uow.billing.change_credit(account["enterprise_id"], -amount)
     post(
         uow,

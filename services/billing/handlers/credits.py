@@ -123,6 +123,7 @@ def _credit_note(
     reduces = min(total, outstanding(invoice))
     invoice["credited_fen"] += reduces
     uow.billing.update_invoice(invoice["invoice_id"], credited_fen=invoice["credited_fen"])
+    uow.billing.record_settlement(invoice, on, reduces, "credit_note", note["credit_note_id"])
     excess = total - reduces
     entries = [*_revenue_entries(lines, +1), (RECEIVABLES, -reduces)]
     if excess:

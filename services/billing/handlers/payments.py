@@ -103,6 +103,7 @@ def apply_payment(
         invoice["paid_fen"] += take
         remaining -= take
         uow.billing.update_invoice(invoice["invoice_id"], paid_fen=invoice["paid_fen"])
+        uow.billing.record_settlement(invoice, on, take, "payment", bank_txn_id)
         applied.append({"invoice_id": invoice["invoice_id"], "amount_fen": take})
         uow.emit(
             "payment_applied",

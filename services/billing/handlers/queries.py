@@ -168,21 +168,26 @@ AGING_BUCKETS = (("0-30", 30), ("31-60", 60), ("61-90", 90), ("90+", None))
 
 
 def aging_report(park_id: str, as_of: date, uow) -> dict:
-    """What is owed now on invoices issued by ``as_of``, by days past due on ``as_of``
+    """What was owed **on** ``as_of`` on invoices issued by then — each invoice's balance
+    of that date: what it owes now plus what payments, the credit balance, credit notes
+    and buyback netting settled on it after ``as_of`` — by days past due on ``as_of``
     (not yet due counts as 0–30), per enterprise and in total."""
     with uow:
+        later = uow.billing.settled_after(park_id, as_of)
         rows = [
-            i
-            for i in uow.billing.park_invoices(park_id)
-            if outstanding(i) > 0 and i["issued_on"] <= as_of
+            (invoice, outstanding(invoice) + later.get(invoice["invoice_id"], 0))
+            for invoice in uow.billing.park_invoices(park_id)
+            if invoice["issued_on"] <= as_of
         ]
     totals = {name: 0 for name, _ in AGING_BUCKETS}
     per: dict[str, dict[str, int]] = defaultdict(lambda: {name: 0 for name, _ in AGING_BUCKETS})
-    for invoice in rows:
+    for invoice, owed in rows:
+        if owed <= 0:
+            continue
         days = (as_of - invoice["due_on"]).days
         bucket = next(name for name, limit in AGING_BUCKETS if limit is None or days <= limit)
-        totals[bucket] += outstanding(invoice)
-        per[invoice["enterprise_id"]][bucket] += outstanding(invoice)
+        totals[bucket] += owed
+        per[invoice["enterprise_id"]][bucket] += owed
     return {
         "park_id": park_id,
         "as_of": as_of.isoformat(),

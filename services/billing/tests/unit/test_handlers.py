@@ -703,6 +703,24 @@ def test_statement_aging_and_revenue(uow, clock):
         handlers.open_invoices("nobody", uow)
 
 
+def test_the_aging_of_a_past_date_uses_the_balances_of_that_date(uow, clock):
+    rent, fee = two_invoices(uow, clock)  # issued 1 November, due 1 December
+    clock.set_park_date(2026, 12, 20)
+    pay(uow, 45_000, reference=fee["number"])
+    handlers.issue_credit_note(rent["invoice_id"], 50_000, "wrong area", "op-li", uow)
+    clock.set_park_date(2027, 1, 5)
+    pay(uow, 100_000, reference=rent["number"])
+    # on 10 December nothing was paid or credited yet: 495,000, 9 days past due
+    before = handlers.aging_report(PARK, date(2026, 12, 10), uow)
+    assert before["buckets"] == {"0-30": 495_000, "31-60": 0, "61-90": 0, "90+": 0}
+    # on 31 December: the fee paid, 50,000 of rent credited; the January payment not yet
+    december = handlers.aging_report(PARK, date(2026, 12, 31), uow)
+    assert december["total_fen"] == 400_000 and december["buckets"]["0-30"] == 400_000
+    # today's balances for today
+    now = handlers.aging_report(PARK, date(2027, 1, 15), uow)
+    assert now["buckets"]["31-60"] == 300_000 and now["total_fen"] == 300_000
+
+
 def test_a_service_not_yet_invoiced_is_an_offset_and_is_netted_on_settlement(uow, clock):
     admit(uow)
     allocate(uow, [unit(rent=0, fee=0)], on=date(2026, 11, 1))
