@@ -477,8 +477,11 @@ class ParkWorld:
     def publish(self, user: str, type_: str, payload: dict) -> dict:
         return self.publishers[user].publish(type_, payload, park_id=PARK)
 
-    def envelope(self, source: str, type_: str, payload: dict, **fields) -> dict:
-        return build(source, type_, payload, occurred_at=self.clock(), park_id=PARK, **fields)
+    def envelope(
+        self, source: str, type_: str, payload: dict, occurred_at: datetime | None = None
+    ) -> dict:
+        """An event built but not sent, occurring now on the world's clock (or then)."""
+        return build(source, type_, payload, occurred_at=occurred_at or self.clock(), park_id=PARK)
 
     def send(self, envelope: dict) -> None:
         """Publish a built envelope as its source's broker user (to send it again)."""

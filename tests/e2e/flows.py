@@ -4,6 +4,7 @@ services answer."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from tests.e2e.conftest import Enterprise, ParkWorld, ResidentFirm, park_noon
@@ -101,3 +102,64 @@ def one_of_each(world: ParkWorld, source: str, claim_id: str) -> dict[str, int]:
     for event in world.events_where(source, claim_id=claim_id):
         counts[event["type"]] = counts.get(event["type"], 0) + 1
     return counts
+
+
+def onboarding_story(
+    prices: dict[str, int], started_on: str, name: str = "郑州影子机械有限公司"
+) -> tuple[Enterprise, list[tuple[str, dict]]]:
+    """An enterprise onboarding's events tell of — admitted, bought ``prices`` (unit →
+    recorded price), started production on ``started_on`` — as those events' types and
+    payloads, in the order onboarding publishes them. Sent by a test as onboarding's own
+    broker user, they reach every subscriber; onboarding itself never sold the units."""
+    enterprise_id = f"ent-{uuid.uuid4().hex[:12]}"
+    application_id = str(uuid.uuid4())
+    contract_id = str(uuid.uuid4())
+    units = [
+        {
+            "unit_id": unit_id,
+            "area_m2": 300,
+            "tenure": "purchase",
+            "price_fen": price_fen,
+            "monthly_rent_fen": None,
+            "monthly_property_fee_fen": 45_000,
+            "contract_id": contract_id,
+        }
+        for unit_id, price_fen in prices.items()
+    ]
+    events = [
+        (
+            "enterprise_admitted",
+            {
+                "application_id": application_id,
+                "enterprise_id": enterprise_id,
+                "enterprise_name": name,
+                "uscc": "91410100000000019L",
+                "industry_code": "C3464",
+                "tenure": "purchase",
+                "supply_chain_partner": False,
+                "environmental_review_required": False,
+                "chief_service_officer": "cso-01",
+            },
+        ),
+        (
+            "units_allocated",
+            {
+                "application_id": application_id,
+                "enterprise_id": enterprise_id,
+                "contract_id": contract_id,
+                "tenure": "purchase",
+                "units": units,
+                "lease_start": None,
+                "lease_end": None,
+            },
+        ),
+        (
+            "production_started",
+            {
+                "enterprise_id": enterprise_id,
+                "application_id": application_id,
+                "started_on": started_on,
+            },
+        ),
+    ]
+    return Enterprise(enterprise_id, application_id, tuple(units)), events

@@ -8,11 +8,12 @@ from datetime import date
 
 import pytest
 
-from tests.e2e.conftest import PARK, Enterprise
+from tests.e2e.conftest import PARK
 from tests.e2e.flows import (
     COMPLETED_CLAIM,
     claim_answer,
     complete_review,
+    onboarding_story,
     one_of_each,
     producing_enterprise,
 )
@@ -88,60 +89,14 @@ def test_onboarding_events_in_reverse_order_build_the_same_projection(park_world
     """production_started, then units_allocated, then enterprise_admitted — published as
     onboarding's own broker user, for an enterprise of the buyback's projection only."""
     park_world.start()
-    enterprise_id = f"ent-{uuid.uuid4().hex[:12]}"
-    application_id = str(uuid.uuid4())
-    contract_id = str(uuid.uuid4())
-    units = [
-        {
-            "unit_id": unit_id,
-            "area_m2": 300,
-            "tenure": "purchase",
-            "price_fen": 96_000_000 + extra,  # as recorded then: not today's list price
-            "monthly_rent_fen": None,
-            "monthly_property_fee_fen": 45_000,
-            "contract_id": contract_id,
-        }
-        for unit_id, extra in (("B17-3F-01", 0), ("B17-3F-02", 1_000))
-    ]
+    enterprise, story = onboarding_story(
+        # as recorded at the sale: the second is not today's list price
+        {"B17-3F-01": 96_000_000, "B17-3F-02": 96_001_000},
+        "2026-11-05",
+    )
+    units = enterprise.units
     park_world.clock.park_day(2026, 11, 20)
-    for type_, payload in reversed(
-        [
-            (
-                "enterprise_admitted",
-                {
-                    "application_id": application_id,
-                    "enterprise_id": enterprise_id,
-                    "enterprise_name": "郑州逆序精工有限公司",
-                    "uscc": "91410100000000019L",
-                    "industry_code": "C3464",
-                    "tenure": "purchase",
-                    "supply_chain_partner": False,
-                    "environmental_review_required": False,
-                    "chief_service_officer": "cso-01",
-                },
-            ),
-            (
-                "units_allocated",
-                {
-                    "application_id": application_id,
-                    "enterprise_id": enterprise_id,
-                    "contract_id": contract_id,
-                    "tenure": "purchase",
-                    "units": units,
-                    "lease_start": None,
-                    "lease_end": None,
-                },
-            ),
-            (
-                "production_started",
-                {
-                    "enterprise_id": enterprise_id,
-                    "application_id": application_id,
-                    "started_on": "2026-11-05",
-                },
-            ),
-        ]
-    ):
+    for type_, payload in reversed(story):
         sent = park_world.publish("onboarding", type_, payload)
         wait_for(  # each applied before the next is sent: the order is the one shown
             lambda e=sent: park_world.applied("buyback", e["event_id"]),
@@ -155,7 +110,6 @@ def test_onboarding_events_in_reverse_order_build_the_same_projection(park_world
         timeout=30,
         message="the projection to hold both units, bought, production started",
     )
-    enterprise = Enterprise(enterprise_id, application_id, tuple(units))
     claim_id = park_world.request_buyback(enterprise)
 
     filed = claim_answer(park_world, claim_id)
@@ -211,3 +165,20 @@ def test_a_withdrawal_sent_before_its_request_leaves_no_review_open(park_world):
 
     wait_for(every_opened_review_cancelled, timeout=30, message="no review left open")
     assert park_world.rpc("buyback", "claim_history", claim_id)["claim"]["state"] == "withdrawn"
+
+
+def test_a_request_ahead_of_onboardings_events_is_filed_once_they_arrive(park_world):
+    """The buyback service does not know the enterprise yet when the request comes: it
+    retries (its admission may be in flight) and files the claim once it knows."""
+    park_world.start()
+    park_world.clock.park_day(2026, 11, 20)
+    enterprise, story = onboarding_story({"B17-4F-01": 96_000_000}, "2026-11-05")
+
+    claim_id = park_world.request_buyback(enterprise)
+    for type_, payload in story:
+        park_world.publish("onboarding", type_, payload)
+
+    answer = claim_answer(park_world, claim_id)
+    assert answer["type"] == "claim_filed", answer["payload"]
+    assert answer["payload"]["gross_fen"] == 96_000_000
+    assert park_world.dead_letters()["buyback"] == []

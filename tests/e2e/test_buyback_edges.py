@@ -10,17 +10,16 @@ then run one pass of it themselves (its entrypoint, through the container), rath
 wait for the next tick.
 """
 
-import uuid
 from datetime import date
 
 import pytest
 
-from tests.e2e.conftest import Enterprise, ParkWorld
+from tests.e2e.conftest import ParkWorld
 from tests.e2e.flows import (
     COMPLETED_CLAIM,
     approve_both_reviews,
     filed_claim,
-    one_of_each,
+    onboarding_story,
     producing_enterprise,
 )
 from tests.support.broker import get_messages, wait_for
@@ -114,7 +113,9 @@ def test_a_release_onboarding_refuses_leaves_the_claim_stuck_and_escalated(park_
     world.start()
     firms = world.add_review_firms()
     world.clock.park_day(2026, 11, 20)
-    enterprise = projected_only_enterprise(world, "B16-4F-06")
+    enterprise, story = onboarding_story({"B16-4F-06": 96_000_000}, "2026-11-20")
+    for type_, payload in story:
+        world.publish("onboarding", type_, payload)
     wait_for(
         lambda: world.rpc("buyback", "exposure_report", "2026-11-20")["total_fen"] == 96_000_000,
         timeout=30,
@@ -143,97 +144,3 @@ def test_a_release_onboarding_refuses_leaves_the_claim_stuck_and_escalated(park_
     assert "claim_closed" not in world.claim_events(claim_id)
     stuck = world.rpc("buyback", "list_claims", "stuck")
     assert [c["claim_id"] for c in stuck] == [claim_id]
-
-
-def projected_only_enterprise(world: ParkWorld, unit_id: str) -> Enterprise:
-    enterprise_id = f"ent-{uuid.uuid4().hex[:12]}"
-    application_id = str(uuid.uuid4())
-    contract_id = str(uuid.uuid4())
-    unit = {
-        "unit_id": unit_id,
-        "area_m2": 300,
-        "tenure": "purchase",
-        "price_fen": 96_000_000,
-        "monthly_rent_fen": None,
-        "monthly_property_fee_fen": 45_000,
-        "contract_id": contract_id,
-    }
-    world.publish(
-        "onboarding",
-        "enterprise_admitted",
-        {
-            "application_id": application_id,
-            "enterprise_id": enterprise_id,
-            "enterprise_name": "郑州影子机械有限公司",
-            "uscc": "91410100000000019L",
-            "industry_code": "C3464",
-            "tenure": "purchase",
-            "supply_chain_partner": False,
-            "environmental_review_required": False,
-            "chief_service_officer": "cso-01",
-        },
-    )
-    world.publish(
-        "onboarding",
-        "units_allocated",
-        {
-            "application_id": application_id,
-            "enterprise_id": enterprise_id,
-            "contract_id": contract_id,
-            "tenure": "purchase",
-            "units": [unit],
-            "lease_start": None,
-            "lease_end": None,
-        },
-    )
-    world.publish(
-        "onboarding",
-        "production_started",
-        {
-            "enterprise_id": enterprise_id,
-            "application_id": application_id,
-            "started_on": "2026-11-20",
-        },
-    )
-    return Enterprise(enterprise_id, application_id, (unit,))
-
-
-def test_billing_down_for_two_days_the_settlement_is_asked_again_escalated_then_completed(
-    park_world,
-):
-    world = park_world
-    world.start()
-    firms = world.add_review_firms()
-    buyer = producing_enterprise(world, ["B12-3F-01"], date(2026, 11, 3))
-    world.wait_for("billing", "invoice_issued", enterprise_id=buyer.enterprise_id)
-    world.clock.park_day(2026, 11, 20)
-    claim_id = filed_claim(world, buyer)
-    world.stop("billing")
-
-    approve_both_reviews(world, firms, claim_id)
-    world.wait_for("buyback", "settlement_requested", claim_id=claim_id)
-    world.clock.advance(hours=23)  # within the aux-shangjie file's 24 hours
-    world.rpc("buyback", "scan_deadlines")
-    world.clock.advance(hours=2)
-    world.rpc("buyback", "scan_deadlines")
-    world.wait_for("buyback", "settlement_requested", 2, claim_id=claim_id)
-    world.clock.advance(hours=25)
-    world.rpc("buyback", "scan_deadlines")
-    [escalated] = wait_for(lambda: escalations(world, claim_id), message="claim_escalated")
-    assert escalated["stage"] == "settlement"
-
-    world.restart("billing")
-
-    world.wait_for("buyback", "claim_closed", claim_id=claim_id)
-    assert one_of_each(world, "buyback", claim_id) == {
-        "claim_filed": 1,
-        "claim_review_requested": 1,
-        "claim_approved": 1,
-        "settlement_requested": 2,
-        "claim_escalated": 1,
-        "claim_settled": 1,
-        "claim_closed": 1,
-    }
-    assert one_of_each(world, "billing", claim_id)["buyback_settlement_computed"] == 1
-    [settled] = world.wait_for("buyback", "claim_settled", claim_id=claim_id)
-    assert settled["payload"]["settled_on"] == "2026-11-22"

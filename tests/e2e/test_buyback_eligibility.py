@@ -9,11 +9,11 @@ late; a 29 February start has its anniversary on 28 February.
 """
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
-from tests.e2e.conftest import PARK, ParkWorld
+from tests.e2e.conftest import PARK, Enterprise, ParkWorld
 from tests.e2e.flows import claim_answer, producing_enterprise
 from tests.support.broker import wait_for
 
@@ -157,3 +157,23 @@ def test_of_claims_sent_at_once_for_one_enterprise_exactly_one_is_filed(park_wor
         assert reason_codes(answers[claim_id]) == {"claim_open"}
     open_claims = [c["claim_id"] for c in park_world.rpc("buyback", "list_claims") if c["open"]]
     assert open_claims == filed
+
+
+def test_a_claim_for_an_enterprise_nobody_admitted_is_ineligible_past_the_grace(park_world):
+    """Sent 31 minutes ago (the service waits 30 for an admission that may be in
+    flight), for an enterprise no service has heard of."""
+    park_world.start()
+    park_world.clock.park_day(2026, 11, 20)
+    claim_id = str(uuid.uuid4())
+    stranger = Enterprise(f"ent-{uuid.uuid4().hex[:12]}", str(uuid.uuid4()), ())
+
+    park_world.send(
+        park_world.envelope(
+            "portal",
+            "buyback_requested",
+            park_world.claim_payload(stranger, claim_id),
+            occurred_at=park_world.clock() - timedelta(minutes=31),
+        )
+    )
+
+    assert_ineligible(park_world, claim_id, "unknown_enterprise")
