@@ -30,7 +30,7 @@ class InvalidRequest(BillingServiceError):
 
 class Refused(BillingServiceError):
     """The request is well formed but the state forbids it (``code`` says why: e.g.
-    ``not_in_suspense``, ``credit_exceeds_invoice``, ``nothing_to_waive``)."""
+    ``not_in_suspense``, ``credit_exceeds_invoice``, ``already_waived``)."""
 
     code = "refused"
 

@@ -1,6 +1,6 @@
 """Billing's queries (SQLAlchemy 2 Core over the unit of work's session).
 
-Rows come back as plain dicts (``row._mapping``); the use cases in ``handlers.py`` turn
+Rows come back as plain dicts (``row._mapping``); the use cases in ``handlers/`` turn
 them into the domain's values where a rule applies. Locks:
 
 - an account is taken ``FOR UPDATE`` by every use case that changes its money (the billing

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from services.billing.domain.errors import Refused as DomainRefused
 from services.billing.domain.invoices import Invoice, credit_lines
+from services.billing.domain.late_fees import record_waiver
 from services.billing.domain.ledger import CUSTOMER_CREDIT, RECEIVABLES
 from services.billing.domain.vat import tax_included
 from services.billing.exceptions import NotFound, Refused
@@ -222,8 +223,10 @@ def waive_late_fee(invoice_id: str, operator: str, reason: str, uow) -> dict:
         account = uow.billing.account(found["enterprise_id"], lock=True)
         invoice = uow.billing.invoice(invoice_id, lock=True)
         fees = [f for f in uow.billing.late_fees(invoice_id=invoice_id) if not f["waived"]]
-        if not fees and invoice["late_fee_waived"]:
-            raise Refused(f"no late fee to waive on {invoice['number']}", "nothing_to_waive")
+        try:  # the domain's rule: an operator and a reason, and once per invoice
+            record_waiver(invoice_view(invoice), operator, reason, uow.clock())
+        except DomainRefused as refused:
+            raise Refused(refused.message, refused.reason) from None
         on = _today(uow)
         waived = credited = 0
         for fee in fees:

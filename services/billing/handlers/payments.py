@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 from services.billing.domain.ledger import CASH, CUSTOMER_CREDIT, RECEIVABLES, SUSPENSE
+from services.billing.domain.payments import allocate
 from services.billing.exceptions import NotFound, Refused
 from services.billing.handlers.common import (
     PaymentConflict,
     _announce_paid,
     _instant,
     _today,
+    invoice_view,
     outstanding,
     post,
 )
@@ -90,18 +92,17 @@ def receive_payment(payload, uow) -> str:
 def apply_payment(
     uow, account: Row, amount: int, bank_txn_id: str, reference: str, debit: str, on: date
 ) -> list[dict]:
-    """The referenced invoice first (its number, if it is this enterprise's and open),
-    then the oldest due; the rest becomes credit balance."""
-    open_ = uow.billing.open_invoices(account["enterprise_id"])
-    referenced = [i for i in open_ if reference and i["number"] == reference.strip()]
-    order = referenced + [i for i in open_ if i not in referenced]
-    remaining, applied = amount, []
-    for invoice in order:
-        if remaining == 0:
-            break
-        take = min(remaining, outstanding(invoice))
+    """Where the money goes is the domain's rule (:func:`.domain.payments.allocate`): the
+    referenced invoice first (its number, if it is this enterprise's and open), then the
+    oldest due; the rest becomes credit balance."""
+    rows = {row["invoice_id"]: row for row in uow.billing.open_invoices(account["enterprise_id"])}
+    plan, remaining = allocate(
+        amount, [invoice_view(row) for row in rows.values()], (reference or "").strip()
+    )
+    applied = []
+    for view, take in plan:
+        invoice = rows[view.invoice_id]
         invoice["paid_fen"] += take
-        remaining -= take
         uow.billing.update_invoice(invoice["invoice_id"], paid_fen=invoice["paid_fen"])
         uow.billing.record_settlement(invoice, on, take, "payment", bank_txn_id)
         applied.append({"invoice_id": invoice["invoice_id"], "amount_fen": take})

@@ -442,6 +442,9 @@ def test_late_fee_worked_example_and_waiver(uow, clock):
         ]
     )
     assert [r["action"] for r in uow.rows(orm.audit)] == ["waive_late_fee"]
+    with pytest.raises(Refused, match="already_waived"):  # the domain's rule: once
+        handlers.waive_late_fee(fee_invoice["invoice_id"], "op-li", "again", uow)
+    assert len(uow.payloads("late_fee_waived")) == 1
 
 
 def test_credit_notes_reduce_what_is_owed_and_a_paid_invoice_becomes_credit(uow, clock):
