@@ -7,25 +7,32 @@ the meter system, or one added later) publishes its events on its own exchange
 ``^<system>\\.events$``, read nothing). The declare step provisions the four built-in
 systems; these commands add, list and revoke them one by one, through the management API.
 
-* **add**: checks the name (lower-case letters, digits, ``-`` and ``_``, not a service,
-  ``firms``, ``park-cli``, a firm's ``firm-…`` or an existing user with tags), checks that
-  the topology is declared (the policy ``park-alternate-exchange``), declares the topic
-  exchange ``<system>.events`` (durable; the policy gives it the alternate exchange
-  ``park.unrouted``, as for every ``*.events`` exchange), then creates the user and sets its
-  permissions on the vhost. The password is ``--password`` (or
+* Neither command touches a user that is not an ingress system of this vhost: a
+  reserved name (a service, ``firms``, ``park-cli``, ``park-admin``, ``guest``, a firm's
+  ``firm-…``), a user with tags (an administrator), or a user whose permissions on the
+  vhost are not exactly a system's is refused, and so is a password for a user that is
+  not already this system here (users and passwords are global to the broker).
+* **add**: checks the name (lower-case letters, digits, ``-`` and ``_``) and the user as
+  above, checks that the topology is declared (the policy ``park-alternate-exchange``),
+  declares the topic exchange ``<system>.events`` (durable; the policy gives it the
+  alternate exchange ``park.unrouted``, as for every ``*.events`` exchange), then creates
+  the user and sets its permissions on the vhost. The password is ``--password`` (or
   ``$SYSTEM_BROKER_PASSWORD``); else, for a built-in system, its ``BROKER_PASSWORDS`` entry;
   else a new random one, printed once (or written to ``--password-file``, mode 0600). It
   is never logged. Run again on an existing user without a password option, it keeps
-  the password (``--rotate`` makes a new one).
+  the password (``--rotate`` makes a new one); a user of another vhost (the same system
+  there) is granted here with its password unchanged.
 * **disable**: clears the user's permissions on the vhost, closes its open connections
-  there, and deletes the user when it holds no permission on any vhost (users are global
-  to the broker), so its password stops working at all. The exchange is kept. The
+  there, and deletes the user when it holds no permission on any other vhost (users are
+  global to the broker), so its password stops working at all; a user that still holds
+  permissions elsewhere is kept, and the output says so. The exchange is kept. The
   declare step (``park topology declare``, ``make run``) grants a *built-in* system again.
 * **list**: every built-in system, and every user whose permissions on the vhost are an
   ingress system's, with its exchange and status.
 
 Exit codes: 0 done (or nothing to change); 1 refused, nothing changed (a bad or reserved
-name, the topology not declared, a missing password, the broker or its management API
+name, a user that is not this vhost's system, a password for a user of another vhost,
+the topology not declared, a missing password, the broker or its management API
 unreachable); 2 a usage error (typer's).
 """
 
@@ -64,7 +71,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "config" / "development.yaml"
 BUILT_IN = tuple(s for s in INGRESS_SOURCES if s != FIRMS)
 SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")  # what the *.events policy matches
-RESERVED = {*SERVICES, FIRMS, PARK_CLI, "park", "guest", "nameko"}
+# The services, the firms' exchange, the CLI, deploy/'s development administrator, the
+# broker's default user: never an ingress system, whatever their permissions say.
+RESERVED = {*SERVICES, FIRMS, PARK_CLI, "park", "park-admin", "guest", "nameko"}
 
 systems = typer.Typer(
     help="Ingress systems' broker users: add, list, disable.", no_args_is_help=True
@@ -93,7 +102,15 @@ def check_name(system: str) -> None:
             "starting with a letter, at most 63 characters"
         )
     if system in RESERVED or system.startswith(("firm-", "rpc-")):
-        raise Refusal(f"{system!r} is reserved (a service, the firms, the CLI or the broker)")
+        raise Refusal(
+            f"{system!r} is reserved (a service, the firms or a firm, the CLI, the "
+            "administrator or the broker's own user)"
+        )
+
+
+def _shape(entry) -> str:
+    """``configure '…', write '…', read '…'`` of a permissions entry, for a message."""
+    return ", ".join(f"{what} {entry.get(what)!r}" for what in ("configure", "write", "read"))
 
 
 @dataclass(frozen=True)
@@ -181,9 +198,71 @@ class SystemsBroker:
             changes.append(f"permissions of {system} on vhost {self.vhost!r} set")
         return changes
 
+    def other_vhosts(self, system: str) -> list[str]:
+        """The other vhosts where the user ``system`` holds permissions."""
+        return sorted(
+            str(entry.get("vhost"))
+            for entry in self.management.user_permissions(system)
+            if entry.get("vhost") != self.vhost
+        )
+
+    def check_is_system(self, system: str, *, changing_password: bool) -> None:
+        """Refuse (nothing changed) to touch a user that is not this vhost's system.
+
+        Users are global to the broker: a tagged user (an administrator, a management
+        user) is never a system; a user whose permissions here are not exactly a system's
+        is someone else (setting them would narrow it); and a password is global, so it
+        is set only on a user that already is this system here (a user of another vhost
+        keeps its password; without a password option it may be granted here as well,
+        when everywhere else it is the same system).
+        """
+        user = self.management.get_user(system)
+        if user is None:
+            return
+        if user.get("tags"):
+            raise Refusal(
+                f"user {system!r} exists with tags {user['tags']!r}: a management or "
+                "administrator user, not an ingress system; nothing changed"
+            )
+        here = self.management.permissions(self.vhost, system)
+        if here is not None:
+            if _permissions(here) != ingress_permissions(system):
+                raise Refusal(
+                    f"user {system!r} has permissions on vhost {self.vhost!r} that are not an "
+                    f"ingress system's ({_shape(here)}; a system has "
+                    f"{_shape(ingress_permissions(system).__dict__)}): not a system; "
+                    "nothing changed"
+                )
+            return
+        elsewhere = [
+            entry
+            for entry in self.management.user_permissions(system)
+            if entry.get("vhost") != self.vhost
+        ]
+        where = ", ".join(repr(str(entry.get("vhost"))) for entry in elsewhere) or "none"
+        if changing_password:
+            raise Refusal(
+                f"user {system!r} exists but is not this vhost's system (it holds no "
+                f"permissions on vhost {self.vhost!r}; permissions on other vhosts: {where}): "
+                "its password is global to the broker and is not changed from here; add it "
+                "without --password/--rotate to grant it here with its password, or choose "
+                "another name"
+            )
+        foreign = [e for e in elsewhere if _permissions(e) != ingress_permissions(system)]
+        if foreign:
+            raise Refusal(
+                f"user {system!r} exists with permissions that are not an ingress system's "
+                f"on vhost {foreign[0].get('vhost')!r} ({_shape(foreign[0])}): not a "
+                "system; nothing changed"
+            )
+
     def revoke(self, system: str) -> list[str]:
+        """Clear the system's permissions here, close its connections here, and delete
+        its user once it holds no permission anywhere — after :meth:`check_is_system`."""
+        self.check_is_system(system, changing_password=False)
         changes = []
-        if self.management.permissions(self.vhost, system) is not None:
+        cleared = self.management.permissions(self.vhost, system) is not None
+        if cleared:
             self.management.clear_permissions(self.vhost, system)
             changes.append(f"permissions of {system} on vhost {self.vhost!r} cleared")
         here = [c for c in self.management.user_connections(system) if c.get("vhost") == self.vhost]
@@ -191,9 +270,17 @@ class SystemsBroker:
             self.management.close_connection(connection["name"])
         if here:
             changes.append(f"{len(here)} open connection(s) of {system} closed")
-        if self.management.get_user(system) is not None and not self.management.user_permissions(
-            system
-        ):
+        if not cleared or self.management.get_user(system) is None:
+            # Only a user that was this vhost's system a moment ago is deleted.
+            return changes
+        others = self.other_vhosts(system)
+        if others:
+            changes.append(
+                f"user {system} kept: it still holds permissions on vhost(s) "
+                f"{', '.join(repr(v) for v in others)} (users are global to the broker), "
+                "and its password still works there"
+            )
+        else:
             self.management.delete_user(system)
             changes.append(f"user {system} deleted")
         return changes
@@ -270,8 +357,7 @@ def systems_add(
         check_name(system)
         broker, settings = _broker(config)
         existing = broker.management.get_user(system)
-        if existing is not None and existing.get("tags"):
-            raise Refusal(f"user {system!r} exists with tags {existing['tags']!r}: not a system")
+        broker.check_is_system(system, changing_password=password is not None or rotate)
         if not broker.topology_declared():
             raise Refusal(
                 f"the park's topology is not declared on vhost {broker.vhost!r} (no policy "
@@ -290,6 +376,11 @@ def systems_add(
         console.print(f"  {escape(change)}")
     if generated:
         _hand_over(system, secret, password_file)
+    if secret is not None and existing is not None and (others := broker.other_vhosts(system)):
+        console.print(
+            f"note: user {system} also publishes on vhost(s) {', '.join(others)}: the new "
+            "password applies there too (users are global to the broker)"
+        )
     state = broker.state(system)
     if state.status != "ok":
         fail(f"{system}: {state.status} after add")

@@ -6,6 +6,7 @@ the run and deleted at teardown."""
 
 import re
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import amqp
@@ -252,3 +253,217 @@ def test_a_systems_status_says_what_is_missing(permissions, exchange, alternate,
     state = SystemState("customs", True, permissions, exchange, alternate)
 
     assert state.status == status
+
+
+# ---------------------------------------------------------------------------
+# Users that are not this vhost's systems are never deleted, re-passworded or narrowed
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def other_vhost(systems):
+    """A second vhost (users are global: what happens here must not break it there)."""
+    vhost = f"t{systems.run}-other"
+    systems.management.create_vhost(vhost)
+    yield vhost
+    systems.management.delete_vhost(vhost, missing_ok=True)
+
+
+def _connect_to(systems, vhost: str, user: str, password: str) -> None:
+    """Open and close a connection as ``user`` on ``vhost`` (AccessRefused if it cannot)."""
+    replace(systems.address, user=user, password=password, vhost=vhost).connect().collect()
+
+
+def _as_tuple(entry) -> tuple[str, str, str]:
+    return (entry["configure"], entry["write"], entry["read"])
+
+
+def _system_shape(user: str) -> tuple[str, str, str]:
+    shape = ingress_permissions(user)
+    return (shape.configure, shape.write, shape.read)
+
+
+@pytest.mark.parametrize("shape", ["everything", "system"])
+def test_disable_refuses_a_tagged_user_and_keeps_it(systems, shape):
+    admin = systems.name("admin")
+    vhost = systems.address.vhost
+    systems.management.put_user(admin, "pw-admin", tags="administrator")
+    granted = (".*", ".*", ".*") if shape == "everything" else _system_shape(admin)
+    systems.management.set_permissions(vhost, admin, *granted)
+
+    result = systems.park("disable", admin)
+
+    assert result.exit_code == 1, result.output
+    assert "error:" in result.output and "tags" in result.output
+    assert systems.management.get_user(admin) is not None
+    assert _as_tuple(systems.management.permissions(vhost, admin)) == granted
+    _connect_to(systems, vhost, admin, "pw-admin")
+
+
+@pytest.mark.parametrize("name", ["onboarding", "billing", "park-cli", "park-admin", "guest"])
+def test_disable_refuses_a_reserved_user(systems, name):
+    vhost = systems.address.vhost
+    before = systems.management.vhost_permissions(vhost)
+    existed = systems.management.get_user(name) is not None
+
+    result = systems.park("disable", name)
+
+    assert result.exit_code == 1, result.output
+    assert "reserved" in result.output
+    assert systems.management.vhost_permissions(vhost) == before
+    assert (systems.management.get_user(name) is not None) == existed
+
+
+def test_disable_refuses_a_firms_user(systems):
+    firm = f"firm-t{systems.run}"
+    systems.made.append(firm)
+    vhost = systems.address.vhost
+    systems.management.put_user(firm, "pw-firm")
+    systems.management.set_permissions(vhost, firm, *_system_shape(firm))
+
+    result = systems.park("disable", firm)
+
+    assert result.exit_code == 1 and "reserved" in result.output, result.output
+    assert systems.management.get_user(firm) is not None
+    assert systems.management.permissions(vhost, firm) is not None
+
+
+@pytest.mark.parametrize(
+    "granted",
+    [
+        (".*", ".*", ".*"),
+        (r"^$", r"^(portal\.events)$", r"^$"),  # another system's shape
+        (r"^$", r"^(firms\.events)$", r"^(firm\.x\.work)$"),  # a firm's shape
+        (r"^$", "SYSTEM", r"^(park\.unrouted)$"),  # its own write, but it also reads
+    ],
+)
+def test_disable_refuses_a_user_whose_permissions_here_are_not_a_systems(systems, granted):
+    other = systems.name("other")
+    vhost = systems.address.vhost
+    granted = tuple(g.replace("SYSTEM", _system_shape(other)[1]) for g in granted)
+    systems.management.put_user(other, "pw-other")
+    systems.management.set_permissions(vhost, other, *granted)
+
+    result = systems.park("disable", other)
+
+    assert result.exit_code == 1, result.output
+    assert "not an ingress system's" in result.output
+    assert systems.management.get_user(other) is not None
+    assert _as_tuple(systems.management.permissions(vhost, other)) == granted
+    _connect_to(systems, vhost, other, "pw-other")
+
+
+def test_disable_keeps_a_user_that_holds_permissions_on_another_vhost(systems, other_vhost):
+    customs = systems.name("customs")
+    vhost = systems.address.vhost
+    assert systems.park("add", customs, "--password", "pw-customs").exit_code == 0
+    systems.management.set_permissions(other_vhost, customs, *_system_shape(customs))
+
+    result = systems.park("disable", customs)
+
+    assert result.exit_code == 0, result.output
+    assert f"permissions of {customs} on vhost" in result.output
+    assert f"user {customs} kept" in result.output and other_vhost in result.output
+    assert f"user {customs} deleted" not in result.output
+    assert systems.management.permissions(vhost, customs) is None
+    assert systems.management.get_user(customs) is not None
+    _connect_to(systems, other_vhost, customs, "pw-customs")
+    with pytest.raises(amqp.exceptions.NotAllowed, match="access to vhost"):
+        _connect_to(systems, vhost, customs, "pw-customs")
+
+
+def test_disable_does_not_delete_a_user_with_no_permissions_here(systems):
+    stray = systems.name("stray")
+    systems.management.put_user(stray, "pw-stray")
+
+    result = systems.park("disable", stray)
+
+    assert result.exit_code == 0, result.output
+    assert "nothing to change" in result.output
+    assert systems.management.get_user(stray) is not None
+
+
+@pytest.mark.parametrize("option", [["--password", "taken-over"], ["--rotate"]])
+def test_add_does_not_change_the_password_of_another_vhosts_user(systems, other_vhost, option):
+    customs = systems.name("customs")
+    vhost = systems.address.vhost
+    systems.management.put_user(customs, "pw-there")
+    systems.management.set_permissions(other_vhost, customs, *_system_shape(customs))
+
+    result = systems.park("add", customs, *option)
+
+    assert result.exit_code == 1, result.output
+    assert "error:" in result.output and other_vhost in result.output
+    assert systems.management.permissions(vhost, customs) is None
+    _connect_to(systems, other_vhost, customs, "pw-there")
+
+
+@pytest.mark.parametrize("option", [["--password", "taken-over"], ["--rotate"], []])
+def test_add_does_not_take_over_a_user_with_other_permissions_here(systems, option):
+    other = systems.name("other")
+    vhost = systems.address.vhost
+    granted = (r"^$", r"^(firms\.events)$", r"^(firm\.x\.work)$")
+    systems.management.put_user(other, "pw-other")
+    systems.management.set_permissions(vhost, other, *granted)
+
+    result = systems.park("add", other, *option)
+
+    assert result.exit_code == 1, result.output
+    assert "not an ingress system's" in result.output
+    assert _as_tuple(systems.management.permissions(vhost, other)) == granted
+    _connect_to(systems, vhost, other, "pw-other")
+
+
+def test_add_password_on_this_vhosts_system_sets_its_new_password(systems):
+    customs = systems.name("customs")
+    vhost = systems.address.vhost
+    assert systems.park("add", customs, "--password", "pw-old").exit_code == 0
+
+    result = systems.park("add", customs, "--password", "pw-new")
+
+    assert result.exit_code == 0, result.output
+    assert f"user {customs} password set" in result.output
+    _connect_to(systems, vhost, customs, "pw-new")
+    with pytest.raises(amqp.exceptions.AccessRefused):
+        _connect_to(systems, vhost, customs, "pw-old")
+
+
+def test_add_without_a_password_grants_the_same_system_of_another_vhost_here(systems, other_vhost):
+    customs = systems.name("customs")
+    vhost = systems.address.vhost
+    systems.management.put_user(customs, "pw-there")
+    systems.management.set_permissions(other_vhost, customs, *_system_shape(customs))
+
+    result = systems.park("add", customs)
+
+    assert result.exit_code == 0, result.output
+    assert "shown once" not in result.output and "password set" not in result.output
+    assert _as_tuple(systems.management.permissions(vhost, customs)) == _system_shape(customs)
+    _connect_to(systems, vhost, customs, "pw-there")
+    _connect_to(systems, other_vhost, customs, "pw-there")
+
+
+def test_add_refuses_a_user_that_is_something_else_on_another_vhost(systems, other_vhost):
+    other = systems.name("other")
+    vhost = systems.address.vhost
+    systems.management.put_user(other, "pw-there")
+    systems.management.set_permissions(other_vhost, other, ".*", ".*", ".*")
+
+    result = systems.park("add", other)
+
+    assert result.exit_code == 1, result.output
+    assert "not an ingress system's" in result.output and other_vhost in result.output
+    assert systems.management.permissions(vhost, other) is None
+    assert _as_tuple(systems.management.permissions(other_vhost, other)) == (".*", ".*", ".*")
+
+
+def test_a_new_password_for_a_system_that_also_publishes_elsewhere_says_so(systems, other_vhost):
+    customs = systems.name("customs")
+    assert systems.park("add", customs, "--password", "pw-old").exit_code == 0
+    systems.management.set_permissions(other_vhost, customs, *_system_shape(customs))
+
+    result = systems.park("add", customs, "--password", "pw-new")
+
+    assert result.exit_code == 0, result.output
+    assert "applies there too" in result.output and other_vhost in result.output
+    _connect_to(systems, other_vhost, customs, "pw-new")
