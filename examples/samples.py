@@ -15,6 +15,7 @@ from clients.publisher import (
     PublisherError,
     development_uri,
 )
+from clients.publisher.cli import EXIT_CODES
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,16 +43,17 @@ def report(sent: Published) -> None:
 
 
 def run(publish) -> int:
-    """Run ``publish()`` and turn the library's errors into what an integrator does."""
+    """Run ``publish()`` and turn the library's errors into what an integrator does; the
+    exit code is the publisher CLI's for the same error (one table, ``EXIT_CODES``)."""
     try:
         publish()
     except InvalidEvent as error:  # fix the payload: nothing was sent
         print(f"invalid, not sent: {error} (fields: {', '.join(error.fields)})", file=sys.stderr)
-        return 2
+        return EXIT_CODES[InvalidEvent]
     except BrokerUnavailable as error:  # keep the event and send it again later
         print(f"broker unavailable, try again later: {error}", file=sys.stderr)
-        return 5
+        return EXIT_CODES[BrokerUnavailable]
     except PublisherError as error:  # Unroutable, Refused: a set-up problem
         print(f"{type(error).__name__}: {error}", file=sys.stderr)
-        return 4
+        return EXIT_CODES.get(type(error), 1)
     return 0
