@@ -61,6 +61,7 @@ from services.billing.domain.invoices import (
     InvoiceStatus,
     credit_lines,
     line_for,
+    release_credit_fen,
 )
 from services.billing.domain.late_fees import charge_late_fee, record_waiver
 from services.billing.domain.ledger import (
@@ -79,7 +80,9 @@ from services.billing.domain.payments import Payment, allocate
 from services.billing.domain.proration import Month
 from services.billing.domain.terms import BillingTerms
 from services.billing.domain.vat import Category, late_fee_rate, rate_for
-from shared.money import round_fen
+
+#: The reason of a release's credit notes (how a later release finds what it credited).
+RELEASE_REASON = "unit {unit_id} not held from "
 
 
 @dataclass(kw_only=True)
@@ -167,14 +170,19 @@ class Account:
                 month = Month.parse(month_text)
                 if month < released:
                     continue
-                owed = round_fen(
-                    Decimal(line.quantity) * line.unit_price_fen * unit.held_in(month) / month.days
+                kept = (
+                    rent_charge(unit, month) if kind == "rent" else property_fee_charge(unit, month)
                 )
-                excess = line.total_fen - invoice.credited_per_line[index] - owed
+                excess = release_credit_fen(
+                    line.total_fen,
+                    kept.total_fen if kept is not None else 0,
+                    self._released_on_line(invoice.invoice_id, index, unit.unit_id),
+                    line.total_fen - invoice.credited_per_line[index],
+                )
                 if excess > 0:
                     amounts[index] = excess
             if amounts:
-                reason = f"unit {unit.unit_id} released on {unit.released_on.isoformat()}"
+                reason = f"{RELEASE_REASON.format(unit_id=unit.unit_id)}{unit.released_on}"
                 self.issue_credit_note(
                     new_id(),
                     invoice.invoice_id,
@@ -183,6 +191,16 @@ class Account:
                     at,
                     line_amounts=amounts,
                 )
+
+    def _released_on_line(self, invoice_id: str, index: int, unit_id: str) -> int:
+        prefix = RELEASE_REASON.format(unit_id=unit_id)
+        return sum(
+            line.total_fen
+            for note in self.credit_notes
+            if note.invoice_id == invoice_id and note.by is None and note.reason.startswith(prefix)
+            for line in note.lines
+            if line.line_index == index
+        )
 
     # ----------------------------------------------------------------- charges
 

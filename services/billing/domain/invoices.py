@@ -266,6 +266,17 @@ class Invoice:
         return excess, became_paid
 
 
+def release_credit_fen(billed_fen: int, kept_fen: int, released_fen: int, left_fen: int) -> int:
+    """What a release credits on a rent or property-fee line billed in advance: what was
+    billed (``billed_fen``) less what the days still held are worth (``kept_fen``, the
+    month's charge re-prorated to the release) less what earlier releases of the unit
+    credited on the line (``released_fen``: a release moved earlier credits only the days
+    between) — and never more than is left on the line (``left_fen``, after any credit,
+    an operator's included). Example: rent 450,000, released with 10 of 30 days held
+    (kept 150,000) after an operator credited 400,000: min(300,000, 50,000) = 50,000."""
+    return max(0, min(billed_fen - kept_fen - released_fen, left_fen))
+
+
 def reversed_payable(line: InvoiceLine, credited_fen: int) -> int:
     """The part of a paid service line's firm payable that a credit of ``credited_fen``
     on it reverses: the same share of the payable as of the line, rounded half up

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from services.billing.domain.account import RELEASE_REASON
 from services.billing.domain.charges import (
     property_fee_charge,
     purchase_schedule,
     rent_charge,
 )
 from services.billing.domain.errors import NotYetApplicable
+from services.billing.domain.invoices import release_credit_fen
 from services.billing.domain.proration import Month
 from services.billing.domain.vat import Category
 from services.billing.handlers.common import (
@@ -157,8 +159,7 @@ def release_units(payload, occurred_at: datetime, uow) -> list[Row]:
     return ended
 
 
-#: The reason of a release's credit notes (how a later release finds what it credited).
-RELEASE_REASON_PREFIX = "unit {unit_id} not held from "
+RELEASE_REASON_PREFIX = RELEASE_REASON
 
 
 def release_reason(unit_id: str, end_on: date) -> str:
@@ -200,9 +201,8 @@ def _credit_released_days(uow, account: Row, ended: list[Row], on: date) -> None
                 released = _credited_on_line(
                     uow, invoice, index, RELEASE_REASON_PREFIX.format(unit_id=unit.unit_id)
                 )
-                # never more than an earlier credit (an operator's) left on the line
-                difference = min(
-                    billed["total_fen"] - kept - released, _left_on_line(uow, invoice, index)
+                difference = release_credit_fen(
+                    billed["total_fen"], kept, released, _left_on_line(uow, invoice, index)
                 )
                 if difference > 0:
                     _credit_note(

@@ -155,3 +155,24 @@ def test_releasing_a_unit_billed_in_advance_credits_the_days_after_release():
     assert november.outstanding_fen == 330_000
     acct.release_units(["B-201"], date(2026, 11, 21), AT, ids)  # redelivered
     assert len(acct.credit_notes) == 1
+
+
+def test_a_release_after_an_operators_credit_credits_only_what_is_left_on_the_line():
+    # the same rule as the service's (domain release_credit_fen): rent 450,000 of
+    # November, an operator credits 400,000, the unit is released on 11 November (10 of
+    # 30 days held, worth 150,000): min(450,000 − 150,000, 50,000 left) = 50,000
+    acct, ids = account(), Ids()
+    acct.allocate_units([leased(held_from=date(2026, 11, 1))], TERMS)
+    invoice = bill(acct, ids, Month(2026, 11))
+    [rent_index] = [i for i, line in enumerate(invoice.lines) if line.category == "rent"]
+    acct.issue_credit_note(
+        ids(), invoice.invoice_id, 400_000, "fix", AT, by="op", line_amounts={rent_index: 400_000}
+    )
+    acct.release_units(["B-201"], date(2026, 11, 11), AT, ids)
+    release = acct.credit_notes[-1]
+    assert [
+        (line.line_index, line.total_fen) for line in release.lines if line.line_index == rent_index
+    ] == [(rent_index, 50_000)]
+    # released again earlier: only the days between, less what the first release took
+    acct.release_units(["B-201"], date(2026, 11, 6), AT, ids)
+    assert invoice.credited_per_line[rent_index] == 450_000

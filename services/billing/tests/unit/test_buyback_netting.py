@@ -130,7 +130,7 @@ def test_an_invoiced_unpaid_instalment_is_credit_noted_and_offset():
     reasons = sorted(note.reason for note in acct.credit_notes)
     assert reasons == [
         "buyback c: purchase balance cancelled",
-        "unit A-101 released on 2026-02-15",
+        "unit A-101 not held from 2026-02-15",
     ]
 
 
