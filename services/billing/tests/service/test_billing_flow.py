@@ -408,3 +408,45 @@ def test_a_release_after_an_operator_credit_never_credits_more_than_the_invoice(
     assert billing.events_where("credit_balance_changed", enterprise_id=enterprise) == []
     revenue = billing.rpc("revenue", PARK, 2026)
     assert revenue["by_category"].get("rent", {}).get("2026-11", 0) == 0
+
+
+def test_a_claim_settled_with_another_net_than_computed_is_dead_lettered_with_the_reason(
+    billing, clock
+):
+    billing.start()
+    enterprise = f"ent-{uuid.uuid4().hex[:6]}"
+    billing.admit(enterprise)
+    wait_for(lambda: billing.account_known(enterprise), message="the account")
+    clock.park_day(2026, 11, 1)
+    billing.allocate(enterprise, [lease_unit("R-1")], "lease", lease_start="2026-11-01")
+    wait_for(lambda: holds(billing, enterprise), message="the lease held")
+    billing.rpc("run_billing_cycle")
+    billing.wait_for_event("invoice_issued", 2, enterprise_id=enterprise)
+    claim_id = str(uuid.uuid4())
+    billing.publish(
+        "buyback",
+        "settlement_requested",
+        {
+            "claim_id": claim_id,
+            "enterprise_id": enterprise,
+            "units": [{"unit_id": "R-1", "price_fen": 1_000_000}],
+            "gross_fen": 1_000_000,
+        },
+    )
+    [computed] = billing.wait_for_event("buyback_settlement_computed", claim_id=claim_id)
+    assert computed["net_fen"] == 1_000_000 - 450_000 - 45_000
+    billing.publish(
+        "buyback",
+        "claim_settled",
+        {
+            "claim_id": claim_id,
+            "enterprise_id": enterprise,
+            "units": ["R-1"],
+            "gross_fen": 1_000_000,
+            "net_fen": 1_000_000,  # the offsets ignored: never silently accepted
+            "settled_on": "2026-11-16",
+        },
+    )
+    [refused] = wait_for(lambda: billing.dead_letters(), message="the mismatched settlement")
+    assert "net_fen_mismatch" in park_error(refused) and "505000" in park_error(refused)
+    assert billing.events_where("buyback_netted", claim_id=claim_id) == []
