@@ -10,6 +10,14 @@ says so, waits for it, and goes on. The same for PostgreSQL when the config's
 ``pg_isready``. A remote or absent server is never touched: it gets an error saying what
 to do, and a non-zero exit.
 
+The servers' commands are looked for on PATH, then where Debian's packages put them off
+a normal user's PATH (:data:`SEARCH_DIRS`: ``/usr/sbin``, ``/usr/lib/rabbitmq/bin``,
+``/usr/lib/postgresql/<newest>/bin``), and run by their full path. A system package's
+``rabbitmq-server``, ``rabbitmq-plugins`` and ``pg_ctlcluster`` refuse anyone but root
+and the server's own user (``rabbitmq``, ``postgres``): run by someone else, the set-up
+does not try (and never runs ``sudo`` itself) but stops with the exact command to run,
+``sudo /usr/sbin/rabbitmq-server -detached`` for instance, then ``make run`` again.
+
 The decisions are pure functions (:func:`plan_broker`, :func:`plan_postgresql`: a URL,
 what is installed and what the probes saw → a list of steps); :func:`bring_up` is the thin
 runner that probes, asks the plan, runs its steps and probes again.
@@ -21,7 +29,11 @@ what to do), 2 usage.
 
 from __future__ import annotations
 
+import glob
 import ipaddress
+import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -91,6 +103,94 @@ class Cluster:
     online: bool
 
 
+# ---------------------------------------------------------------------------
+# Where the servers' commands are, and who may run them
+# ---------------------------------------------------------------------------
+
+_RABBITMQ_DIRS = ("/usr/sbin", "/usr/lib/rabbitmq/bin")
+_PG_COMMON_DIRS = ("/usr/bin", "/usr/sbin")  # postgresql-common's pg_ctlcluster, pg_lsclusters
+# Where a command may be when it is not on PATH (Debian puts the servers' tools in /usr/sbin
+# and each PostgreSQL version's in /usr/lib/postgresql/<version>/bin); globs allowed.
+SEARCH_DIRS: dict[str, tuple[str, ...]] = {
+    "rabbitmq-server": _RABBITMQ_DIRS,
+    "rabbitmq-plugins": _RABBITMQ_DIRS,
+    "pg_ctlcluster": _PG_COMMON_DIRS,
+    "pg_lsclusters": _PG_COMMON_DIRS,
+    "pg_isready": ("/usr/lib/postgresql/*/bin", *_PG_COMMON_DIRS),
+}
+# The user a system package's server command accepts besides root.
+SERVICE_USERS = {
+    "rabbitmq-server": "rabbitmq",
+    "rabbitmq-plugins": "rabbitmq",
+    "pg_ctlcluster": "postgres",
+}
+
+
+def _version_key(path: str) -> tuple[tuple[int, ...], str]:
+    """Sort key: the version numbers in a path, so ``15/bin`` sorts above ``9.6/bin``."""
+    return tuple(int(n) for n in re.findall(r"\d+", path)), path
+
+
+def locate(
+    name: str,
+    *,
+    which: Callable[[str], str | None] = shutil.which,
+    search: Mapping[str, Sequence[str]] = SEARCH_DIRS,
+) -> str | None:
+    """Where the command ``name`` is: on PATH, else in its :data:`SEARCH_DIRS` (the
+    newest version's directory first); None if nowhere."""
+    found = which(name)
+    if found:
+        return found
+    for directory in search.get(name, ()):
+        candidates = glob.glob(os.path.join(directory, name))
+        for candidate in sorted(candidates, key=_version_key, reverse=True):
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+    return None
+
+
+def _user_name() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid with no passwd entry (some containers)
+        return str(os.geteuid())
+
+
+def may_run(
+    path: str,
+    service_user: str,
+    *,
+    euid: Callable[[], int] = os.geteuid,
+    user: Callable[[], str] = _user_name,
+    stat: Callable[[str], Any] = os.stat,
+) -> bool:
+    """Whether this process may run a server's command itself: as root, as the server's
+    own user, or when the command is not root's (an install of the user's own, such as a
+    tarball in the home directory). A root-owned command (a system package's) run by
+    anyone else refuses (``Only root or rabbitmq should run rabbitmq-server``)."""
+    if euid() == 0 or user() == service_user:
+        return True
+    try:
+        return stat(path).st_uid != 0
+    except OSError:
+        return False
+
+
+def _anyone(path: str, service_user: str) -> bool:
+    return True
+
+
+def _needs_sudo(what: str, command: Sequence[str], service_user: str) -> Fail:
+    return Fail(
+        f"{what}, which needs root or the {service_user} user, and this set-up runs as "
+        f"neither (it does not use sudo itself). Run:\n\n    sudo {shlex.join(command)}\n\n"
+        "then make run again."
+    )
+
+
 def is_local(host: str) -> bool:
     """Whether ``host`` names this machine: ``localhost`` or a loopback address."""
     name = host.strip().strip("[]").lower()
@@ -112,14 +212,17 @@ MANAGEMENT_PLUGIN = "rabbitmq_management"
 def plan_broker(
     amqp: Endpoint,
     management: Endpoint,
-    installed: Callable[[str], bool],
+    locate: Callable[[str], str | None],
     amqp_up: bool,
     management_up: bool,
+    may_run: Callable[[str, str], bool] = _anyone,
 ) -> list[Step]:
     """The next steps to a broker whose AMQP port and management API both answer.
 
-    ``installed(name)`` says whether a command is on PATH; ``amqp_up`` and
-    ``management_up`` are what the probes saw just now. An empty list: nothing to do.
+    ``locate(name)`` is where a command is (None: not installed); ``amqp_up`` and
+    ``management_up`` are what the probes saw just now; ``may_run(path, service_user)``
+    whether this process may run a server's command itself (:func:`may_run`; default
+    yes). An empty list: nothing to do.
     """
     if amqp_up and management_up:
         return []
@@ -135,36 +238,58 @@ def plan_broker(
             )
         ]
     if not amqp_up:
-        if not installed("rabbitmq-server"):
+        server = locate("rabbitmq-server")
+        if not server:
             return [
                 Fail(
                     f"RabbitMQ is not running at {amqp} and is not installed here "
-                    "(no rabbitmq-server on PATH). Install it (apt-get install "
-                    "rabbitmq-server; https://www.rabbitmq.com/docs/download), or point "
-                    "AMQP_URI at a running broker."
+                    "(no rabbitmq-server on PATH, in /usr/sbin or /usr/lib/rabbitmq/bin). "
+                    "Install it (apt-get install rabbitmq-server; "
+                    "https://www.rabbitmq.com/docs/download), or point AMQP_URI at a "
+                    "running broker."
+                )
+            ]
+        start = (server, "-detached")
+        if not may_run(server, SERVICE_USERS["rabbitmq-server"]):
+            return [
+                _needs_sudo(
+                    f"RabbitMQ is installed but not running at {amqp}; starting it",
+                    start,
+                    SERVICE_USERS["rabbitmq-server"],
                 )
             ]
         return [
             Run(
                 f"RabbitMQ is installed but not running at {amqp}: starting it "
-                "(rabbitmq-server -detached)",
-                ("rabbitmq-server", "-detached"),
+                f"({shlex.join(start)})",
+                start,
             ),
             Await(f"waiting for RabbitMQ on {amqp}", "amqp", amqp),
         ]
-    if not installed("rabbitmq-plugins"):
+    plugins = locate("rabbitmq-plugins")
+    if not plugins:
         return [
             Fail(
                 f"the RabbitMQ management API does not answer at {management} and "
-                "rabbitmq-plugins is not on PATH to enable it: run "
-                "rabbitmq-plugins enable rabbitmq_management where RabbitMQ is installed."
+                "rabbitmq-plugins is not on PATH, in /usr/sbin or /usr/lib/rabbitmq/bin to "
+                "enable it: run rabbitmq-plugins enable rabbitmq_management where RabbitMQ "
+                "is installed."
+            )
+        ]
+    enable = (plugins, "enable", MANAGEMENT_PLUGIN)
+    if not may_run(plugins, SERVICE_USERS["rabbitmq-plugins"]):
+        return [
+            _needs_sudo(
+                f"the RabbitMQ management plugin is off at {management}; enabling it",
+                enable,
+                SERVICE_USERS["rabbitmq-plugins"],
             )
         ]
     return [
         Run(
             f"the RabbitMQ management plugin is off at {management}: enabling it "
-            "(rabbitmq-plugins enable rabbitmq_management)",
-            ("rabbitmq-plugins", "enable", MANAGEMENT_PLUGIN),
+            f"({shlex.join(enable)})",
+            enable,
         ),
         Await(f"waiting for the management API on {management}", "management", management),
     ]
@@ -207,14 +332,16 @@ def parse_pg_lsclusters(text: str) -> list[Cluster]:
 
 def plan_postgresql(
     server: Endpoint,
-    installed: Callable[[str], bool],
+    locate: Callable[[str], str | None],
     ready: bool,
     clusters: Sequence[Cluster],
+    may_run: Callable[[str, str], bool] = _anyone,
 ) -> list[Step]:
     """The next steps to a PostgreSQL server at ``server`` that accepts connections.
 
     ``ready`` is what ``pg_isready`` (or a TCP probe) saw; ``clusters`` what
-    ``pg_lsclusters`` lists on this machine (empty where it is not installed).
+    ``pg_lsclusters`` lists on this machine (empty where it is not installed);
+    ``locate`` and ``may_run`` as for :func:`plan_broker`.
     """
     if ready:
         return []
@@ -226,12 +353,14 @@ def plan_postgresql(
                 "DATABASES (ONBOARDING_DATABASE_URL, …) at a running server."
             )
         ]
-    if not installed("pg_ctlcluster"):
+    pg_ctlcluster = locate("pg_ctlcluster")
+    if not pg_ctlcluster:
         return [
             Fail(
-                f"PostgreSQL is not running at {server} and no pg_ctlcluster is on PATH to "
-                "start it. Install it (apt-get install postgresql) or start your own server "
-                "there, or run on SQLite: make run PARK_CONFIG=config/development.yaml."
+                f"PostgreSQL is not running at {server} and no pg_ctlcluster is on PATH, in "
+                "/usr/bin or /usr/sbin to start it. Install it (apt-get install postgresql) "
+                "or start your own server there, or run on SQLite: "
+                "make run PARK_CONFIG=config/development.yaml."
             )
         ]
     on_port = [cluster for cluster in clusters if cluster.port == server.port]
@@ -248,17 +377,21 @@ def plan_postgresql(
     cluster = on_port[0]
     steps: list[Step] = []
     if not cluster.online:
+        start = (pg_ctlcluster, "--skip-systemctl-redirect", cluster.version, cluster.name, "start")
+        if not may_run(pg_ctlcluster, SERVICE_USERS["pg_ctlcluster"]):
+            return [
+                _needs_sudo(
+                    f"PostgreSQL {cluster.version}/{cluster.name} is installed but not "
+                    f"running at {server}; starting it",
+                    start,
+                    SERVICE_USERS["pg_ctlcluster"],
+                )
+            ]
         steps.append(
             Run(
                 f"PostgreSQL {cluster.version}/{cluster.name} is installed but not running: "
                 f"starting it (pg_ctlcluster {cluster.version} {cluster.name} start)",
-                (
-                    "pg_ctlcluster",
-                    "--skip-systemctl-redirect",
-                    cluster.version,
-                    cluster.name,
-                    "start",
-                ),
+                start,
             )
         )
     # Online but not ready: still starting, or recovering; wait for it either way.
@@ -348,11 +481,12 @@ def management_answers(endpoint: Endpoint, timeout: float = 3.0) -> bool:
 
 def pg_ready(endpoint: Endpoint, timeout: float = 3.0) -> bool:
     """``pg_isready``'s verdict where it is installed, else whether the port is open."""
-    if not shutil.which("pg_isready"):
+    pg_isready = locate("pg_isready")
+    if not pg_isready:
         return port_open(endpoint, timeout)
     try:
         outcome = subprocess.run(
-            ["pg_isready", "-q", "-h", endpoint.host, "-p", str(endpoint.port), "-t", "3"],
+            [pg_isready, "-q", "-h", endpoint.host, "-p", str(endpoint.port), "-t", "3"],
             capture_output=True,
             timeout=timeout + 5,
             check=False,
@@ -363,11 +497,12 @@ def pg_ready(endpoint: Endpoint, timeout: float = 3.0) -> bool:
 
 
 def local_clusters() -> list[Cluster]:
-    if not shutil.which("pg_lsclusters"):
+    pg_lsclusters = locate("pg_lsclusters")
+    if not pg_lsclusters:
         return []
     try:
         outcome = subprocess.run(
-            ["pg_lsclusters", "--no-header"], capture_output=True, text=True, timeout=30
+            [pg_lsclusters, "--no-header"], capture_output=True, text=True, timeout=30
         )
     except (OSError, subprocess.TimeoutExpired):
         return []
@@ -473,7 +608,8 @@ def broker_plan(
     amqp_uri: str,
     management_url: str | None,
     probes: Mapping[str, Callable[[Endpoint], bool]] = PROBES,
-    installed: Callable[[str], bool] = lambda name: shutil.which(name) is not None,
+    locate: Callable[[str], str | None] = locate,
+    may_run: Callable[[str, str], bool] = may_run,
 ) -> Callable[[], list[Step]]:
     from shared.messaging.amqp_client import BrokerAddress
 
@@ -485,7 +621,7 @@ def broker_plan(
     def plan() -> list[Step]:
         amqp_up = probes["amqp"](amqp)
         management_up = amqp_up and probes["management"](management)
-        return plan_broker(amqp, management, installed, amqp_up, management_up)
+        return plan_broker(amqp, management, locate, amqp_up, management_up, may_run)
 
     return plan
 
@@ -493,12 +629,13 @@ def broker_plan(
 def postgresql_plan(
     server: Endpoint,
     probes: Mapping[str, Callable[[Endpoint], bool]] = PROBES,
-    installed: Callable[[str], bool] = lambda name: shutil.which(name) is not None,
+    locate: Callable[[str], str | None] = locate,
     clusters: Callable[[], list[Cluster]] = local_clusters,
+    may_run: Callable[[str, str], bool] = may_run,
 ) -> Callable[[], list[Step]]:
     def plan() -> list[Step]:
         ready = probes["postgresql"](server)
-        return plan_postgresql(server, installed, ready, [] if ready else clusters())
+        return plan_postgresql(server, locate, ready, [] if ready else clusters(), may_run)
 
     return plan
 

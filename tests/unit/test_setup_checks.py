@@ -26,6 +26,8 @@ from shared.tooling.setup_checks import (
     broker_plan,
     database_name,
     is_local,
+    locate,
+    may_run,
     missing_databases,
     parse_pg_lsclusters,
     plan_broker,
@@ -37,8 +39,11 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 LOCAL_AMQP = Endpoint("127.0.0.1", 5672)
 LOCAL_MANAGEMENT = Endpoint("127.0.0.1", 15672)
-EVERYTHING = lambda name: True  # noqa: E731
-NOTHING = lambda name: False  # noqa: E731
+# locate(name): where a command is (its path), None if nowhere. "On PATH" keeps the name.
+EVERYTHING = lambda name: name  # noqa: E731
+NOTHING = lambda name: None  # noqa: E731
+ROOT_OR_OWNER = lambda path, service_user: True  # noqa: E731
+SOMEONE_ELSE = lambda path, service_user: False  # noqa: E731
 
 
 def commands(steps):
@@ -84,7 +89,7 @@ def test_a_local_broker_without_its_management_plugin_gets_it_enabled_and_awaite
 
 
 def test_a_local_broker_that_is_not_installed_is_an_error_saying_how_to_install_it():
-    installed = lambda name: name != "rabbitmq-server"  # noqa: E731
+    installed = lambda name: None if name == "rabbitmq-server" else name  # noqa: E731
 
     [step] = plan_broker(LOCAL_AMQP, LOCAL_MANAGEMENT, installed, False, False)
 
@@ -108,11 +113,124 @@ def test_a_remote_management_api_that_is_down_is_an_error_even_when_amqp_is_loca
 
 
 def test_a_local_broker_without_rabbitmq_plugins_on_path_is_an_error():
-    installed = lambda name: name != "rabbitmq-plugins"  # noqa: E731
+    installed = lambda name: None if name == "rabbitmq-plugins" else name  # noqa: E731
 
     [step] = plan_broker(LOCAL_AMQP, LOCAL_MANAGEMENT, installed, True, False)
 
     assert isinstance(step, Fail) and "rabbitmq-plugins" in step.message
+
+
+def test_the_broker_is_started_with_the_command_where_it_was_found():
+    found = {"rabbitmq-server": "/usr/sbin/rabbitmq-server"}.get
+
+    steps = plan_broker(LOCAL_AMQP, LOCAL_MANAGEMENT, found, False, False, ROOT_OR_OWNER)
+
+    assert commands(steps) == [("/usr/sbin/rabbitmq-server", "-detached")]
+
+
+def test_a_broker_this_user_may_not_start_is_an_error_giving_the_sudo_command():
+    found = {"rabbitmq-server": "/usr/sbin/rabbitmq-server"}.get
+    asked = []
+
+    def may(path, service_user):
+        asked.append((path, service_user))
+        return False
+
+    [step] = plan_broker(LOCAL_AMQP, LOCAL_MANAGEMENT, found, False, False, may)
+
+    assert isinstance(step, Fail)
+    assert "sudo /usr/sbin/rabbitmq-server -detached" in step.message
+    assert "root or the rabbitmq user" in step.message
+    assert asked == [("/usr/sbin/rabbitmq-server", "rabbitmq")]
+
+
+def test_a_plugin_this_user_may_not_enable_is_an_error_giving_the_sudo_command():
+    found = {"rabbitmq-plugins": "/usr/lib/rabbitmq/bin/rabbitmq-plugins"}.get
+
+    [step] = plan_broker(LOCAL_AMQP, LOCAL_MANAGEMENT, found, True, False, SOMEONE_ELSE)
+
+    assert isinstance(step, Fail)
+    assert "sudo /usr/lib/rabbitmq/bin/rabbitmq-plugins enable rabbitmq_management" in step.message
+
+
+# --- finding the servers' commands off PATH ------------------------------------
+
+
+def executable(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_command_on_path_is_found_there_first(tmp_path):
+    executable(tmp_path / "sbin" / "rabbitmq-server")
+    search = {"rabbitmq-server": (str(tmp_path / "sbin"),)}
+
+    found = locate("rabbitmq-server", which=lambda name: "/opt/bin/rabbitmq-server", search=search)
+
+    assert found == "/opt/bin/rabbitmq-server"
+
+
+def test_a_command_off_path_is_found_in_the_places_debian_puts_it(tmp_path):
+    sbin = executable(tmp_path / "usr" / "sbin" / "rabbitmq-plugins")
+    search = {"rabbitmq-plugins": (str(tmp_path / "usr" / "sbin"), str(tmp_path / "lib"))}
+
+    assert locate("rabbitmq-plugins", which=lambda name: None, search=search) == sbin
+    assert locate("rabbitmq-server", which=lambda name: None, search=search) is None
+
+
+def test_the_newest_postgresql_versions_command_is_found(tmp_path):
+    for version in ("9.6", "15", "13"):
+        executable(tmp_path / "postgresql" / version / "bin" / "pg_isready")
+    search = {"pg_isready": (str(tmp_path / "postgresql" / "*" / "bin"),)}
+
+    found = locate("pg_isready", which=lambda name: None, search=search)
+
+    assert found == str(tmp_path / "postgresql" / "15" / "bin" / "pg_isready")
+
+
+def test_a_file_that_is_not_executable_is_not_a_command(tmp_path):
+    (tmp_path / "rabbitmq-server").write_text("not a program")
+    search = {"rabbitmq-server": (str(tmp_path),)}
+
+    assert locate("rabbitmq-server", which=lambda name: None, search=search) is None
+
+
+def test_the_default_search_covers_usr_sbin_rabbitmq_and_postgresql_bin_dirs():
+    from shared.tooling.setup_checks import SEARCH_DIRS
+
+    assert "/usr/sbin" in SEARCH_DIRS["rabbitmq-server"]
+    assert "/usr/lib/rabbitmq/bin" in SEARCH_DIRS["rabbitmq-plugins"]
+    assert "/usr/sbin" in SEARCH_DIRS["pg_ctlcluster"]
+    assert "/usr/lib/postgresql/*/bin" in SEARCH_DIRS["pg_isready"]
+
+
+class Stat:
+    def __init__(self, uid):
+        self.st_uid = uid
+
+
+@pytest.mark.parametrize(
+    ("euid", "user", "owner", "allowed"),
+    [
+        (0, "root", 0, True),  # root
+        (107, "rabbitmq", 0, True),  # the service's own user
+        (1000, "alice", 0, False),  # a system package's command, someone else
+        (1000, "alice", 1000, True),  # alice's own install (a tarball in her home)
+    ],
+)
+def test_who_may_run_a_servers_command(euid, user, owner, allowed):
+    assert (
+        may_run(
+            "/usr/sbin/rabbitmq-server",
+            "rabbitmq",
+            euid=lambda: euid,
+            user=lambda: user,
+            stat=lambda path: Stat(owner),
+        )
+        is allowed
+    )
 
 
 # --- PostgreSQL's plan -------------------------------------------------------
@@ -132,6 +250,24 @@ def test_a_local_stopped_cluster_on_the_port_is_started_with_pg_ctlcluster_and_a
         ("pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "start")
     ]
     assert isinstance(steps[-1], Await) and steps[-1].probe == "postgresql"
+
+
+def test_a_cluster_this_user_may_not_start_is_an_error_giving_the_sudo_command():
+    found = {"pg_ctlcluster": "/usr/bin/pg_ctlcluster"}.get
+
+    [step] = plan_postgresql(LOCAL_PG, found, False, [STOPPED_15], SOMEONE_ELSE)
+
+    assert isinstance(step, Fail)
+    assert "sudo /usr/bin/pg_ctlcluster --skip-systemctl-redirect 15 main start" in step.message
+    assert "root or the postgres user" in step.message
+
+
+def test_an_online_cluster_is_awaited_whoever_runs_the_set_up():
+    online = Cluster("15", "main", 5432, True)
+
+    steps = plan_postgresql(LOCAL_PG, EVERYTHING, False, [online], SOMEONE_ELSE)
+
+    assert [type(step) for step in steps] == [Await]
 
 
 def test_the_cluster_started_is_the_one_on_the_configured_port():
