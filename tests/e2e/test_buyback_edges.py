@@ -20,6 +20,7 @@ from tests.e2e.flows import (
     approve_both_reviews,
     filed_claim,
     onboarding_story,
+    one_of_each,
     producing_enterprise,
 )
 from tests.support.broker import get_messages, wait_for
@@ -48,7 +49,7 @@ def test_a_negative_net_still_completes_the_buyback(park_world):
     world.clock.park_day(2026, 12, 1)
     world.rpc("billing", "run_billing_cycle", "2026-12-01")
     world.wait_for("billing", "invoice_issued", 3, enterprise_id=buyer.enterprise_id)
-    world.clock.park_day(2026, 12, 10)
+    world.clock.park_day(2027, 1, 1)  # before January's cycle: nothing billed past it
 
     claim_id = filed_claim(world, buyer)
     approve_both_reviews(world, firms, claim_id)
@@ -70,7 +71,7 @@ def test_a_negative_net_still_completes_the_buyback(park_world):
     assert world.unit_statuses(buyer) == {u: ("available", None) for u in buyer.unit_ids}
     [netted] = world.wait_for("billing", "buyback_netted", claim_id=claim_id)
     assert netted["payload"]["payout_fen"] == 0  # the park pays nothing
-    assert netted["payload"]["still_owed_fen"] > 0  # and keeps a receivable
+    assert netted["payload"]["still_owed_fen"] == -net  # and keeps the rest receivable
     assert world.rpc("billing", "trial_balance")["total_fen"] == 0
 
 
@@ -144,3 +145,44 @@ def test_a_release_onboarding_refuses_leaves_the_claim_stuck_and_escalated(park_
     assert "claim_closed" not in world.claim_events(claim_id)
     stuck = world.rpc("buyback", "list_claims", "stuck")
     assert [c["claim_id"] for c in stuck] == [claim_id]
+
+
+def test_billing_down_for_two_days_the_settlement_is_asked_again_escalated_then_completed(
+    park_world,
+):
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    buyer = producing_enterprise(world, ["B12-3F-01"], date(2026, 11, 3))
+    world.wait_for("billing", "invoice_issued", enterprise_id=buyer.enterprise_id)
+    world.clock.park_day(2026, 11, 20)
+    claim_id = filed_claim(world, buyer)
+    world.stop("billing")
+
+    approve_both_reviews(world, firms, claim_id)
+    world.wait_for("buyback", "settlement_requested", claim_id=claim_id)
+    world.clock.advance(hours=23)  # within the aux-shangjie file's 24 hours
+    world.rpc("buyback", "scan_deadlines")
+    world.clock.advance(hours=2)
+    world.rpc("buyback", "scan_deadlines")
+    world.wait_for("buyback", "settlement_requested", 2, claim_id=claim_id)
+    world.clock.advance(hours=25)
+    world.rpc("buyback", "scan_deadlines")
+    [escalated] = wait_for(lambda: escalations(world, claim_id), message="claim_escalated")
+    assert escalated["stage"] == "settlement"
+
+    world.restart("billing")
+
+    world.wait_for("buyback", "claim_closed", claim_id=claim_id)
+    assert one_of_each(world, "buyback", claim_id) == {
+        "claim_filed": 1,
+        "claim_review_requested": 1,
+        "claim_approved": 1,
+        "settlement_requested": 2,
+        "claim_escalated": 1,
+        "claim_settled": 1,
+        "claim_closed": 1,
+    }
+    assert one_of_each(world, "billing", claim_id)["buyback_settlement_computed"] == 1
+    [settled] = world.wait_for("buyback", "claim_settled", claim_id=claim_id)
+    assert settled["payload"]["settled_on"] == "2026-11-22"

@@ -4,7 +4,8 @@ running on the real broker and PostgreSQL.
 The enterprise bought two 300 m² rooms on 2 November 2026 at the demo park's 3,200 CNY/m²
 (96,000,000 fen each), paid the 30 % down payment and nothing else; it started production
 on 10 November; the cycle of 1 December billed November's and December's property fees
-(two invoices it has not paid). On 10 December it asks the park to buy the rooms back.
+(two invoices it has not paid). On 1 January 2027 — before January's cycle — it asks the
+park to buy the rooms back (and, in the second test, on 10 December instead).
 """
 
 from datetime import date
@@ -18,6 +19,7 @@ from tests.e2e.flows import (
     claim_answer,
     pay_down_payment,
 )
+from tests.support.broker import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +27,10 @@ ROOMS = ["B09-2F-01", "B09-2F-02"]
 PRICE_FEN = 300 * 320_000  # 300 m² at 3,200 CNY/m²
 
 
-def two_rooms_bought_with_fees_unpaid(world: ParkWorld) -> tuple[Enterprise, list[dict]]:
-    """The enterprise of the module docstring, on 10 December 2026; its two unpaid
+def two_rooms_bought_with_fees_unpaid(
+    world: ParkWorld, claim_day: date
+) -> tuple[Enterprise, list[dict]]:
+    """The enterprise of the module docstring, on ``claim_day``; its two unpaid
     property-fee invoices."""
     buyer = world.admit(ROOMS)
     assert buyer.purchase_price_fen == 2 * PRICE_FEN  # as onboarding recorded the sale
@@ -41,7 +45,7 @@ def two_rooms_bought_with_fees_unpaid(world: ParkWorld) -> tuple[Enterprise, lis
         if e["payload"]["issued_on"] == "2026-12-01"
     ]
     assert len(fee_invoices) == 2  # November's (29 of 30 days) and December's, unpaid
-    world.clock.park_day(2026, 12, 10)
+    world.clock.park_day(claim_day.year, claim_day.month, claim_day.day)
     return buyer, fee_invoices
 
 
@@ -49,7 +53,7 @@ def test_a_claim_runs_from_request_to_units_in_inventory_and_stops_the_invoices(
     world = park_world
     world.start()
     firms = world.add_review_firms()
-    buyer, fee_invoices = two_rooms_bought_with_fees_unpaid(world)
+    buyer, fee_invoices = two_rooms_bought_with_fees_unpaid(world, date(2027, 1, 1))
     claim_id = world.request_buyback(buyer)
 
     # Eligible: filed with the units at their recorded prices.
@@ -68,23 +72,24 @@ def test_a_claim_runs_from_request_to_units_in_inventory_and_stops_the_invoices(
     assert requested["payload"]["gross_fen"] == 2 * PRICE_FEN
 
     # Billing nets what is still owed: the six instalments of each room not invoiced yet
-    # (2 × 67,200,000) and the two unpaid property-fee invoices.
+    # (2 × 67,200,000), the two unpaid property-fee invoices, and their late fees (due
+    # 16 December: 16 days at 0.05 % a day on 1 January).
     [computed] = world.wait_for("billing", "buyback_settlement_computed", claim_id=claim_id)
     offsets = computed["payload"]["offsets"]
     assert computed["payload"]["gross_fen"] == 2 * PRICE_FEN
-    assert {"kind": "purchase_balance", "invoice_id": None, "amount_fen": 2 * 67_200_000} in offsets
-    assert sorted(
-        (o["invoice_id"], o["amount_fen"]) for o in offsets if o["kind"] == "invoice"
-    ) == sorted((i["invoice_id"], i["total_fen"]) for i in fee_invoices)
-    assert len(offsets) == 3
-    net = 2 * PRICE_FEN - 2 * 67_200_000 - sum(i["total_fen"] for i in fee_invoices)
+    assert sorted((o["kind"], o["invoice_id"] or "", o["amount_fen"]) for o in offsets) == sorted(
+        [("purchase_balance", "", 2 * 67_200_000)]
+        + [("invoice", i["invoice_id"], i["total_fen"]) for i in fee_invoices]
+        + [("late_fee", i["invoice_id"], i["total_fen"] * 5 * 16 // 10_000) for i in fee_invoices]
+    )
+    net = 2 * PRICE_FEN - sum(o["amount_fen"] for o in offsets)
     assert computed["payload"]["net_fen"] == net
 
     # The claim records the payout and settles on the park date.
     [settled] = world.wait_for("buyback", "claim_settled", claim_id=claim_id)
     assert settled["payload"]["gross_fen"] == 2 * PRICE_FEN
     assert settled["payload"]["net_fen"] == net
-    assert settled["payload"]["settled_on"] == "2026-12-10"
+    assert settled["payload"]["settled_on"] == "2027-01-01"
     assert sorted(settled["payload"]["units"]) == ROOMS
 
     # Onboarding takes the rooms back for this claim; they are for sale again.
@@ -94,30 +99,31 @@ def test_a_claim_runs_from_request_to_units_in_inventory_and_stops_the_invoices(
     assert world.unit_statuses(buyer) == {unit_id: ("available", None) for unit_id in ROOMS}
     world.wait_for("buyback", "claim_closed", claim_id=claim_id)
     assert world.claim_events(claim_id) == COMPLETED_CLAIM
+    # Billing books the payout the claim recorded.
+    [netted] = world.wait_for("billing", "buyback_netted", claim_id=claim_id)
+    assert (netted["payload"]["payout_fen"], netted["payload"]["still_owed_fen"]) == (net, 0)
     # Bought back, the rooms are no longer the park's exposure, nor the enterprise's to
     # claim again.
-    assert world.rpc("buyback", "exposure_report", "2026-12-10")["total_fen"] == 0
+    assert world.rpc("buyback", "exposure_report", "2027-01-01")["total_fen"] == 0
     again = world.request_buyback(buyer)
     answer = claim_answer(world, again)
     assert answer["type"] == "claim_ineligible"
     assert [r["code"] for r in answer["payload"]["reasons"]] == ["no_purchased_units"]
 
-    # The invoice stream stopped on settled_on: December's fee is credited from the 10th,
-    # and January's cycle — which would bill each room's first instalment and its
-    # property fee — bills these rooms nothing.
-    world.wait_for("billing", "buyback_netted", claim_id=claim_id)
-    credited = world.wait_for("billing", "credit_note_issued", 2, enterprise_id=buyer.enterprise_id)
-    assert {c["payload"]["reason"] for c in credited} == {
-        f"unit {unit_id} not held from 2026-12-10" for unit_id in ROOMS
-    }
-    world.clock.park_day(2027, 1, 1)
-    cycle = world.rpc("billing", "run_billing_cycle", "2027-01-01")
-    assert cycle["issued"] == [] and cycle["failed"] == [], cycle
+    # The invoice stream stopped on settled_on: January's cycle — which would bill each
+    # room's first instalment and its property fee — and February's bill them nothing.
+    for day in ("2027-01-01", "2027-02-01"):
+        world.clock.park_day(*map(int, day.split("-")))
+        cycle = world.rpc("billing", "run_billing_cycle", day)
+        assert cycle["issued"] == [] and cycle["failed"] == [], cycle
+    wait_for(lambda: world.unsent("billing") == 0, message="billing's outbox sent")
+    # (The settlement itself invoiced the late fees accrued until then, netted at once.)
     later = [
         line
         for e in world.events_where("billing", "invoice_issued", enterprise_id=buyer.enterprise_id)
-        if e["payload"]["issued_on"] > "2026-12-10"
+        if e["payload"]["issued_on"] > "2026-12-01"
         for line in e["payload"]["lines"]
+        if line["category"] != "late_fee"
     ]
     assert later == []
     assert world.rpc("billing", "trial_balance")["total_fen"] == 0
@@ -136,6 +142,32 @@ def test_a_claim_runs_from_request_to_units_in_inventory_and_stops_the_invoices(
     }
 
 
+def test_a_settlement_mid_month_stops_the_fees_from_settled_on(park_world):
+    """Settled on 10 December: December's fee, billed in advance, is credited from the
+    10th, and January's cycle bills the rooms nothing."""
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    buyer, _ = two_rooms_bought_with_fees_unpaid(world, date(2026, 12, 10))
+    claim_id = world.request_buyback(buyer)
+    approve_both_reviews(world, firms, claim_id)
+
+    [settled] = world.wait_for("buyback", "claim_settled", claim_id=claim_id)
+    assert settled["payload"]["settled_on"] == "2026-12-10"
+    world.wait_for("onboarding", "units_released", claim_id=claim_id)
+    world.wait_for("billing", "buyback_netted", claim_id=claim_id)
+    credited = world.wait_for("billing", "credit_note_issued", 2, enterprise_id=buyer.enterprise_id)
+    assert {(c["payload"]["reason"], c["payload"]["amount_fen"]) for c in credited} == {
+        # 45,000 less the 9 of 31 days held (13,065)
+        (f"unit {unit_id} not held from 2026-12-10", 31_935)
+        for unit_id in ROOMS
+    }
+    world.clock.park_day(2027, 1, 1)
+    cycle = world.rpc("billing", "run_billing_cycle", "2027-01-01")
+    assert cycle["issued"] == [] and cycle["failed"] == [], cycle
+    assert world.rpc("billing", "trial_balance")["total_fen"] == 0
+
+
 @pytest.mark.xfail(
     strict=True,
     reason=(
@@ -150,7 +182,7 @@ def test_the_payout_the_claim_records_is_the_payout_billing_books(park_world):
     world = park_world
     world.start()
     firms = world.add_review_firms()
-    buyer, _ = two_rooms_bought_with_fees_unpaid(world)
+    buyer, _ = two_rooms_bought_with_fees_unpaid(world, date(2026, 12, 10))
     claim_id = world.request_buyback(buyer)
     approve_both_reviews(world, firms, claim_id)
 
