@@ -49,6 +49,7 @@ from services.billing.domain.charges import (
     Instalment,
     ServiceFee,
     Tenure,
+    billable_months,
     property_fee_charge,
     purchase_schedule,
     recurring_charges_until,
@@ -216,12 +217,10 @@ class Account:
             and inst.invoice_id is None
             and Month.parse(inst.bill_month) <= month
         ]
-        for unit in self.units:  # from the allocation month: a month missed is caught up
-            billed = Month.of(unit.held_from)
-            while billed <= month:
+        for unit in self.units:  # a month missed is caught up (CATCH_UP_MONTHS back)
+            for billed in billable_months(unit.held_from, month):
                 fee = property_fee_charge(unit, billed)
                 charges += [c for c in (rent_charge(unit, billed), fee) if c]
-                billed = billed.plus(1)
         charges += self.pending_charges
         done = self.invoiced_sources()
         return [charge for charge in charges if charge.source not in done]

@@ -212,6 +212,22 @@ def property_fee_charge(unit: HeldUnit, month: Month) -> Charge | None:
     )
 
 
+#: How many months back a cycle still bills rent and property fees no cycle billed (the
+#: allocation was seen late, or the service was down).
+CATCH_UP_MONTHS = 12
+
+
+def billable_months(held_from: date, month: Month) -> list[Month]:
+    """The months a cycle for ``month`` bills rent and property fees for: from the
+    holding's first month, at most :data:`CATCH_UP_MONTHS` back, through ``month``."""
+    first = max(Month.of(held_from), month.plus(-CATCH_UP_MONTHS))
+    months = []
+    while first <= month:
+        months.append(first)
+        first = first.plus(1)
+    return months
+
+
 def recurring_charges_until(unit: HeldUnit, end: date) -> list[Charge]:
     """The unit's rent and property fee of every month it is held before ``end``
     (exclusive: a buyback's ``settled_on``, from which its charges stop), each prorated to

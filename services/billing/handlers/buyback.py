@@ -7,6 +7,7 @@ from datetime import date
 
 from services.billing.domain.buyback_netting import compute_settlement as domain_settlement
 from services.billing.domain.charges import (
+    CATCH_UP_MONTHS,
     Charge,
     Instalment,
     recurring_charges_until,
@@ -17,7 +18,6 @@ from services.billing.domain.ledger import BUYBACK_PAYABLE, RECEIVABLES, UNITS_R
 from services.billing.domain.proration import Month
 from services.billing.domain.vat import Category
 from services.billing.handlers.common import (
-    CATCH_UP_MONTHS,
     _account_or_wait,
     _announce_paid,
     _date,

@@ -12,6 +12,7 @@ import structlog
 
 from services.billing.domain.charges import (
     Instalment,
+    billable_months,
     property_fee_charge,
     rent_charge,
     utility_charge,
@@ -19,7 +20,6 @@ from services.billing.domain.charges import (
 from services.billing.domain.proration import Month
 from services.billing.domain.vat import Category
 from services.billing.handlers.common import (
-    CATCH_UP_MONTHS,
     _held_unit,
     _service_line,
     _today,
@@ -164,15 +164,13 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
 
     # 3. rent and property fees, per contract, prorated by day: this month's, and any
     #    earlier month since the units were held that no pass billed (the allocation
-    #    was seen after that month's last pass), at most CATCH_UP_MONTHS back
+    #    was seen after that month's last pass), by the domain's billable_months
     holdings = uow.billing.holdings(eid)
     by_contract: dict[str, list[Row]] = defaultdict(list)
     for row in holdings:
         by_contract[row["contract_id"]].append(row)
     for contract_id, rows in by_contract.items():
-        first = min(Month.of(row["start_on"]) for row in rows)
-        billed = max(first, month.plus(-CATCH_UP_MONTHS))
-        while billed <= month:
+        for billed in billable_months(min(row["start_on"] for row in rows), month):
 
             def rent(rows=rows, billed=billed):
                 charges = [rent_charge(_held_unit(row), billed) for row in rows]
@@ -186,7 +184,6 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
 
             issue("rent", contract_id, rent, str(billed))
             issue("property_fee", contract_id, property_fee, str(billed))
-            billed = billed.plus(1)
 
     # 4. utilities: each meter of a unit held this month, latest − billed reading
     def utilities():

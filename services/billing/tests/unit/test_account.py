@@ -176,3 +176,13 @@ def test_a_release_after_an_operators_credit_credits_only_what_is_left_on_the_li
     # released again earlier: only the days between, less what the first release took
     acct.release_units(["B-201"], date(2026, 11, 6), AT, ids)
     assert invoice.credited_per_line[rent_index] == 450_000
+
+
+def test_a_cycle_catches_up_missed_months_only_as_far_back_as_the_service_does():
+    # one window for the account and the service's cycle (charges.CATCH_UP_MONTHS = 12):
+    # a lease held since January 2025 first billed for November 2026 bills
+    # November 2025 … November 2026, 13 months of rent
+    acct = account()
+    acct.allocate_units([leased(held_from=date(2025, 1, 1))], TERMS)
+    rents = [c.source for c in acct.charges_for(Month(2026, 11), TERMS) if c.category == "rent"]
+    assert rents[0] == "rent:B-201:2025-11" and len(rents) == 13
