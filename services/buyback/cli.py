@@ -8,7 +8,8 @@ outbox until the service's relay publishes it.
 
 Exit codes: 0 done (a withdrawal of a claim already withdrawn too: nothing changes);
 1 refused, nothing changed (``[not_found]``, ``[already_settled]``, ``[claim_not_open]``,
-``[invalid_request]``, an unreachable or unmigrated database); 2 a usage error (typer's).
+``[invalid_request]``, ``[unknown_park]``, an unreachable or unmigrated database); 2 a
+usage error (typer's).
 """
 
 from __future__ import annotations
@@ -74,15 +75,22 @@ def list_claims(
             "awaiting_release, stuck, closed, rejected, withdrawn, ineligible)"
         ),
     ] = None,
+    limit: Annotated[int, typer.Option(help="at most this many (1..5000)")] = 500,
+    before: Annotated[
+        str | None,
+        typer.Option(help="the next page: claims listed after this claim id (the last shown)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Claims, oldest first, with their state and what they wait for."""
+    """Claims, newest first, with their state and what they wait for."""
     from services.buyback import handlers, schemas
 
     with _buyback(config) as uow:
-        args = schemas.load(schemas.ClaimQuery, state=state)
-        claims = handlers.list_claims(args["state"], uow, limit=args["limit"])
+        args = schemas.load(schemas.ClaimQuery, state=state, limit=limit, before=before)
+        claims = handlers.list_claims(
+            args["state"], uow, limit=args["limit"], before=args["before"]
+        )
     if as_json:
         _print(claims)
         return
@@ -137,14 +145,21 @@ def withdraw(
 
 @buyback.command("exposure")
 def exposure(
+    park: Annotated[
+        str | None,
+        typer.Option(
+            "--park", help="the park's id (default: the one park buyback knows enterprises of)"
+        ),
+    ] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="park date YYYY-MM-DD (default: today)")
     ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """Original prices of purchased units still inside their ten-year window (fen)."""
+    """One park's original prices of purchased units still inside their ten-year window
+    (fen), by year of expiry and building."""
     from services.buyback import handlers, schemas
 
     with _buyback(config) as uow:
-        args = schemas.load(schemas.ExposureQuery, as_of=as_of)
-        _print(handlers.exposure(args["as_of"], uow))
+        args = schemas.load(schemas.ExposureQuery, park_id=park, as_of=as_of)
+        _print(handlers.exposure(args["park_id"], args["as_of"], uow))

@@ -6,7 +6,7 @@
   columns the service queries by beside it: ``enterprise_id``, ``status`` and the indexed
   ``next_due_at`` the deadline timer scans on (``<= now`` only: never a full scan).
 - ``claim_steps``: the history of each claim — every event it published and every step
-  that caused none, with its time, in order.
+  that caused none, with its time and the verified sender of what caused it, in order.
 """
 
 from sqlalchemy import (
@@ -48,6 +48,7 @@ claims = Table(
     Index("ix_claims_next_due_at", "next_due_at"),
     Index("ix_claims_enterprise_status", "enterprise_id", "status"),
     Index("ix_claims_status", "status"),
+    Index("ix_claims_filed", "filed_at", "claim_id"),
 )
 
 claim_steps = Table(
@@ -58,6 +59,9 @@ claim_steps = Table(
     Column("step", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("event_id", String(36), nullable=True),
+    # The verified broker user of the message that caused the step (None: the deadline
+    # timer, an operator's RPC or CLI).
+    Column("sender", Text, nullable=True),
     Column("detail", JSON, nullable=False),
     Index("ix_claim_steps_claim", "claim_id", "step_id"),
 )

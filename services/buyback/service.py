@@ -18,8 +18,10 @@ from services.buyback.unit_of_work import (
     BuybackRules,
     BuybackUnitOfWork,
 )
+from shared.messaging.amqp_client import BrokerAddress
 from shared.messaging.consumer import handle_event
 from shared.messaging.dependencies import LogContext, MetricsEndpoint, UnitOfWorkProvider
+from shared.settings import MessagingSettings
 from shared.tooling.health import health_report
 
 DEADLINE_SCAN_SECONDS = 30
@@ -52,7 +54,8 @@ def unknown_enterprise_grace(value) -> timedelta:
 class BuybackUnitOfWorkProvider(UnitOfWorkProvider):
     """The shared provider, giving each unit of work the rules read once at start-up:
     the ``buyback:`` sections of the park files in ``PARKS_DIR``, the calendar years in
-    ``CALENDAR_DATA_DIR``, and ``UNKNOWN_ENTERPRISE_GRACE``."""
+    ``CALENDAR_DATA_DIR``, ``UNKNOWN_ENTERPRISE_GRACE``, and the service's own broker
+    user."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("uow_class", BuybackUnitOfWork)
@@ -68,11 +71,15 @@ class BuybackUnitOfWorkProvider(UnitOfWorkProvider):
         self.unknown_enterprise_grace = unknown_enterprise_grace(
             config.get("UNKNOWN_ENTERPRISE_GRACE")
         )
+        # The broker user this service consumes as (its AMQP_URI's): a message's sender
+        # is None only on a copy it published itself (trust.py).
+        self.own_user = BrokerAddress.from_uri(MessagingSettings.from_config(config).amqp_uri).user
 
     def get_dependency(self, worker_ctx) -> BuybackUnitOfWork:
         unit = super().get_dependency(worker_ctx)
         unit.rules = self.rules
         unit.unknown_enterprise_grace = self.unknown_enterprise_grace
+        unit.own_user = self.own_user
         return unit
 
 
@@ -99,7 +106,11 @@ class BuybackService:
 
     @handle_event("onboarding", "units_released")
     def on_units_released(self, event):
-        handlers.release_units(event.payload, self.uow)
+        handlers.release_units(event.payload, self.uow, sender=self._sender(event))
+
+    @handle_event("onboarding", "release_refused")
+    def on_release_refused(self, event):
+        handlers.refuse_release(event.payload, self.uow, sender=self._sender(event))
 
     # -- the enterprise (portal) -------------------------------------------------------------
 
@@ -111,6 +122,7 @@ class BuybackService:
             self.uow,
             occurred_at=event.occurred_at,
             grace=self.uow.unknown_enterprise_grace,
+            sender=self._sender(event),
         )
 
     @handle_event("portal", "buyback_withdrawn")
@@ -121,17 +133,32 @@ class BuybackService:
             self.uow,
             occurred_at=event.occurred_at,
             grace=self.uow.unknown_enterprise_grace,
+            sender=self._sender(event),
         )
 
     # -- reviews and settlement -------------------------------------------------------------
 
     @handle_event("ticketing", "ticket_resolved")
     def on_ticket_resolved(self, event):
-        handlers.resolve_review(event.payload, self.uow)
+        handlers.resolve_review(
+            event.payload, self.uow, sender=event.sender, own_user=self.uow.own_user
+        )
 
     @handle_event("billing", "buyback_settlement_computed")
     def on_settlement_computed(self, event):
-        handlers.record_settlement(event.payload, self.uow)
+        handlers.record_settlement(
+            event.payload, self.uow, sender=event.sender, own_user=self.uow.own_user
+        )
+
+    @handle_event("billing", "buyback_netted")
+    def on_buyback_netted(self, event):
+        handlers.record_netting(
+            event.payload, self.uow, sender=event.sender, own_user=self.uow.own_user
+        )
+
+    def _sender(self, event) -> str | None:
+        """Who published it, as the claim's history records it (``trust.publisher``)."""
+        return handlers.publisher(event.sender, self.uow.own_user)
 
     # -- the deadline timer -----------------------------------------------------------------
 
@@ -145,9 +172,11 @@ class BuybackService:
     # -- RPCs --------------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
-    def list_claims(self, state=None, limit=500):
-        args = schemas.load(schemas.ClaimQuery, state=state, limit=limit)
-        return handlers.list_claims(args["state"], self.uow, limit=args["limit"])
+    def list_claims(self, state=None, limit=500, before=None):
+        args = schemas.load(schemas.ClaimQuery, state=state, limit=limit, before=before)
+        return handlers.list_claims(
+            args["state"], self.uow, limit=args["limit"], before=args["before"]
+        )
 
     @rpc(expected_exceptions=EXPECTED)
     def claim_history(self, claim_id):
@@ -160,9 +189,9 @@ class BuybackService:
         return handlers.withdraw_claim(args["claim_id"], args["reason"], args["operator"], self.uow)
 
     @rpc(expected_exceptions=EXPECTED)
-    def exposure_report(self, as_of=None):
-        args = schemas.load(schemas.ExposureQuery, as_of=as_of)
-        return handlers.exposure(args["as_of"], self.uow)
+    def exposure_report(self, park_id=None, as_of=None):
+        args = schemas.exposure_arguments(park_id, as_of)
+        return handlers.exposure(args["park_id"], args["as_of"], self.uow)
 
     @rpc
     def health(self) -> dict:

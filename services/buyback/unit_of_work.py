@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.buyback.domain.claims import Deadlines
-from services.buyback.domain.policy import DEFAULT_POLICY, BuybackPolicy, load_buyback_policies
+from services.buyback.domain.errors import UnknownPark
+from services.buyback.domain.policy import BuybackPolicy, load_buyback_policies
 from services.buyback.repository import (
     AbstractClaimRepository,
     AbstractHistoryRepository,
@@ -39,8 +40,10 @@ UNKNOWN_ENTERPRISE_GRACE = timedelta(seconds=1800)
 
 @dataclass
 class BuybackRules:
-    """Each park's ``buyback:`` policy (defaults for a park without one) and the business
-    calendar (official years plus operator-loaded ones) the day deadlines count on."""
+    """Each park's ``buyback:`` policy (a park file without the section has the defaults)
+    and the business calendar (official years plus operator-loaded ones) the day
+    deadlines count on. A park with no park file at all has no policy: it is refused
+    (:class:`UnknownPark`), never given defaults."""
 
     policies: Mapping[str, BuybackPolicy] = field(default_factory=dict)
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
@@ -59,8 +62,17 @@ class BuybackRules:
         )
         return cls(policies, BusinessCalendar(extra_years=years))
 
+    def knows(self, park_id: str | None) -> bool:
+        return park_id is not None and park_id in self.policies
+
     def policy(self, park_id: str | None) -> BuybackPolicy:
-        return self.policies.get(park_id, DEFAULT_POLICY) if park_id else DEFAULT_POLICY
+        if not self.knows(park_id):
+            raise UnknownPark(
+                "unknown_park",
+                f"park {park_id!r} has no park file in PARKS_DIR: its buyback deadlines are "
+                "not known (add the park file and replay)",
+            )
+        return self.policies[park_id]
 
     def deadlines(self, park_id: str | None) -> Deadlines:
         policy = self.policy(park_id)
@@ -68,6 +80,7 @@ class BuybackRules:
             review_deadline_days=policy.review_deadline_days,
             settlement_deadline_hours=policy.settlement_deadline_hours,
             release_deadline_days=policy.release_deadline_days,
+            netting_deadline_hours=policy.netting_deadline_hours,
             add_business_days=self.calendar.add_business_days,
         )
 
@@ -89,6 +102,8 @@ class AbstractBuybackUnitOfWork(ABC):
     clock: Callable[[], datetime]
     new_id: Callable[[], str]
     cause: Cause
+    #: The broker user the service consumes as (None outside a running service).
+    own_user: str | None = None
 
     @abstractmethod
     def __enter__(self) -> AbstractBuybackUnitOfWork: ...

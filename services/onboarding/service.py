@@ -50,7 +50,7 @@ class OnboardingService:
 
     @handle_event("buyback", "claim_settled")
     def on_claim_settled(self, event):
-        handlers.settle_buyback(event.payload, self.uow)
+        handlers.settle_buyback(event.payload, self.uow, event.park_id)
 
     @timer(interval=DEADLINE_SCAN_SECONDS)
     def scan_deadlines(self):

@@ -155,9 +155,17 @@ class ClaimClosed(_ClaimPayload):
 @event("buyback", "claim_escalated")
 class ClaimEscalated(_ClaimPayload):
     """A wait of the claim passed its deadline: ``stage`` ``review`` | ``settlement`` |
-    ``release`` (then the claim is ``stuck``), ``reason`` for the operator. Once per stage."""
+    ``release`` | ``netting`` (the last two: the claim is ``stuck``); or onboarding refused
+    the release (``release_refused``: ``stuck`` at once); or billing booked other figures
+    than the settlement recorded (``netting_mismatch``). ``reason`` for the operator. Once
+    per stage."""
 
-    stage = Text(required=True, validate=validate.OneOf(["review", "settlement", "release"]))
+    stage = Text(
+        required=True,
+        validate=validate.OneOf(
+            ["review", "settlement", "release", "netting", "release_refused", "netting_mismatch"]
+        ),
+    )
     reason = Text(required=True)
 
 

@@ -237,13 +237,28 @@ class UnitsAllocated(PayloadSchema):
 class UnitsReleased(PayloadSchema):
     """Units went back to inventory: ``application_rejected``, ``application_suspended``,
     ``application_withdrawn``, ``lease_ended`` or ``buyback_settled`` (then with
-    ``claim_id``)."""
+    ``claim_id``). ``contract_id`` (added, optional): the contract the units were held
+    under (``lease_ended``, ``buyback_settled``; null for units only reserved)."""
 
     units = _ids(min_length=1)
     reason = Text(required=True)
     application_id = fields.String(required=True, allow_none=True)
     enterprise_id = fields.String(required=True, allow_none=True)
     claim_id = fields.String(load_default=None, allow_none=True)
+    contract_id = Text(load_default=None, allow_none=True)
+
+
+@event("onboarding", "release_refused")
+class ReleaseRefused(PayloadSchema):
+    """Onboarding refused to return the units of a settled buyback claim
+    (``buyback/claim_settled``) to inventory: the two services disagree about the park's
+    property. ``reasons`` name each unit and why (``units_not_owned``,
+    ``unknown_enterprise``); nothing changed. The buyback claim is stuck and escalated."""
+
+    claim_id = Uuid(required=True)
+    enterprise_id = Text(required=True)
+    units = _ids(min_length=1)
+    reasons = StrictList(fields.Nested(ReasonSchema), required=True, min_length=1)
 
 
 @event("onboarding", "production_started")

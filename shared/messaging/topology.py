@@ -303,6 +303,8 @@ PARK_SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
     ("buyback", "portal", "buyback_withdrawn"),
     ("buyback", "ticketing", "ticket_resolved"),
     ("buyback", "billing", "buyback_settlement_computed"),
+    ("buyback", "onboarding", "release_refused"),
+    ("buyback", "billing", "buyback_netted"),
 )
 
 

@@ -5,8 +5,15 @@ States (docs/buyback.md has the diagram)::
     ineligible                         (terminal: claim_ineligible)
     under_review  → awaiting_settlement → awaiting_release → closed
          ↓    ↘ rejected                     ↓                ↑
-         ↓         (any review rejects)      stuck  ──────────┘ (units_released, late)
-    withdrawn  ← (enterprise or operator, before settlement)
+         ↓         (any review rejects)      stuck  ──────────┘ (the last of units_released
+    withdrawn  ← (enterprise or operator,                         and buyback_netted, late)
+                  before settlement)
+
+``awaiting_release`` waits for two things, in any order, each with its own deadline:
+onboarding's ``units_released`` of this claim's units and billing's ``buyback_netted``
+(the settlement booked). The claim closes only when both arrived. A missed deadline, a
+release onboarding refused (``release_refused``) or a netting whose figures differ from
+the settlement recorded makes it ``stuck`` (or, for the figures, escalated) at once.
 
 Every method is idempotent: a step applied again (a duplicate resolution, a second
 settlement with the same figures, a second release) changes nothing and returns False.
@@ -67,6 +74,7 @@ class Deadlines:
     settlement_deadline_hours: int
     release_deadline_days: int
     add_business_days: Callable[[datetime, int], datetime]
+    netting_deadline_hours: int = 24
 
     def review_due(self, start: datetime) -> datetime:
         return self.add_business_days(start, self.review_deadline_days)
@@ -76,6 +84,9 @@ class Deadlines:
 
     def release_due(self, start: datetime) -> datetime:
         return self.add_business_days(start, self.release_deadline_days)
+
+    def netting_due(self, start: datetime) -> datetime:
+        return start + timedelta(hours=self.netting_deadline_hours)
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,10 @@ class Claim:
     settlement_requests: int = 0
     settlement: Settlement | None = None
     released_units: tuple[str, ...] = ()
+    release_due_at: datetime | None = None
+    netting: dict[str, Any] | None = None
+    netting_due_at: datetime | None = None
+    release_refusal: dict[str, Any] | None = None
     withdrawal: dict[str, Any] | None = None
     ignored_settlement: dict[str, int] | None = None
     escalated: tuple[str, ...] = ()
@@ -381,7 +396,9 @@ class Claim:
             )
         self.settlement = Settlement(gross_fen, offsets, net_fen, park_date(now))
         self.state = ClaimState.AWAITING_RELEASE
-        self.next_due_at = deadlines.release_due(now)
+        self.release_due_at = deadlines.release_due(now)
+        self.netting_due_at = deadlines.netting_due(now)
+        self.next_due_at = min(self.release_due_at, self.netting_due_at)
         self.updated_at = now
         self._note(
             "settlement_recorded",
@@ -402,10 +419,15 @@ class Claim:
         )
         return True
 
-    # -- release ----------------------------------------------------------------------------
+    # -- release and netting ----------------------------------------------------------------
+
+    @property
+    def all_released(self) -> bool:
+        return set(self.released_units) == {u.unit_id for u in self.units}
 
     def record_release(self, unit_ids: list[str], now: datetime) -> bool:
-        """Onboarding released units with this claim's id; all of them → ``claim_closed``."""
+        """Onboarding released units with this claim's id. The claim closes
+        (``claim_closed``) once all its units are released and billing's netting is in."""
         if self.state is ClaimState.CLOSED:
             return False
         if self.state not in (ClaimState.AWAITING_RELEASE, ClaimState.STUCK):
@@ -427,11 +449,108 @@ class Claim:
         self.released_units = released
         self.updated_at = now
         self._note("units_released", now, units=sorted(unit_ids))
-        if set(released) == mine:
-            self.state = ClaimState.CLOSED
-            self.next_due_at = None
-            self.events.append(ev.ClaimClosed(**self._ids(now), units=released))
+        if self.all_released:
+            self.release_due_at = None
+        self._close_if_complete(now)
         return True
+
+    def record_netting(
+        self,
+        *,
+        gross_fen: int,
+        net_fen: int,
+        payout_fen: int,
+        still_owed_fen: int,
+        settled_on: date,
+        now: datetime,
+    ) -> bool:
+        """Billing booked the settlement (``buyback_netted``). Figures that differ from the
+        settlement recorded are escalated (``netting_mismatch``) for an operator; the same
+        netting again has no effect, another one is a :class:`Conflict`."""
+        figures = {
+            "gross_fen": gross_fen,
+            "net_fen": net_fen,
+            "payout_fen": payout_fen,
+            "still_owed_fen": still_owed_fen,
+            "settled_on": settled_on.isoformat(),
+        }
+        if self.netting is not None:
+            if self.netting == figures:
+                return False
+            raise Conflict(
+                "netting_conflict",
+                f"claim {self.claim_id} was netted already as {self.netting}; billing now "
+                f"says {figures}",
+            )
+        if self.state not in SETTLED_STATES or self.settlement is None:
+            raise Conflict(
+                "netting_before_settlement",
+                f"claim {self.claim_id} is {self.state}: billing netted a settlement it was "
+                "never told of",
+            )
+        self.netting = figures
+        self.netting_due_at = None
+        self.updated_at = now
+        self._note("settlement_netted", now, **figures)
+        recorded = self.settlement
+        expected = {
+            "gross_fen": recorded.gross_fen,
+            "net_fen": recorded.net_fen,
+            "payout_fen": recorded.payout_fen,
+            "still_owed_fen": max(-recorded.net_fen, 0),
+            "settled_on": recorded.settled_on.isoformat(),
+        }
+        differing = [key for key in expected if expected[key] != figures[key]]
+        if differing:
+            self._escalate(
+                "netting_mismatch",
+                f"billing booked {', '.join(f'{k} {figures[k]}' for k in differing)}; the "
+                f"claim recorded {', '.join(f'{k} {expected[k]}' for k in differing)}",
+                now,
+            )
+        self._close_if_complete(now)
+        return True
+
+    def refuse_release(
+        self, unit_ids: list[str], reasons: list[dict[str, Any]], now: datetime
+    ) -> bool:
+        """Onboarding refused to release the units (``release_refused``): the claim is
+        ``stuck`` and escalated at once, not at the release deadline. Once."""
+        if self.release_refusal is not None or self.state is ClaimState.CLOSED:
+            return False
+        if self.state not in (ClaimState.AWAITING_RELEASE, ClaimState.STUCK):
+            raise Conflict(
+                "release_before_settlement",
+                f"claim {self.claim_id} is {self.state}: a release was refused for it before "
+                "it was settled",
+            )
+        self.release_refusal = {"units": list(unit_ids), "reasons": reasons, "at": iso_utc(now)}
+        self.state = ClaimState.STUCK
+        self.release_due_at = None
+        self.next_due_at = self._next_due()
+        self.updated_at = now
+        self._escalate(
+            "release_refused",
+            "stuck: onboarding refused to release units "
+            f"{', '.join(unit_ids)}: " + "; ".join(r.get("message", "?") for r in reasons),
+            now,
+        )
+        return True
+
+    def _next_due(self) -> datetime | None:
+        pending = [d for d in (self.release_due_at, self.netting_due_at) if d is not None]
+        return min(pending) if pending else None
+
+    def _close_if_complete(self, now: datetime) -> None:
+        if not (self.all_released and self.netting is not None):
+            self.next_due_at = self._next_due()
+            return
+        if self.state is ClaimState.STUCK:
+            # A late release or netting: the claim was stuck (and escalated), now done.
+            self._note("closed_after_stuck", now, escalated=list(self.escalated))
+        self.state = ClaimState.CLOSED
+        self.next_due_at = self.release_due_at = self.netting_due_at = None
+        self.events.append(ev.ClaimClosed(**self._ids(now), units=self.released_units))
 
     # -- withdrawal -------------------------------------------------------------------------
 
@@ -495,7 +614,13 @@ class Claim:
                     f"{iso_utc(due)})",
                     now,
                 )
-        elif self.state is ClaimState.AWAITING_RELEASE:
+        elif self.state in (ClaimState.AWAITING_RELEASE, ClaimState.STUCK):
+            self._check_release_and_netting(now, deadlines)
+        return True
+
+    def _check_release_and_netting(self, now: datetime, deadlines: Deadlines) -> None:
+        if self.release_due_at is not None and self.release_due_at <= now:
+            due, self.release_due_at = self.release_due_at, None
             self.state = ClaimState.STUCK
             waiting = [u.unit_id for u in self.units if u.unit_id not in self.released_units]
             self._escalate(
@@ -505,7 +630,16 @@ class Claim:
                 f"(due {iso_utc(due)})",
                 now,
             )
-        return True
+        if self.netting_due_at is not None and self.netting_due_at <= now:
+            due, self.netting_due_at = self.netting_due_at, None
+            self.state = ClaimState.STUCK
+            self._escalate(
+                "netting",
+                f"stuck: billing has not booked the settlement (buyback_netted) within "
+                f"{deadlines.netting_deadline_hours} hours of claim_settled (due {iso_utc(due)})",
+                now,
+            )
+        self.next_due_at = self._next_due()
 
     def _escalate(self, stage: str, reason: str, now: datetime) -> None:
         if stage in self.escalated:

@@ -14,10 +14,22 @@ def check_eligibility(
     holding: Holding | None,
     received_on: date,
     open_claim_id: str | None,
+    *,
+    claimed_park: str | None = None,
 ) -> list[Reason]:
     """The reasons a claim received on ``received_on`` (park date) is not eligible; empty
-    when it is. An enterprise this service does not know is the only reason then given
-    (nothing else about it can be judged)."""
+    when it is. An enterprise this service does not know — or does not know in
+    ``claimed_park``, the park the request was sent for — is the only reason then given
+    (nothing else about it can be judged, and nothing is said of its other park)."""
+    if holding is not None and claimed_park is not None and holding.park_id != claimed_park:
+        return [
+            Reason(
+                ReasonCode.UNKNOWN_ENTERPRISE,
+                f"enterprise {enterprise_id} is not known to the buyback service in park "
+                f"{claimed_park} (never admitted there)",
+                "enterprise_id",
+            )
+        ]
     if holding is None:
         return [
             Reason(

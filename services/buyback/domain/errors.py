@@ -22,3 +22,7 @@ class Refused(DomainError):
 
 class Conflict(DomainError):
     """Two services disagree about a claim or the park's property: never half-applied."""
+
+
+class UnknownPark(DomainError):
+    """A park this service has no park file (and so no buyback rules) for."""

@@ -12,22 +12,29 @@ from services.buyback.domain.window import last_day_of_window
 
 
 def exposure_report(
-    holdings: Iterable[Holding], as_of: date, settled_units: frozenset[str] = frozenset()
+    park_id: str,
+    holdings: Iterable[Holding],
+    as_of: date,
+    settled_units: frozenset[tuple[str | None, str]] = frozenset(),
 ) -> dict:
-    """Purchased units (recorded price) of enterprises whose production started on or
-    before ``as_of`` and whose window's last day is ``as_of`` or later. A unit's year of
-    expiry is the year of the last day a claim on it is in time. Units of a settled claim
-    (``settled_units``, awaiting their release) are already owed, not exposure. Purchased
-    units of enterprises that have not started production are counted apart
-    (``not_started``): their window has not begun."""
+    """One park's liability: purchased units (recorded price) of its enterprises whose
+    production started on or before ``as_of`` and whose window's last day is ``as_of`` or
+    later. A unit's year of expiry is the year of the last day a claim on it is in time.
+    Units of a settled claim (``settled_units``, ``(park_id, unit_id)``, awaiting their
+    release) are already owed, not exposure. Purchased units of enterprises that have not
+    started production are counted apart (``not_started``): their window has not begun.
+    Both parks number their units alike (B01-…): holdings of other parks are never
+    counted, and a settled unit only hides the unit of its own park."""
     by_year: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     by_building: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     not_started = [0, 0]
     total = [0, 0]
     for holding in holdings:
+        if holding.park_id != park_id:
+            continue
         started = holding.production_started_on
         for unit in holding.purchased_units():
-            if unit.unit_id in settled_units:
+            if (park_id, unit.unit_id) in settled_units:
                 continue
             if started is None or started > as_of:
                 not_started[0] += unit.price_fen
@@ -40,6 +47,7 @@ def exposure_report(
                 bucket[0] += unit.price_fen
                 bucket[1] += 1
     return {
+        "park_id": park_id,
         "as_of": as_of.isoformat(),
         "total_fen": total[0],
         "units": total[1],

@@ -90,12 +90,26 @@ class Holding:
         self.production_started_on = started_on
         return True
 
-    def release(self, unit_ids: list[str]) -> list[str]:
-        """Drop the units it holds among ``unit_ids``; returns those dropped."""
-        dropped = [unit_id for unit_id in unit_ids if unit_id in self.units]
+    def release(self, unit_ids: list[str], contract_id: str | None = None) -> list[str]:
+        """Drop the units it holds among ``unit_ids`` — with a ``contract_id``, only those
+        held under that contract; returns those dropped."""
+        dropped = [
+            unit_id
+            for unit_id in dict.fromkeys(unit_ids)
+            if unit_id in self.units
+            and (contract_id is None or self.units[unit_id].contract_id == contract_id)
+        ]
         for unit_id in dropped:
             del self.units[unit_id]
         return dropped
+
+    def held_under_other_contract(self, unit_ids: list[str], contract_id: str) -> list[str]:
+        """Units among ``unit_ids`` it holds under a contract other than ``contract_id``."""
+        return [
+            unit_id
+            for unit_id in dict.fromkeys(unit_ids)
+            if unit_id in self.units and self.units[unit_id].contract_id != contract_id
+        ]
 
     def purchased_units(self) -> list[HeldUnit]:
         """Units it bought, with their recorded prices, in unit id order."""

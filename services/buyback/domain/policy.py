@@ -11,6 +11,12 @@ Every key is optional; a park file without the section gets the defaults::
       release_deadline_days: 5     # business days for onboarding to release the units
                                    # after claim_settled, then the claim is stuck and
                                    # escalated (1..60)
+      netting_deadline_hours: 24   # hours for billing's buyback_netted after
+                                   # claim_settled, then the claim is stuck and
+                                   # escalated (1..720)
+
+A claim of a park with no park file is refused (``UnknownPark``), never given these
+defaults: the park's own rules are not known.
 
 Problems name file, line and field, as in the rest of the park file.
 """
@@ -30,6 +36,7 @@ LIMITS = {
     "review_deadline_days": (1, 60),
     "settlement_deadline_hours": (1, 720),
     "release_deadline_days": (1, 60),
+    "netting_deadline_hours": (1, 720),
 }
 
 
@@ -41,6 +48,7 @@ class BuybackPolicy:
     review_deadline_days: int = 10
     settlement_deadline_hours: int = 24
     release_deadline_days: int = 5
+    netting_deadline_hours: int = 24
 
     def __post_init__(self) -> None:
         for key, (low, high) in LIMITS.items():

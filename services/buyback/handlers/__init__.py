@@ -8,11 +8,14 @@ history rows. One module per idea; the service, the CLI and the tests call them 
 * :mod:`.claims` — receipt, reviews, settlement, withdrawal;
 * :mod:`.deadlines` — the deadline timer;
 * :mod:`.queries` — operators' read-only views;
-* :mod:`.publishing` — staging events in the outbox and steps in the history.
+* :mod:`.publishing` — staging events in the outbox and steps in the history;
+* :mod:`.trust` — who a money-moving event is believed from.
 """
 
 from services.buyback.handlers.claims import (
+    record_netting,
     record_settlement,
+    refuse_release,
     request_claim,
     resolve_review,
     withdraw_by_enterprise,
@@ -26,6 +29,7 @@ from services.buyback.handlers.projection import (
     start_production,
 )
 from services.buyback.handlers.queries import claim_history, claim_view, exposure, list_claims
+from services.buyback.handlers.trust import publisher, require_owner
 
 __all__ = [
     "DeadlineScan",
@@ -35,9 +39,13 @@ __all__ = [
     "claim_view",
     "exposure",
     "list_claims",
+    "publisher",
+    "record_netting",
     "record_settlement",
+    "refuse_release",
     "release_units",
     "request_claim",
+    "require_owner",
     "resolve_review",
     "scan_deadlines",
     "start_production",

@@ -15,16 +15,25 @@ from services.buyback.domain.window import last_day_of_window, park_date
 from services.buyback.exceptions import IllegalTransition, NotFound
 from services.buyback.handlers.publishing import publish, store
 from services.buyback.handlers.queries import claim_view
+from services.buyback.handlers.trust import require_owner
 from services.buyback.unit_of_work import UNKNOWN_ENTERPRISE_GRACE, AbstractBuybackUnitOfWork
 from shared.messaging.errors import PermanentFailure, TransientFailure
+from shared.settings import MessagingSettings
+
+#: How far back the portal's ``occurred_at`` is believed: the inbox retention (30 days),
+#: the longest a message can honestly wait in retries and replays. Older: the receipt.
+BACKDATING_LIMIT = timedelta(days=MessagingSettings().inbox_retention_days)
 
 
 def received_at(occurred_at: datetime | None, now: datetime) -> datetime:
     """When a claim counts as received: the portal's ``occurred_at`` (when the enterprise
     submitted it), never later than this service's receipt — so retries and a broker
-    outage never cost the enterprise its window, and a time in the future is not
-    believed."""
-    return now if occurred_at is None else min(occurred_at, now)
+    outage never cost the enterprise its window — and a time in the future is not
+    believed; nor is one more than :data:`BACKDATING_LIMIT` before the receipt (no
+    message waits that long): the receipt counts then."""
+    if occurred_at is None or occurred_at < now - BACKDATING_LIMIT:
+        return now
+    return min(occurred_at, now)
 
 
 def _in_grace(occurred_at: datetime | None, now: datetime, grace: timedelta) -> bool:
@@ -38,13 +47,19 @@ def request_claim(
     *,
     occurred_at: datetime | None = None,
     grace: timedelta = UNKNOWN_ENTERPRISE_GRACE,
+    sender: str | None = None,
 ) -> Claim | None:
     """``portal/buyback_requested``: ``claim_filed`` + ``claim_review_requested``, or
     ``claim_ineligible`` with every reason. Idempotent on ``claim_id``: the same request
     again has no effect; other content under the same id is refused
     (``claim_duplicate_refused``, ``conflicting_duplicate``). An enterprise the
     projection does not know is retried while the request is at most ``grace`` old
-    (its ``enterprise_admitted`` may be in flight), then ``unknown_enterprise``."""
+    (its ``enterprise_admitted`` may be in flight), then ``unknown_enterprise``.
+
+    The claim is the enterprise's park's (the projection's), never the envelope's: a
+    request whose envelope names another park is ``unknown_enterprise`` at once (the
+    enterprise is not known there). An enterprise whose park has no park file is
+    refused (dead letter ``unknown_park``), never given default deadlines."""
     request = ClaimRequest(
         claim_id=payload["claim_id"],
         enterprise_id=payload["enterprise_id"],
@@ -57,7 +72,7 @@ def request_claim(
         if existing is not None:
             if existing.request.same_as(request):
                 return None
-            publish(uow, [existing.refuse_duplicate(request, now)])
+            publish(uow, [existing.refuse_duplicate(request, now)], sender=sender)
             uow.commit()
             return None
         # The holding's row lock serialises two claims of one enterprise (one open claim).
@@ -65,21 +80,29 @@ def request_claim(
         if holding is not None and not holding.admitted and not holding.units:
             holding = None  # only a production start seen: not known as admitted yet
         received_on = park_date(received_at(occurred_at, now))
+        if holding is None and _in_grace(occurred_at, now, grace):
+            raise TransientFailure(
+                f"enterprise {request.enterprise_id} is unknown (yet): retried, as its "
+                "enterprise_admitted may still be in flight"
+            )
+        if holding is not None and not uow.rules.knows(holding.park_id):
+            raise PermanentFailure(
+                f"unknown_park: enterprise {request.enterprise_id}'s park "
+                f"{holding.park_id!r} has no park file in PARKS_DIR, so its buyback rules are "
+                "not known; add the park file and replay this message"
+            )
         open_claim = uow.claims.open_claim_of(request.enterprise_id)
         reasons = check_eligibility(
             request.enterprise_id,
             holding,
             received_on,
             open_claim.claim_id if open_claim else None,
+            claimed_park=park_id,
         )
-        if [r.code for r in reasons] == [ReasonCode.UNKNOWN_ENTERPRISE] and _in_grace(
-            occurred_at, now, grace
-        ):
-            raise TransientFailure(
-                f"enterprise {request.enterprise_id} is unknown (yet): retried, as its "
-                "enterprise_admitted may still be in flight"
-            )
-        claim_park = park_id if park_id is not None else (holding.park_id if holding else None)
+        # The enterprise's park — or, for an enterprise unknown (there), the envelope's:
+        # the portal that asked hears the answer, and nothing of another park is told.
+        unknown = [r.code for r in reasons] == [ReasonCode.UNKNOWN_ENTERPRISE]
+        claim_park = park_id if holding is None or unknown else holding.park_id
         if reasons:
             claim = Claim.ineligible(
                 request, park_id=claim_park, reasons=reasons, received_on=received_on, now=now
@@ -94,7 +117,7 @@ def request_claim(
                 now=now,
                 deadlines=uow.rules.deadlines(claim_park),
             )
-        store(uow, claim, new=True)
+        store(uow, claim, new=True, sender=sender)
         uow.commit()
     return claim
 
@@ -117,12 +140,20 @@ def _same_enterprise(claim: Claim, enterprise_id: str, what: str) -> None:
         )
 
 
-def resolve_review(payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork) -> bool:
-    """``ticketing/ticket_resolved`` of a claim's review: recorded once per review. Not a
-    review (no ``claim_id``): not this service's business, no effect."""
+def resolve_review(
+    payload: Mapping[str, Any],
+    uow: AbstractBuybackUnitOfWork,
+    *,
+    sender: str | None,
+    own_user: str | None = None,
+) -> bool:
+    """``ticketing/ticket_resolved`` of a claim's review: recorded once per review, with
+    its verified sender. Not a review (no ``claim_id``): not this service's business, no
+    effect. From anyone but ticketing (``park-cli``): dead letter ``untrusted_sender``."""
     claim_id = payload.get("claim_id")
     if claim_id is None:
         return False
+    sender = require_owner("ticketing", "ticket_resolved", sender, own_user)
     with uow:
         now = uow.clock()
         claim = _claim_or_wait(uow, claim_id, f"{payload['review']} review resolved")
@@ -140,14 +171,22 @@ def resolve_review(payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork) -
         except DomainError as error:
             raise PermanentFailure(f"{error.code}: {error.message}") from None
         if changed:
-            store(uow, claim)
+            store(uow, claim, sender=sender)
             uow.commit()
     return changed
 
 
-def record_settlement(payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork) -> bool:
+def record_settlement(
+    payload: Mapping[str, Any],
+    uow: AbstractBuybackUnitOfWork,
+    *,
+    sender: str | None,
+    own_user: str | None = None,
+) -> bool:
     """``billing/buyback_settlement_computed``: record gross, offsets, net and payout;
-    ``claim_settled``. A second answer with the same figures: no effect."""
+    ``claim_settled``. A second answer with the same figures: no effect. From anyone
+    but billing (``park-cli``): dead letter ``untrusted_sender``."""
+    sender = require_owner("billing", "buyback_settlement_computed", sender, own_user)
     with uow:
         now = uow.clock()
         claim = _claim_or_wait(uow, payload["claim_id"], "settlement computed")
@@ -166,7 +205,60 @@ def record_settlement(payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork
         except DomainError as error:
             raise PermanentFailure(f"{error.code}: {error.message}") from None
         if changed:
-            store(uow, claim)
+            store(uow, claim, sender=sender)
+            uow.commit()
+    return changed
+
+
+def record_netting(
+    payload: Mapping[str, Any],
+    uow: AbstractBuybackUnitOfWork,
+    *,
+    sender: str | None,
+    own_user: str | None = None,
+) -> bool:
+    """``billing/buyback_netted``: billing booked the settlement. With all the units
+    released, the claim closes; figures other than those recorded are escalated
+    (``netting_mismatch``). From anyone but billing: dead letter ``untrusted_sender``."""
+    sender = require_owner("billing", "buyback_netted", sender, own_user)
+    with uow:
+        now = uow.clock()
+        claim = _claim_or_wait(uow, payload["claim_id"], "settlement netted")
+        _same_enterprise(claim, payload["enterprise_id"], "buyback_netted")
+        try:
+            changed = claim.record_netting(
+                gross_fen=payload["gross_fen"],
+                net_fen=payload["net_fen"],
+                payout_fen=payload["payout_fen"],
+                still_owed_fen=payload["still_owed_fen"],
+                settled_on=payload["settled_on"],
+                now=now,
+            )
+        except DomainError as error:
+            raise PermanentFailure(f"{error.code}: {error.message}") from None
+        if changed:
+            store(uow, claim, sender=sender)
+            uow.commit()
+    return changed
+
+
+def refuse_release(
+    payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork, *, sender: str | None
+) -> bool:
+    """``onboarding/release_refused``: onboarding would not return the claim's units;
+    the claim is ``stuck`` and escalated (``release_refused``) at once."""
+    with uow:
+        now = uow.clock()
+        claim = _claim_or_wait(uow, payload["claim_id"], "release refused")
+        _same_enterprise(claim, payload["enterprise_id"], "release_refused")
+        try:
+            changed = claim.refuse_release(
+                list(payload["units"]), [dict(r) for r in payload["reasons"]], now
+            )
+        except DomainError as error:
+            raise PermanentFailure(f"{error.code}: {error.message}") from None
+        if changed:
+            store(uow, claim, sender=sender)
             uow.commit()
     return changed
 
@@ -178,6 +270,7 @@ def withdraw_by_enterprise(
     *,
     occurred_at: datetime | None = None,
     grace: timedelta = UNKNOWN_ENTERPRISE_GRACE,
+    sender: str | None = None,
 ) -> bool:
     """``portal/buyback_withdrawn``: ``claim_withdrawn``, or ``claim_withdrawal_refused``
     (``already_settled``, ``claim_not_open``, ``enterprise_mismatch``; ``unknown_claim``
@@ -200,7 +293,7 @@ def withdraw_by_enterprise(
                 code="unknown_claim",
                 message=f"no claim {claim_id} was received",
             )
-            publish(uow, [refusal])
+            publish(uow, [refusal], sender=sender)
             uow.commit()
             return False
         if claim.enterprise_id != enterprise_id:
@@ -214,17 +307,17 @@ def withdraw_by_enterprise(
                 code="enterprise_mismatch",
                 message=f"claim {claim_id} is not enterprise {enterprise_id}'s to withdraw",
             )
-            publish(uow, [refusal])
+            publish(uow, [refusal], sender=sender)
             uow.commit()
             return False
         try:
             changed = claim.withdraw(payload["reason"], by="enterprise", operator=None, now=now)
         except Refused as refusal:
-            publish(uow, [claim.refuse_withdrawal(refusal, now)])
+            publish(uow, [claim.refuse_withdrawal(refusal, now)], sender=sender)
             uow.commit()
             return False
         if changed:
-            store(uow, claim)
+            store(uow, claim, sender=sender)
             uow.commit()
     return changed
 

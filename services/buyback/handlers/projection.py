@@ -84,10 +84,17 @@ def start_production(
     return changed
 
 
-def release_units(payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork) -> bool:
+def release_units(
+    payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork, *, sender: str | None = None
+) -> bool:
     """Units left the enterprise. With this service's ``claim_id`` (``buyback_settled``)
-    they close that claim. Units it does not hold yet are retried: their
-    ``units_allocated`` may still be in flight."""
+    they count towards closing that claim. Units it does not hold yet are retried: their
+    ``units_allocated`` may still be in flight.
+
+    With a ``contract_id``, only units held under that contract are released: a stale
+    release (a lease that ended before the enterprise bought the same unit under a new
+    contract) leaves the newer holding alone and changes nothing. Without one (an older
+    onboarding), every named unit the enterprise holds is released."""
     enterprise_id = payload.get("enterprise_id")
     claim_id = payload.get("claim_id")
     if enterprise_id is None or payload["reason"] in RELEASES_NEVER_ALLOCATED:
@@ -101,7 +108,12 @@ def release_units(payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork) ->
                 f"release_conflict: units_released names enterprise {enterprise_id} but claim "
                 f"{claim_id} is enterprise {claim.enterprise_id}'s"
             )
-        dropped = holding.release(list(payload["units"])) if holding is not None else []
+        contract_id = payload.get("contract_id")
+        if holding is not None and contract_id is not None:
+            stale = holding.held_under_other_contract(list(payload["units"]), contract_id)
+            if stale and claim is None and len(stale) == len(set(payload["units"])):
+                return False  # every unit is held under a newer contract: nothing to do
+        dropped = holding.release(list(payload["units"]), contract_id) if holding else []
         if not dropped and (claim is None or not _already_released(claim, payload["units"])):
             raise TransientFailure(
                 f"units {', '.join(payload['units'])} are not allocated to {enterprise_id} in "
@@ -114,7 +126,7 @@ def release_units(payload: Mapping[str, Any], uow: AbstractBuybackUnitOfWork) ->
                 claim.record_release(list(payload["units"]), now)
             except DomainError as error:
                 raise PermanentFailure(f"{error.code}: {error.message}") from None
-            store(uow, claim)
+            store(uow, claim, sender=sender)
         uow.commit()
     return True
 

@@ -12,8 +12,15 @@ from services.buyback.unit_of_work import AbstractBuybackUnitOfWork
 from shared.payloads import event_payload, jsonable
 
 
-def publish(uow: AbstractBuybackUnitOfWork, events: Iterable[DomainEvent]) -> None:
-    """Stage each event in the outbox and append it to its claim's history."""
+def publish(
+    uow: AbstractBuybackUnitOfWork,
+    events: Iterable[DomainEvent],
+    *,
+    sender: str | None = None,
+) -> None:
+    """Stage each event in the outbox and append it to its claim's history, with the
+    verified ``sender`` of the message that caused it (None: the timer or an operator's
+    RPC / CLI)."""
     for domain_event in events:
         envelope = uow.emit(
             domain_event.event_type, event_payload(domain_event), park_id=domain_event.park_id
@@ -24,17 +31,25 @@ def publish(uow: AbstractBuybackUnitOfWork, events: Iterable[DomainEvent]) -> No
             domain_event.occurred_at,
             envelope["payload"],
             envelope["event_id"],
+            sender=sender,
         )
 
 
-def store(uow: AbstractBuybackUnitOfWork, claim: Claim, *, new: bool = False) -> None:
-    """Save the claim, its notes into its history and its events into the outbox."""
+def store(
+    uow: AbstractBuybackUnitOfWork,
+    claim: Claim,
+    *,
+    new: bool = False,
+    sender: str | None = None,
+) -> None:
+    """Save the claim, its notes into its history and its events into the outbox; each
+    step with the verified ``sender`` of the message that caused it."""
     if new:
         uow.claims.add(claim)
     else:
         uow.claims.save(claim)
     for note in claim.notes:
-        uow.history.append(claim.claim_id, note.step, note.at, jsonable(note.detail))
-    publish(uow, claim.events)
+        uow.history.append(claim.claim_id, note.step, note.at, jsonable(note.detail), sender=sender)
+    publish(uow, claim.events, sender=sender)
     claim.notes.clear()
     claim.events.clear()

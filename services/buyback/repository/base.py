@@ -27,6 +27,14 @@ class AbstractHoldingRepository(ABC):
     @abstractmethod
     def all(self) -> list[Holding]: ...
 
+    @abstractmethod
+    def of_park(self, park_id: str) -> list[Holding]:
+        """The holdings of enterprises in ``park_id``."""
+
+    @abstractmethod
+    def parks(self) -> list[str]:
+        """The parks any holding is in, sorted."""
+
 
 class AbstractClaimRepository(ABC):
     """Claims, each one document with the columns queried beside it."""
@@ -49,12 +57,16 @@ class AbstractClaimRepository(ABC):
         another scanner holds)."""
 
     @abstractmethod
-    def query(self, state: str | None, limit: int) -> list[Claim]: ...
+    def query(
+        self, state: str | None, limit: int, before: tuple[datetime, str] | None = None
+    ) -> list[Claim]:
+        """Newest first (``filed_at``, then ``claim_id``, descending); ``before``: only
+        those after that (filed_at, claim_id) position in this order (the next page)."""
 
     @abstractmethod
-    def settled_units(self) -> frozenset[str]:
-        """Units of claims settled and awaiting their release (``awaiting_release``,
-        ``stuck``)."""
+    def settled_units(self) -> frozenset[tuple[str | None, str]]:
+        """``(park_id, unit_id)`` of claims settled and awaiting their release
+        (``awaiting_release``, ``stuck``)."""
 
 
 class AbstractHistoryRepository(ABC):
@@ -69,7 +81,10 @@ class AbstractHistoryRepository(ABC):
         at: datetime,
         detail: dict[str, Any],
         event_id: str | None = None,
-    ) -> None: ...
+        *,
+        sender: str | None = None,
+    ) -> None:
+        """``sender``: the verified broker user of the message that caused the step."""
 
     @abstractmethod
     def of(self, claim_id: str) -> list[dict[str, Any]]: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from services.buyback import orm
@@ -72,14 +72,19 @@ class ClaimRepository(AbstractClaimRepository):
         )
         return self._many(locked(statement, self.session, skip_locked=True))
 
-    def query(self, state: str | None, limit: int) -> list[Claim]:
-        statement = select(orm.claims.c.state).order_by(
-            orm.claims.c.filed_at, orm.claims.c.claim_id
-        )
+    def query(
+        self, state: str | None, limit: int, before: tuple[datetime, str] | None = None
+    ) -> list[Claim]:
+        filed_at, claim_id = orm.claims.c.filed_at, orm.claims.c.claim_id
+        statement = select(orm.claims.c.state).order_by(filed_at.desc(), claim_id.desc())
         if state is not None:
             statement = statement.where(orm.claims.c.status == state)
+        if before is not None:
+            statement = statement.where(tuple_(filed_at, claim_id) < tuple_(*before))
         return self._many(statement.limit(limit))
 
-    def settled_units(self) -> frozenset[str]:
+    def settled_units(self) -> frozenset[tuple[str | None, str]]:
         statement = select(orm.claims.c.state).where(orm.claims.c.status.in_(_SETTLED_WAITING))
-        return frozenset(u.unit_id for claim in self._many(statement) for u in claim.units)
+        return frozenset(
+            (claim.park_id, u.unit_id) for claim in self._many(statement) for u in claim.units
+        )

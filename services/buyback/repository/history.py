@@ -25,10 +25,17 @@ class HistoryRepository(AbstractHistoryRepository):
         at: datetime,
         detail: dict[str, Any],
         event_id: str | None = None,
+        *,
+        sender: str | None = None,
     ) -> None:
         self.session.execute(
             insert(orm.claim_steps).values(
-                claim_id=claim_id, step=step, at=at, event_id=event_id, detail=detail
+                claim_id=claim_id,
+                step=step,
+                at=at,
+                event_id=event_id,
+                sender=sender,
+                detail=detail,
             )
         )
 
@@ -43,6 +50,7 @@ class HistoryRepository(AbstractHistoryRepository):
                 "step": row.step,
                 "at": utc_iso(as_utc(row.at)),
                 "event_id": row.event_id,
+                "sender": row.sender,
                 "detail": row.detail,
             }
             for row in rows

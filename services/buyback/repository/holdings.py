@@ -63,3 +63,20 @@ class HoldingRepository(AbstractHoldingRepository):
     def all(self) -> list[Holding]:
         rows = self.session.execute(select(orm.holdings.c.enterprise_id, orm.holdings.c.state))
         return [Holding.from_state(row.enterprise_id, row.state) for row in rows]
+
+    def of_park(self, park_id: str) -> list[Holding]:
+        rows = self.session.execute(
+            select(orm.holdings.c.enterprise_id, orm.holdings.c.state).where(
+                orm.holdings.c.park_id == park_id
+            )
+        )
+        return [Holding.from_state(row.enterprise_id, row.state) for row in rows]
+
+    def parks(self) -> list[str]:
+        rows = self.session.execute(
+            select(orm.holdings.c.park_id)
+            .where(orm.holdings.c.park_id.is_not(None))
+            .distinct()
+            .order_by(orm.holdings.c.park_id)
+        )
+        return list(rows.scalars())

@@ -126,9 +126,10 @@ class Enterprise:
             raise LeaseNotHeld(
                 f"enterprise {self.enterprise_id} does not lease {', '.join(not_held)}"
             )
+        contracts = {unit.unit_id: unit.contract_id for unit in units}
         for unit in units:
             unit.end_lease(self.enterprise_id)
-        return self._released(units, ReleaseReason.LEASE_ENDED, now)
+        return self._released(units, ReleaseReason.LEASE_ENDED, now, contracts=contracts)
 
     def sell_back(
         self,
@@ -171,9 +172,12 @@ class Enterprise:
                 f"claim {claim_id}: enterprise {self.enterprise_id} does not own "
                 f"{', '.join(problems)}"
             )
+        contracts = {unit.unit_id: unit.contract_id for unit in owned}
         for unit in owned:
             return_on_buyback(unit, self.enterprise_id)
-        return self._released(owned, ReleaseReason.BUYBACK_SETTLED, now, claim_id=claim_id)
+        return self._released(
+            owned, ReleaseReason.BUYBACK_SETTLED, now, claim_id=claim_id, contracts=contracts
+        )
 
     def _released(
         self,
@@ -181,20 +185,28 @@ class Enterprise:
         reason: ReleaseReason,
         now: datetime,
         claim_id: str | None = None,
+        contracts: Mapping[str, str | None] | None = None,
     ) -> tuple[str, ...]:
-        """Record that ``units`` went back to inventory (nothing if there are none)."""
+        """Record that ``units`` went back to inventory (nothing if there are none): one
+        ``units_released`` per contract they were held under (``contracts``: unit id →
+        contract id, read before the units were returned), so that a consumer can tell
+        a stale release from the units' newer contract."""
         released = tuple(unit.unit_id for unit in units)
         self.unit_ids = tuple(u for u in self.unit_ids if u not in released)
-        if released:
+        by_contract: dict[str | None, list[str]] = {}
+        for unit_id in released:
+            by_contract.setdefault((contracts or {}).get(unit_id), []).append(unit_id)
+        for contract_id, unit_ids in by_contract.items():
             self.events.append(
                 UnitsReleased(
                     occurred_at=now,
                     park_id=self.park_id,
-                    units=released,
+                    units=tuple(unit_ids),
                     reason=reason,
                     application_id=self.application_id,
                     enterprise_id=self.enterprise_id,
                     claim_id=claim_id,
+                    contract_id=contract_id,
                 )
             )
         return released

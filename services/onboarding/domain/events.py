@@ -225,6 +225,19 @@ class UnitsReleased(DomainEvent):
     application_id: str | None = None
     enterprise_id: str | None = None
     claim_id: str | None = None  # set when a buyback settlement released the units
+    contract_id: str | None = None  # the contract they were held under (None: reserved)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseRefused(DomainEvent):
+    """A buyback settlement's units were not returned to inventory (nothing changed):
+    ``reasons`` say why, for an operator; the claim is stuck in buyback."""
+
+    event_type = "release_refused"
+    claim_id: str
+    enterprise_id: str
+    units: tuple[str, ...]
+    reasons: tuple[Reason, ...]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,6 +37,9 @@ class ReasonCode(StrEnum):
     # An operator (RPC) names no application. (An event naming one not received yet is
     # not refused but retried: it may still come.)
     UNKNOWN_APPLICATION = "unknown_application"
+    # Why a buyback settlement's release was refused (release_refused; nothing changed).
+    UNITS_NOT_OWNED = "units_not_owned"
+    UNKNOWN_ENTERPRISE = "unknown_enterprise"
 
 
 @dataclass(frozen=True)

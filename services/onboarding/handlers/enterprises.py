@@ -5,7 +5,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from services.onboarding.domain.errors import DomainError
+from services.onboarding.domain.errors import DomainError, UnitsNotOwned
+from services.onboarding.domain.events import ReleaseRefused
+from services.onboarding.domain.reasons import Reason, ReasonCode
 from services.onboarding.exceptions import IllegalTransition, NotFound
 from services.onboarding.handlers.failures import domain_rules
 from services.onboarding.handlers.publishing import publish
@@ -13,35 +15,73 @@ from services.onboarding.unit_of_work import AbstractOnboardingUnitOfWork
 from shared.messaging.errors import PermanentFailure
 
 
-def settle_buyback(payload: Mapping[str, Any], uow: AbstractOnboardingUnitOfWork) -> None:
+def settle_buyback(
+    payload: Mapping[str, Any],
+    uow: AbstractOnboardingUnitOfWork,
+    park_id: str | None = None,
+) -> None:
     """``buyback/claim_settled``: the bought-back units return to inventory.
 
     A settlement for an unknown enterprise, or for units it does not own (including a
     unit available now that this claim did not release), means the two services
-    disagree about the park's property: it is dead-lettered with the reason naming
-    each such unit for an operator, never half-applied nor silently skipped.
+    disagree about the park's property. That is a business outcome, not a broken
+    message: nothing changes, and ``release_refused`` (in this transaction) names each
+    such unit and why, so that buyback marks the claim stuck and escalates it at once.
+    ``park_id``: the settlement's envelope park (the refusal's, when the enterprise is
+    unknown here).
     """
-    enterprise_id = payload["enterprise_id"]
+    enterprise_id, claim_id = payload["enterprise_id"], payload["claim_id"]
     with uow:
+        now = uow.clock()
         enterprise = uow.enterprises.get(enterprise_id, lock=True)
         if enterprise is None:
-            raise PermanentFailure(f"claim {payload['claim_id']}: no enterprise {enterprise_id}")
-        units = list(uow.units.get_many(enterprise.park_id, payload["units"], lock=True).values())
-        released = uow.history.released_by_claim(enterprise_id, payload["claim_id"])
-        try:
-            enterprise.sell_back(
-                units,
-                payload["units"],
-                payload["claim_id"],
-                uow.clock(),
-                released_by_claim=released,
+            _refuse_release(
+                uow,
+                payload,
+                park_id,
+                Reason(
+                    ReasonCode.UNKNOWN_ENTERPRISE,
+                    f"claim {claim_id}: no enterprise {enterprise_id} was admitted",
+                    "enterprise_id",
+                ),
             )
+            return
+        units = list(uow.units.get_many(enterprise.park_id, payload["units"], lock=True).values())
+        released = uow.history.released_by_claim(enterprise_id, claim_id)
+        try:
+            enterprise.sell_back(units, payload["units"], claim_id, now, released_by_claim=released)
+        except UnitsNotOwned as error:
+            _refuse_release(
+                uow,
+                payload,
+                enterprise.park_id,
+                Reason(ReasonCode.UNITS_NOT_OWNED, str(error), "units"),
+            )
+            return
         except DomainError as error:
             raise PermanentFailure(f"{error.code}: {error}") from None
         uow.units.save(units)
         uow.enterprises.save(enterprise)
         publish(uow, enterprise.events)
         uow.commit()
+
+
+def _refuse_release(
+    uow: AbstractOnboardingUnitOfWork,
+    payload: Mapping[str, Any],
+    park_id: str | None,
+    reason: Reason,
+) -> None:
+    refusal = ReleaseRefused(
+        occurred_at=uow.clock(),
+        park_id=park_id,
+        claim_id=payload["claim_id"],
+        enterprise_id=payload["enterprise_id"],
+        units=tuple(payload["units"]),
+        reasons=(reason,),
+    )
+    publish(uow, [refusal])
+    uow.commit()
 
 
 def _enterprise(uow: AbstractOnboardingUnitOfWork, enterprise_id: str):

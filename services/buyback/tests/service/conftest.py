@@ -19,6 +19,7 @@ from services.buyback.service import BuybackService, BuybackUnitOfWorkProvider
 from services.buyback.unit_of_work import BuybackRules, BuybackUnitOfWork
 from shared.db import Database
 from shared.messaging.declare import declare_topology
+from shared.messaging.identities import PARK_CLI
 from shared.messaging.publisher import EventPublisher
 from shared.messaging.topology import PARK_SUBSCRIPTIONS, build_topology
 from shared.tooling.migrate import upgrade
@@ -48,6 +49,12 @@ class Buyback:
         self.publishers = {
             source: EventPublisher(as_user(amqp_uri, source), source)
             for source in ("onboarding", "portal", "ticketing", "billing")
+        }
+        # The operator CLI's broker user, publishing on a service's exchange (a "manual
+        # correction" the sender rule lets through): keyed by the source it forges.
+        self.cli_publishers = {
+            source: EventPublisher(as_user(amqp_uri, PARK_CLI), source)
+            for source in ("ticketing", "billing")
         }
         self.seen: list[dict] = []
         self.containers = []
@@ -241,6 +248,49 @@ class Buyback:
             },
         )
 
+    def netted(self, claim_id, enterprise_id, **figures):
+        """Billing books the settlement buyback published in ``claim_settled`` (or other
+        ``figures``): ``buyback_netted``."""
+        [settled] = self.wait_for_event("claim_settled", claim_id=claim_id)
+        net_fen = figures.pop("net_fen", settled["payload"]["net_fen"])
+        self.publish(
+            "billing",
+            "buyback_netted",
+            {
+                "claim_id": claim_id,
+                "enterprise_id": enterprise_id,
+                "gross_fen": settled["payload"]["gross_fen"],
+                "net_fen": net_fen,
+                "payout_fen": max(net_fen, 0),
+                "still_owed_fen": max(-net_fen, 0),
+                "settled_on": settled["payload"]["settled_on"],
+                **figures,
+            },
+        )
+
+    def refuse_release(self, claim_id, enterprise_id, units=("B07-2F-03", "B07-2F-04")):
+        """Onboarding will not return the units: ``release_refused``."""
+        self.publish(
+            "onboarding",
+            "release_refused",
+            {
+                "claim_id": claim_id,
+                "enterprise_id": enterprise_id,
+                "units": list(units),
+                "reasons": [
+                    {
+                        "code": "units_not_owned",
+                        "message": f"claim {claim_id}: {units[-1]} (leased, not sold to it)",
+                        "field": "units",
+                    }
+                ],
+            },
+        )
+
+    def forge(self, source: str, type_: str, payload: dict) -> dict:
+        """Publish on ``source``'s exchange as the operator CLI (``park-cli``)."""
+        return self.cli_publishers[source].publish(type_, payload, park_id=PARK)
+
     # -- what the service published ---------------------------------------------------------
 
     def events(self) -> list[dict]:
@@ -282,7 +332,7 @@ class Buyback:
         return get_messages(self.amqp_uri, "buyback.dlq")
 
     def close(self):
-        for publisher in self.publishers.values():
+        for publisher in (*self.publishers.values(), *self.cli_publishers.values()):
             publisher.close()
         self.database.dispose()
 

@@ -49,11 +49,32 @@ def test_the_happy_path_from_request_to_closed(buyback):
     assert settled["payload"]["settled_on"] == "2026-11-27"
 
     buyback.release(claim, enterprise)
+    wait_for(lambda: "units_released" in steps_of(buyback, claim), message="the release recorded")
+    assert buyback.state(claim) == "awaiting_release"  # billing has not booked it yet
+    assert buyback.events_where("claim_closed", claim_id=claim) == []
+    buyback.netted(claim, enterprise)
     buyback.wait_for_event("claim_closed", claim_id=claim)
     assert buyback.rpc("list_claims", state="closed")[0]["claim_id"] == claim
-    steps = [s["step"] for s in buyback.rpc("claim_history", claim)["steps"]]
+    history = buyback.rpc("claim_history", claim)["steps"]
+    steps = [s["step"] for s in history]
     assert steps[0] == "claim_filed" and steps[-1] == "claim_closed"
+    assert {s["step"]: s["sender"] for s in history} == {
+        "claim_filed": "portal",
+        "claim_review_requested": "portal",
+        "review_resolved": "ticketing",
+        "claim_approved": "ticketing",
+        "settlement_requested": "ticketing",
+        "settlement_recorded": "billing",
+        "claim_settled": "billing",
+        "units_released": "onboarding",
+        "settlement_netted": "billing",
+        "claim_closed": "billing",
+    }
     assert buyback.dead_letters() == []
+
+
+def steps_of(buyback, claim_id):
+    return [s["step"] for s in buyback.rpc("claim_history", claim_id)["steps"]]
 
 
 def test_a_rejected_review_rejects_the_claim(buyback):
@@ -123,6 +144,8 @@ def test_duplicate_and_out_of_order_events_have_one_effect(buyback):
     buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)
     buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)  # billing answers twice
     buyback.wait_for_event("claim_settled", claim_id=claim)
+    buyback.netted(claim, enterprise)  # billing's netting overtakes the release
+    buyback.netted(claim, enterprise)
     buyback.release(claim, enterprise)
     buyback.release(claim, enterprise)
     buyback.wait_for_event("claim_closed", claim_id=claim)
@@ -243,6 +266,8 @@ def test_a_release_that_never_comes_leaves_the_claim_stuck_until_it_does(buyback
     enterprise, claim = approved(buyback)
     buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)
     buyback.wait_for_event("claim_settled", claim_id=claim)
+    buyback.netted(claim, enterprise)
+    wait_for(lambda: "settlement_netted" in steps_of(buyback, claim), message="the netting")
     clock.advance(days=10)
     buyback.scan()
     [escalated] = buyback.wait_for_event("claim_escalated", claim_id=claim)
@@ -250,6 +275,91 @@ def test_a_release_that_never_comes_leaves_the_claim_stuck_until_it_does(buyback
     assert [c["claim_id"] for c in buyback.rpc("list_claims", state="stuck")] == [claim]
     buyback.release(claim, enterprise)
     buyback.wait_for_event("claim_closed", claim_id=claim)
+    assert "closed_after_stuck" in steps_of(buyback, claim)
+
+
+def test_a_release_onboarding_refuses_makes_the_claim_stuck_at_once(buyback):
+    buyback.start()
+    enterprise, claim = approved(buyback)
+    buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)
+    buyback.wait_for_event("claim_settled", claim_id=claim)
+    buyback.refuse_release(claim, enterprise)
+    [escalated] = buyback.wait_for_event("claim_escalated", claim_id=claim)
+    assert escalated["payload"]["stage"] == "release_refused"
+    assert "B07-2F-04 (leased, not sold to it)" in escalated["payload"]["reason"]
+    assert buyback.state(claim) == "stuck"  # no timer pass, no deadline needed
+    assert buyback.dead_letters() == []
+
+
+def test_a_netting_that_never_comes_leaves_the_claim_stuck_and_escalated(buyback, clock):
+    buyback.start()
+    enterprise, claim = approved(buyback)
+    buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)
+    buyback.wait_for_event("claim_settled", claim_id=claim)
+    buyback.release(claim, enterprise)
+    wait_for(lambda: "units_released" in steps_of(buyback, claim), message="the release")
+    clock.advance(hours=24)
+    buyback.scan()
+    [escalated] = buyback.wait_for_event("claim_escalated", claim_id=claim)
+    assert escalated["payload"]["stage"] == "netting"
+    assert buyback.state(claim) == "stuck"
+    buyback.netted(claim, enterprise)  # billing books it late: closed, recorded as such
+    buyback.wait_for_event("claim_closed", claim_id=claim)
+
+
+def test_a_netting_with_another_payout_is_escalated(buyback):
+    buyback.start()
+    enterprise, claim = approved(buyback)
+    buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE - 3_000_000)
+    buyback.wait_for_event("claim_settled", claim_id=claim)
+    buyback.netted(claim, enterprise, net_fen=2 * PRICE - 4_000_000)
+    [escalated] = buyback.wait_for_event("claim_escalated", claim_id=claim)
+    assert escalated["payload"]["stage"] == "netting_mismatch"
+    assert f"payout_fen {2 * PRICE - 4_000_000}" in escalated["payload"]["reason"]
+
+
+def test_a_review_outcome_or_settlement_forged_by_the_operator_cli_is_refused(buyback):
+    buyback.start()
+    enterprise = buyback.enterprise()
+    claim = buyback.request(enterprise)
+    buyback.wait_for_event("claim_review_requested", claim_id=claim)
+    for review in ("legal", "finance"):
+        buyback.forge(
+            "ticketing",
+            "ticket_resolved",
+            {
+                "ticket_id": f"tk-{review}",
+                "enterprise_id": enterprise,
+                "service_code": "LEGAL-09",
+                "origin": "buyback_review",
+                "request_id": None,
+                "claim_id": claim,
+                "review": review,
+                "firm_id": "law-01",
+                "outcome": "approve",
+                "reasons": [],
+                "fee_fen": None,
+            },
+        )
+    buyback.forge(
+        "billing",
+        "buyback_settlement_computed",
+        {
+            "claim_id": claim,
+            "enterprise_id": enterprise,
+            "gross_fen": 2 * PRICE,
+            "offsets": [],
+            "net_fen": 2 * PRICE,
+        },
+    )
+    letters = wait_for(
+        lambda: len(found := buyback.dead_letters()) >= 3 and found, message="3 dead letters"
+    )
+    reasons = sorted(str(letter.headers["park-error"]) for letter in letters)
+    assert all("untrusted_sender" in r and "'park-cli'" in r for r in reasons), reasons
+    assert sum("ticket_resolved" in r for r in reasons) == 2
+    assert buyback.state(claim) == "under_review"
+    assert buyback.rpc("claim_history", claim)["claim"]["reviews"] == {}
 
 
 def test_the_service_stopped_between_each_pair_of_steps_resumes(buyback, clock):
@@ -275,6 +385,10 @@ def test_the_service_stopped_between_each_pair_of_steps_resumes(buyback, clock):
     buyback.wait_for_event("claim_settled", claim_id=claim)
     buyback.stop()
     buyback.release(claim, enterprise)
+    buyback.start()
+    wait_for(lambda: "units_released" in steps_of(buyback, claim), message="the release")
+    buyback.stop()
+    buyback.netted(claim, enterprise)
     buyback.start()
     buyback.wait_for_event("claim_closed", claim_id=claim)
     for type_ in ("claim_filed", "claim_approved", "claim_settled", "claim_closed"):
@@ -306,6 +420,7 @@ def test_on_sqlite_too_a_claim_runs_to_closed_and_its_deadlines_fire(buyback, cl
     buyback.compute(claim, enterprise, 2 * PRICE, 2 * PRICE)
     buyback.wait_for_event("claim_settled", claim_id=claim)
     buyback.release(claim, enterprise)
+    buyback.netted(claim, enterprise)
     buyback.wait_for_event("claim_closed", claim_id=claim)
     assert buyback.rpc("exposure_report", "2026-11-27")["total_fen"] == 0
 

@@ -78,6 +78,8 @@ def test_list_show_withdraw_and_exposure_with_their_exit_codes(tmp_path):
     assert listed.exit_code == 0, listed.output
     assert [c["claim_id"] for c in json.loads(listed.output)] == [claim_id]
     assert park("list", "--state", "nonsense").exit_code == 1
+    paged = park("list", "--limit", "1", "--before", claim_id, "--json")
+    assert paged.exit_code == 0 and json.loads(paged.output) == []  # nothing older
 
     shown = park("show", claim_id)
     assert shown.exit_code == 0, shown.output
@@ -89,6 +91,13 @@ def test_list_show_withdraw_and_exposure_with_their_exit_codes(tmp_path):
     exposure = park("exposure", "--as-of", "2026-11-27")
     assert exposure.exit_code == 0, exposure.output
     assert json.loads(exposure.output)["total_fen"] == 96_000_000
+    exposure = park("exposure", "--park", PARK, "--as-of", "2026-11-27")
+    assert exposure.exit_code == 0, exposure.output
+    assert json.loads(exposure.output)["park_id"] == PARK
+    other = park("exposure", "--park", "shangjie-equipment", "--as-of", "2026-11-27")
+    assert json.loads(other.output)["total_fen"] == 0  # the other park's B07 is not this one
+    unknown = park("exposure", "--park", "no-such-park")
+    assert unknown.exit_code == 1 and "[unknown_park]" in unknown.output
 
     assert park("withdraw", claim_id).exit_code == 2  # --reason is required
     withdrawn = park("withdraw", claim_id, "--reason", "企业撤回", "--operator", "op-li")
@@ -145,6 +154,7 @@ def test_a_withdrawal_after_settlement_exits_1_with_its_code(tmp_path):
                 "reasons": [],
             },
             uow(),
+            sender="ticketing",
         )
     handlers.record_settlement(
         {
@@ -155,6 +165,7 @@ def test_a_withdrawal_after_settlement_exits_1_with_its_code(tmp_path):
             "net_fen": 100,
         },
         uow(),
+        sender="billing",
     )
     database.dispose()
     result = runner.invoke(

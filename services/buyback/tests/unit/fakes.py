@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from services.buyback.domain.claim_document import claim_from_document, claim_to_document
 from services.buyback.domain.claims import OPEN_STATES, ClaimState
 from services.buyback.domain.holdings import Holding
+from services.buyback.domain.policy import BuybackPolicy
 from services.buyback.repository.base import (
     AbstractClaimRepository,
     AbstractHistoryRepository,
@@ -23,6 +24,9 @@ from services.buyback.repository.base import (
 from services.buyback.unit_of_work import AbstractBuybackUnitOfWork, BuybackRules
 from shared.contract import build
 from shared.messaging.unit_of_work import Cause
+
+#: The parks the fake knows (a park file each, default deadlines); any other is unknown.
+PARKS = ("aux-shangjie", "shangjie-equipment")
 
 #: Friday 2026-11-27 10:00 Asia/Shanghai.
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -55,6 +59,12 @@ class FakeHoldings(AbstractHoldingRepository):
     def all(self):
         return [Holding.from_state(k, copy.deepcopy(v)) for k, v in self.store.holdings.items()]
 
+    def of_park(self, park_id):
+        return [h for h in self.all() if h.park_id == park_id]
+
+    def parks(self):
+        return sorted({h.park_id for h in self.all() if h.park_id is not None})
+
 
 class FakeClaims(AbstractClaimRepository):
     def __init__(self, store: Store):
@@ -86,14 +96,20 @@ class FakeClaims(AbstractClaimRepository):
         due = [c for c in claims if c.next_due_at is not None and c.next_due_at <= now]
         return sorted(due, key=lambda c: (c.next_due_at, c.claim_id))[:limit]
 
-    def query(self, state, limit):
+    def query(self, state, limit, before=None):
         claims = [self._load(s) for s in self.store.claims.values()]
-        return [c for c in claims if state is None or str(c.state) == state][:limit]
+        claims.sort(key=lambda c: (c.filed_at, c.claim_id), reverse=True)
+        return [
+            c
+            for c in claims
+            if (state is None or str(c.state) == state)
+            and (before is None or (c.filed_at, c.claim_id) < before)
+        ][:limit]
 
     def settled_units(self):
         waiting = {ClaimState.AWAITING_RELEASE, ClaimState.STUCK}
         return frozenset(
-            u.unit_id
+            (c.park_id, u.unit_id)
             for s in self.store.claims.values()
             for c in [self._load(s)]
             if c.state in waiting
@@ -105,9 +121,16 @@ class FakeHistory(AbstractHistoryRepository):
     def __init__(self, store: Store):
         self.store = store
 
-    def append(self, claim_id, step, at, detail, event_id=None):
+    def append(self, claim_id, step, at, detail, event_id=None, *, sender=None):
         self.store.steps.append(
-            {"claim_id": claim_id, "step": step, "at": at, "event_id": event_id, "detail": detail}
+            {
+                "claim_id": claim_id,
+                "step": step,
+                "at": at,
+                "event_id": event_id,
+                "sender": sender,
+                "detail": detail,
+            }
         )
 
     def of(self, claim_id):
@@ -122,7 +145,7 @@ class FakeUnitOfWork(AbstractBuybackUnitOfWork):
         self._ids = itertools.count(1)
         self.new_id = lambda: f"00000000-0000-4000-8000-{next(self._ids):012d}"
         self.cause = Cause()
-        self.rules = rules or BuybackRules()
+        self.rules = rules or BuybackRules({park: BuybackPolicy(park) for park in PARKS})
         self.commits = 0
         self.holdings = FakeHoldings(self.store)
         self.claims = FakeClaims(self.store)

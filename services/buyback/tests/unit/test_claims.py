@@ -23,6 +23,19 @@ def types(claim):
     return [e.event_type for e in claim.events]
 
 
+def netted(claim, now=NOW, **figures):
+    """Billing books the settlement the claim recorded (or ``figures`` instead)."""
+    settlement = claim.settlement
+    values = {
+        "gross_fen": settlement.gross_fen,
+        "net_fen": settlement.net_fen,
+        "payout_fen": settlement.payout_fen,
+        "still_owed_fen": max(-settlement.net_fen, 0),
+        "settled_on": settlement.settled_on,
+    }
+    return claim.record_netting(**(values | figures), now=now)
+
+
 def resolve(claim, review, outcome="approve", reasons=(), now=NOW):
     return claim.resolve_review(
         review, outcome, reasons, ticket_id=f"t-{review}", firm_id="f", now=now, deadlines=DEADLINES
@@ -117,7 +130,9 @@ def test_the_settlement_records_payout_and_settles_on_the_park_date():
     assert str(settled.settled_on) == "2026-11-27"
     assert claim.settlement.payout_fen == 150_000_000
     assert claim.state is ClaimState.AWAITING_RELEASE
-    assert claim.next_due_at == NOW + timedelta(days=5)
+    assert claim.release_due_at == NOW + timedelta(days=5)
+    assert claim.netting_due_at == NOW + timedelta(hours=24)
+    assert claim.next_due_at == claim.netting_due_at  # the earlier of the two waits
 
 
 def test_a_negative_net_pays_nothing_and_still_completes_the_buyback():
@@ -151,6 +166,7 @@ def test_a_settlement_never_requested_is_a_conflict():
 
 def test_the_release_of_every_unit_closes_the_claim_once():
     claim = settled_claim()
+    netted(claim)
     assert claim.record_release(["B07-2F-03", "B07-2F-04"], NOW)
     assert types(claim) == ["claim_closed"]
     assert claim.state is ClaimState.CLOSED and claim.next_due_at is None
@@ -161,6 +177,7 @@ def test_the_release_of_every_unit_closes_the_claim_once():
 
 def test_a_partial_release_waits_for_the_rest():
     claim = settled_claim()
+    netted(claim)
     assert claim.record_release(["B07-2F-03"], NOW)
     assert claim.state is ClaimState.AWAITING_RELEASE and claim.events == []
     claim.record_release(["B07-2F-04"], NOW)
@@ -246,6 +263,9 @@ def test_an_unanswered_settlement_is_requested_again_then_escalated():
 
 def test_a_missing_release_makes_the_claim_stuck_and_a_late_release_still_closes_it():
     claim = settled_claim()
+    netted(claim)
+    claim.notes.clear()
+    assert claim.next_due_at == claim.release_due_at
     assert claim.check_deadlines(claim.next_due_at, DEADLINES)
     assert claim.state is ClaimState.STUCK and claim.is_open
     assert types(claim) == ["claim_escalated"] and claim.events[0].stage == "release"
@@ -253,6 +273,9 @@ def test_a_missing_release_makes_the_claim_stuck_and_a_late_release_still_closes
     claim.events.clear()
     claim.record_release(["B07-2F-03", "B07-2F-04"], NOW + timedelta(days=9))
     assert claim.state is ClaimState.CLOSED and types(claim) == ["claim_closed"]
+    # The spurious stuck (a release queued behind an outage) is visible in the history.
+    [closed_late] = [n for n in claim.notes if n.step == "closed_after_stuck"]
+    assert closed_late.detail == {"escalated": ["release"]}
 
 
 def test_a_claim_survives_its_document_round_trip():

@@ -170,20 +170,20 @@ def test_a_second_claim_while_one_is_open_is_ineligible_as_claim_open(uow):
 
 def test_a_resolution_for_a_claim_not_known_yet_is_retried(uow):
     with pytest.raises(TransientFailure):
-        handlers.resolve_review(resolved("legal"), uow)
+        handlers.resolve_review(resolved("legal"), uow, sender="ticketing")
 
 
 def test_a_service_tickets_resolution_is_none_of_buybacks_business(uow):
     payload = resolved("legal") | {"claim_id": None, "review": None, "origin": "service_request"}
-    assert handlers.resolve_review(payload, uow) is False
+    assert handlers.resolve_review(payload, uow, sender="ticketing") is False
     assert uow.commits == 0
 
 
 def test_both_approvals_request_settlement_and_a_duplicate_has_no_effect(uow):
     file_claim(uow)
-    handlers.resolve_review(resolved("legal"), uow)
-    assert not handlers.resolve_review(resolved("legal"), uow)
-    handlers.resolve_review(resolved("finance"), uow)
+    handlers.resolve_review(resolved("legal"), uow, sender="ticketing")
+    assert not handlers.resolve_review(resolved("legal"), uow, sender="ticketing")
+    handlers.resolve_review(resolved("finance"), uow, sender="ticketing")
     assert uow.types()[-2:] == ["claim_approved", "settlement_requested"]
     request = uow.events("settlement_requested")[0]["payload"]
     assert request["gross_fen"] == 192_000_000
@@ -193,25 +193,25 @@ def test_both_approvals_request_settlement_and_a_duplicate_has_no_effect(uow):
 def test_a_resolution_naming_another_enterprise_is_dead_lettered(uow):
     file_claim(uow)
     with pytest.raises(PermanentFailure, match="enterprise_mismatch"):
-        handlers.resolve_review(resolved("legal", enterprise_id="ent-9"), uow)
+        handlers.resolve_review(resolved("legal", enterprise_id="ent-9"), uow, sender="ticketing")
 
 
 def test_a_rejection_rejects_the_claim(uow):
     file_claim(uow)
-    handlers.resolve_review(resolved("legal", "reject", ["产权存在抵押"]), uow)
+    handlers.resolve_review(resolved("legal", "reject", ["产权存在抵押"]), uow, sender="ticketing")
     [rejected] = uow.events("claim_rejected")
     assert rejected["payload"]["reasons"] == ["legal: 产权存在抵押"]
 
 
 def approve(uow):
     file_claim(uow)
-    handlers.resolve_review(resolved("legal"), uow)
-    handlers.resolve_review(resolved("finance"), uow)
+    handlers.resolve_review(resolved("legal"), uow, sender="ticketing")
+    handlers.resolve_review(resolved("finance"), uow, sender="ticketing")
 
 
 def test_the_computed_settlement_settles_the_claim_on_the_park_date(uow):
     approve(uow)
-    handlers.record_settlement(computed(), uow)
+    handlers.record_settlement(computed(), uow, sender="billing")
     [settled] = uow.events("claim_settled")
     assert settled["payload"] == {
         "claim_id": CLAIM,
@@ -222,13 +222,13 @@ def test_the_computed_settlement_settles_the_claim_on_the_park_date(uow):
         "settled_on": "2026-11-27",
     }
     assert uow.store.claims[CLAIM]["settlement"]["payout_fen"] == 150_000_000
-    assert not handlers.record_settlement(computed(), uow)
+    assert not handlers.record_settlement(computed(), uow, sender="billing")
     assert len(uow.events("claim_settled")) == 1
 
 
 def test_a_negative_net_still_settles_with_no_payout(uow):
     approve(uow)
-    handlers.record_settlement(computed(net_fen=-5_000_000), uow)
+    handlers.record_settlement(computed(net_fen=-5_000_000), uow, sender="billing")
     assert uow.events("claim_settled")[0]["payload"]["net_fen"] == -5_000_000
     assert uow.store.claims[CLAIM]["settlement"]["payout_fen"] == 0
 
@@ -236,7 +236,9 @@ def test_a_negative_net_still_settles_with_no_payout(uow):
 def test_a_settlement_at_another_gross_is_dead_lettered_and_changes_nothing(uow):
     approve(uow)
     with pytest.raises(PermanentFailure, match="settlement_conflict"):
-        handlers.record_settlement(computed(gross_fen=200_000_000, net_fen=200_000_000), uow)
+        handlers.record_settlement(
+            computed(gross_fen=200_000_000, net_fen=200_000_000), uow, sender="billing"
+        )
     assert uow.store.claims[CLAIM]["state"] == "awaiting_settlement"
 
 
@@ -253,9 +255,23 @@ def release(uow, units=("B07-2F-03", "B07-2F-04"), claim_id=CLAIM):
     )
 
 
+def netted(uow, net_fen=150_000_000, claim_id=CLAIM, **figures):
+    payload = {
+        "claim_id": claim_id,
+        "enterprise_id": "ent-1",
+        "gross_fen": 192_000_000,
+        "net_fen": net_fen,
+        "payout_fen": max(net_fen, 0),
+        "still_owed_fen": max(-net_fen, 0),
+        "settled_on": date(2026, 11, 27),
+    }
+    return handlers.record_netting(payload | figures, uow, sender="billing")
+
+
 def test_the_release_of_the_claims_units_closes_it_and_empties_the_projection(uow):
     approve(uow)
-    handlers.record_settlement(computed(), uow)
+    handlers.record_settlement(computed(), uow, sender="billing")
+    netted(uow)
     release(uow)
     assert uow.types()[-1] == "claim_closed"
     assert [u["unit_id"] for u in uow.store.holdings["ent-1"]["units"]] == ["B02-1F-01"]
@@ -299,7 +315,7 @@ def test_the_enterprise_withdraws_before_settlement(uow):
 
 def test_a_withdrawal_after_settlement_is_refused_with_an_event(uow):
     approve(uow)
-    handlers.record_settlement(computed(), uow)
+    handlers.record_settlement(computed(), uow, sender="billing")
     handlers.withdraw_by_enterprise(
         {"claim_id": CLAIM, "enterprise_id": "ent-1", "reason": "x"}, PARK, uow
     )
@@ -337,7 +353,7 @@ def test_the_operator_withdraws_and_is_refused_after_settlement(uow):
 
 def test_the_operators_withdrawal_after_settlement_is_an_illegal_transition(uow):
     approve(uow)
-    handlers.record_settlement(computed(), uow)
+    handlers.record_settlement(computed(), uow, sender="billing")
     with pytest.raises(IllegalTransition, match=r"\[already_settled\]"):
         handlers.withdraw_claim(CLAIM, "x", "op", uow)
 
@@ -367,7 +383,8 @@ def test_the_review_deadline_counts_business_days(uow):
 
 def test_a_missing_release_is_stuck_in_the_list_and_history(uow):
     approve(uow)
-    handlers.record_settlement(computed(), uow)
+    handlers.record_settlement(computed(), uow, sender="billing")
+    netted(uow)
     uow.now = NOW + timedelta(days=14)
     handlers.scan_deadlines(uow)
     assert [c["claim_id"] for c in handlers.list_claims("stuck", uow)] == [CLAIM]
@@ -392,6 +409,6 @@ def test_the_history_holds_every_step_in_order(uow):
 
 def test_exposure_leaves_out_a_settled_claims_units(uow):
     approve(uow)
-    assert handlers.exposure(None, uow)["total_fen"] == 192_000_000
-    handlers.record_settlement(computed(), uow)
-    assert handlers.exposure(None, uow)["total_fen"] == 0
+    assert handlers.exposure(PARK, None, uow)["total_fen"] == 192_000_000
+    handlers.record_settlement(computed(), uow, sender="billing")
+    assert handlers.exposure(PARK, None, uow)["total_fen"] == 0

@@ -9,6 +9,8 @@ from services.buyback.domain.exposure import exposure_report
 from services.buyback.domain.holdings import HeldUnit, Holding
 from services.buyback.tests.unit.builders import holding
 
+PARK = "aux-shangjie"
+
 
 def test_leased_units_are_recorded_but_not_purchased():
     h = Holding("ent-1")
@@ -73,7 +75,7 @@ def exposure_park():
 
 
 def test_exposure_sums_original_prices_inside_the_window_by_year_and_building():
-    report = exposure_report(exposure_park(), date(2026, 11, 27))
+    report = exposure_report(PARK, exposure_park(), date(2026, 11, 27))
     assert report["total_fen"] == 512_000_000
     assert report["units"] == 3
     assert report["by_year_of_expiry"] == [
@@ -89,10 +91,12 @@ def test_exposure_sums_original_prices_inside_the_window_by_year_and_building():
 
 def test_a_unit_counts_on_its_windows_last_day_and_not_on_the_anniversary():
     park = [exposure_park()[2]]
-    assert exposure_report(park, date(2026, 11, 26))["total_fen"] == 96_000_000
-    assert exposure_report(park, date(2026, 11, 27))["total_fen"] == 0
+    assert exposure_report(PARK, park, date(2026, 11, 26))["total_fen"] == 96_000_000
+    assert exposure_report(PARK, park, date(2026, 11, 27))["total_fen"] == 0
 
 
 def test_units_of_a_settled_claim_are_no_longer_exposure():
-    report = exposure_report(exposure_park(), date(2026, 11, 27), frozenset({"B07-2F-03"}))
+    report = exposure_report(
+        PARK, exposure_park(), date(2026, 11, 27), frozenset({(PARK, "B07-2F-03")})
+    )
     assert report["total_fen"] == 416_000_000

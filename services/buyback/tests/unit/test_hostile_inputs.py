@@ -76,11 +76,24 @@ def test_claim_history_arguments_load_or_are_refused_by_name(claim_id):
 @given(as_of=JSON | TEXT | st.dates().map(str))
 def test_exposure_arguments_load_or_are_refused_by_name(as_of):
     try:
-        args = schemas.load(schemas.ExposureQuery, as_of=as_of)
+        args = schemas.load(schemas.ExposureQuery, park_id=PARK, as_of=as_of)
     except InvalidRequest:
         return
-    report = handlers.exposure(args["as_of"], FakeUnitOfWork())
-    assert report["total_fen"] == 0
+    report = handlers.exposure(args["park_id"], args["as_of"], FakeUnitOfWork())
+    assert report["total_fen"] == 0 and report["park_id"] == PARK
+
+
+@settings(max_examples=300)
+@given(park_id=JSON | TEXT, as_of=st.none() | JSON | TEXT | st.dates().map(str))
+def test_any_exposure_call_shape_answers_or_is_refused_by_name(park_id, as_of):
+    uow = FakeUnitOfWork()
+    try:
+        args = schemas.exposure_arguments(park_id, as_of)
+        report = handlers.exposure(args["park_id"], args["as_of"], uow)
+    except (InvalidRequest, NotFound) as error:
+        assert str(error).startswith(("[invalid_request]", "[not_found]", "[unknown_park]"))
+        return
+    assert report["park_id"] in ("aux-shangjie", "shangjie-equipment")
 
 
 def envelope(source, type_, payload, occurred_at="2026-11-27T01:00:00Z"):
@@ -184,7 +197,7 @@ def test_any_ticket_resolution_is_recorded_refused_retried_or_malformed(
     }
     result = consume(
         envelope("ticketing", "ticket_resolved", payload),
-        lambda e: handlers.resolve_review(e.payload, uow),
+        lambda e: handlers.resolve_review(e.payload, uow, sender="ticketing"),
     )
     if result != "handled":
         assert uow.types() == before
@@ -230,6 +243,7 @@ def test_any_settlement_answer_settles_once_or_is_refused(gross, net, offsets):
                 "reasons": [],
             },
             uow,
+            sender="ticketing",
         )
     payload = {
         "claim_id": claim_id,
@@ -240,7 +254,7 @@ def test_any_settlement_answer_settles_once_or_is_refused(gross, net, offsets):
     }
     result = consume(
         envelope("billing", "buyback_settlement_computed", payload),
-        lambda e: handlers.record_settlement(e.payload, uow),
+        lambda e: handlers.record_settlement(e.payload, uow, sender="billing"),
     )
     settled = uow.events("claim_settled")
     if result == "handled":
@@ -330,7 +344,7 @@ def test_any_allocation_is_recorded_refused_or_malformed_and_only_purchases_coun
         lambda e: handlers.allocate_units(e.payload, e.park_id, uow),
     )
     assert result in ("handled", "malformed", "PermanentFailure")
-    held = handlers.exposure(None, uow)
+    held = handlers.exposure(PARK, None, uow)
     if result != "handled":
         assert uow.store.holdings == {}
     assert held["units"] == 0  # no production start yet: nothing inside a window

@@ -24,6 +24,7 @@ def test_a_settled_buyback_claim_returns_the_units_to_inventory(onboarding):
         park_id="aux-shangjie",
     )
 
+    [allocated] = onboarding.wait_for_event(sent["application_id"], "units_allocated")
     [released] = onboarding.wait_for_event(sent["application_id"], "units_released")
     assert released["payload"] == {
         "units": ["S05", "S06"],
@@ -31,22 +32,34 @@ def test_a_settled_buyback_claim_returns_the_units_to_inventory(onboarding):
         "application_id": sent["application_id"],
         "enterprise_id": enterprise_id,
         "claim_id": claim_id,
+        "contract_id": allocated["payload"]["contract_id"],
     }
     assert onboarding.unit_statuses("S05", "S06") == {"S05": "available", "S06": "available"}
 
 
-def test_a_settlement_for_units_the_enterprise_does_not_own_is_dead_lettered(onboarding):
+def test_a_settlement_for_units_the_enterprise_does_not_own_is_refused_with_an_event(onboarding):
     onboarding.start()
     _, enterprise_id = admit(onboarding, ["S07"], tenure="lease")
+    claim_id = str(uuid.uuid4())
 
     onboarding.buyback.publish(
         "claim_settled",
-        {"claim_id": str(uuid.uuid4()), "enterprise_id": enterprise_id, "units": ["S07"]},
+        {"claim_id": claim_id, "enterprise_id": enterprise_id, "units": ["S07"]},
         park_id="aux-shangjie",
     )
 
-    [letter] = wait_for(
-        lambda: get_messages(onboarding.amqp_uri, "onboarding.dlq"), message="the dead letter"
+    [refused] = wait_for(
+        lambda: [
+            e
+            for e in onboarding.events()
+            if e["type"] == "release_refused" and e["payload"]["claim_id"] == claim_id
+        ],
+        message="release_refused",
     )
-    assert "units_not_owned" in letter.headers["park-error"]
+    assert refused["park_id"] == "aux-shangjie"
+    assert refused["payload"]["enterprise_id"] == enterprise_id
+    assert refused["payload"]["units"] == ["S07"]
+    assert refused["payload"]["reasons"][0]["code"] == "units_not_owned"
+    assert "S07 (leased, not sold to it)" in refused["payload"]["reasons"][0]["message"]
+    assert get_messages(onboarding.amqp_uri, "onboarding.dlq") == []  # no dead letter
     assert onboarding.unit_statuses("S07") == {"S07": "leased"}

@@ -84,6 +84,7 @@ def test_one_rejection_rejects_the_application_and_releases_its_units(onboarding
         "application_id": sent["application_id"],
         "enterprise_id": None,
         "claim_id": None,
+        "contract_id": None,  # units only reserved: no contract
     }
     assert onboarding.unit_statuses("B08-1F-01") == {"B08-1F-01": "available"}
 

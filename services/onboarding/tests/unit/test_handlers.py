@@ -18,7 +18,7 @@ from services.onboarding.tests.unit.builders import (
     valid_uscc,
 )
 from services.onboarding.tests.unit.fakes import FakeUnitOfWork
-from shared.messaging.errors import PermanentFailure, TransientFailure
+from shared.messaging.errors import TransientFailure
 
 
 class Calendar:
@@ -204,12 +204,18 @@ def test_ending_a_lease_of_a_purchase_is_an_illegal_transition(uow):
     assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.SOLD
 
 
-def test_a_settlement_for_an_unknown_enterprise_is_dead_lettered(uow):
-    with pytest.raises(PermanentFailure):
-        handlers.settle_buyback(
-            {"claim_id": str(uuid.uuid4()), "enterprise_id": "nobody", "units": ["B01-1F-01"]},
-            uow,
-        )
+def test_a_settlement_for_an_unknown_enterprise_is_refused_with_an_event(uow):
+    claim_id = str(uuid.uuid4())
+    handlers.settle_buyback(
+        {"claim_id": claim_id, "enterprise_id": "nobody", "units": ["B01-1F-01"]},
+        uow,
+        park_id="test-park",
+    )
+    [refused] = uow.of_type("release_refused")
+    assert refused["claim_id"] == claim_id and refused["units"] == ["B01-1F-01"]
+    assert [r["code"] for r in refused["reasons"]] == ["unknown_enterprise"]
+    assert uow.published[-1]["park_id"] == "test-park"
+    assert "units_released" not in uow.types()
 
 
 # -- the deadline timer ----------------------------------------------------------------------
@@ -295,20 +301,65 @@ def settlement(enterprise_id, units, claim_id=None):
     return {"claim_id": claim_id, "enterprise_id": enterprise_id, "units": units}
 
 
+def refusal_of(uow, claim):
+    [refused] = [r for r in uow.of_type("release_refused") if r["claim_id"] == claim["claim_id"]]
+    return refused
+
+
 def test_a_settlement_naming_an_available_unit_never_held_is_refused_whole(uow):
     enterprise_id = admit(uow, units=("B01-1F-01",))
-    with pytest.raises(PermanentFailure, match=r"units_not_owned.*B01-1F-02.*available"):
-        handlers.settle_buyback(settlement(enterprise_id, ["B01-1F-01", "B01-1F-02"]), uow)
+    claim = settlement(enterprise_id, ["B01-1F-01", "B01-1F-02"])
+    handlers.settle_buyback(claim, uow)  # a business outcome: an event, no dead letter
+    refused = refusal_of(uow, claim)
+    assert refused["enterprise_id"] == enterprise_id
+    assert refused["units"] == ["B01-1F-01", "B01-1F-02"]
+    [reason] = refused["reasons"]
+    assert reason["code"] == "units_not_owned" and reason["field"] == "units"
+    assert "B01-1F-02 (available now" in reason["message"]
     assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.SOLD
     assert "units_released" not in uow.types()
+
+
+def test_the_same_refused_settlement_again_is_refused_again_and_changes_nothing(uow):
+    enterprise_id = admit(uow, units=("B01-1F-01",))
+    claim = settlement(enterprise_id, ["B01-1F-02"])
+    handlers.settle_buyback(claim, uow)
+    handlers.settle_buyback(claim, uow)
+    assert len(uow.of_type("release_refused")) == 2  # buyback records the first only
+    assert uow.store.units[("test-park", "B01-1F-01")].status == UnitStatus.SOLD
 
 
 def test_a_unit_already_bought_back_by_another_claim_is_refused(uow):
     enterprise_id = admit(uow, units=("B01-1F-01", "B01-1F-02"))
     handlers.settle_buyback(settlement(enterprise_id, ["B01-1F-01"]), uow)
-    with pytest.raises(PermanentFailure, match=r"B01-1F-01.*available"):
-        handlers.settle_buyback(settlement(enterprise_id, ["B01-1F-01", "B01-1F-02"]), uow)
+    claim = settlement(enterprise_id, ["B01-1F-01", "B01-1F-02"])
+    handlers.settle_buyback(claim, uow)
+    assert "B01-1F-01 (available now" in refusal_of(uow, claim)["reasons"][0]["message"]
     assert uow.store.units[("test-park", "B01-1F-02")].status == UnitStatus.SOLD
+
+
+def test_a_release_names_the_contract_the_units_were_held_under(uow):
+    enterprise_id = admit(uow, units=("B01-1F-01",))
+    [allocated] = uow.of_type("units_allocated")
+    handlers.settle_buyback(settlement(enterprise_id, ["B01-1F-01"]), uow)
+    [released] = uow.of_type("units_released")
+    assert released["contract_id"] == allocated["contract_id"]
+
+
+def test_a_lease_end_names_the_leases_contract(uow):
+    enterprise_id = admit(uow, tenure="lease", units=("B01-1F-01",))
+    [allocated] = uow.of_type("units_allocated")
+    end_every_lease(uow, enterprise_id)
+    [released] = uow.of_type("units_released")
+    assert released["reason"] == "lease_ended"
+    assert released["contract_id"] == allocated["contract_id"]
+
+
+def test_units_only_reserved_are_released_without_a_contract(uow):
+    application_id = submit(uow, submission())
+    handlers.decide_review(decision(application_id, DEPARTMENTS[0], "reject"), uow)
+    [released] = uow.of_type("units_released")
+    assert released["contract_id"] is None
 
 
 def test_the_same_claim_settled_again_changes_nothing(uow):
