@@ -214,7 +214,8 @@ class SystemsBroker:
         is someone else (setting them would narrow it); and a password is global, so it
         is set only on a user that already is this system here (a user of another vhost
         keeps its password; without a password option it may be granted here as well,
-        when everywhere else it is the same system).
+        when everywhere else it is the same system). Nor is a password set, nor a user
+        granted here, that is something else on another vhost.
         """
         user = self.management.get_user(system)
         if user is None:
@@ -225,22 +226,20 @@ class SystemsBroker:
                 "administrator user, not an ingress system; nothing changed"
             )
         here = self.management.permissions(self.vhost, system)
-        if here is not None:
-            if _permissions(here) != ingress_permissions(system):
-                raise Refusal(
-                    f"user {system!r} has permissions on vhost {self.vhost!r} that are not an "
-                    f"ingress system's ({_shape(here)}; a system has "
-                    f"{_shape(ingress_permissions(system).__dict__)}): not a system; "
-                    "nothing changed"
-                )
-            return
+        if here is not None and _permissions(here) != ingress_permissions(system):
+            raise Refusal(
+                f"user {system!r} has permissions on vhost {self.vhost!r} that are not an "
+                f"ingress system's ({_shape(here)}; a system has "
+                f"{_shape(ingress_permissions(system).__dict__)}): not a system; "
+                "nothing changed"
+            )
         elsewhere = [
             entry
             for entry in self.management.user_permissions(system)
             if entry.get("vhost") != self.vhost
         ]
-        where = ", ".join(repr(str(entry.get("vhost"))) for entry in elsewhere) or "none"
-        if changing_password:
+        if here is None and changing_password:
+            where = ", ".join(repr(str(entry.get("vhost"))) for entry in elsewhere) or "none"
             raise Refusal(
                 f"user {system!r} exists but is not this vhost's system (it holds no "
                 f"permissions on vhost {self.vhost!r}; permissions on other vhosts: {where}): "
@@ -249,11 +248,12 @@ class SystemsBroker:
                 "another name"
             )
         foreign = [e for e in elsewhere if _permissions(e) != ingress_permissions(system)]
-        if foreign:
+        if foreign and (here is None or changing_password):
+            # Granting it here, or a password that is also its password there.
             raise Refusal(
                 f"user {system!r} exists with permissions that are not an ingress system's "
-                f"on vhost {foreign[0].get('vhost')!r} ({_shape(foreign[0])}): not a "
-                "system; nothing changed"
+                f"on vhost {foreign[0].get('vhost')!r} ({_shape(foreign[0])}): not only "
+                "a system; nothing changed"
             )
 
     def revoke(self, system: str) -> list[str]:

@@ -467,3 +467,19 @@ def test_a_new_password_for_a_system_that_also_publishes_elsewhere_says_so(syste
     assert result.exit_code == 0, result.output
     assert "applies there too" in result.output and other_vhost in result.output
     _connect_to(systems, other_vhost, customs, "pw-new")
+
+
+def test_a_new_password_for_a_system_that_is_something_else_elsewhere_is_refused(
+    systems, other_vhost
+):
+    customs = systems.name("customs")
+    vhost = systems.address.vhost
+    assert systems.park("add", customs, "--password", "pw-old").exit_code == 0
+    systems.management.set_permissions(other_vhost, customs, ".*", ".*", ".*")
+
+    result = systems.park("add", customs, "--password", "pw-new")
+
+    assert result.exit_code == 1, result.output
+    assert "not an ingress system's" in result.output and other_vhost in result.output
+    _connect_to(systems, vhost, customs, "pw-old")
+    _connect_to(systems, other_vhost, customs, "pw-old")
