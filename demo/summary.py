@@ -39,7 +39,7 @@ def gather(world: DemoWorld, month: Month) -> dict[str, Any]:
         "aging": rpc("billing").aging_report(PARK, month.ended.isoformat()),
         "trial_balance": rpc("billing").trial_balance(),
         "firms": rpc("ticketing").firm_figures(PARK, _utc(since), _utc(until)),
-        "exposure": rpc("buyback").exposure_report(month.ended.isoformat()),
+        "exposure": rpc("buyback").exposure_report(PARK, month.ended.isoformat()),
         "claim": rpc("buyback").claim_history(month.claim_id),
         "counts": {
             "applications": month.applications,
