@@ -111,16 +111,6 @@ def test_a_second_claim_while_one_is_open_is_ineligible(park_world):
     assert park_world.claim_events(first) == ["claim_filed", "claim_review_requested"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "buyback (and ticketing): a buyback_requested whose envelope park_id is another park "
-        "than the enterprise's is filed under that park (claim_filed park_id "
-        "shangjie-equipment for an aux-shangjie enterprise, that park's deadlines); "
-        "ticketing opens both reviews in shangjie-equipment, where no firm of the "
-        "enterprise's park takes them — never refused, never routed"
-    ),
-)
 def test_a_claim_sent_for_another_park_is_not_filed_there(park_world):
     park_world.start()
     park_world.add_review_firms()
