@@ -18,6 +18,14 @@ payment event ``bank_txn_id``. Additions to DESIGN §5 (documented in ``docs/bil
 - ``late_fee_waived`` — an operator waived an invoice's late fees (who, why);
 - ``buyback_netted`` — a settled claim's offsets were taken off the account
   (``payout_fen`` = the net if positive, ``still_owed_fen`` = minus the net if negative).
+- ``credit_balance_changed`` — the credit balance moved (e.g. a credit note beyond what
+  its invoice owed; ``number`` names the invoice);
+- ``firm_payable_adjusted`` — a credit note on a paid service's line reversed part of
+  the firm's payable;
+- ``meter_rebaselined`` — an operator rebaselined a (replaced) meter.
+
+The service's use cases publish these same classes (``handlers.common.publish``): this
+module is the one definition of every payload billing publishes.
 
 Field names follow ``shared/contract/billing.py`` (lines carry ``tax_rate``); a unit test
 validates every event the account records against those schemas.
@@ -117,6 +125,7 @@ class InvoicePaid(DomainEvent):
     invoice_id: str
     number: str
     enterprise_id: str
+    paid_on: date | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,6 +200,7 @@ class PaymentMatched(DomainEvent):
     enterprise_id: str
     amount_fen: int
     matched_by: str
+    note: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,6 +215,54 @@ class FirmPayableRecorded(DomainEvent):
     commission_rate: str
     commission_fen: int
     payable_fen: int
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirmPayableAdjusted(DomainEvent):
+    """A credit note on a paid service's line reversed ``-change_fen`` of the firm's
+    payable (:func:`.invoices.reversed_payable`)."""
+
+    event_type = "firm_payable_adjusted"
+    ticket_id: str | None
+    firm_id: str | None
+    enterprise_id: str
+    invoice_id: str
+    number: str
+    credit_note_id: str
+    change_fen: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditBalanceChanged(DomainEvent):
+    """The account's credit balance moved by ``change_fen`` (e.g. a credit note beyond
+    what its invoice owed, ``why`` ``credit_note``)."""
+
+    event_type = "credit_balance_changed"
+    enterprise_id: str
+    change_fen: int
+    balance_fen: int
+    why: str
+    bank_txn_id: str | None = None
+    invoice_id: str | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeterRebaselined(DomainEvent):
+    """An operator rebaselined a meter; ``billed_fen`` of its old use invoiced first."""
+
+    event_type = "meter_rebaselined"
+    meter_id: str
+    unit_id: str
+    kind: str
+    previous_reading: str | None
+    reading: str
+    read_at: datetime
+    billed_fen: int
+    by: str
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True)

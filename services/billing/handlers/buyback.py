@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.billing.domain import events as ev
 from services.billing.domain.buyback_netting import compute_settlement as domain_settlement
 from services.billing.domain.charges import (
     CATCH_UP_MONTHS,
@@ -29,6 +30,7 @@ from services.billing.handlers.common import (
     meter_state,
     outstanding,
     post,
+    publish,
     tariff_of,
 )
 from services.billing.handlers.credits import _credited
@@ -160,8 +162,9 @@ def compute_settlement(payload, uow) -> dict:
             "settled_on": None,
         }
         uow.billing.add_settlement(**settlement)
-        uow.emit(
-            "buyback_settlement_computed",
+        publish(
+            uow,
+            ev.BuybackSettlementComputed,
             {
                 "claim_id": payload["claim_id"],
                 "enterprise_id": account["enterprise_id"],
@@ -316,8 +319,9 @@ def settle_claim(payload, uow) -> dict | None:
             on=on,
         )
         still_owed = sum(outstanding(i) for i in uow.billing.open_invoices(eid))
-        uow.emit(
-            "buyback_netted",
+        publish(
+            uow,
+            ev.BuybackNetted,
             {
                 "claim_id": payload["claim_id"],
                 "enterprise_id": eid,

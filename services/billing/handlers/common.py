@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.billing.domain import events as ev
 from services.billing.domain.charges import Charge, HeldUnit, MeterState
 from services.billing.domain.errors import NotYetApplicable
 from services.billing.domain.invoices import Invoice, InvoiceLine, InvoiceStatus
@@ -34,6 +35,17 @@ KINDS = ("purchase", "rent", "property_fee", "utilities", "service", "late_fee")
 class PaymentConflict(MalformedMessage):
     """A ``bank_txn_id`` already applied arrived again with other content: refused
     (dead-lettered with ``conflicting_duplicate``); the first payment stands."""
+
+
+def publish(
+    uow, event_class: type[ev.DomainEvent], fields: dict[str, Any], *, park_id=None
+) -> ev.DomainEvent:
+    """Stage the domain's event ``event_class`` (its fields are the domain's definition
+    of the payload: a missing or unknown one is a bug caught here) in the outbox; the
+    unit of work checks it against the contract too."""
+    event = event_class(occurred_at=uow.clock(), park_id=park_id, **fields)
+    uow.emit(event.event_type, ev.event_payload(event), park_id=park_id)
+    return event
 
 
 def park_date(instant: datetime) -> date:
@@ -220,8 +232,9 @@ def issue_invoice(
         account=account,
         on=on,
     )
-    uow.emit(
-        "invoice_issued",
+    publish(
+        uow,
+        ev.InvoiceIssued,
         {
             "invoice_id": invoice["invoice_id"],
             "number": invoice["number"],
@@ -255,8 +268,9 @@ def _pay_from_credit(uow, account: Row, invoice: Row, on: date) -> None:
         account=account,
         on=on,
     )
-    uow.emit(
-        "credit_applied",
+    publish(
+        uow,
+        ev.CreditApplied,
         {
             "invoice_id": invoice["invoice_id"],
             "number": invoice["number"],
@@ -271,8 +285,9 @@ def _pay_from_credit(uow, account: Row, invoice: Row, on: date) -> None:
 
 
 def _announce_paid(uow, account: Row, invoice: Row, on: date) -> None:
-    uow.emit(
-        "invoice_paid",
+    publish(
+        uow,
+        ev.InvoicePaid,
         {
             "invoice_id": invoice["invoice_id"],
             "number": invoice["number"],

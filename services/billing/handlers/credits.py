@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
+from services.billing.domain import events as ev
 from services.billing.domain.errors import Refused as DomainRefused
 from services.billing.domain.invoices import Invoice, credit_lines
 from services.billing.domain.late_fees import record_waiver
@@ -19,6 +20,7 @@ from services.billing.handlers.common import (
     invoice_view,
     outstanding,
     post,
+    publish,
 )
 from services.billing.repository import Row
 
@@ -130,8 +132,9 @@ def _credit_note(
     if excess:
         entries.append((CUSTOMER_CREDIT, -excess))
     post(uow, f"credit_note {invoice['number']}", entries, account=account, on=on)
-    uow.emit(
-        "credit_note_issued",
+    publish(
+        uow,
+        ev.CreditNoteIssued,
         {
             "invoice_id": invoice["invoice_id"],
             "number": invoice["number"],
@@ -153,8 +156,9 @@ def _credit_note(
             _announce_payable_adjusted(uow, account, invoice, note, line)
     if excess:
         balance = uow.billing.change_credit(account["enterprise_id"], excess)
-        uow.emit(
-            "credit_balance_changed",
+        publish(
+            uow,
+            ev.CreditBalanceChanged,
             {
                 "enterprise_id": account["enterprise_id"],
                 "change_fen": excess,
@@ -173,8 +177,9 @@ def _announce_payable_adjusted(uow, account: Row, invoice: Row, note: dict, line
     the park owes the firm for it (the ledger's ``firm_payables`` moved with it)."""
     sold = invoice["lines"][line["line_index"]]
     kind, _, ticket_id = sold.get("source", "").partition(":")
-    uow.emit(
-        "firm_payable_adjusted",
+    publish(
+        uow,
+        ev.FirmPayableAdjusted,
         {
             "ticket_id": ticket_id if kind == "service" else None,
             "firm_id": sold.get("firm_id"),
@@ -253,8 +258,9 @@ def waive_late_fee(invoice_id: str, operator: str, reason: str, uow) -> dict:
                 on,
             )
             credited += take
-        uow.emit(
-            "late_fee_waived",
+        publish(
+            uow,
+            ev.LateFeeWaived,
             {
                 "invoice_id": invoice_id,
                 "number": invoice["number"],

@@ -10,6 +10,7 @@ from datetime import date
 
 import structlog
 
+from services.billing.domain import events as ev
 from services.billing.domain.charges import (
     Instalment,
     billable_months,
@@ -28,6 +29,7 @@ from services.billing.handlers.common import (
     line_of,
     meter_state,
     outstanding,
+    publish,
     tariff_of,
 )
 from services.billing.handlers.late_fees import _charge_late_fee, _late_fee_lines, accrue
@@ -95,8 +97,9 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
             uow.billing.update_invoice(invoice["invoice_id"], overdue=True)
             invoice["overdue"] = True
             result.overdue.append(invoice["number"])
-            uow.emit(
-                "invoice_overdue",
+            publish(
+                uow,
+                ev.InvoiceOverdue,
                 {
                     "invoice_id": invoice["invoice_id"],
                     "number": invoice["number"],

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from services.billing.domain import events as ev
 from services.billing.domain.charges import (
     Charge,
 )
 from services.billing.domain.late_fees import late_fee_accrual
 from services.billing.domain.terms import BillingTerms
 from services.billing.domain.vat import Category, late_fee_rate
-from services.billing.handlers.common import invoice_view, line_of
+from services.billing.handlers.common import invoice_view, line_of, publish
 from services.billing.repository import Row
 
 # -- late fees --------------------------------------------------------------------------
@@ -65,8 +66,9 @@ def _charge_late_fee(uow, account: Row, accrual: Accrual, terms: BillingTerms, o
         billed_invoice_id=None,
         waived=False,
     )
-    uow.emit(
-        "late_fee_charged",
+    publish(
+        uow,
+        ev.LateFeeCharged,
         {
             "invoice_id": invoice["invoice_id"],
             "number": invoice["number"],

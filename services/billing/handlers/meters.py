@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from services.billing.domain import events as ev
 from services.billing.domain.charges import (
     MeterState,
     ReadingOutcome,
@@ -24,6 +25,7 @@ from services.billing.handlers.common import (
     line_of,
     meter_state,
     park_date,
+    publish,
     tariff_of,
 )
 from shared.clock import as_utc
@@ -73,8 +75,9 @@ def record_meter_reading(payload, uow) -> ReadingOutcome:
                 state.meter_id, last_reading=state.last_reading, last_read_at=read_at
             )
         elif outcome.flagged:
-            uow.emit(
-                "reading_anomaly",
+            publish(
+                uow,
+                ev.ReadingAnomaly,
                 {
                     "meter_id": state.meter_id,
                     "unit_id": state.unit_id,
@@ -126,8 +129,9 @@ def rebaseline_meter(
         uow.billing.audit(
             action="rebaseline_meter", subject=meter_id, operator=operator, reason=reason, at=at
         )
-        uow.emit(
-            "meter_rebaselined",
+        publish(
+            uow,
+            ev.MeterRebaselined,
             {
                 "meter_id": meter_id,
                 "unit_id": state.unit_id,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 
+from services.billing.domain import events as ev
 from services.billing.domain.charges import (
     service_fee,
 )
 from services.billing.domain.vat import Category
-from services.billing.handlers.common import _account_or_wait
+from services.billing.handlers.common import _account_or_wait, publish
 from services.billing.repository import Row
 
 # -- ticketing: paid services -----------------------------------------------------------
@@ -46,8 +47,9 @@ def charge_resolved_ticket(payload, uow) -> Row | None:
             "created_at": uow.clock(),
         }
         if uow.billing.add_charge(**charge):
-            uow.emit(
-                "firm_payable_recorded",
+            publish(
+                uow,
+                ev.FirmPayableRecorded,
                 {
                     "ticket_id": payload["ticket_id"],
                     "firm_id": payload["firm_id"],

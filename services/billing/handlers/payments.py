@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.billing.domain import events as ev
 from services.billing.domain.ledger import CASH, CUSTOMER_CREDIT, RECEIVABLES, SUSPENSE
 from services.billing.domain.payments import allocate
 from services.billing.exceptions import NotFound, Refused
@@ -16,6 +17,7 @@ from services.billing.handlers.common import (
     invoice_view,
     outstanding,
     post,
+    publish,
 )
 from services.billing.repository import Row
 from shared.clock import as_utc
@@ -68,8 +70,9 @@ def receive_payment(payload, uow) -> str:
                 account={"enterprise_id": None, "park_id": uow.cause.park_id},
                 on=on,
             )
-            uow.emit(
-                "payment_unmatched",
+            publish(
+                uow,
+                ev.PaymentUnmatched,
                 {
                     "bank_txn_id": bank_txn_id,
                     "payer_uscc": payload["payer_uscc"],
@@ -106,8 +109,9 @@ def apply_payment(
         uow.billing.update_invoice(invoice["invoice_id"], paid_fen=invoice["paid_fen"])
         uow.billing.record_settlement(invoice, on, take, "payment", bank_txn_id)
         applied.append({"invoice_id": invoice["invoice_id"], "amount_fen": take})
-        uow.emit(
-            "payment_applied",
+        publish(
+            uow,
+            ev.PaymentApplied,
             {
                 "invoice_id": invoice["invoice_id"],
                 "number": invoice["number"],
@@ -124,8 +128,9 @@ def apply_payment(
     if remaining:
         balance = uow.billing.change_credit(account["enterprise_id"], remaining)
         entries.append((CUSTOMER_CREDIT, -remaining))
-        uow.emit(
-            "payment_credited",
+        publish(
+            uow,
+            ev.PaymentCredited,
             {
                 "bank_txn_id": bank_txn_id,
                 "enterprise_id": account["enterprise_id"],
@@ -147,8 +152,9 @@ def apply_suspended_payments(uow, account: Row) -> list[str]:
     applied_ids = []
     for payment in uow.billing.suspended_payments(account["uscc"]):
         bank_txn_id = payment["bank_txn_id"]
-        uow.emit(
-            "payment_matched",
+        publish(
+            uow,
+            ev.PaymentMatched,
             {
                 "bank_txn_id": bank_txn_id,
                 "enterprise_id": account["enterprise_id"],
@@ -197,8 +203,9 @@ def match_payment(bank_txn_id: str, enterprise_id: str, operator: str, reason: s
             reason=reason,
             at=uow.clock(),
         )
-        uow.emit(
-            "payment_matched",
+        publish(
+            uow,
+            ev.PaymentMatched,
             {
                 "bank_txn_id": bank_txn_id,
                 "enterprise_id": enterprise_id,
