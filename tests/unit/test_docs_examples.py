@@ -189,6 +189,7 @@ NOT_CHECKABLE_FROM_THE_EXAMPLE = {
     "application_closed",
     "enterprise_not_admitted",  # ticketing's projection of admissions, not in the example
     "already_settled",  # the buyback claim's state
+    "units_not_owned",  # onboarding's inventory (release_refused), not in the example
 }
 
 
