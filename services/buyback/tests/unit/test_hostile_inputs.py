@@ -352,3 +352,89 @@ def test_any_allocation_is_recorded_refused_or_malformed_and_only_purchases_coun
         latest = {u["unit_id"]: u for u in units}
         priced = [u["price_fen"] for u in latest.values() if u["tenure"] == "purchase"]
         assert held["not_started"]["total_fen"] == sum(priced)
+
+
+def settled_claim(uow):
+    """A claim of ent-1 settled at gross 192,000,000, net 150,000,000."""
+    from services.buyback.tests.unit.test_handlers import approve, computed
+
+    approve(uow)
+    handlers.record_settlement(computed(), uow, sender="billing")
+    return uow.store.claims[CLAIM]["claim_id"]
+
+
+CLAIM = "6f1c2a8e-3b4d-4e5f-9a0b-1c2d3e4f5a6b"
+
+
+@SLOW
+@given(
+    net=st.integers(min_value=-(2**63), max_value=2**63) | JSON,
+    gross=st.sampled_from([192_000_000, 191_999_999]) | JSON,
+    still_owed=st.integers(min_value=-1, max_value=10) | JSON,
+    settled_on=st.sampled_from(["2026-11-27", "2026-11-28", "2026-02-30"]) | JSON,
+    enterprise_id=st.sampled_from(["ent-1", "ent-2"]) | JSON,
+)
+def test_any_netting_is_recorded_once_refused_or_malformed_never_half_applied(
+    net, gross, still_owed, settled_on, enterprise_id
+):
+    uow = FakeUnitOfWork()
+    claim_id = settled_claim(uow)
+    before = (uow.types(), uow.store.claims[claim_id]["netting"])
+    payload = {
+        "claim_id": claim_id,
+        "enterprise_id": enterprise_id,
+        "gross_fen": gross,
+        "net_fen": net,
+        "payout_fen": max(net, 0) if isinstance(net, int) else net,
+        "still_owed_fen": still_owed,
+        "settled_on": settled_on,
+    }
+    result = consume(
+        envelope("billing", "buyback_netted", payload),
+        lambda e: handlers.record_netting(e.payload, uow, sender="billing"),
+    )
+    netting = uow.store.claims[claim_id]["netting"]
+    if result == "handled":
+        assert netting is not None and netting["net_fen"] == net
+        expected = (gross, net, settled_on) == (192_000_000, 150_000_000, "2026-11-27")
+        escalated = uow.events("claim_escalated")
+        assert (escalated == []) == expected
+        assert [e["payload"]["stage"] for e in escalated] in ([], ["netting_mismatch"])
+    else:
+        assert result in ("malformed", "PermanentFailure")
+        assert (uow.types(), netting) == before
+
+
+@SLOW
+@given(
+    units=st.lists(st.sampled_from(["B07-2F-03", "B07-2F-04", "B09-1F-01"]), max_size=3) | JSON,
+    reasons=st.lists(
+        st.fixed_dictionaries({"code": TEXT, "message": TEXT, "field": st.none() | TEXT}),
+        max_size=2,
+    )
+    | JSON,
+    enterprise_id=st.sampled_from(["ent-1", "ent-2"]) | JSON,
+)
+def test_any_release_refusal_makes_the_claim_stuck_once_or_is_refused(
+    units, reasons, enterprise_id
+):
+    uow = FakeUnitOfWork()
+    claim_id = settled_claim(uow)
+    before = uow.types()
+    payload = {
+        "claim_id": claim_id,
+        "enterprise_id": enterprise_id,
+        "units": units,
+        "reasons": reasons,
+    }
+    result = consume(
+        envelope("onboarding", "release_refused", payload),
+        lambda e: handlers.refuse_release(e.payload, uow, sender="onboarding"),
+    )
+    state = uow.store.claims[claim_id]["state"]
+    if result == "handled":
+        assert state == "stuck"
+        assert [e["payload"]["stage"] for e in uow.events("claim_escalated")] == ["release_refused"]
+    else:
+        assert result in ("malformed", "PermanentFailure")
+        assert (uow.types(), state) == (before, "awaiting_release")
