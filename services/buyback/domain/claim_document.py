@@ -67,9 +67,16 @@ def claim_to_document(claim: Claim) -> dict[str, Any]:
     }
 
 
+#: Recorded as the netting of a claim settled before buyback consumed ``buyback_netted``
+#: (a document without ``netting_due_at``): billing's netting of it was never delivered
+#: here, so it is not waited for — the release alone closes such a claim, as it did.
+NETTING_NOT_AWAITED = {"not_awaited": "settled before buyback consumed buyback_netted"}
+
+
 def claim_from_document(state: dict[str, Any]) -> Claim:
     """The claim a stored document holds."""
     settlement = state.get("settlement")
+    older = settlement is not None and "netting_due_at" not in state
     return Claim(
         request=ClaimRequest(
             state["claim_id"],
@@ -107,8 +114,9 @@ def claim_from_document(state: dict[str, Any]) -> Claim:
             date.fromisoformat(settlement["settled_on"]),
         ),
         released_units=tuple(state["released_units"]),
-        release_due_at=_parse(state.get("release_due_at")),
-        netting=state.get("netting"),
+        release_due_at=_parse(state.get("release_due_at"))
+        or (_parse(state.get("next_due_at")) if older else None),
+        netting=NETTING_NOT_AWAITED if older else state.get("netting"),
         netting_due_at=_parse(state.get("netting_due_at")),
         release_refusal=state.get("release_refusal"),
         withdrawal=state.get("withdrawal"),

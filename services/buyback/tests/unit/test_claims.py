@@ -286,3 +286,15 @@ def test_a_claim_survives_its_document_round_trip():
     assert claim_to_document(restored) == claim_to_document(claim)
     assert restored.settlement == claim.settlement
     assert restored.reviews == claim.reviews
+
+
+def test_a_claim_settled_before_nettings_were_awaited_still_closes_on_its_release():
+    claim = settled_claim()
+    document = claim_to_document(claim)
+    for key in ("release_due_at", "netting", "netting_due_at", "release_refusal"):
+        del document[key]  # as stored before this service consumed buyback_netted
+    document["next_due_at"] = "2026-12-02T02:00:00+00:00"
+    older = claim_from_document(document)
+    assert older.release_due_at == older.next_due_at
+    older.record_release(["B07-2F-03", "B07-2F-04"], NOW)
+    assert older.state is ClaimState.CLOSED and types(older) == ["claim_closed"]
