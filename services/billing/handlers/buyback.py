@@ -16,6 +16,7 @@ from services.billing.domain.charges import (
 )
 from services.billing.domain.errors import NotYetApplicable
 from services.billing.domain.ledger import BUYBACK_PAYABLE, RECEIVABLES, UNITS_REPURCHASED
+from services.billing.domain.payments import allocate
 from services.billing.domain.proration import Month
 from services.billing.domain.vat import Category
 from services.billing.handlers.common import (
@@ -25,6 +26,7 @@ from services.billing.handlers.common import (
     _held_unit,
     _service_line,
     _today,
+    invoice_view,
     issue_invoice,
     line_of,
     meter_state,
@@ -296,13 +298,12 @@ def settle_claim(payload, uow) -> dict | None:
             )
             balance = gross
         available = gross - balance
-        remaining = available
-        for invoice in uow.billing.open_invoices(eid):
-            if remaining <= 0:
-                break
-            take = min(remaining, outstanding(invoice))
+        # the open invoices are netted oldest due first: the domain's allocation rule
+        rows = {row["invoice_id"]: row for row in uow.billing.open_invoices(eid)}
+        plan, remaining = allocate(available, [invoice_view(row) for row in rows.values()], "")
+        for view, take in plan:
+            invoice = rows[view.invoice_id]
             invoice["paid_fen"] += take
-            remaining -= take
             uow.billing.update_invoice(invoice["invoice_id"], paid_fen=invoice["paid_fen"])
             uow.billing.record_settlement(invoice, on, take, "buyback", payload["claim_id"])
             if outstanding(invoice) == 0:

@@ -13,7 +13,13 @@ from zoneinfo import ZoneInfo
 from services.billing.domain import events as ev
 from services.billing.domain.charges import Charge, HeldUnit, MeterState
 from services.billing.domain.errors import NotYetApplicable
-from services.billing.domain.invoices import Invoice, InvoiceLine, InvoiceStatus
+from services.billing.domain.invoices import (
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    format_invoice_number,
+    line_for,
+)
 from services.billing.domain.ledger import (
     CUSTOMER_CREDIT,
     RECEIVABLES,
@@ -21,7 +27,7 @@ from services.billing.domain.ledger import (
     sale_entries,
 )
 from services.billing.domain.terms import BillingTerms
-from services.billing.domain.vat import Category, tax_included
+from services.billing.domain.vat import Category
 from services.billing.repository import Row
 from shared.clock import as_utc
 from shared.messaging.errors import MalformedMessage
@@ -122,20 +128,24 @@ PUBLIC_LINE_FIELDS = (
 
 
 def line_of(charge: Charge, rate: Decimal, **extra) -> dict[str, Any]:
-    """An invoice line (the contract's fields, plus ``source`` and extras kept in the
-    store): the charge's tax-inclusive total with its VAT split out."""
-    return {
-        "category": str(charge.category),
-        "description": charge.description
-        + (f" ({charge.proration} days)" if charge.proration else ""),
-        "quantity": str(charge.quantity),
-        "unit_price_fen": charge.unit_price_fen,
-        "total_fen": charge.total_fen,
-        "tax_rate": str(rate),
-        "tax_fen": tax_included(charge.total_fen, rate),
-        "source": charge.source,
+    """An invoice line as stored (the contract's fields, plus ``source`` and extras): the
+    domain's :func:`~.domain.invoices.line_for` — the charge's tax-inclusive total with
+    its VAT split out — with its proration shown in the description."""
+    line = line_for(charge, rate)
+    stored = {
+        "category": line.category.value,
+        "description": line.description + (f" ({line.proration} days)" if line.proration else ""),
+        "quantity": str(line.quantity),
+        "unit_price_fen": line.unit_price_fen,
+        "total_fen": line.total_fen,
+        "tax_rate": line.vat_rate,
+        "tax_fen": line.tax_fen,
+        "source": line.source,
         **extra,
     }
+    if line.payable_fen and "payable_fen" not in extra:
+        stored["payable_fen"] = line.payable_fen
+    return stored
 
 
 def public_line(line: dict) -> dict:
@@ -182,7 +192,7 @@ def _revenue_entries(lines: list[dict], sign: int) -> list[tuple[str, int]]:
 
 def _number(uow, account: Row, terms: BillingTerms, on: date) -> str:
     sequence = uow.billing.next_number(account["park_id"] or "", on.year)
-    return f"{terms.invoice_prefix}-{on.year}-{sequence:06d}"
+    return format_invoice_number(terms.invoice_prefix, on.year, sequence)
 
 
 # -- issuing -------------------------------------------------------------------------

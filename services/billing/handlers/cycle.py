@@ -24,6 +24,7 @@ from services.billing.handlers.common import (
     _held_unit,
     _service_line,
     _today,
+    invoice_view,
     issue_invoice,
     issue_key,
     line_of,
@@ -93,7 +94,7 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
     eid = account["enterprise_id"]
     # 1. overdue invoices, and the late fees accrued on them since the last cycle
     for invoice in uow.billing.open_invoices(eid):
-        if invoice["due_on"] < on and not invoice["overdue"]:
+        if invoice_view(invoice).is_overdue(on) and not invoice["overdue"]:
             uow.billing.update_invoice(invoice["invoice_id"], overdue=True)
             invoice["overdue"] = True
             result.overdue.append(invoice["number"])
