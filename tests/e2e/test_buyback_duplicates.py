@@ -106,7 +106,9 @@ def test_onboarding_events_in_reverse_order_build_the_same_projection(park_world
 
     gross = 96_000_000 + 96_001_000
     wait_for(
-        lambda: park_world.rpc("buyback", "exposure_report", "2026-11-20")["total_fen"] == gross,
+        lambda: (
+            park_world.rpc("buyback", "exposure_report", PARK, "2026-11-20")["total_fen"] == gross
+        ),
         timeout=30,
         message="the projection to hold both units, bought, production started",
     )
@@ -119,7 +121,7 @@ def test_onboarding_events_in_reverse_order_build_the_same_projection(park_world
         {"unit_id": u["unit_id"], "price_fen": u["price_fen"]} for u in units
     ]
     assert filed["payload"]["window_ends_on"] == "2036-11-04"
-    assert park_world.rpc("buyback", "exposure_report", "2026-11-20")["by_building"] == [
+    assert park_world.rpc("buyback", "exposure_report", PARK, "2026-11-20")["by_building"] == [
         {"building": "B17", "total_fen": gross, "units": 2}
     ]
     assert filed["park_id"] == PARK

@@ -2,8 +2,8 @@
 enterprise owed more than it had paid) still completes the buyback; a review that
 stalls past the park's deadline is escalated; billing down for two days gets the
 settlement asked again, then escalated, and the claim completes once billing is back; a
-release onboarding refuses leaves the claim visibly ``stuck`` and escalated — never
-silently done.
+release onboarding refuses, or one that does not come within the park's deadline, leaves
+the claim visibly ``stuck`` and escalated — never silently done.
 
 The deadline timer runs every 30 s; the tests move the world's clock past a deadline and
 then run one pass of it themselves (its entrypoint, through the container), rather than
@@ -14,7 +14,7 @@ from datetime import date
 
 import pytest
 
-from tests.e2e.conftest import ParkWorld
+from tests.e2e.conftest import PARK, ParkWorld
 from tests.e2e.flows import (
     COMPLETED_CLAIM,
     approve_both_reviews,
@@ -23,7 +23,7 @@ from tests.e2e.flows import (
     one_of_each,
     producing_enterprise,
 )
-from tests.support.broker import get_messages, wait_for
+from tests.support.broker import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -107,9 +107,8 @@ def test_a_review_stalled_past_the_parks_deadline_is_escalated_once(park_world):
 
 def test_a_release_onboarding_refuses_leaves_the_claim_stuck_and_escalated(park_world):
     """The buyback's projection holds a unit onboarding never sold to the enterprise
-    (onboarding's events for it sent as onboarding's broker user, as if from another
-    instance of the truth): onboarding dead-letters the settlement's release
-    (``units_not_owned``), and the claim waits for a release that never comes."""
+    (onboarding's events for it sent as onboarding's broker user): onboarding refuses the
+    settlement's release (``release_refused``), and the claim is stuck at once."""
     world = park_world
     world.start()
     firms = world.add_review_firms()
@@ -118,20 +117,42 @@ def test_a_release_onboarding_refuses_leaves_the_claim_stuck_and_escalated(park_
     for type_, payload in story:
         world.publish("onboarding", type_, payload)
     wait_for(
-        lambda: world.rpc("buyback", "exposure_report", "2026-11-20")["total_fen"] == 96_000_000,
+        lambda: (
+            world.rpc("buyback", "exposure_report", PARK, "2026-11-20")["total_fen"] == 96_000_000
+        ),
         timeout=30,
         message="the enterprise in the buyback's projection",
     )
     claim_id = filed_claim(world, enterprise)
     approve_both_reviews(world, firms, claim_id)
     world.wait_for("buyback", "claim_settled", claim_id=claim_id)
-    [letter] = wait_for(
-        lambda: get_messages(world.amqp_uri, "onboarding.dlq"),
-        timeout=30,
-        message="onboarding's dead letter of the release",
-    )
-    assert letter.headers["park-original-queue"] == "onboarding.buyback.claim_settled"
-    assert claim_id in letter.headers["park-error"]
+
+    [refused] = world.wait_for("onboarding", "release_refused", claim_id=claim_id)
+    assert refused["payload"]["units"] == ["B16-4F-06"]
+    [escalated] = wait_for(lambda: escalations(world, claim_id), message="claim_escalated")
+    assert escalated["stage"] == "release_refused"
+    assert "claim_closed" not in world.claim_events(claim_id)
+    stuck = world.rpc("buyback", "list_claims", "stuck")
+    assert [c["claim_id"] for c in stuck] == [claim_id]
+    assert world.dead_letters()["onboarding"] == []
+
+
+def test_onboarding_down_past_the_release_deadline_leaves_the_claim_stuck_until_it_releases(
+    park_world,
+):
+    """No release within the park's 5 business days (onboarding stopped): the claim is
+    stuck and escalated, never silently done; once onboarding is back and releases the
+    units, the claim closes."""
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    buyer = producing_enterprise(world, ["B16-3F-01"], date(2026, 11, 3))
+    world.clock.park_day(2026, 11, 20)  # a Friday
+    claim_id = filed_claim(world, buyer)
+    world.stop("onboarding")
+    approve_both_reviews(world, firms, claim_id)
+    world.wait_for("buyback", "claim_settled", claim_id=claim_id)
+    world.wait_for("billing", "buyback_netted", claim_id=claim_id)
 
     world.clock.park_day(2026, 11, 26)  # 4 business days after the settlement: not yet
     world.rpc("buyback", "scan_deadlines")
@@ -141,10 +162,15 @@ def test_a_release_onboarding_refuses_leaves_the_claim_stuck_and_escalated(park_
 
     [escalated] = wait_for(lambda: escalations(world, claim_id), message="claim_escalated")
     assert escalated["stage"] == "release"
-    assert "B16-4F-06" in escalated["reason"]
+    assert "B16-3F-01" in escalated["reason"]
+    assert [c["claim_id"] for c in world.rpc("buyback", "list_claims", "stuck")] == [claim_id]
     assert "claim_closed" not in world.claim_events(claim_id)
-    stuck = world.rpc("buyback", "list_claims", "stuck")
-    assert [c["claim_id"] for c in stuck] == [claim_id]
+
+    world.restart("onboarding")
+
+    world.wait_for("onboarding", "units_released", claim_id=claim_id)
+    world.wait_for("buyback", "claim_closed", claim_id=claim_id)
+    assert world.rpc("buyback", "claim_history", claim_id)["claim"]["state"] == "closed"
 
 
 def test_billing_down_for_two_days_the_settlement_is_asked_again_escalated_then_completed(

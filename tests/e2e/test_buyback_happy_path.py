@@ -12,7 +12,7 @@ from datetime import date
 
 import pytest
 
-from tests.e2e.conftest import Enterprise, ParkWorld
+from tests.e2e.conftest import PARK, Enterprise, ParkWorld
 from tests.e2e.flows import (
     COMPLETED_CLAIM,
     approve_both_reviews,
@@ -104,7 +104,7 @@ def test_a_claim_runs_from_request_to_units_in_inventory_and_stops_the_invoices(
     assert (netted["payload"]["payout_fen"], netted["payload"]["still_owed_fen"]) == (net, 0)
     # Bought back, the rooms are no longer the park's exposure, nor the enterprise's to
     # claim again.
-    assert world.rpc("buyback", "exposure_report", "2027-01-01")["total_fen"] == 0
+    assert world.rpc("buyback", "exposure_report", PARK, "2027-01-01")["total_fen"] == 0
     again = world.request_buyback(buyer)
     answer = claim_answer(world, again)
     assert answer["type"] == "claim_ineligible"

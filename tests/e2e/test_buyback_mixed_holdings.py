@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from tests.e2e.conftest import PARK
 from tests.e2e.flows import approve_both_reviews, claim_answer, filed_claim, producing_enterprise
 
 pytestmark = pytest.mark.slow
@@ -71,7 +72,7 @@ def test_rooms_bought_back_and_sold_again_are_the_new_buyers_to_claim(park_world
     second = producing_enterprise(world, [BOUGHT], date(2026, 12, 2))
     assert second.enterprise_id != first.enterprise_id
     world.clock.park_day(2026, 12, 20)
-    exposure = world.rpc("buyback", "exposure_report", "2026-12-20")
+    exposure = world.rpc("buyback", "exposure_report", PARK, "2026-12-20")
     assert (exposure["total_fen"], exposure["units"]) == (96_000_000, 1)
 
     assert claim_answer(world, world.request_buyback(first))["payload"]["reasons"][0]["code"] == (
