@@ -33,9 +33,6 @@ from shared.clock import as_utc
 from shared.messaging.errors import MalformedMessage
 
 PARK_TZ = ZoneInfo("Asia/Shanghai")
-#: The kinds of invoice the cycle issues, in the order it issues them; each (account,
-#: period, kind, reference) is issued at most once.
-KINDS = ("purchase", "rent", "property_fee", "utilities", "service", "late_fee")
 
 
 class PaymentConflict(MalformedMessage):

@@ -159,11 +159,8 @@ def release_units(payload, occurred_at: datetime, uow) -> list[Row]:
     return ended
 
 
-RELEASE_REASON_PREFIX = RELEASE_REASON
-
-
 def release_reason(unit_id: str, end_on: date) -> str:
-    return f"{RELEASE_REASON_PREFIX.format(unit_id=unit_id)}{end_on}"
+    return f"{RELEASE_REASON.format(unit_id=unit_id)}{end_on}"
 
 
 def _credit_released_days(uow, account: Row, ended: list[Row], on: date) -> None:
@@ -199,7 +196,7 @@ def _credit_released_days(uow, account: Row, ended: list[Row], on: date) -> None
                 )
                 kept = charge.total_fen if charge is not None else 0
                 released = _credited_on_line(
-                    uow, invoice, index, RELEASE_REASON_PREFIX.format(unit_id=unit.unit_id)
+                    uow, invoice, index, RELEASE_REASON.format(unit_id=unit.unit_id)
                 )
                 difference = release_credit_fen(
                     billed["total_fen"], kept, released, _left_on_line(uow, invoice, index)
