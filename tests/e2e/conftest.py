@@ -325,6 +325,7 @@ class ParkWorld:
         self.containers: dict[str, Any] = {}
         self.buyback_process: BuybackProcess | None = None
         self.firms: list[ResidentFirm] = []
+        self.work: dict[str, list[dict]] = {}  # firm id → its work messages read so far
         self.seen: list[dict] = []
         self._seen_ids: set[str] = set()
         self.copies: Counter[str] = Counter()  # event_id → deliveries to the observer
@@ -544,6 +545,27 @@ class ParkWorld:
         """review (``legal`` | ``finance``) → ticket id, once ticketing assigned both."""
         assigned = self.wait_for("ticketing", "ticket_assigned", 2, claim_id=claim_id)
         return {e["payload"]["review"]: e["payload"]["ticket_id"] for e in assigned}
+
+    def work_for(self, firm: ResidentFirm) -> list[dict]:
+        """Every message that reached the firm's work queue so far (read as the firm)."""
+        found = self.work.setdefault(firm.firm_id, [])
+        for message in get_messages(firm.amqp_uri, firm.queue):
+            found.append(json.loads(message.body))
+        return found
+
+    def wait_for_work_withdrawn(self, firm: ResidentFirm, ticket_id: str) -> dict:
+        return wait_for(
+            lambda: next(
+                (
+                    m
+                    for m in self.work_for(firm)
+                    if m["type"] == "work_withdrawn" and m["payload"]["ticket_id"] == ticket_id
+                ),
+                None,
+            ),
+            timeout=FLOW_TIMEOUT,
+            message=f"work_withdrawn of {ticket_id} on {firm.queue}",
+        )
 
     def unit_statuses(self, enterprise: Enterprise) -> dict[str, tuple[str, str | None]]:
         """unit id → (status, holder) in onboarding's inventory."""

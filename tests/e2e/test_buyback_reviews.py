@@ -6,6 +6,8 @@ requested, and the units stay the enterprise's."""
 
 from datetime import date
 
+import pytest
+
 from tests.e2e.conftest import Enterprise, ParkWorld
 from tests.e2e.flows import complete_review, filed_claim, producing_enterprise
 from tests.support.broker import wait_for
@@ -98,3 +100,26 @@ def test_an_operator_withdraws_a_claim_and_both_reviews_are_cancelled(park_world
     assert {e["payload"]["ticket_id"] for e in cancelled} == set(tickets.values())
     assert_no_settlement(park_world, claim_id)
     assert_units_still_held(park_world, enterprise)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "buyback/ticketing: when one review rejects the claim (claim_rejected) while the "
+        "other is still with its firm, nothing cancels that other review — ticketing "
+        "consumes claim_withdrawn only, not claim_rejected — so the firm keeps an open "
+        "ticket for a claim that is over (its SLA runs on to sla_breached / escalation); "
+        "no ticket_cancelled, no work_withdrawn"
+    ),
+)
+def test_a_rejection_cancels_the_other_review_still_open(park_world):
+    """The legal review rejects while the finance review is still with its firm: the
+    claim is over, so the finance firm must not go on working it (ticketing cancels it)."""
+    _, claim_id, firms, tickets = claim_in_review(park_world, ["B08-4F-01"])
+
+    complete_review(firms["legal"], tickets["legal"], "reject", ("产权存在抵押，无法回购",))
+
+    park_world.wait_for("buyback", "claim_rejected", claim_id=claim_id)
+    [cancelled] = park_world.wait_for("ticketing", "ticket_cancelled", claim_id=claim_id)
+    assert cancelled["payload"]["ticket_id"] == tickets["finance"]
+    park_world.wait_for_work_withdrawn(firms["finance"], tickets["finance"])
