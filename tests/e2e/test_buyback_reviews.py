@@ -123,3 +123,33 @@ def test_a_rejection_cancels_the_other_review_still_open(park_world):
     [cancelled] = park_world.wait_for("ticketing", "ticket_cancelled", claim_id=claim_id)
     assert cancelled["payload"]["ticket_id"] == tickets["finance"]
     park_world.wait_for_work_withdrawn(firms["finance"], tickets["finance"])
+
+
+def test_a_claim_withdrawn_while_billing_computes_its_settlement_is_never_settled(park_world):
+    """Approved, its settlement asked of billing (stopped for now), the enterprise
+    withdraws: billing's late answer settles nothing — no claim_settled, no netting, the
+    room stays the enterprise's."""
+    enterprise, claim_id, firms, tickets = claim_in_review(park_world, ["B08-4F-02"])
+    park_world.stop("billing")
+    for review in ("legal", "finance"):
+        complete_review(firms[review], tickets[review], "approve")
+    park_world.wait_for("buyback", "settlement_requested", claim_id=claim_id)
+
+    park_world.publish(
+        "portal",
+        "buyback_withdrawn",
+        {"claim_id": claim_id, "enterprise_id": enterprise.enterprise_id, "reason": "已获融资"},
+    )
+    park_world.wait_for("buyback", "claim_withdrawn", claim_id=claim_id)
+    park_world.restart("billing")
+
+    [computed] = park_world.wait_for("billing", "buyback_settlement_computed", claim_id=claim_id)
+    wait_for(
+        lambda: park_world.applied("buyback", computed["event_id"]),
+        message="the buyback service to take billing's late answer",
+    )
+    assert park_world.rpc("buyback", "claim_history", claim_id)["claim"]["state"] == "withdrawn"
+    wait_for(lambda: park_world.unsent("buyback") == 0, message="the buyback's outbox sent")
+    assert "claim_settled" not in park_world.claim_events(claim_id)
+    assert park_world.events_where("billing", "buyback_netted", claim_id=claim_id) == []
+    assert_units_still_held(park_world, enterprise)
