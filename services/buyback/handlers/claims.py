@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+
 from services.buyback.domain.claims import Claim, ClaimRequest
 from services.buyback.domain.eligibility import check_eligibility
 from services.buyback.domain.errors import DomainError, Refused
@@ -19,6 +21,8 @@ from services.buyback.handlers.trust import require_owner
 from services.buyback.unit_of_work import UNKNOWN_ENTERPRISE_GRACE, AbstractBuybackUnitOfWork
 from shared.messaging.errors import PermanentFailure, TransientFailure
 from shared.settings import MessagingSettings
+
+log = structlog.get_logger(__name__)
 
 #: How far back the portal's ``occurred_at`` is believed: the inbox retention (30 days),
 #: the longest a message can honestly wait in retries and replays. Older: the receipt.
@@ -236,6 +240,14 @@ def record_netting(
             )
         except DomainError as error:
             raise PermanentFailure(f"{error.code}: {error.message}") from None
+        for event in claim.events:
+            if event.event_type == "claim_escalated":  # the operator's case, in the log too
+                log.warning(
+                    "claim escalated",
+                    claim_id=claim.claim_id,
+                    stage=event.stage,
+                    reason=event.reason,
+                )
         if changed:
             store(uow, claim, sender=sender)
             uow.commit()
