@@ -168,16 +168,6 @@ def test_a_settlement_mid_month_stops_the_fees_from_settled_on(park_world):
     assert world.rpc("billing", "trial_balance")["total_fen"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "billing/buyback: buyback_settlement_computed counts the property fee billed in "
-        "advance for the days after the settlement as owed, but billing credits those days "
-        "when it settles (claim_settled), so the payout the claim records (claim_settled "
-        "net_fen 57,423,000) is not the payout billing books (buyback_netted payout_fen "
-        "57,486,870): 63,870 fen apart"
-    ),
-)
 def test_the_payout_the_claim_records_is_the_payout_billing_books(park_world):
     world = park_world
     world.start()

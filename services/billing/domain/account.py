@@ -597,6 +597,7 @@ class Account:
                 for charge in recurring_charges_until(unit, as_of)
                 if charge.source not in invoiced
             ],
+            claimed_units=[unit for unit in self.units if unit.unit_id in claimed],
             as_of=as_of,
             terms=terms,
         )

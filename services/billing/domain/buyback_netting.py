@@ -6,7 +6,9 @@ back what it was never paid. The **offsets** are every unpaid amount of the ente
 - ``purchase_balance`` — the claimed units' purchase instalments not yet invoiced (they
   are cancelled on settlement; ``invoice_id`` null), and any invoiced purchase
   instalment of those units still open (credit-noted on settlement; its ``invoice_id``);
-- ``invoice`` — every other open invoice, of any kind, due or not (its outstanding);
+- ``invoice`` — every other open invoice, of any kind, due or not (its outstanding, less
+  what the settlement's release will credit on it: rent and property fees billed in
+  advance for the days from the settlement, :func:`release_credit`);
 - ``late_fee`` — late fees accrued and not yet charged, per overdue invoice;
 - ``uninvoiced_charge`` — charges recorded and not yet invoiced (a paid service), in one
   sum (``invoice_id`` null); a late fee charged and not yet invoiced is a ``late_fee``
@@ -36,13 +38,20 @@ Worked example (issue 10): one 300 m² unit at 320,000 fen/m² = 96,000,000; 30 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 
-from services.billing.domain.charges import Charge, Instalment
-from services.billing.domain.invoices import Invoice
+from services.billing.domain.charges import (
+    Charge,
+    HeldUnit,
+    Instalment,
+    property_fee_charge,
+    rent_charge,
+)
+from services.billing.domain.invoices import Invoice, release_credit_fen
 from services.billing.domain.late_fees import accrued_late_fee
+from services.billing.domain.proration import Month
 from services.billing.domain.terms import BillingTerms
 from services.billing.domain.vat import Category
 from shared.money import require_fen
@@ -92,6 +101,42 @@ def purchase_lines_owed(invoice: Invoice, sources: set[str]) -> dict[int, int]:
     return owed
 
 
+def release_credit(invoice: Invoice, units: Mapping[str, HeldUnit], end: date) -> int:
+    """What releasing ``units`` from ``end`` (the settlement) will credit on ``invoice``:
+    rent and property fees it billed in advance for days from ``end``, by the release
+    rule (:func:`.invoices.release_credit_fen`) — so that what the settlement nets is what
+    the enterprise will still owe, not days it will be credited. A unit already released
+    on or before ``end`` was credited then."""
+    credit = 0
+    for index, line in enumerate(invoice.lines):
+        kind, _, rest = line.source.partition(":")
+        unit_id, _, month_text = rest.rpartition(":")
+        unit = units.get(unit_id)
+        if kind not in ("rent", "property_fee") or unit is None:
+            continue
+        if unit.released_on is not None and unit.released_on <= end:
+            continue
+        month = Month.parse(month_text)
+        if month < Month.of(end):
+            continue
+
+        def worth(released_on, unit=unit, month=month, kind=kind) -> int:
+            held = replace(unit, released_on=released_on)
+            charge = (
+                rent_charge(held, month) if kind == "rent" else property_fee_charge(held, month)
+            )
+            return charge.total_fen if charge is not None else 0
+
+        earlier = line.total_fen - worth(unit.released_on) if unit.released_on else 0
+        credit += release_credit_fen(
+            line.total_fen,
+            worth(end),
+            earlier,
+            line.total_fen - invoice.credited_per_line[index],
+        )
+    return credit
+
+
 def compute_settlement(
     *,
     claim_id: str,
@@ -103,6 +148,7 @@ def compute_settlement(
     pending_charges: Iterable[Charge] = (),
     accrued_charges: Iterable[Charge] = (),
     unbilled_consumption: Iterable[Charge] = (),
+    claimed_units: Iterable[HeldUnit] = (),
     as_of: date,
     terms: BillingTerms,
 ) -> Settlement:
@@ -124,14 +170,23 @@ def compute_settlement(
     open_invoices = sorted(
         (inv for inv in invoices if inv.is_open), key=lambda inv: (inv.due_on, inv.number)
     )
+    claimed = {unit.unit_id: unit for unit in claimed_units}
+    after_release = []
     for invoice in open_invoices:
         purchase = sum(purchase_lines_owed(invoice, sources).values())
+        # the days billed in advance after the settlement are credited on it: not owed
+        credited = min(release_credit(invoice, claimed, as_of), invoice.outstanding_fen - purchase)
         for kind, amount in (
             (PURCHASE_BALANCE, purchase),
-            (INVOICE, invoice.outstanding_fen - purchase),
+            (INVOICE, invoice.outstanding_fen - purchase - max(0, credited)),
         ):
             if amount:
                 offsets.append(Offset(kind=kind, invoice_id=invoice.invoice_id, amount_fen=amount))
+        after_release.append(
+            replace(invoice, credited_fen=invoice.credited_fen + max(0, credited))
+            if credited > 0
+            else invoice
+        )
     pending = list(pending_charges)
     charged_fees: dict[str, int] = {}
     for charge in pending:
@@ -140,7 +195,7 @@ def compute_settlement(
                 charged_fees.get(charge.ref_invoice_id, 0) + charge.total_fen
             )
     fees = dict(charged_fees)
-    for invoice in open_invoices:
+    for invoice in after_release:  # accrued on what is owed once the release credited
         fee, _days = accrued_late_fee(invoice, as_of, terms)
         fees[invoice.invoice_id] = fees.get(invoice.invoice_id, 0) + fee
     for invoice_id, fee in fees.items():

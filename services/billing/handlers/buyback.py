@@ -128,6 +128,9 @@ def compute_offsets(uow, account: Row, unit_ids: set[str], on: date) -> list[dic
         invoices=[_credited(uow, row) for row in uow.billing.open_invoices(eid)],
         pending_charges=_pending_charges(uow, eid),
         accrued_charges=accrued_charges(uow, eid, unit_ids, on),
+        claimed_units=[
+            _held_unit(row) for row in uow.billing.holdings(eid) if row["unit_id"] in unit_ids
+        ],
         unbilled_consumption=[
             charge
             for _meter, charge, _billed in unbilled_consumption(uow, unit_ids, terms, Month.of(on))

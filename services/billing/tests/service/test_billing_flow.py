@@ -422,6 +422,7 @@ def test_a_claim_settled_with_another_net_than_computed_is_dead_lettered_with_th
     wait_for(lambda: holds(billing, enterprise), message="the lease held")
     billing.rpc("run_billing_cycle")
     billing.wait_for_event("invoice_issued", 2, enterprise_id=enterprise)
+    clock.park_day(2026, 11, 16)
     claim_id = str(uuid.uuid4())
     billing.publish(
         "buyback",
@@ -434,7 +435,8 @@ def test_a_claim_settled_with_another_net_than_computed_is_dead_lettered_with_th
         },
     )
     [computed] = billing.wait_for_event("buyback_settlement_computed", claim_id=claim_id)
-    assert computed["net_fen"] == 1_000_000 - 450_000 - 45_000
+    # November's rent and fee less the 15 days from the 16th they will be credited
+    assert computed["net_fen"] == 1_000_000 - 225_000 - 22_500
     billing.publish(
         "buyback",
         "claim_settled",
@@ -448,5 +450,5 @@ def test_a_claim_settled_with_another_net_than_computed_is_dead_lettered_with_th
         },
     )
     [refused] = wait_for(lambda: billing.dead_letters(), message="the mismatched settlement")
-    assert "net_fen_mismatch" in park_error(refused) and "505000" in park_error(refused)
+    assert "net_fen_mismatch" in park_error(refused) and "752500" in park_error(refused)
     assert billing.events_where("buyback_netted", claim_id=claim_id) == []

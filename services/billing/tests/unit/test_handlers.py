@@ -557,6 +557,7 @@ def test_a_negative_net_leaves_the_rest_owed(uow, clock):
     admit(uow)
     allocate(uow, [unit(rent=2_000_000, fee=0)], on=date(2026, 1, 1))
     cycle(uow, clock, 2026, 1, 1)
+    clock.set_park_date(2026, 1, 31)  # computed on the day it settles
     claim_id = str(uuid.uuid4())
     handlers.compute_settlement(
         {
@@ -568,20 +569,24 @@ def test_a_negative_net_leaves_the_rest_owed(uow, clock):
         uow,
     )
     [computed] = uow.payloads("buyback_settlement_computed")
-    assert computed["net_fen"] == 500_000 - 2_000_000
+    # January's rent less the day from the settlement it will be credited: 2,000,000 ×
+    # 1/31 = 64,516.13 → 64,516, so 1,935,484 owed
+    assert computed["net_fen"] == 500_000 - 1_935_484
     handlers.settle_claim(
         {
             "claim_id": claim_id,
             "enterprise_id": "ent-1",
             "units": ["A-101"],
             "gross_fen": 500_000,
-            "net_fen": -1_500_000,
+            "net_fen": -1_435_484,
             "settled_on": date(2026, 1, 31),
         },
         uow,
     )
     owed = sum(i["outstanding_fen"] for i in handlers.open_invoices("ent-1", uow))
-    assert owed > 0
+    assert owed == 1_435_484  # what the net said the enterprise still owes
+    [netted] = uow.payloads("buyback_netted")
+    assert (netted["payout_fen"], netted["still_owed_fen"]) == (0, 1_435_484)
 
 
 def _request_settlement(uow, price=500_000):
@@ -648,14 +653,18 @@ def test_a_claim_settled_with_another_net_than_computed_is_refused_and_changes_n
     admit(uow)
     allocate(uow, [unit(rent=300_000, fee=0)], on=date(2026, 11, 1))
     cycle(uow, clock, 2026, 11, 1)
+    clock.set_park_date(2026, 11, 16)
     claim_id, computed = _request_settlement(uow)
-    assert computed["net_fen"] == 200_000
-    with pytest.raises(MalformedMessage, match=r"net_fen_mismatch: .* 500000 .* 200000"):
+    # November's rent billed in advance, less the 15 days from the settlement it will be
+    # credited: 300,000 − 150,000 = 150,000 owed
+    assert computed["net_fen"] == 350_000
+    with pytest.raises(MalformedMessage, match=r"net_fen_mismatch: .* 500000 .* 350000"):
         _settle(uow, claim_id, 500_000, date(2026, 11, 16))
     with pytest.raises(MalformedMessage, match="gross_fen_mismatch"):
-        _settle(uow, claim_id, 200_000, date(2026, 11, 16), gross=600_000)
+        _settle(uow, claim_id, 350_000, date(2026, 11, 16), gross=600_000)
     assert uow.payloads("buyback_netted") == [] and uow.payloads("credit_note_issued") == []
-    assert _settle(uow, claim_id, 200_000, date(2026, 11, 16))["payable_fen"] > 0
+    # settled on the day it was computed: the payout booked is the net the claim recorded
+    assert _settle(uow, claim_id, 350_000, date(2026, 11, 16))["payable_fen"] == 350_000
 
 
 def test_units_released_before_claim_settled_still_stop_charges_from_settled_on(uow, clock):
