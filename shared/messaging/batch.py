@@ -125,10 +125,6 @@ class _BatchedUnitOfWork:
     def expect_batch(self, consumer: str, events: Sequence[Event]) -> None:
         self._batch = _Batch(consumer, tuple(events))
 
-    @property
-    def batch_events(self) -> tuple[Event, ...]:
-        return self._batch.events if self._batch is not None else ()
-
     def open_batch(self) -> list[Event]:
         """Begin the transaction and claim the batch; returns its fresh events, in order."""
         batch = self._batch
@@ -329,6 +325,11 @@ class _BatchConsumer(_RawMessageConsumer):
 # -- the entrypoint ------------------------------------------------------------------------
 
 
+def _check_bound(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_BATCH:
+        raise ValueError(f"{name} must be an integer from 1 to {MAX_BATCH}, not {value!r}")
+
+
 @dataclass(frozen=True)
 class _Item:
     message: Any
@@ -344,11 +345,9 @@ class HandleEvents(HandleEvent):
     def __init__(
         self, source: str, type_: str, *, batch: int, concurrency: int | None = None, **kwargs
     ):
-        for name, value in (("batch", batch), ("concurrency", concurrency)):
-            if value is None and name == "concurrency":
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_BATCH:
-                raise ValueError(f"{name} must be an integer from 1 to {MAX_BATCH}, not {value!r}")
+        _check_bound("batch", batch)
+        if concurrency is not None:
+            _check_bound("concurrency", concurrency)
         self.batch_size = batch
         self.concurrency = concurrency
         super().__init__(source, type_, **kwargs)

@@ -278,6 +278,7 @@ def batched_world(world):
     return world
 
 
+@pytest.mark.parametrize("world", ["postgresql", "sqlite"], indirect=True)
 def test_a_backlog_is_applied_in_batches_each_event_once(batched_world):
     world = batched_world
     thing_ids = publish_things(world, [100] * 200)  # waiting before the service starts
@@ -293,6 +294,7 @@ def test_a_backlog_is_applied_in_batches_each_event_once(batched_world):
     assert queue_depth(world.amqp_uri, "alpha.dlq") == 0
 
 
+@pytest.mark.parametrize("world", ["postgresql", "sqlite"], indirect=True)
 def test_a_bad_message_in_a_batch_gets_its_own_dead_letter_and_the_others_apply_once(
     batched_world,
 ):
