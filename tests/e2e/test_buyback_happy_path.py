@@ -181,3 +181,37 @@ def test_the_payout_the_claim_records_is_the_payout_billing_books(park_world):
 
     assert netted["payload"]["settled_on"] == settled["payload"]["settled_on"]
     assert netted["payload"]["payout_fen"] == settled["payload"]["net_fen"]
+
+
+def test_a_release_days_after_the_settlement_does_not_move_the_stop(park_world):
+    """Onboarding (stopped) releases the rooms on 15 December, five days after the
+    settlement of 10 December: billing's stop stays settled_on — the two credits of 10
+    December, nothing credited or billed again for the days between."""
+    world = park_world
+    world.start()
+    firms = world.add_review_firms()
+    buyer, _ = two_rooms_bought_with_fees_unpaid(world, date(2026, 12, 10))
+    world.stop("onboarding")
+    claim_id = world.request_buyback(buyer)
+    approve_both_reviews(world, firms, claim_id)
+    world.wait_for("billing", "buyback_netted", claim_id=claim_id)
+    world.wait_for("billing", "credit_note_issued", 2, enterprise_id=buyer.enterprise_id)
+
+    world.clock.park_day(2026, 12, 15)
+    world.restart("onboarding")
+    [released] = world.wait_for("onboarding", "units_released", claim_id=claim_id)
+    wait_for(
+        lambda: world.applied("billing", released["event_id"]),
+        timeout=30,
+        message="billing to take the late release",
+    )
+    wait_for(lambda: world.unsent("billing") == 0, message="billing's outbox sent")
+
+    credits = world.events_where("billing", "credit_note_issued", enterprise_id=buyer.enterprise_id)
+    assert sorted((c["payload"]["reason"], c["payload"]["amount_fen"]) for c in credits) == [
+        (f"unit {unit_id} not held from 2026-12-10", 31_935) for unit_id in ROOMS
+    ]
+    world.clock.park_day(2027, 1, 1)
+    cycle = world.rpc("billing", "run_billing_cycle", "2027-01-01")
+    assert cycle["issued"] == [] and cycle["failed"] == [], cycle
+    assert world.rpc("billing", "trial_balance")["total_fen"] == 0
