@@ -6,11 +6,10 @@ requested, and the units stay the enterprise's."""
 
 from datetime import date
 
-import pytest
-
-from tests.e2e.conftest import Enterprise, ParkWorld
+from shared.messaging.publisher import EventPublisher
+from tests.e2e.conftest import PARK, Enterprise, ParkWorld
 from tests.e2e.flows import complete_review, filed_claim, producing_enterprise
-from tests.support.broker import wait_for
+from tests.support.broker import as_user, get_messages, wait_for
 
 REJECTION = ("经营困难证据不足：仅提供一个季度的报表", "未提供银行流水")
 
@@ -102,16 +101,6 @@ def test_an_operator_withdraws_a_claim_and_both_reviews_are_cancelled(park_world
     assert_units_still_held(park_world, enterprise)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "buyback/ticketing: when one review rejects the claim (claim_rejected) while the "
-        "other is still with its firm, nothing cancels that other review — ticketing "
-        "consumes claim_withdrawn only, not claim_rejected — so the firm keeps an open "
-        "ticket for a claim that is over (its SLA runs on to sla_breached / escalation); "
-        "no ticket_cancelled, no work_withdrawn"
-    ),
-)
 def test_a_rejection_cancels_the_other_review_still_open(park_world):
     """The legal review rejects while the finance review is still with its firm: the
     claim is over, so the finance firm must not go on working it (ticketing cancels it)."""
@@ -153,3 +142,49 @@ def test_a_claim_withdrawn_while_billing_computes_its_settlement_is_never_settle
     assert "claim_settled" not in park_world.claim_events(claim_id)
     assert park_world.events_where("billing", "buyback_netted", claim_id=claim_id) == []
     assert_units_still_held(park_world, enterprise)
+
+
+def test_a_review_approval_forged_by_the_operator_cli_is_refused(park_world):
+    """``park-cli`` may publish on any exchange (a manual correction) — but a review's
+    outcome is believed from ticketing alone: an approval of both reviews sent as
+    ``park-cli`` is dead-lettered, and the claim stays under review."""
+    enterprise, claim_id, firms, tickets = claim_in_review(park_world, ["B08-4F-03"])
+    operator = EventPublisher(as_user(park_world.amqp_uri, "park-cli"), "ticketing")
+    try:
+        for review in ("legal", "finance"):
+            operator.publish(
+                "ticket_resolved",
+                {
+                    "ticket_id": tickets[review],
+                    "enterprise_id": enterprise.enterprise_id,
+                    "service_code": "LEGAL-08" if review == "legal" else "FIN-01",
+                    "origin": "buyback_review",
+                    "request_id": None,
+                    "claim_id": claim_id,
+                    "review": review,
+                    "firm_id": firms[review].firm_id,
+                    "outcome": "approve",
+                    "reasons": [],
+                    "fee_fen": None,
+                    "note": "",
+                },
+                park_id=PARK,
+            )
+    finally:
+        operator.close()
+
+    letters = wait_for(
+        lambda: (
+            (found := get_messages(park_world.amqp_uri, "buyback.dlq", ack=False))
+            and len(found) >= 2
+            and found
+        ),
+        timeout=30,
+        message="the buyback service to refuse both forged resolutions",
+    )
+    assert all("park-cli" in letter.headers["park-error"] for letter in letters), [
+        letter.headers["park-error"] for letter in letters
+    ]
+    history = park_world.rpc("buyback", "claim_history", claim_id)
+    assert history["claim"]["state"] == "under_review"
+    assert "claim_approved" not in park_world.claim_events(claim_id)
