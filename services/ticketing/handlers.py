@@ -476,16 +476,22 @@ def open_claim_reviews(
 
 
 def cancel_claim_reviews(
-    payload: Mapping[str, Any], park_id: str | None, uow: AbstractTicketingUnitOfWork
+    payload: Mapping[str, Any],
+    park_id: str | None,
+    uow: AbstractTicketingUnitOfWork,
+    *,
+    why: str = "claim_withdrawn",
 ) -> list[Ticket]:
-    """``buyback/claim_withdrawn``: cancel the claim's unresolved reviews
-    (``ticket_cancelled``; the assignee gets ``work_withdrawn``) and remember the
-    withdrawal, so a late ``claim_review_requested`` opens nothing. Freed capacity
-    routes waiting tickets."""
+    """``buyback/claim_withdrawn`` and ``buyback/claim_rejected``: the claim needs no more
+    review, so cancel its unresolved reviews (``ticket_cancelled`` with reason ``why``; the
+    assignee gets ``work_withdrawn``: one review rejected the claim, the other firm stops
+    working for nothing) and remember the claim as closed to reviews, so a late
+    ``claim_review_requested`` opens nothing. Freed capacity routes waiting tickets."""
     claim_id = payload["claim_id"]
+    reason = payload["reason"] if why == "claim_withdrawn" else "; ".join(payload["reasons"])
     with uow:
         now = uow.clock()
-        uow.tickets.record_claim_withdrawn(claim_id, payload["reason"], now)
+        uow.tickets.record_claim_withdrawn(claim_id, f"{why}: {reason}", now)
         # Firms first (a cancellation frees slots to route), then the claim's tickets.
         for park in sorted(
             {t.park_id for t in uow.tickets.for_claim(claim_id, lock=False)}, key=lambda p: p or ""
@@ -494,7 +500,7 @@ def cancel_claim_reviews(
         cancelled = [
             ticket
             for ticket in uow.tickets.for_claim(claim_id)
-            if ticket.cancel("claim_withdrawn", now)
+            if ticket.cancel(why, now)
         ]
         for ticket in cancelled:
             store(uow, ticket)

@@ -122,6 +122,10 @@ class TicketingService:
     def on_claim_withdrawn(self, event):
         handlers.cancel_claim_reviews(event.payload, event.park_id, self.uow)
 
+    @handle_event("buyback", "claim_rejected")
+    def on_claim_rejected(self, event):
+        handlers.cancel_claim_reviews(event.payload, event.park_id, self.uow, why="claim_rejected")
+
     # -- firms' reports (event.sender: the broker-verified user_id) ------------------------
 
     @handle_event("firms", "work_accepted")

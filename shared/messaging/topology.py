@@ -283,6 +283,7 @@ PARK_SUBSCRIPTIONS: tuple[tuple[str, str, str], ...] = (
     ("ticketing", "portal", "ticket_rated"),
     ("ticketing", "buyback", "claim_review_requested"),
     ("ticketing", "buyback", "claim_withdrawn"),
+    ("ticketing", "buyback", "claim_rejected"),
     ("ticketing", "firms", "work_accepted"),
     ("ticketing", "firms", "work_declined"),
     ("ticketing", "firms", "work_progressed"),

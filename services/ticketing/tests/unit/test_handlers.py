@@ -385,6 +385,34 @@ def test_a_review_requested_after_its_claim_was_withdrawn_opens_nothing(uow):
     assert uow.sent("ticket_opened") == []
 
 
+def test_a_claim_rejected_by_one_review_cancels_the_other_still_at_its_firm(uow):
+    admit(uow)
+    handlers.register_firm(uow, firm("a-law", skills=("buyback_review",)), NOW, park_id=PARK)
+    handlers.register_firm(
+        uow, firm("b-fin", kind="finance", skills=("buyback_review",)), NOW, park_id=PARK
+    )
+    claim = str(uuid.uuid4())
+    opened = handlers.open_claim_reviews(review_request(claim), PARK, uow)
+    legal, finance = ({t.review.value: t for t in opened}[r] for r in ("legal", "finance"))
+    report(uow, "work_completed", legal.ticket_id, "a-law", outcome="reject", reasons=["产权不清"])
+    rejection = {
+        "claim_id": claim,
+        "enterprise_id": "ent-1",
+        "rejected_by": ["legal"],
+        "reasons": ["legal: 产权不清"],
+    }
+    cancelled = handlers.cancel_claim_reviews(rejection, PARK, uow, why="claim_rejected")
+    assert [t.ticket_id for t in cancelled] == [finance.ticket_id]
+    [event] = uow.sent("ticket_cancelled")
+    assert event["payload"]["ticket_id"] == finance.ticket_id
+    assert event["payload"]["reason"] == "claim_rejected"
+    [withdrawn] = uow.sent("work_withdrawn")
+    assert withdrawn["routing_key"] == "b-fin"
+    # A redelivered rejection changes nothing more; a late review request opens nothing.
+    assert handlers.cancel_claim_reviews(rejection, PARK, uow, why="claim_rejected") == []
+    assert handlers.open_claim_reviews(review_request(claim), PARK, uow) == []
+
+
 def test_a_review_outcome_reaches_ticket_resolved(uow):
     admit(uow)
     handlers.register_firm(uow, firm("a-law", skills=("buyback_review",)), NOW, park_id=PARK)
