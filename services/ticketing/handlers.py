@@ -498,9 +498,7 @@ def cancel_claim_reviews(
         ):
             lock_board(uow, park)
         cancelled = [
-            ticket
-            for ticket in uow.tickets.for_claim(claim_id)
-            if ticket.cancel(why, now)
+            ticket for ticket in uow.tickets.for_claim(claim_id) if ticket.cancel(why, now)
         ]
         for ticket in cancelled:
             store(uow, ticket)
