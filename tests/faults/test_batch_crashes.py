@@ -46,7 +46,7 @@ class BatchedAlpha(recorder.Alpha):
 class BatchedBeta(recorder.Beta):
     """recorder.Beta with thing_recorded batched."""
 
-    @handle_events("alpha", "thing_recorded", batch=BATCH, concurrency=2)
+    @handle_events("alpha", "thing_recorded", batch=BATCH)  # as many batches as workers
     def on_thing_recorded(self, event):
         _pause(event)
         recorder.Beta.on_thing_recorded(self, event)

@@ -35,6 +35,7 @@ MIGRATIONS = Path(__file__).parents[1] / "services" / "migrations"
 QUEUE = "alpha.probe.thing_happened"
 BAD_AMOUNT = 13  # BatchedAlpha refuses a thing of this amount, for good
 SLOW_AMOUNT = 7  # BatchedAlpha holds the transaction of a thing of this amount open a while
+PAUSED_AMOUNT = 8  # … and of this amount a little (20 ms)
 
 
 def thing_event(amount_fen: int = 100, event_id: str | None = None) -> Event:
@@ -238,6 +239,8 @@ class BatchedAlpha(recorder.Alpha):
             raise PermanentFailure(f"amount {BAD_AMOUNT} is refused")
         if event.payload["amount_fen"] == SLOW_AMOUNT:
             eventlet.sleep(0.5)
+        if event.payload["amount_fen"] == PAUSED_AMOUNT:
+            eventlet.sleep(0.02)
         forward(self, event)
 
 
@@ -379,4 +382,23 @@ def test_batches_finishing_out_of_order_ack_only_their_own_messages(batched_worl
     assert outcomes("applied") - applied == 151
     assert outcomes("duplicate") - duplicates == 0  # nothing redelivered
     assert multiple_acks, "no batch was acked with a multiple ack at all"
+    assert queue_depth(world.amqp_uri, "alpha.dlq") == 0
+
+
+def test_a_stop_with_batches_in_flight_and_messages_waiting_loses_and_doubles_nothing(
+    batched_world,
+):
+    world = batched_world
+    thing_ids = publish_things(world, [PAUSED_AMOUNT] * 200)  # ~0.4 s a batch of 20
+
+    container = world.start(BatchedAlpha)
+    wait_for(lambda: world.effects("alpha"), timeout=30, message="a first batch committed")
+    container.stop()  # batches in hand finish; what waits in memory goes back to the queue
+    applied_when_stopped = len(world.effects("alpha"))
+    assert applied_when_stopped < 200  # the stop did land mid-backlog
+
+    container = world.start(BatchedAlpha)
+    wait_for(lambda: len(world.effects("alpha")) >= 200, timeout=60, message="the rest")
+    stop_and_check_everything_settled(world, container)
+    assert world.effects("alpha") == dict.fromkeys(thing_ids, 1)
     assert queue_depth(world.amqp_uri, "alpha.dlq") == 0
