@@ -30,6 +30,7 @@ NAMEKO = str(Path(sys.executable).with_name("nameko"))
 PROJECT_SERVICE = "bench.forwarders.project:Forwarder"
 PROJECT_BATCHED_SERVICE = "bench.forwarders.project_batched:BatchedForwarder"
 FASTSTREAM_MODULE = "bench.forwarders.faststream_peer"  # never imported here: asyncio only
+FASTSTREAM_SERVICE = "fastfwd"  # faststream_peer.SERVICE, spelled here for the same reason
 
 STATE_ONLY = MetaData()
 items_table(STATE_ONLY)  # the peers' databases: bench_items alone, no inbox, no outbox
@@ -309,7 +310,7 @@ def _faststream(
         )
     declare_sink(
         amqp_uri,
-        output_exchange=events_exchange("fastfwd"),
+        output_exchange=events_exchange(FASTSTREAM_SERVICE),
         output_queue=SINK_QUEUE,
         output_key=OUTPUT_TYPE,
     )
@@ -318,7 +319,7 @@ def _faststream(
         command += ["--prefetch", str(context.faststream_prefetch)]
     return Setup(
         amqp_uri,
-        f"fastfwd.{GENERATOR_SOURCE}.{INPUT_TYPE}",
+        f"{FASTSTREAM_SERVICE}.{GENERATOR_SOURCE}.{INPUT_TYPE}",  # faststream_peer.INPUT_QUEUE
         SINK_QUEUE,
         command,
         database_url=database_url,

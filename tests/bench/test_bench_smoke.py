@@ -255,3 +255,23 @@ def test_faststream_db_killed_between_insert_and_publish_inserts_the_row_twice(t
             sink.close()
         assert sink.received == 1
         assert count_state_rows(setup.database_url) == 2
+
+
+def test_the_bench_names_the_faststream_queue_and_exchange_as_the_forwarder_declares_them():
+    # In a process of its own: FastStream stays out of this (eventlet-patched) one.
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from bench import rows; from bench.forwarders import faststream_peer as peer; "
+            "assert peer.SERVICE == rows.FASTSTREAM_SERVICE, peer.SERVICE; "
+            "assert peer.INPUT_QUEUE.name == "
+            "f'{rows.FASTSTREAM_SERVICE}.benchgen.work_requested', peer.INPUT_QUEUE.name; "
+            "assert peer.OUTPUT_EXCHANGE.name == f'{rows.FASTSTREAM_SERVICE}.events'",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
