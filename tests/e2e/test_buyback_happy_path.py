@@ -5,7 +5,7 @@ The enterprise bought two 300 m² rooms on 2 November 2026 at the demo park's 3,
 (96,000,000 fen each), paid the 30 % down payment and nothing else; it started production
 on 10 November; the cycle of 1 December billed November's and December's property fees
 (two invoices it has not paid). On 1 January 2027 — before January's cycle — it asks the
-park to buy the rooms back (and, in the second test, on 10 December instead).
+park to buy the rooms back (in the other tests: on 10 December, mid-month, instead).
 """
 
 from datetime import date
@@ -169,6 +169,10 @@ def test_a_settlement_mid_month_stops_the_fees_from_settled_on(park_world):
 
 
 def test_the_payout_the_claim_records_is_the_payout_billing_books(park_world):
+    """Settled mid-month, billing's netting counts December's fee only for the days held
+    (the release credits the rest): 192,000,000 − 134,400,000 of instalments − (87,000 +
+    90,000 − 2 × 31,935) = 57,486,870 computed, recorded by the claim and booked by
+    billing alike, and the claim closes without a netting_mismatch."""
     world = park_world
     world.start()
     firms = world.add_review_firms()
@@ -180,7 +184,9 @@ def test_the_payout_the_claim_records_is_the_payout_billing_books(park_world):
     [netted] = world.wait_for("billing", "buyback_netted", claim_id=claim_id)
 
     assert netted["payload"]["settled_on"] == settled["payload"]["settled_on"]
-    assert netted["payload"]["payout_fen"] == settled["payload"]["net_fen"]
+    assert netted["payload"]["payout_fen"] == settled["payload"]["net_fen"] == 57_486_870
+    world.wait_for("buyback", "claim_closed", claim_id=claim_id)
+    assert world.claim_events(claim_id) == COMPLETED_CLAIM  # nothing escalated
 
 
 def test_a_release_days_after_the_settlement_does_not_move_the_stop(park_world):
