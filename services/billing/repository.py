@@ -297,6 +297,36 @@ class BillingRepository:
                 )
             )
 
+    def late_fee_candidates(self, enterprise_id: str, on: date) -> list[Row]:
+        """The enterprise's invoices that may have accrued a late fee by ``on``: due
+        before it, not waived, and either still owed or settled after their last accrual
+        (an invoice paid late, between two cycles, still owes the days it was late)."""
+        i, s = orm.invoices.c, orm.invoice_settlements.c
+        last_accrual = func.coalesce(i.late_fee_through, i.due_on)
+        settled_late = (
+            select(s.invoice_id)
+            .where(s.invoice_id == i.invoice_id, s.settled_on > last_accrual)
+            .exists()
+        )
+        return _rows(
+            self._exec(
+                select(orm.invoices)
+                .where(
+                    i.enterprise_id == enterprise_id,
+                    i.due_on < on,
+                    i.late_fee_waived.is_(False),
+                    or_(i.total_fen - i.paid_fen - i.credited_fen > 0, settled_late),
+                )
+                .order_by(i.due_on, i.issued_at, i.number)
+            )
+        )
+
+    def settlements_of(self, invoice_id: str) -> list[tuple[date, int]]:
+        """What lowered the invoice's balance, and on which park date."""
+        s = orm.invoice_settlements.c
+        query = select(s.settled_on, s.amount_fen).where(s.invoice_id == invoice_id).order_by(s.id)
+        return [(settled_on, int(amount)) for settled_on, amount in self._exec(query)]
+
     def settled_after(self, park_id: str, on: date) -> dict[str, int]:
         """Per invoice of the park, what was settled on it after the park date ``on``."""
         s = orm.invoice_settlements.c

@@ -27,6 +27,7 @@ Worked example: 45,000 fen unpaid 60 days past due at 0.05 % → 45,000 × 0.000
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -60,28 +61,61 @@ class Accrual:
 NOTHING = Accrual(fee_fen=0, days=0, principal_fen=0, capped=False)
 
 
-def late_fee_accrual(invoice: Invoice, as_of: date, terms: BillingTerms) -> Accrual:
-    """The late fee accrued and not yet charged on ``invoice`` up to ``as_of``."""
-    if not invoice.is_overdue(as_of) or invoice.late_fee_waived:
+def late_fee_accrual(
+    invoice: Invoice,
+    as_of: date,
+    terms: BillingTerms,
+    settlements: Iterable[tuple[date, int]] = (),
+) -> Accrual:
+    """The late fee accrued and not yet charged on ``invoice`` up to ``as_of``.
+
+    ``settlements`` are the dated reductions of the invoice's balance (payments, credit
+    notes, credit balance: ``(park date, fen)``). Day by day from the later of the due
+    date and the last accrual to ``as_of`` (exclusive), the day's overdue principal is
+    ``min(principal, what was owed that day)``, where a reduction dated *d* counts from
+    day *d* on: an invoice paid twelve days late accrues twelve days even when it is
+    paid before the cycle, and a part payment lowers the principal from its day. The sum
+    over the days × the daily rate is rounded once (per invoice per cycle) and capped.
+    ``days`` is the number of days with an overdue principal; ``principal_fen`` the
+    overdue principal of the first of them.
+    """
+    if invoice.late_fee_waived or invoice.due_on is None or invoice.issued_on is None:
         return NOTHING
-    assert invoice.due_on is not None
     start = max(invoice.due_on, invoice.late_fee_through or invoice.due_on)
-    days = (as_of - start).days
-    principal = principal_fen(invoice)
-    overdue_principal = min(principal, invoice.outstanding_fen)
-    if days <= 0 or overdue_principal <= 0:
+    if as_of <= start:
         return NOTHING
-    fee = round_fen(Decimal(overdue_principal) * terms.late_fee_daily_rate * days)
+    principal = principal_fen(invoice)
+    later = sorted((on, fen) for on, fen in settlements if on > start and fen > 0)
+    owed = invoice.outstanding_fen + sum(fen for _, fen in later)  # owed on day ``start``
+    fen_days, days, first_principal, day = 0, 0, None, start
+    for boundary, fen in [*later, (as_of, 0)]:
+        until = min(boundary, as_of)
+        overdue = min(principal, owed)
+        if until > day and overdue > 0:
+            fen_days += overdue * (until - day).days
+            days += (until - day).days
+            first_principal = first_principal if first_principal is not None else overdue
+        day, owed = max(day, until), owed - fen
+        if day >= as_of:
+            break
+    if fen_days <= 0:
+        return NOTHING
+    fee = round_fen(Decimal(fen_days) * terms.late_fee_daily_rate)
     cap = round_fen(Decimal(principal) * terms.late_fee_cap_ratio) - invoice.late_fee_charged_fen
     charged = max(0, min(fee, cap))
     return Accrual(
-        fee_fen=charged, days=days, principal_fen=overdue_principal, capped=charged < fee
+        fee_fen=charged, days=days, principal_fen=first_principal or 0, capped=charged < fee
     )
 
 
-def accrued_late_fee(invoice: Invoice, as_of: date, terms: BillingTerms) -> tuple[int, int]:
+def accrued_late_fee(
+    invoice: Invoice,
+    as_of: date,
+    terms: BillingTerms,
+    settlements: Iterable[tuple[date, int]] = (),
+) -> tuple[int, int]:
     """``(fee_fen, days)`` accrued and not yet charged on ``invoice`` up to ``as_of``."""
-    accrual = late_fee_accrual(invoice, as_of, terms)
+    accrual = late_fee_accrual(invoice, as_of, terms, settlements)
     return (accrual.fee_fen, accrual.days) if accrual.fee_fen else (0, 0)
 
 

@@ -255,7 +255,8 @@ def settle_claim(payload, uow) -> dict | None:
         _credit_released_days(uow, account, ended, on)
         _bill_final_period(uow, account, set(unit_ids), settled_on, on, payload["claim_id"])
         for invoice in uow.billing.open_invoices(eid):
-            accrual = accrue(invoice, terms, settled_on)
+            # undated, as the netting computed it: the payout booked is the one computed
+            accrual = accrue(uow, invoice, terms, settled_on, dated=False)
             if accrual is not None:
                 _charge_late_fee(uow, account, accrual, terms, settled_on)
         lines, ids = _late_fee_lines(uow, account)

@@ -113,8 +113,8 @@ def bill_account(uow, account: Row, on: date, result: CycleResult | None = None)
     if on.day < uow.rules.billing_day(account["park_id"]):
         return []  # the month's invoices (and the late fees they bill) from the billing day
     if not uow.billing.issue_key_taken(issue_key(eid, period, "late_fee")):
-        for invoice in uow.billing.open_invoices(eid):
-            accrual = accrue(invoice, terms, on)
+        for invoice in uow.billing.late_fee_candidates(eid, on):
+            accrual = accrue(uow, invoice, terms, on)
             if accrual is not None:
                 _charge_late_fee(uow, account, accrual, terms, on)
     issued: list[Row] = []

@@ -31,13 +31,18 @@ class Accrual:
     capped: bool
 
 
-def accrue(invoice: Row, terms: BillingTerms, on: date) -> Accrual | None:
+def accrue(
+    uow, invoice: Row, terms: BillingTerms, on: date, *, dated: bool = True
+) -> Accrual | None:
     """The late fee accrued on ``invoice`` through ``on`` and not yet charged, by the
-    domain's rule (:func:`.domain.late_fees.late_fee_accrual`: overdue principal × daily
-    rate × days, rounded once per invoice per cycle, capped at ``cap × principal`` over
-    all the invoice's fees, nothing once waived, never on late fees); None if nothing
-    accrued."""
-    accrual = late_fee_accrual(invoice_view(invoice), on, terms)
+    domain's rule (:func:`.domain.late_fees.late_fee_accrual`: each day's overdue
+    principal × daily rate, from the invoice's dated settlements — so days paid late
+    between two cycles are charged too — rounded once per invoice per cycle, capped at
+    ``cap × principal`` over all the invoice's fees, nothing once waived, never on late
+    fees); None if nothing accrued. ``dated=False``: on what is owed now for every day
+    (the buyback settlement's rule, the one its netting computed the payout with)."""
+    settlements = uow.billing.settlements_of(invoice["invoice_id"]) if dated else ()
+    accrual = late_fee_accrual(invoice_view(invoice), on, terms, settlements)
     if accrual.days <= 0:
         return None
     return Accrual(invoice, accrual.principal_fen, accrual.days, accrual.fee_fen, accrual.capped)

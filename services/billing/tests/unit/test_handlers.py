@@ -414,6 +414,32 @@ def test_overdue_then_late_fee_charged_on_the_next_cycle_and_capped(uow, clock):
     assert january[-1]["capped"] is True
 
 
+def test_an_invoice_paid_late_between_two_cycles_is_charged_its_late_days(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(rent=0, fee=45_000)], on=date(2026, 3, 1))
+    cycle(uow, clock, 2026, 3, 1)  # property fee 45,000 due 2026-03-31
+    [fee_invoice] = invoices(uow, "property_fee")
+    clock.set_park_date(2026, 4, 12)  # paid in full, twelve days late, before any cycle
+    pay(uow, 45_000, reference=fee_invoice["number"])
+    assert [p["invoice_id"] for p in uow.payloads("invoice_paid")] == [fee_invoice["invoice_id"]]
+    cycle(uow, clock, 2026, 5, 1)
+    [charged] = [
+        f for f in uow.payloads("late_fee_charged") if f["invoice_id"] == fee_invoice["invoice_id"]
+    ]
+    assert (charged["days"], charged["amount_fen"]) == (12, 270)  # 45,000 × 0.05 % × 12
+    cycle(uow, clock, 2026, 6, 1)  # those days once only
+    assert (
+        len(
+            [
+                f
+                for f in uow.payloads("late_fee_charged")
+                if f["invoice_id"] == fee_invoice["invoice_id"]
+            ]
+        )
+        == 1
+    )
+
+
 def test_late_fee_worked_example_and_waiver(uow, clock):
     admit(uow)
     allocate(uow, [unit(rent=0, fee=45_000)], on=date(2026, 3, 1))

@@ -80,6 +80,40 @@ def test_a_partial_payment_reduces_the_principal_that_accrues():
     assert accrued_late_fee(invoice, date(2027, 1, 30), TERMS)[0] == 900  # 30,000 × 0.0005 × 60
 
 
+def paid(invoice, on: date, amount_fen: int):
+    """The invoice as it stands once ``amount_fen`` was paid on ``on`` (and that settlement)."""
+    invoice.paid_fen += amount_fen
+    return [(on, amount_fen)]
+
+
+def test_an_invoice_paid_twelve_days_late_before_the_cycle_owes_twelve_days():
+    _acct, _ids, invoice = property_fee_invoice()  # 45,000 due 2026-12-01
+    settlements = paid(invoice, date(2026, 12, 13), 45_000)
+    # 45,000 × 0.05 % × 12 = 270: the days Dec 1 … Dec 12, none after the payment
+    assert accrued_late_fee(invoice, date(2027, 1, 1), TERMS, settlements) == (270, 12)
+    # without the dated payment there is nothing left to see: what the cycle used to do
+    assert accrued_late_fee(invoice, date(2027, 1, 1), TERMS) == (0, 0)
+
+
+def test_a_part_payment_lowers_the_principal_from_its_day_and_rounds_once():
+    _acct, _ids, invoice = property_fee_invoice()
+    settlements = paid(invoice, date(2026, 12, 11), 30_001)
+    # 10 days × 45,000 + 21 days × 14,999 = 764,979 fen-days × 0.0005 = 382.4895 → 382
+    assert accrued_late_fee(invoice, date(2027, 1, 1), TERMS, settlements) == (382, 31)
+
+
+def test_a_payment_dated_after_the_cycle_does_not_lower_the_cycles_days():
+    _acct, _ids, invoice = property_fee_invoice()
+    settlements = paid(invoice, date(2027, 1, 5), 45_000)
+    assert accrued_late_fee(invoice, date(2027, 1, 1), TERMS, settlements) == (698, 31)
+
+
+def test_a_payment_before_the_due_date_leaves_nothing_to_accrue():
+    _acct, _ids, invoice = property_fee_invoice()
+    settlements = paid(invoice, date(2026, 11, 20), 45_000)
+    assert accrued_late_fee(invoice, date(2027, 1, 1), TERMS, settlements) == (0, 0)
+
+
 def test_late_fees_do_not_compound():
     acct, ids, _invoice = property_fee_invoice()
     acct.charge_late_fees(date(2027, 1, 1), TERMS, AT)
