@@ -15,7 +15,8 @@ uow.commit()`` — runs unchanged under ``@handle_events``. What changes is arou
   inbox with one multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (duplicates inside
   the batch and against the inbox drop out), calls the handler once per fresh event
   inside that transaction (each ``with uow:`` block is a step of it, its ``commit()``
-  marks the step done, its events name that event as their cause), inserts the outbox
+  marks the step done, its events name that event as their cause), inserts the rows the
+  handler gave ``uow.insert_later`` with one executemany per statement and the outbox
   rows of the whole batch with one multi-row INSERT, and commits once.
 * **One ack.** After the commit the batch is acked with one ``basic.ack`` with
   ``multiple`` when that acks nothing else — every message of the channel still
@@ -32,7 +33,7 @@ import functools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -114,6 +115,8 @@ class _Batch:
     in_block: bool = False
     block_committed: bool = False
     staged: list[dict[str, Any]] = field(default_factory=list)
+    # insert_later: id(statement) → (statement, rows), in the order first used
+    deferred: dict[int, tuple[Any, list[Mapping[str, Any]]]] = field(default_factory=dict)
 
 
 class _BatchedUnitOfWork:
@@ -154,6 +157,8 @@ class _BatchedUnitOfWork:
 
     def commit_batch(self) -> None:
         batch = self._batch
+        for statement, rows in batch.deferred.values():  # insert_later: one executemany each
+            self.session.execute(statement, rows)
         stage_many(self.session.connection(), self.tables.outbox, batch.staged)
         batch.open = False
         super().commit()
@@ -193,6 +198,12 @@ class _BatchedUnitOfWork:
         if not self._batching():
             return super().rollback()
         raise BatchAbandoned("the handler rolled back its unit of work")
+
+    def insert_later(self, statement: Any, values: Mapping[str, Any]) -> None:
+        if not self._batching():
+            return super().insert_later(statement, values)
+        self._batch.deferred.setdefault(id(statement), (statement, []))[1].append(values)
+        return None
 
     def _stage(self, **row: Any) -> None:
         if not self._batching():

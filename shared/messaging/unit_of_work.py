@@ -139,6 +139,15 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
 
+    def insert_later(self, statement: Any, values: Mapping[str, Any]) -> None:
+        """Insert one row with ``statement`` (a constant INSERT, values as parameters).
+
+        Here it is executed at once. A batched unit of work (``@handle_events``) collects
+        the rows instead and inserts those of each statement with one executemany just
+        before its commit: they are not visible to reads earlier in the batch.
+        """
+        self.session.execute(statement, values)
+
     def emit(
         self,
         type_: str,

@@ -10,7 +10,7 @@ from pathlib import Path
 import eventlet
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from shared.contract import Event
 from shared.db import Database
@@ -33,6 +33,7 @@ from tests.support.broker import get_messages, queue_depth, wait_for
 
 MIGRATIONS = Path(__file__).parents[1] / "services" / "migrations"
 QUEUE = "alpha.probe.thing_happened"
+RECORD_EFFECT = insert(recorder.effects)
 BAD_AMOUNT = 13  # BatchedAlpha refuses a thing of this amount, for good
 SLOW_AMOUNT = 7  # BatchedAlpha holds the transaction of a thing of this amount open a while
 PAUSED_AMOUNT = 8  # … and of this amount a little (20 ms)
@@ -144,6 +145,68 @@ def test_a_batch_claims_its_events_and_stages_its_outbox_rows_with_one_insert_ea
     ]
     assert [b["payload"]["amount_fen"] for b in bodies] == [1, 2, 3, 4, 5]
     assert {b["park_id"] for b in bodies} == {"aux-shangjie"}
+
+
+def record_later(service, event) -> None:
+    """``forward`` with its effect row through ``uow.insert_later``."""
+    with service.uow as uow:
+        uow.insert_later(
+            RECORD_EFFECT,
+            {
+                "event_id": event.event_id,
+                "thing_id": event.payload["thing_id"],
+                "correlation_id": event.correlation_id,
+                "amount_fen": event.payload["amount_fen"],
+                "applied_at": uow.clock(),
+                "sender": None,
+            },
+        )
+        uow.commit()
+
+
+def test_rows_inserted_later_go_in_one_statement_before_the_batch_commits(database):
+    events = tuple(thing_event(amount_fen=n) for n in (1, 2, 3, 4))
+    statements = Statements(database.engine)
+    try:
+        apply_batch(record_later, FakeService(batch_unit(database, events)), events)
+    finally:
+        statements.close()
+
+    assert statements.inserts.count("effects") == 1
+    assert sorted(effect_event_ids(database)) == sorted(e.event_id for e in events)
+
+
+def test_rows_inserted_later_are_rolled_back_with_a_failed_batch(database):
+    events = (thing_event(), thing_event(amount_fen=BAD_AMOUNT))
+
+    def refuse_bad(service, event):
+        record_later(service, event)
+        if event.payload["amount_fen"] == BAD_AMOUNT:
+            raise PermanentFailure("bad amount")
+
+    with pytest.raises(PermanentFailure):
+        apply_batch(refuse_bad, FakeService(batch_unit(database, events)), events)
+    assert effect_event_ids(database) == []
+
+
+def test_outside_a_batch_a_row_inserted_later_is_inserted_at_once(database):
+    event = thing_event()
+    with UnitOfWork(database, TABLES, source="alpha", clock=lambda: datetime.now(UTC)) as uow:
+        uow.insert_later(
+            RECORD_EFFECT,
+            {
+                "event_id": event.event_id,
+                "thing_id": event.payload["thing_id"],
+                "correlation_id": event.correlation_id,
+                "amount_fen": 1,
+                "applied_at": uow.clock(),
+                "sender": None,
+            },
+        )
+        seen = uow.session.scalar(select(func.count()).select_from(recorder.effects))
+        assert seen == 1  # visible inside the transaction, before the commit
+        uow.commit()
+    assert effect_event_ids(database) == [event.event_id]
 
 
 def test_duplicates_in_the_batch_and_in_the_inbox_have_no_second_effect(database):
