@@ -59,10 +59,13 @@ def metrics_ports_of(config_file: Path) -> dict[str, int]:
 
 
 class _ConfigLoader(yaml.SafeLoader):
-    """Reads nameko's ``!raw_env_var`` tags as the plain text they hold."""
+    """Reads nameko's ``!raw_env_var`` tags — and ``!env_var``, which nameko's config
+    loader, once imported, makes PyYAML's SafeLoader (and so this subclass) resolve every
+    ``${VAR:default}`` to — as the plain text they hold."""
 
 
-_ConfigLoader.add_constructor("!raw_env_var", lambda loader, node: loader.construct_scalar(node))
+for _tag in ("!raw_env_var", "!env_var"):
+    _ConfigLoader.add_constructor(_tag, lambda loader, node: loader.construct_scalar(node))
 
 
 def _environment(topology: Topology, service: str | None) -> dict[str, str]:
