@@ -516,6 +516,7 @@ class ParkWorld:
             "onboarding", "enterprise_admitted", application_id=application_id
         )
         [allocated] = self.wait_for("onboarding", "units_allocated", application_id=application_id)
+        self.wait_until_applied("buyback", admitted, allocated)
         return Enterprise(
             admitted["payload"]["enterprise_id"],
             application_id,
@@ -524,12 +525,24 @@ class ParkWorld:
 
     def start_production(self, enterprise: Enterprise, started_on: date) -> None:
         self.rpc("onboarding", "record_production_start", enterprise.enterprise_id, str(started_on))
-        self.wait_for(
+        [started] = self.wait_for(
             "onboarding",
             "production_started",
             enterprise_id=enterprise.enterprise_id,
             started_on=str(started_on),
         )
+        self.wait_until_applied("buyback", started)
+
+    def wait_until_applied(self, service: str, *events: dict) -> None:
+        """Until ``service`` has consumed each event: the buyback's projection complete
+        before a test's claim comes (a claim handled ahead of its enterprise's units or
+        production start is refused — see test_buyback_duplicates.py)."""
+        for event in events:
+            wait_for(
+                lambda e=event: self.applied(service, e["event_id"]),
+                timeout=FLOW_TIMEOUT,
+                message=f"{service} to consume {event['type']} {event['event_id']}",
+            )
 
     def request_buyback(self, enterprise: Enterprise, claim_id: str | None = None) -> str:
         """The portal files a claim (``occurred_at`` on the world's clock)."""
