@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 900  # about 2–3 minutes here; the SLA timer alone scans every 30 s
+TIMEOUT = 900  # about a minute here; the SLA timer alone scans every 30 s
 
 
 @pytest.mark.slow
