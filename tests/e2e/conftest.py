@@ -414,10 +414,13 @@ class ParkWorld:
 
     def restart(self, service: str) -> None:
         """Start a stopped service again, in a new container on the same database."""
+        from services.buyback.service import BuybackService
+
         classes = {
             "onboarding": OnboardingService,
             "ticketing": TicketingService,
             "billing": BillingService,
+            "buyback": BuybackService,
         }
         container = self.container_factory(with_clock(classes[service], self.clock))
         container.start()
