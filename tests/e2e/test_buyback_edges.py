@@ -215,17 +215,6 @@ def test_billing_down_for_two_days_the_settlement_is_asked_again_escalated_then_
     assert settled["payload"]["settled_on"] == "2026-11-22"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "billing/buyback: billing answers settlement_requested once per claim — a repeated "
-        "request (the buyback's resend after settlement_deadline_hours) is taken without "
-        "any answer (handlers/buyback.py compute_settlement returns the stored figures but "
-        "emits nothing, though its docstring says it answers again), so a lost "
-        "buyback_settlement_computed is never given again and the claim can only be "
-        "escalated at the settlement stage"
-    ),
-)
 def test_a_settlement_answer_lost_on_the_way_is_given_again_when_asked_again(park_world):
     """Billing's buyback_settlement_computed never reaches the buyback service (taken off
     its queue while the service is stopped: an operator's purge, a dead letter dropped):

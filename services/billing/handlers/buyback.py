@@ -146,12 +146,15 @@ def compute_offsets(uow, account: Row, unit_ids: set[str], on: date) -> list[dic
 
 def compute_settlement(payload, uow) -> dict:
     """``settlement_requested`` → ``buyback_settlement_computed``: gross less every unpaid
-    amount; computed once per claim (a later request of the same claim is answered with
-    the same figures)."""
+    amount; computed once per claim. A later request of the same claim (the buyback
+    service asks again when no answer came in time: the answer may have been lost) is
+    answered again with the same stored figures, until the claim is settled."""
     with uow:
         account = _account_or_wait(uow, payload["enterprise_id"])
         existing = uow.billing.settlement(payload["claim_id"])
         if existing is not None:
+            if existing["settled_on"] is None:
+                _publish_settlement(uow, account, existing)
             uow.commit()
             return existing
         units = {unit["unit_id"] for unit in payload["units"]}
@@ -167,20 +170,24 @@ def compute_settlement(payload, uow) -> dict:
             "settled_on": None,
         }
         uow.billing.add_settlement(**settlement)
-        publish(
-            uow,
-            ev.BuybackSettlementComputed,
-            {
-                "claim_id": payload["claim_id"],
-                "enterprise_id": account["enterprise_id"],
-                "gross_fen": gross,
-                "offsets": offsets,
-                "net_fen": net,
-            },
-            park_id=account["park_id"],
-        )
+        _publish_settlement(uow, account, settlement)
         uow.commit()
     return settlement
+
+
+def _publish_settlement(uow, account: Row, settlement: Row) -> None:
+    publish(
+        uow,
+        ev.BuybackSettlementComputed,
+        {
+            "claim_id": settlement["claim_id"],
+            "enterprise_id": account["enterprise_id"],
+            "gross_fen": settlement["gross_fen"],
+            "offsets": settlement["offsets"],
+            "net_fen": settlement["net_fen"],
+        },
+        park_id=account["park_id"],
+    )
 
 
 def _reconcile(payload, settlement: Row) -> None:

@@ -629,6 +629,38 @@ def _request_settlement(uow, price=500_000):
     return claim_id, uow.payloads("buyback_settlement_computed")[-1]
 
 
+def test_a_settlement_asked_again_is_answered_again_with_the_same_figures_until_settled(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(rent=2_000_000, fee=0)], on=date(2026, 1, 1))
+    cycle(uow, clock, 2026, 1, 1)
+    clock.set_park_date(2026, 1, 31)
+    claim_id, first = _request_settlement(uow)
+    clock.set_park_date(2026, 2, 1)  # the answer was lost; buyback asks again a day later
+    handlers.compute_settlement(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": [{"unit_id": "A-101", "price_fen": 500_000}],
+            "gross_fen": 500_000,
+        },
+        uow,
+    )
+    answers = [p for p in uow.payloads("buyback_settlement_computed") if p["claim_id"] == claim_id]
+    assert answers == [first, first]  # the stored figures, not a new computation
+    _settle(uow, claim_id, first["net_fen"], date(2026, 1, 31))
+    again = handlers.compute_settlement(
+        {
+            "claim_id": claim_id,
+            "enterprise_id": "ent-1",
+            "units": [{"unit_id": "A-101", "price_fen": 500_000}],
+            "gross_fen": 500_000,
+        },
+        uow,
+    )
+    assert again["settled_on"] is not None
+    assert len(uow.payloads("buyback_settlement_computed")) == 2  # settled: nothing more
+
+
 def _settle(uow, claim_id, net, settled_on, gross=500_000):
     return handlers.settle_claim(
         {
