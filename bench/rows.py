@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,17 +163,22 @@ class Context:
     def history_template(self) -> str:
         """A PostgreSQL database holding the history, made on first use, copied per run."""
         if self._history_template is None:
-            name = "bench_history_template"
-            self.postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            # Its own name per bench run: two runs at once (a smoke test beside a real
+            # run) must not drop each other's template.
+            name = f"bench_history_template_{uuid.uuid4().hex[:8]}"
             self.postgres.execute(f'CREATE DATABASE "{name}"')
             from bench.databases import create_schema
 
-            create_schema(self.postgres.url(name))
-            seconds = fill_history(
-                self.postgres.url(name),
-                self.history_rows,
-                time_ordered_ids=self.input_ids == "uuid7",
-            )
+            try:
+                create_schema(self.postgres.url(name))
+                seconds = fill_history(
+                    self.postgres.url(name),
+                    self.history_rows,
+                    time_ordered_ids=self.input_ids == "uuid7",
+                )
+            except BaseException:
+                self.postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                raise
             print(
                 f"  history template: {self.history_rows:,} inbox + {self.history_rows:,} "
                 f"sent outbox rows in {seconds:.0f}s",
