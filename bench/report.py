@@ -208,6 +208,7 @@ def _fmt(spread_: dict[str, float] | None, digits: int = 0) -> str:
 
 def tables(document: dict[str, Any]) -> str:
     rows, sizes = document["rows"], document["options"]["events"]
+    width = _label_width(rows)
     lines = [
         "",
         "Closed loop (input queue pre-filled): median [min–max] of "
@@ -216,13 +217,13 @@ def tables(document: dict[str, Any]) -> str:
         "",
     ]
     header = (
-        f"{'row':<20} {'queue':<8} {'events':>8}  {'events/s':<26} "
+        f"{'row':<{width}} {'queue':<8} {'events':>8}  {'events/s':<26} "
         f"{'fwd CPU s/1k':<20} {'broker':>6} {'pg':>6} {'RSS MB':>7}"
     )
     lines += [header, "-" * len(header)]
     for label, row in rows.items():
         if row.get("error"):
-            lines.append(f"{label:<20} {row['queue_type']:<8} FAILED: {row['error'][:60]}")
+            lines.append(f"{label:<{width}} {row['queue_type']:<8} FAILED: {row['error'][:60]}")
             continue
         for size in map(str, sizes):
             result = row["closed_loop"].get(size)
@@ -231,7 +232,7 @@ def tables(document: dict[str, Any]) -> str:
             cpu = result["cpu_s_per_1k"]
             pg = f"{cpu['postgres']['median']:.2f}" if row.get("backend") == "postgresql" else "—"
             lines.append(
-                f"{label:<20} {row['queue_type']:<8} {int(size):>8,}  "
+                f"{label:<{width}} {row['queue_type']:<8} {int(size):>8,}  "
                 f"{_fmt(result['throughput']):<26} {_fmt(cpu['forwarder'], 2):<20} "
                 f"{cpu['broker']['median']:>6.2f} {pg:>6} "
                 f"{result['peak_rss_mb']['forwarder']:>7.0f}"
@@ -277,9 +278,15 @@ def tables(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _label_width(rows: dict[str, Any]) -> int:
+    return max([20, *(len(label) for label in rows)])
+
+
 def _latency_table(rows: dict[str, Any], key: str, title: str) -> list[str]:
+    width = _label_width(rows)
     header = (
-        f"{'row':<20} {'queue':<8} {'rate/s':>8}  {'p50':<20} {'p95':<20} {'p99':<20} {'lost':>5}"
+        f"{'row':<{width}} {'queue':<8} {'rate/s':>8}  {'p50':<20} {'p95':<20} {'p99':<20} "
+        f"{'lost':>5}"
     )
     lines = ["", title, "", header, "-" * len(header)]
     for label, row in rows.items():
@@ -287,7 +294,7 @@ def _latency_table(rows: dict[str, Any], key: str, title: str) -> list[str]:
         if not latency:
             continue
         lines.append(
-            f"{label:<20} {row['queue_type']:<8} {latency['rate']:>8,.0f}  "
+            f"{label:<{width}} {row['queue_type']:<8} {latency['rate']:>8,.0f}  "
             f"{_fmt(latency['p50_ms'], 1):<20} {_fmt(latency['p95_ms'], 1):<20} "
             f"{_fmt(latency['p99_ms'], 1):<20} {latency['lost']:>5}"
         )
