@@ -80,7 +80,7 @@ class Enterprise:
 
 @dataclass
 class Month:
-    """What happened, for the summary's checks."""
+    """What happened: the summary's checks and its `scenario` part (who played which role)."""
 
     applications: int = 0
     admitted: list[Enterprise] = field(default_factory=list)
@@ -90,7 +90,6 @@ class Month:
     breached_ticket: str | None = None
     readings: int = 0
     invoices: list[dict[str, Any]] = field(default_factory=list)
-    payments: int = 0
     unmatched_txn: str | None = None
     late_payer: str | None = None
     claim_id: str | None = None
@@ -444,7 +443,6 @@ class MonthInThePark:
         )
         w.set_time(local(date(2026, 12, 28), 10))  # twelve days after the due date
         self._pay_all([i for i in issued if i["enterprise_id"] == late.enterprise_id])
-        self.month.payments = len(issued)
         self.month.invoices = issued
         january = date(2027, 1, 1)
         w.set_time(local(january, 8))

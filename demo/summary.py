@@ -59,6 +59,17 @@ def gather(world: DemoWorld, month: Month) -> dict[str, Any]:
             "claims_closed": len(observed.of("buyback", "claim_closed")),
         },
         "dead_letters": world.dead_letters(),
+        # who played which part, to find them with park trace or the RPCs
+        "scenario": {
+            "refused_application": month.rejected_application,
+            "deficient_application": month.deficient_application,
+            "breached_ticket": month.breached_ticket,
+            "late_payer": month.late_payer,
+            "unmatched_payment": month.unmatched_txn,
+            "claim": month.claim_id,
+            "tickets_worked": month.tickets_resolved,
+            "december_invoices": [i["number"] for i in month.invoices],
+        },
     }
 
 

@@ -168,22 +168,22 @@ class DemoWorld:
 
     def start_services(self) -> None:
         for service in SERVICES:
-            log = open(self.work / f"{service}.log", "ab")  # noqa: SIM115 (the process owns it)
             user_uri = amqp_uri_as(self.settings.amqp_uri(), service, dev_password(service))
-            self.processes[service] = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("nameko")),
-                    "run",
-                    "--config",
-                    str(self.settings.config),
-                    f"services.{service}.service",
-                ],
-                cwd=ROOT,
-                env=self.environment(AMQP_URI=user_uri),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            with open(self.work / f"{service}.log", "ab") as log:  # the child keeps its copy
+                self.processes[service] = subprocess.Popen(
+                    [
+                        str(Path(sys.executable).with_name("nameko")),
+                        "run",
+                        "--config",
+                        str(self.settings.config),
+                        f"services.{service}.service",
+                    ],
+                    cwd=ROOT,
+                    env=self.environment(AMQP_URI=user_uri),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
         self.wait(self._services_consuming, "every service consuming its queues", START_TIMEOUT)
 
     def _services_consuming(self) -> bool:
