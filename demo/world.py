@@ -210,14 +210,20 @@ class DemoWorld:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        for client in self._firms.values():
-            client.close()
-        for publisher in self._publishers.values():
-            publisher.close()
+        """Close the demo's own connections, then stop the services — always, even when a
+        connection fails to close (a broken one after a failed step): a service left
+        running would consume from the next run's queues."""
+        closers = [client.close for client in self._firms.values()]
+        closers += [publisher.close for publisher in self._publishers.values()]
         if self._rpc is not None:
-            self._rpc.__exit__(None, None, None)
+            closers.append(lambda: self._rpc.__exit__(None, None, None))
         if self._observer_connection is not None:
-            self._observer_connection.close()
+            closers.append(self._observer_connection.close)
+        for close in closers:
+            try:
+                close()
+            except Exception as error:  # teardown: say it, then stop the services
+                self.say(f"(closing a connection failed: {type(error).__name__}: {error})")
         for process in self.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
