@@ -1,7 +1,8 @@
 """Tables of the buyback service (its own database; no other service reads them).
 
 - ``holdings``: the projection of ``onboarding.events`` — per enterprise, its units (with
-  tenure and recorded price), production start and park, as one JSON document.
+  tenure, recorded price and allocation time), the contracts of its units that ended,
+  production start and park, as one JSON document.
 - ``claims``: one row per claim; the aggregate is a JSON document (``state``), with the
   columns the service queries by beside it: ``enterprise_id``, ``status`` and the indexed
   ``next_due_at`` the deadline timer scans on (``<= now`` only: never a full scan).

@@ -98,7 +98,9 @@ class BuybackService:
 
     @handle_event("onboarding", "units_allocated")
     def on_units_allocated(self, event):
-        handlers.allocate_units(event.payload, event.park_id, self.uow)
+        handlers.allocate_units(
+            event.payload, event.park_id, self.uow, occurred_at=event.occurred_at
+        )
 
     @handle_event("onboarding", "production_started")
     def on_production_started(self, event):
