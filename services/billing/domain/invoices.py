@@ -266,6 +266,11 @@ class Invoice:
         return excess, became_paid
 
 
+#: The reason of a release's credit notes, followed by the release date: how a later
+#: release of the unit finds what an earlier one credited on a line.
+RELEASE_REASON = "unit {unit_id} not held from "
+
+
 def release_credit_fen(billed_fen: int, kept_fen: int, released_fen: int, left_fen: int) -> int:
     """What a release credits on a rent or property-fee line billed in advance: what was
     billed (``billed_fen``) less what the days still held are worth (``kept_fen``, the

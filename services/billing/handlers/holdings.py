@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from services.billing.domain.account import RELEASE_REASON
 from services.billing.domain.charges import (
     property_fee_charge,
     purchase_schedule,
     rent_charge,
 )
 from services.billing.domain.errors import NotYetApplicable
-from services.billing.domain.invoices import release_credit_fen
+from services.billing.domain.invoices import RELEASE_REASON, release_credit_fen
 from services.billing.domain.proration import Month
 from services.billing.domain.vat import Category
 from services.billing.handlers.common import (
