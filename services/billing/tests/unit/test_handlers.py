@@ -155,6 +155,39 @@ def test_a_purchase_invoices_the_down_payment_at_once_and_instalments_month_by_m
     assert april[0]["total_fen"] == 22_400_000
 
 
+def test_a_redelivered_allocation_changes_nothing(uow, clock):
+    admit(uow)
+    clock.set_park_date(2026, 1, 5)
+    payload = {
+        "application_id": str(uuid.uuid4()),
+        "enterprise_id": "ent-1",
+        "contract_id": "C-1",
+        "tenure": "purchase",
+        "units": [unit(tenure="purchase", price=96_000_000)],
+        "lease_start": None,
+        "lease_end": None,
+    }
+    handlers.allocate_units(payload, clock(), uow)
+    handlers.allocate_units(payload, clock(), uow)  # the same event again
+    assert len(uow.rows(orm.holdings)) == 1
+    assert len(uow.rows(orm.instalments)) == 7  # the down payment and six instalments
+    assert [i["total_fen"] for i in invoices(uow, "purchase")] == [28_800_000]
+
+
+def test_the_allocation_months_cycle_bills_the_fee_not_the_down_payment_again(uow, clock):
+    admit(uow)
+    clock.set_park_date(2026, 11, 16)
+    allocate(uow, [unit(tenure="purchase", price=96_000_000)])
+    [down] = invoices(uow, "purchase")
+    assert [i["invoice_id"] for i in uow.rows(orm.instalments) if i["sequence"] == 0] == [
+        down["invoice_id"]
+    ]
+    cycle(uow, clock, 2026, 11, 16)
+    assert invoices(uow, "purchase") == [down]
+    [fee] = invoices(uow, "property_fee")
+    assert fee["total_fen"] == 22_500  # 15 of 30 days
+
+
 def test_allocation_before_admission_is_retried_not_refused(uow):
     with pytest.raises(NotYetApplicable):
         allocate(uow, [unit()], on=date(2026, 11, 1))
@@ -317,6 +350,30 @@ def test_a_paid_service_is_charged_with_the_firm_payable_and_a_review_is_free(uo
     assert balance["firm_payables"] == -30_001
 
 
+def test_a_paid_service_redelivered_after_it_was_invoiced_is_not_charged_again(uow, clock):
+    admit(uow)
+    resolved = {
+        "ticket_id": "T-1",
+        "enterprise_id": "ent-1",
+        "service_code": "LEGAL-03",
+        "firm_id": "law-1",
+        "outcome": "done",
+        "fee_fen": 100_000,
+        "claim_id": None,
+    }
+    handlers.charge_resolved_ticket(resolved, uow)
+    cycle(uow, clock, 2026, 11, 30)
+    [service] = invoices(uow, "service")
+    assert [(line["total_fen"], line["tax_fen"]) for line in service["lines"]] == [(100_000, 5_660)]
+    assert handlers.charge_resolved_ticket(resolved, uow) is None  # ticket_resolved again
+    cycle(uow, clock, 2026, 12, 31)
+    assert [i["invoice_id"] for i in invoices(uow, "service")] == [service["invoice_id"]]
+    assert len(uow.payloads("firm_payable_recorded")) == 1
+    # posted with the sale: the firm's 90,000; the park's commission 10,000 less the VAT
+    accounts = handlers.trial_balance(uow)["accounts"]
+    assert (accounts["firm_payables"], accounts["revenue:service"]) == (-90_000, -4_340)
+
+
 def test_a_service_for_an_unknown_enterprise_is_retried(uow):
     with pytest.raises(NotYetApplicable):
         handlers.charge_resolved_ticket(
@@ -412,6 +469,11 @@ def test_overdue_then_late_fee_charged_on_the_next_cycle_and_capped(uow, clock):
     ]
     assert sum(f["amount_fen"] for f in january) == 1_000
     assert january[-1]["capped"] is True
+    # reported overdue once, however many cycles see it overdue
+    reported = [
+        o for o in uow.payloads("invoice_overdue") if o["invoice_id"] == overdue["invoice_id"]
+    ]
+    assert len(reported) == 1
 
 
 def test_an_invoice_paid_late_between_two_cycles_is_charged_its_late_days(uow, clock):
@@ -570,6 +632,18 @@ def test_buyback_netting_the_issues_worked_example(uow, clock):
     balance = handlers.trial_balance(uow)["accounts"]
     assert balance["buyback_payable"] == -51_066_553
     assert balance["receivables"] == 0
+    # what the repurchase left after the purchase balance: the payout and what it netted
+    assert balance["units_repurchased"] == 96_000_000 - 44_800_000
+    settled_again = {
+        "claim_id": claim_id,
+        "enterprise_id": "ent-1",
+        "units": ["A-101"],
+        "gross_fen": 96_000_000,
+        "net_fen": 51_066_553,
+        "settled_on": date(2026, 5, 30),
+    }
+    assert handlers.settle_claim(settled_again, uow) is None  # claim_settled redelivered
+    assert len(uow.payloads("buyback_netted")) == 1
     [final] = [i for i in invoices(uow, "property_fee") if i["issue_key"].endswith(claim_id)]
     assert [line["total_fen"] for line in final["lines"]] == [45_000, 42_097]  # May: 29/31
     # recurring charges stopped from settled_on, and what settlement billed is not billed
@@ -920,6 +994,19 @@ def test_any_operator_text_is_taken_or_refused_with_a_code(uow, clock, operator,
     for schema, use_case, arguments in calls:
         with contextlib.suppress(BillingServiceError):
             use_case(uow=uow, **schemas.load(schema, **arguments))
+
+
+def test_a_credit_note_or_a_waiver_without_a_reason_is_refused(uow, clock):
+    from services.billing import schemas
+
+    rent, _fee = two_invoices(uow, clock)
+    for schema, arguments in (
+        (schemas.CreditNote, {"amount_fen": 10, "operator": "op"}),
+        (schemas.WaiveLateFee, {"operator": "op"}),
+    ):
+        for blank in ("", "  "):
+            with pytest.raises(InvalidRequest, match="reason"):
+                schemas.load(schema, invoice_id=rent["invoice_id"], reason=blank, **arguments)
 
 
 def test_a_waiver_reason_longer_than_the_event_takes_is_refused_not_cut(uow, clock):

@@ -3,7 +3,8 @@ the trial balance is zero, and the ledger agrees with the documents — receivab
 what the invoices still owe, customer credit is the accounts' credit balances, suspense
 is the unmatched payments, and revenue and VAT payable are the invoiced lines less the
 credit-note lines (never a debit balance: no credit takes more than is left on a line),
-and the firms' payables are the invoiced services' payables less what credits reversed."""
+the firms' payables are the invoiced services' payables less what credits reversed, cash
+is every payment received, and a buyback's repurchase is its payout plus what it netted."""
 
 from __future__ import annotations
 
@@ -55,6 +56,14 @@ def check(uow) -> None:
     assert accounts.get("customer_credit", 0) == -credit
     suspense = sum(p["amount_fen"] for p in uow.rows(orm.payments) if p["status"] == "suspense")
     assert accounts.get("suspense", 0) == -suspense
+    assert accounts.get("cash", 0) == sum(p["amount_fen"] for p in uow.rows(orm.payments))
+    # a buyback pays out what netting the open invoices left of the repurchase price
+    payouts = sum(e["payout_fen"] for e in uow.payloads("buyback_netted"))
+    assert accounts.get("buyback_payable", 0) == -payouts
+    netted = sum(
+        s["amount_fen"] for s in uow.rows(orm.invoice_settlements) if s["kind"] == "buyback"
+    )
+    assert accounts.get("units_repurchased", 0) == payouts + netted
     check_revenue_and_vat(uow, accounts)
 
 
