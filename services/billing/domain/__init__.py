@@ -1,4 +1,7 @@
-"""Billing's pure domain model: standard library only; dates, times and ids are injected.
+"""Billing's pure domain: the money rules and the events, standard library only; dates,
+times and ids are injected. There is no aggregate object: the use cases
+(``services.billing.handlers``, plain functions over the unit of work) load the rows a
+rule needs, apply the rule and store its result, so each rule is written once, here.
 
 One idea per module:
 
@@ -13,7 +16,6 @@ One idea per module:
 - :mod:`.late_fees` — 违约金 accrual, cap and waivers.
 - :mod:`.ledger` — balanced double-entry postings and the trial balance.
 - :mod:`.buyback_netting` — what the park offsets against a buyback's gross price.
-- :mod:`.account` — the enterprise account, the aggregate the service loads and saves.
 - :mod:`.events` — the domain events, and :func:`~.events.event_payload`.
 - :mod:`.errors` — the domain's errors.
 """

@@ -25,8 +25,8 @@ invoices, never lost and never counted twice (the cycle skips a source already
 invoiced, and a meter's billed reading has moved).
 
 :func:`compute_settlement` answers ``settlement_requested``. On ``claim_settled`` the
-account (:meth:`.account.Account.settle_buyback`) nets only *invoices*: the service first
-charges accrued late fees and invoices pending charges, then settles.
+service (``handlers.buyback.settle_claim``) nets only *invoices*: it first invoices the
+final period and the late fees accrued, then nets the open invoices, oldest due first.
 
 ``net_fen = gross_fen − Σ offsets``. A negative net is not a payout: the difference stays
 a receivable on the account.

@@ -1,7 +1,7 @@
 """What an enterprise owes, as :class:`Charge` values the billing cycle puts on invoices.
 
 Every charge is a tax-inclusive total in fen with an idempotency ``source`` key (the same
-key is never invoiced twice — the account checks it). Each rounding is explicit:
+key is never invoiced twice — the cycle checks it). Each rounding is explicit:
 
 - **Purchase** (:func:`purchase_schedule`): the down payment is
   ``round_half_up(price × down_payment_ratio)``, invoiced at once on allocation; the

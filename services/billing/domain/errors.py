@@ -6,7 +6,7 @@ Three kinds, because the service layer does three different things with them:
   not know yet (events of different types arrive in any order, DESIGN §5). The service
   maps it to the retry ladder.
 - :class:`Refused` — the input can never be valid; ``code`` is a stable machine-readable
-  reason, the message is for humans. The account is unchanged.
+  reason, the message is for humans. Nothing is changed.
 - :class:`IllegalInvoiceTransition` — a command that should not have been sent in the
   invoice's state (a programming error in the caller, not a business answer).
 """

@@ -1,6 +1,6 @@
 """Domain events: what happened on billing's accounts, as plain frozen values.
 
-The account appends these to its ``events`` list; the service layer writes each to the
+The use cases publish these (``handlers.common.publish``): each is written to the
 outbox as the payload of a ``billing.events`` message of type ``event_type`` (DESIGN §5
 fixes the names). :func:`event_payload` (one for all services, in ``shared.payloads``)
 turns any of them into JSON-ready data (``occurred_at`` and ``park_id`` belong to the
@@ -24,11 +24,10 @@ payment event ``bank_txn_id``. Additions to DESIGN §5 (documented in ``docs/bil
   the firm's payable;
 - ``meter_rebaselined`` — an operator rebaselined a (replaced) meter.
 
-The service's use cases publish these same classes (``handlers.common.publish``): this
-module is the one definition of every payload billing publishes.
+This module is the one definition of every payload billing publishes.
 
 Field names follow ``shared/contract/billing.py`` (lines carry ``tax_rate``); a unit test
-validates every event the account records against those schemas.
+validates every event the use cases publish against those schemas.
 """
 
 from __future__ import annotations
@@ -141,8 +140,8 @@ class InvoiceOverdue(DomainEvent):
 @dataclass(frozen=True, kw_only=True)
 class LateFeeCharged(DomainEvent):
     """A late fee accrued on the overdue ``invoice_id`` for ``days`` to ``through`` at
-    ``daily_rate`` on ``principal_fen``; ``capped`` when the park's cap cut it. It waits
-    in the account's pending charges for the cycle's invoice."""
+    ``daily_rate`` on ``principal_fen``; ``capped`` when the park's cap cut it. The same
+    cycle bills it on the enterprise's late-fee invoice."""
 
     event_type = "late_fee_charged"
     invoice_id: str

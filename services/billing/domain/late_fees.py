@@ -7,19 +7,21 @@ the park's daily rate (default 0.05 %/day)::
 
 - *days* run from the later of ``due_on`` and the last accrual (``late_fee_through``) to
   the cycle's date, so each day is charged once; the fee is **rounded once per invoice
-  per cycle** and charged as a ``late_fee`` line on the next cycle's invoice
-  (:func:`charge_late_fee` moves ``late_fee_through``);
+  per cycle** and charged as a ``late_fee`` line on the next cycle's invoice (the cycle,
+  ``handlers.late_fees``, records ``late_fee_through`` and what was charged);
 - *principal* excludes the invoice's own late-fee lines (fees never compound), and
   payments are deemed to settle an invoice's late-fee lines first, so the outstanding
   principal is ``min(principal, outstanding)``;
 - the **cap**: all late fees ever charged on one invoice never exceed
   ``round_half_up(principal × cap_ratio)`` (default 1: never more than the principal);
 - a **waiver** by an operator (who, why, when — kept on the invoice, audited) stops any
-  further accrual on that invoice; the account drops the fees charged but not yet
-  invoiced and credit-notes those already invoiced (``late_fee_waived``).
+  further accrual on that invoice (:func:`record_waiver`); the service drops the fees
+  charged but not yet invoiced and credit-notes those already invoiced
+  (``late_fee_waived``, ``handlers.credits``).
 
 :func:`late_fee_accrual` says what accrued (fee, days, overdue principal, whether the cap
-cut it); :func:`charge_late_fee` turns it into a ``late_fee`` charge and records it.
+cut it); the cycle turns it into a ``late_fee`` charge taxed at the overdue invoice's
+rate (:func:`.vat.late_fee_rate`).
 
 Worked example: 45,000 fen unpaid 60 days past due at 0.05 % → 45,000 × 0.0005 × 60 =
 1,350 fen.
@@ -32,7 +34,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from services.billing.domain.charges import Charge
 from services.billing.domain.errors import Refused
 from services.billing.domain.invoices import Invoice
 from services.billing.domain.terms import BillingTerms
@@ -117,29 +118,6 @@ def accrued_late_fee(
     """``(fee_fen, days)`` accrued and not yet charged on ``invoice`` up to ``as_of``."""
     accrual = late_fee_accrual(invoice, as_of, terms, settlements)
     return (accrual.fee_fen, accrual.days) if accrual.fee_fen else (0, 0)
-
-
-def charge_late_fee(
-    invoice: Invoice, as_of: date, terms: BillingTerms
-) -> tuple[Charge, Accrual] | None:
-    """The late-fee charge for the cycle of ``as_of`` and its accrual (None if nothing
-    accrued); records it on the invoice so the same days are never charged twice."""
-    accrual = late_fee_accrual(invoice, as_of, terms)
-    fee, days = accrual.fee_fen, accrual.days
-    if fee == 0:
-        return None
-    invoice.late_fee_through = as_of
-    invoice.late_fee_charged_fen += fee
-    charge = Charge(
-        category=Category.LATE_FEE,
-        description=f"late fee on {invoice.number}: {days} days to {as_of.isoformat()}",
-        quantity=str(days),
-        unit_price_fen=0,
-        total_fen=fee,
-        source=f"late_fee:{invoice.invoice_id}:{as_of.isoformat()}",
-        ref_invoice_id=invoice.invoice_id,
-    )
-    return charge, accrual
 
 
 def record_waiver(invoice: Invoice, by: str, reason: str, at: datetime) -> None:

@@ -1,15 +1,16 @@
 """Payments from the bank: allocation to invoices, credit balance, suspense.
 
 A :class:`Payment` (``bank_txn_id``, payer USCC, amount, reference) is applied **exactly
-once per bank_txn_id** (the account keeps the ids it applied; the same id with the same
+once per bank_txn_id** (the service keeps the ids it applied: the same id with the same
 content again has no effect, with other content it is refused as
-``conflicting_duplicate``). :func:`allocate` decides where the money goes:
+``conflicting_duplicate`` — ``handlers.payments``). :func:`allocate` decides where the
+money goes:
 
 1. to the invoice whose number is the ``reference``, if it is the payer's and open;
 2. then to the payer's other open invoices, **oldest due first** (``due_on``, then
    number);
 3. what is left (an overpayment) becomes the account's **credit balance**, which is
-   applied **automatically when the next invoice is issued** (:mod:`.account`).
+   applied **automatically when the next invoice is issued** (``handlers.common``).
 
 A payer whose USCC matches no account goes to **suspense** (:class:`SuspenseItem`, event
 ``payment_unmatched`` with ``why`` = ``unknown_payer``); an operator later matches it to
@@ -114,9 +115,8 @@ def park_in_suspense(
 
 
 def match_suspense_item(item: SuspenseItem, enterprise_id: str, by: str, at: datetime) -> Payment:
-    """Mark ``item`` matched; returns the payment for the account to apply
-    (``Account.apply_payment(payment, at, from_suspense=True)``). The service publishes
-    :func:`payment_matched` of the item."""
+    """Mark ``item`` matched; returns the payment to apply to the account, the money
+    coming out of suspense. The service publishes :func:`payment_matched` of the item."""
     if item.status is SuspenseStatus.MATCHED:
         raise Refused("already_matched", f"{item.payment.bank_txn_id} is already matched")
     if not by:

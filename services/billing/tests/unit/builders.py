@@ -1,16 +1,18 @@
-"""Builders for billing domain tests: a demo-park account, fixed ids, dates and times."""
+"""Builders for billing domain tests: the demo park's terms and units, fixed ids, dates and
+times, and issued invoices made straight from charges (the domain's rules take them as
+the handlers' :func:`~services.billing.handlers.common.invoice_view` gives them)."""
 
 from __future__ import annotations
 
 import itertools
 import uuid
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
-from services.billing.domain.account import Account
-from services.billing.domain.charges import HeldUnit, Tenure
-from services.billing.domain.invoices import format_invoice_number
-from services.billing.domain.proration import Month
+from services.billing.domain.charges import Charge, HeldUnit, Tenure
+from services.billing.domain.invoices import Invoice, format_invoice_number, line_for
 from services.billing.domain.terms import BillingTerms
+from services.billing.domain.vat import rate_for
 
 TERMS = BillingTerms()
 USCC = "91310000MA1FL0AB2X"
@@ -30,10 +32,6 @@ class Ids:
     def number(self, year: int = 2026) -> str:
         counter = self._numbers.setdefault(year, itertools.count(1))
         return format_invoice_number(TERMS.invoice_prefix, year, next(counter))
-
-
-def account(enterprise_id: str = "ent-1", uscc: str = USCC) -> Account:
-    return Account(enterprise_id=enterprise_id, uscc=uscc, park_id="aux-shangjie")
 
 
 def purchased(unit_id: str = "A-101", held_from: date = date(2026, 1, 5)) -> HeldUnit:
@@ -58,11 +56,19 @@ def leased(unit_id: str = "B-201", held_from: date = date(2026, 11, 1)) -> HeldU
     )
 
 
-def bill(acct: Account, ids: Ids, month: Month, issued_on: date | None = None, extra=()) -> list:
-    """Run a cycle for ``month``: draft what is due and issue it (None if nothing)."""
-    draft = acct.draft_invoice(ids(), [*acct.charges_for(month, TERMS), *extra], TERMS)
-    if draft is None:
-        return None
-    issued_on = issued_on or month.first_day
-    acct.issue_invoice(draft.invoice_id, ids.number(issued_on.year), issued_on, TERMS, AT)
-    return draft
+def issued(
+    ids: Ids,
+    charges: list[Charge],
+    issued_on: date,
+    terms: BillingTerms = TERMS,
+    rate: Decimal | None = None,
+) -> Invoice:
+    """An invoice of ``charges`` (each at its category's VAT rate, or ``rate``), issued
+    on ``issued_on`` with the next number of its year."""
+    lines = tuple(
+        line_for(charge, rate if rate is not None else rate_for(charge.category, terms.vat_rates))
+        for charge in charges
+    )
+    invoice = Invoice(invoice_id=ids(), enterprise_id="ent-1", uscc=USCC, lines=lines)
+    invoice.issue(ids.number(issued_on.year), issued_on, terms.payment_due_days)
+    return invoice

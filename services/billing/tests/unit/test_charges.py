@@ -11,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.billing.domain.charges import (
+    CATCH_UP_MONTHS,
     MeterState,
     ReadingOutcome,
+    billable_months,
     parse_reading,
     property_fee_charge,
     purchase_schedule,
@@ -77,6 +79,19 @@ def test_rent_is_billed_monthly_in_advance_and_prorated_from_allocation():
     )
     assert rent_charge(unit, Month(2026, 12)).total_fen == 450_000
     assert rent_charge(unit, Month(2026, 10)) is None
+
+
+def test_a_cycle_catches_up_missed_months_only_twelve_months_back():
+    # a lease held since January 2025 first billed for November 2026: rent and property
+    # fees of November 2025 … November 2026, 13 months
+    months = billable_months(date(2025, 1, 1), Month(2026, 11))
+    assert CATCH_UP_MONTHS == 12
+    assert (months[0], months[-1], len(months)) == (Month(2025, 11), Month(2026, 11), 13)
+    # a unit allocated after its month's cycle: that month is billed on the next one
+    assert billable_months(date(2026, 11, 16), Month(2026, 12)) == [
+        Month(2026, 11),
+        Month(2026, 12),
+    ]
 
 
 def test_a_purchased_unit_pays_no_rent_but_pays_property_fees():

@@ -8,18 +8,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.billing.domain.charges import Charge
+from services.billing.domain.charges import Charge, property_fee_charge, rent_charge
 from services.billing.domain.errors import IllegalInvoiceTransition, Refused
 from services.billing.domain.invoices import (
+    CreditNote,
+    Invoice,
     InvoiceStatus,
+    credit_lines,
     format_invoice_number,
+    line_for,
     parse_invoice_number,
+    release_credit_fen,
     validate_prefix,
 )
-from services.billing.domain.ledger import VAT_PAYABLE, balances
 from services.billing.domain.proration import Month
 from services.billing.domain.vat import Category
-from services.billing.tests.unit.builders import AT, TERMS, Ids, account, bill, leased
+from services.billing.tests.unit.builders import AT, TERMS, USCC, Ids, issued, leased
 
 
 def test_an_invoice_number_is_prefix_year_and_a_six_digit_counter():
@@ -61,90 +65,95 @@ def test_a_park_prefix_is_validated():
 
 
 def issued_rent_invoice():
-    acct, ids = account(), Ids()
-    acct.allocate_units([leased(held_from=date(2026, 11, 1))], TERMS)
-    invoice = bill(acct, ids, Month(2026, 11), issued_on=date(2026, 11, 1))
-    return acct, ids, invoice
+    """November's rent and property fee of a leased room, issued on 1 November."""
+    ids, room = Ids(), leased(held_from=date(2026, 11, 1))
+    november = Month(2026, 11)
+    charges = [rent_charge(room, november), property_fee_charge(room, november)]
+    return ids, issued(ids, charges, date(2026, 11, 1))
+
+
+def credit(invoice, amount_fen, line_amounts=None, reason="fix"):
+    """A credit note on ``invoice`` as the domain makes it; returns it and what it
+    credited beyond what was outstanding (the account's credit balance)."""
+    lines = credit_lines(invoice, amount_fen, line_amounts)
+    note = CreditNote(
+        credit_note_id="cn",
+        invoice_id=invoice.invoice_id,
+        amount_fen=amount_fen,
+        tax_fen=sum(line.tax_fen for line in lines),
+        reason=reason,
+        lines=lines,
+        issued_at=AT,
+    )
+    excess, _paid = invoice.apply_credit(note)
+    return note, excess
 
 
 def test_issuing_numbers_the_invoice_and_sets_due_on_from_the_policy():
-    acct, _ids, invoice = issued_rent_invoice()
+    _ids, invoice = issued_rent_invoice()
     assert invoice.status is InvoiceStatus.ISSUED
     assert invoice.number == "AUX-2026-000001"
     assert invoice.due_on == date(2026, 12, 1)
     # rent 450,000 (9 %: 37,156 tax) + property fee 45,000 (6 %: 2,547 tax)
     assert (invoice.total_fen, invoice.tax_fen) == (495_000, 39_703)
-    [issued] = [e for e in acct.events if e.event_type == "invoice_issued"]
-    assert (issued.total_fen, issued.tax_fen, issued.due_on) == (495_000, 39_703, date(2026, 12, 1))
 
 
 def test_an_issued_invoice_is_never_issued_again():
-    _acct, ids, invoice = issued_rent_invoice()
+    ids, invoice = issued_rent_invoice()
     with pytest.raises(IllegalInvoiceTransition):
         invoice.issue(ids.number(), date(2026, 11, 2), 30)
 
 
-def test_the_cycle_run_twice_drafts_nothing_the_second_time():
-    acct, ids, _invoice = issued_rent_invoice()
-    assert bill(acct, ids, Month(2026, 11)) is None
-    assert len(acct.invoices) == 1
-
-
-def test_an_invoice_is_overdue_only_after_its_due_date_and_reported_once():
-    acct, _ids, invoice = issued_rent_invoice()
+def test_an_invoice_is_overdue_only_after_its_due_date_while_something_is_owed():
+    _ids, invoice = issued_rent_invoice()
     assert not invoice.is_overdue(date(2026, 12, 1))
-    assert acct.mark_overdue(date(2026, 12, 1), AT) == []
-    assert acct.mark_overdue(date(2026, 12, 2), AT) == [invoice]
-    assert acct.mark_overdue(date(2026, 12, 3), AT) == []
-    assert [e.event_type for e in acct.events].count("invoice_overdue") == 1
+    assert invoice.is_overdue(date(2026, 12, 2))
+    invoice.receive(495_000)
+    assert not invoice.is_overdue(date(2026, 12, 2))
 
 
 def test_a_credit_note_reduces_what_is_owed_and_is_bounded_by_what_is_not_yet_credited():
-    acct, ids, invoice = issued_rent_invoice()
-    note = acct.issue_credit_note(ids(), invoice.invoice_id, 100_000, "rent reduced", AT, by="ops")
+    _ids, invoice = issued_rent_invoice()
+    note, _excess = credit(invoice, 100_000)
     assert invoice.outstanding_fen == 395_000
     assert note.lines[0].category is Category.RENT
     with pytest.raises(Refused) as caught:
-        acct.issue_credit_note(ids(), invoice.invoice_id, 395_001, "too much", AT)
+        credit(invoice, 395_001)
     assert caught.value.reason == "credit_exceeds_invoice"
-    acct.issue_credit_note(ids(), invoice.invoice_id, 395_000, "the rest", AT)
+    credit(invoice, 395_000)
     assert invoice.status is InvoiceStatus.PAID and invoice.outstanding_fen == 0
 
 
 def test_crediting_a_whole_invoice_in_pieces_leaves_no_vat_residue():
-    acct, ids, invoice = issued_rent_invoice()
-    for _ in range(3):
-        acct.issue_credit_note(ids(), invoice.invoice_id, 1, "piece", AT)
-    acct.issue_credit_note(ids(), invoice.invoice_id, invoice.creditable_fen, "rest", AT)
-    assert balances(acct.postings).get(VAT_PAYABLE, 0) == 0
+    _ids, invoice = issued_rent_invoice()
+    notes = [credit(invoice, 1)[0] for _ in range(3)]
+    notes.append(credit(invoice, invoice.creditable_fen)[0])
+    assert sum(note.tax_fen for note in notes) == invoice.tax_fen
 
 
 def test_a_credit_note_on_a_paid_invoice_becomes_credit_balance():
-    from services.billing.domain.payments import Payment
-
-    acct, ids, invoice = issued_rent_invoice()
-    acct.apply_payment(
-        Payment(bank_txn_id="b1", payer_uscc=acct.uscc, amount_fen=495_000, received_at=AT), AT
-    )
-    acct.issue_credit_note(ids(), invoice.invoice_id, 5_000, "discount", AT)
-    assert acct.credit_balance_fen == 5_000
+    _ids, invoice = issued_rent_invoice()
+    invoice.receive(495_000)
+    _note, excess = credit(invoice, 5_000)
+    assert excess == 5_000
 
 
-def test_a_credit_note_needs_a_reason_and_valid_lines():
-    acct, ids, invoice = issued_rent_invoice()
+def test_a_credit_note_needs_valid_lines():
+    _ids, invoice = issued_rent_invoice()
     with pytest.raises(Refused):
-        acct.issue_credit_note(ids(), invoice.invoice_id, 10, " ", AT)
+        credit(invoice, 10, line_amounts={1: 9})  # the lines do not sum to the amount
     with pytest.raises(Refused):
-        acct.issue_credit_note(ids(), invoice.invoice_id, 10, "x", AT, line_amounts={1: 9})
+        credit(invoice, 45_001, line_amounts={1: 45_001})  # more than the line
     with pytest.raises(Refused):
-        acct.issue_credit_note(ids(), invoice.invoice_id, 45_001, "x", AT, line_amounts={1: 45_001})
+        credit(invoice, 10, line_amounts={2: 10})  # no such line
     with pytest.raises(Refused):
-        acct.issue_credit_note(ids(), invoice.invoice_id, 0, "x", AT)
+        credit(invoice, 0)
 
 
-def test_a_draft_with_nothing_left_to_bill_is_not_made():
-    acct = account()
-    charge = Charge(
+def test_an_invoice_has_lines_and_is_not_issued_for_nothing():
+    with pytest.raises(ValueError):
+        Invoice(invoice_id="i", enterprise_id="ent-1", uscc=USCC, lines=())
+    free = Charge(
         category=Category.SERVICE,
         description="free",
         quantity="1",
@@ -152,20 +161,41 @@ def test_a_draft_with_nothing_left_to_bill_is_not_made():
         total_fen=0,
         source="service:t",
     )
-    assert acct.draft_invoice("i", [charge], TERMS) is None
+    with pytest.raises(Refused) as caught:
+        issued(Ids(), [free], date(2026, 11, 1))
+    assert caught.value.reason == "empty_invoice"
 
 
-def test_an_invoice_number_must_be_of_the_parks_prefix_and_the_issue_year():
-    acct, ids = account(), Ids()
-    acct.allocate_units([leased(held_from=date(2026, 11, 1))], TERMS)
-    draft = acct.draft_invoice(ids(), acct.charges_for(Month(2026, 11), TERMS), TERMS)
-    for wrong in ("AUX-2025-000001", "ZZZ-2026-000001"):
+def test_an_invoice_number_must_be_of_the_issue_year():
+    room, november = leased(held_from=date(2026, 11, 1)), Month(2026, 11)
+    draft = Invoice(
+        invoice_id="i",
+        enterprise_id="ent-1",
+        uscc=USCC,
+        lines=(line_for(rent_charge(room, november), TERMS.vat_rates[Category.RENT]),),
+    )
+    for wrong in ("AUX-2025-000001", "AUX-2026-000000", "AUX-2026-1"):
         with pytest.raises(Refused) as caught:
-            acct.issue_invoice(draft.invoice_id, wrong, date(2026, 11, 1), TERMS, AT)
+            draft.issue(wrong, date(2026, 11, 1), TERMS.payment_due_days)
         assert caught.value.reason == "invalid_invoice_number"
-    assert draft.status is InvoiceStatus.DRAFT and acct.events == [] and acct.postings == []
+    assert draft.status is InvoiceStatus.DRAFT and draft.number is None
 
 
 def test_an_invoice_number_with_non_ascii_digits_is_not_one():
     with pytest.raises(ValueError):
         parse_invoice_number("AUX-٢٠٢٦-000001")
+
+
+def test_a_release_credits_the_days_after_it_never_more_than_is_left_on_the_line():
+    # rent 450,000 of November released on the 21st: 20 of 30 days kept (300,000)
+    assert release_credit_fen(450_000, 300_000, 0, 450_000) == 150_000
+    # the same release again: what it credited is subtracted, nothing more
+    assert release_credit_fen(450_000, 300_000, 150_000, 300_000) == 0
+    # after an operator credited 400,000, released on the 11th (kept 150,000): only the
+    # 50,000 left on the line
+    assert release_credit_fen(450_000, 150_000, 0, 50_000) == 50_000
+    # released on the 21st, then again earlier, on the 6th (kept 75,000): the days
+    # between, not again those the first release credited
+    assert release_credit_fen(450_000, 75_000, 150_000, 300_000) == 225_000
+    # … and never more than is left on the line
+    assert release_credit_fen(450_000, 75_000, 150_000, 100_000) == 100_000
