@@ -48,6 +48,15 @@ def claim_answer(world: ParkWorld, claim_id: str) -> dict:
     return answer
 
 
+def answer_past_the_grace(world: ParkWorld, claim_id: str) -> dict:
+    """The answer to a claim that an onboarding event still in flight could change (no
+    purchased unit, no production start yet): the service retries it while the request is
+    at most the grace (``UNKNOWN_ENTERPRISE_GRACE``, 30 minutes) old, so the world's clock
+    moves 31 minutes on and the answer comes."""
+    world.clock.advance(minutes=31)
+    return claim_answer(world, claim_id)
+
+
 def filed_claim(world: ParkWorld, enterprise: Enterprise) -> str:
     """A claim requested now and filed (its review asked of ticketing)."""
     claim_id = world.request_buyback(enterprise)

@@ -186,17 +186,6 @@ def test_a_request_ahead_of_onboardings_events_is_filed_once_they_arrive(park_wo
     assert park_world.dead_letters()["buyback"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "buyback: a buyback_requested handled while the projection has the enterprise's "
-        "enterprise_admitted but not yet its units_allocated / production_started (in "
-        "flight on other queues, e.g. a backlog consumed in parallel after a restart) is "
-        "answered claim_ineligible (no_purchased_units, production_not_started) for good, "
-        "instead of being retried within the grace as an unknown enterprise is; an "
-        "eligible claim is refused (seen first as a flaky crash test)"
-    ),
-)
 def test_a_request_before_the_units_of_an_admitted_enterprise_waits_for_them(park_world):
     """The buyback service knows the enterprise as admitted, but its units_allocated and
     production_started are still in flight (separate queues — e.g. a backlog after an

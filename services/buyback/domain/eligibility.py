@@ -1,4 +1,5 @@
-"""Whether a claim may be filed (issue 11): every reason found, each with a message."""
+"""Whether a claim may be filed (issue 11): every reason found, each with a message, and
+whether the answer is final yet."""
 
 from __future__ import annotations
 
@@ -79,3 +80,23 @@ def check_eligibility(
             )
         )
     return reasons
+
+
+def awaiting_onboarding(holding: Holding | None, reasons: list[Reason]) -> bool:
+    """Whether every reason is one that an onboarding event still in flight could lift —
+    so the answer is not final yet. Onboarding's events come on separate queues, in any
+    order (DESIGN §5): an enterprise known as admitted may still have its
+    ``units_allocated`` or ``production_started`` on the way. So: no enterprise known, no
+    purchased unit yet, no production start yet. A production start known to be after
+    the claim, an expired window, an open claim, an enterprise known in another park are
+    final, and any of them makes the whole answer final (the claim fails whatever
+    arrives)."""
+    if not reasons:
+        return False
+    if holding is None:
+        pending = {ReasonCode.UNKNOWN_ENTERPRISE}
+    else:  # known (here, or in another park: final)
+        pending = {ReasonCode.NO_PURCHASED_UNITS}
+        if holding.production_started_on is None:
+            pending.add(ReasonCode.PRODUCTION_NOT_STARTED)
+    return all(reason.code in pending for reason in reasons)

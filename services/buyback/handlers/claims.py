@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 
 from services.buyback.domain.claims import Claim, ClaimRequest
-from services.buyback.domain.eligibility import check_eligibility
+from services.buyback.domain.eligibility import awaiting_onboarding, check_eligibility
 from services.buyback.domain.errors import DomainError, Refused
 from services.buyback.domain.events import ClaimUnit, ClaimWithdrawalRefused, Offset
 from services.buyback.domain.reasons import ReasonCode
@@ -56,9 +56,16 @@ def request_claim(
     """``portal/buyback_requested``: ``claim_filed`` + ``claim_review_requested``, or
     ``claim_ineligible`` with every reason. Idempotent on ``claim_id``: the same request
     again has no effect; other content under the same id is refused
-    (``claim_duplicate_refused``, ``conflicting_duplicate``). An enterprise the
-    projection does not know is retried while the request is at most ``grace`` old
-    (its ``enterprise_admitted`` may be in flight), then ``unknown_enterprise``.
+    (``claim_duplicate_refused``, ``conflicting_duplicate``).
+
+    An answer that an onboarding event in flight could still change is not given yet
+    (:func:`~services.buyback.domain.eligibility.awaiting_onboarding`): an enterprise the
+    projection does not know, or one with no purchased unit or no production start yet,
+    is retried while the request is at most ``grace`` old (its ``enterprise_admitted``,
+    ``units_allocated`` or ``production_started`` may be on another queue still), then
+    answered ``unknown_enterprise``, ``no_purchased_units`` or ``production_not_started``.
+    Any final reason (``window_expired``, ``claim_open``, a production start after the
+    claim) is answered at once, with every reason found.
 
     The claim is the enterprise's park's (the projection's), never the envelope's: a
     request whose envelope names another park is ``unknown_enterprise`` at once (the
@@ -84,11 +91,6 @@ def request_claim(
         if holding is not None and not holding.admitted and not holding.units:
             holding = None  # only a production start seen: not known as admitted yet
         received_on = park_date(received_at(occurred_at, now))
-        if holding is None and _in_grace(occurred_at, now, grace):
-            raise TransientFailure(
-                f"enterprise {request.enterprise_id} is unknown (yet): retried, as its "
-                "enterprise_admitted may still be in flight"
-            )
         if holding is not None and not uow.rules.knows(holding.park_id):
             raise PermanentFailure(
                 f"unknown_park: enterprise {request.enterprise_id}'s park "
@@ -103,6 +105,12 @@ def request_claim(
             open_claim.claim_id if open_claim else None,
             claimed_park=park_id,
         )
+        if awaiting_onboarding(holding, reasons) and _in_grace(occurred_at, now, grace):
+            raise TransientFailure(
+                f"enterprise {request.enterprise_id}: {', '.join(r.code for r in reasons)} "
+                "(yet): retried, as its enterprise_admitted, units_allocated or "
+                "production_started may still be in flight"
+            )
         # The enterprise's park — or, for an enterprise unknown (there), the envelope's:
         # the portal that asked hears the answer, and nothing of another park is told.
         unknown = [r.code for r in reasons] == [ReasonCode.UNKNOWN_ENTERPRISE]

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from services.buyback.domain.eligibility import check_eligibility
+from services.buyback.domain.eligibility import awaiting_onboarding, check_eligibility
 from services.buyback.domain.holdings import HeldUnit
 from services.buyback.tests.unit.builders import holding
 
@@ -64,3 +64,35 @@ def test_every_reason_found_is_given_together():
     leased = holding(started_on=None, units=(HeldUnit("B01-1F-01", "lease", None, "c"),))
     reasons = check_eligibility("ent-1", leased, date(2026, 11, 27), "claim-7")
     assert codes(reasons) == ["no_purchased_units", "production_not_started", "claim_open"]
+
+
+def answer_waits(held, received_on=date(2026, 11, 27), open_claim=None, claimed_park=None):
+    reasons = check_eligibility("ent-1", held, received_on, open_claim, claimed_park=claimed_park)
+    return awaiting_onboarding(held, reasons)
+
+
+def test_what_an_onboarding_event_in_flight_could_lift_is_not_final():
+    leased = holding(units=(HeldUnit("B01-1F-01", "lease", None, "c"),))
+    assert answer_waits(None)  # enterprise_admitted in flight
+    assert answer_waits(leased)  # a purchase's units_allocated in flight
+    assert answer_waits(holding(started_on=None))  # production_started in flight
+    assert answer_waits(
+        holding(started_on=None, units=(HeldUnit("B01-1F-01", "lease", None, "c"),))
+    )
+
+
+def test_an_eligible_claim_and_every_final_reason_are_answered_at_once():
+    assert not answer_waits(holding())  # eligible: nothing to wait for
+    assert not answer_waits(holding(started_on=date(2026, 12, 1)))  # starts after the claim
+    assert not answer_waits(holding(started_on=date(2016, 11, 27)))  # window expired
+    assert not answer_waits(holding(), open_claim="claim-7")
+    assert not answer_waits(holding(), claimed_park="another-park")  # known elsewhere
+
+
+def test_one_final_reason_makes_the_whole_answer_final():
+    leased = holding(started_on=None, units=(HeldUnit("B01-1F-01", "lease", None, "c"),))
+    assert not answer_waits(leased, open_claim="claim-7")
+    expired_lease = holding(
+        started_on=date(2010, 1, 4), units=(HeldUnit("B01-1F-01", "lease", None, "c"),)
+    )
+    assert not answer_waits(expired_lease)

@@ -136,11 +136,36 @@ def test_an_unknown_enterprise_is_retried_within_the_grace_then_ineligible(uow):
     assert [r["code"] for r in ineligible["payload"]["reasons"]] == ["unknown_enterprise"]
 
 
-def test_a_lease_only_enterprise_is_ineligible_with_no_purchased_units(uow):
+def test_a_lease_only_enterprise_is_retried_within_the_grace_then_has_no_purchased_units(uow):
+    # A purchase may still be in flight on units_allocated's queue: not final yet.
     known_enterprise(uow, units=[unit("B02-1F-01", "lease")])
-    handlers.request_claim(claim_payload(), PARK, uow, occurred_at=NOW)
+    with pytest.raises(TransientFailure, match="no_purchased_units"):
+        handlers.request_claim(claim_payload(), PARK, uow, occurred_at=NOW)
+    assert uow.store.claims == {} and uow.types() == []
+    handlers.request_claim(claim_payload(), PARK, uow, occurred_at=NOW - timedelta(hours=1))
     [ineligible] = uow.events("claim_ineligible")
     assert [r["code"] for r in ineligible["payload"]["reasons"]] == ["no_purchased_units"]
+
+
+def test_units_and_production_start_arriving_within_the_grace_file_the_claim(uow):
+    handlers.admit_enterprise({"enterprise_id": "ent-1"}, PARK, uow)
+    with pytest.raises(TransientFailure, match="no_purchased_units, production_not_started"):
+        handlers.request_claim(claim_payload(), PARK, uow, occurred_at=NOW)
+    handlers.allocate_units({"enterprise_id": "ent-1", "units": [unit("B07-2F-03")]}, PARK, uow)
+    with pytest.raises(TransientFailure, match="production_not_started"):
+        handlers.request_claim(claim_payload(), PARK, uow, occurred_at=NOW)
+    handlers.start_production({"enterprise_id": "ent-1", "started_on": date(2020, 3, 1)}, PARK, uow)
+    handlers.request_claim(claim_payload(), PARK, uow, occurred_at=NOW)
+    assert uow.types() == ["claim_filed", "claim_review_requested"]
+
+
+def test_a_final_reason_is_answered_at_once_with_every_reason_found(uow):
+    # The window ended years ago: no unit in flight can change that.
+    known_enterprise(uow, units=[unit("B02-1F-01", "lease")], started_on=date(2010, 5, 1))
+    handlers.request_claim(claim_payload(), PARK, uow, occurred_at=NOW)
+    [ineligible] = uow.events("claim_ineligible")
+    codes = [r["code"] for r in ineligible["payload"]["reasons"]]
+    assert codes == ["no_purchased_units", "window_expired"]
 
 
 def test_the_day_is_the_portals_occurred_at_in_park_time_not_the_late_receipt(uow):
