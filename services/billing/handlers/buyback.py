@@ -144,6 +144,21 @@ def compute_offsets(uow, account: Row, unit_ids: set[str], on: date) -> list[dic
     ]
 
 
+def _claimed_units_or_wait(uow, account: Row, unit_ids: set[str], claim_id: str) -> None:
+    """Billing must know every claimed unit as held by the enterprise before it nets:
+    a unit whose ``units_allocated`` is still in flight (another queue, DESIGN §5) would
+    net none of its unpaid purchase price, and the park would pay back what it was never
+    paid. So that waits (the retry ladder); the answer is computed once, and kept."""
+    held = {row["unit_id"] for row in uow.billing.holdings(account["enterprise_id"])}
+    missing = sorted(unit_ids - held)
+    if missing:
+        raise NotYetApplicable(
+            f"claim {claim_id}: billing does not know enterprise {account['enterprise_id']} "
+            f"as the holder of {', '.join(missing)} yet (their units_allocated may be in "
+            "flight); the settlement is computed once it does"
+        )
+
+
 def compute_settlement(payload, uow) -> dict:
     """``settlement_requested`` → ``buyback_settlement_computed``: gross less every unpaid
     amount; computed once per claim. A later request of the same claim (the buyback
@@ -158,6 +173,7 @@ def compute_settlement(payload, uow) -> dict:
             uow.commit()
             return existing
         units = {unit["unit_id"] for unit in payload["units"]}
+        _claimed_units_or_wait(uow, account, units, payload["claim_id"])
         offsets = compute_offsets(uow, account, units, _today(uow))
         gross = payload["gross_fen"]
         net = gross - sum(o["amount_fen"] for o in offsets)
