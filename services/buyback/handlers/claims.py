@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -152,6 +152,41 @@ def _same_enterprise(claim: Claim, enterprise_id: str, what: str) -> None:
         )
 
 
+def _step(
+    uow: AbstractBuybackUnitOfWork,
+    payload: Mapping[str, Any],
+    what: str,
+    event_type: str,
+    sender: str | None,
+    step: Callable[[Claim, datetime], bool],
+) -> bool:
+    """One step of a claim on another service's event, the same shape for each: the
+    claim locked (or a transient failure: its request may be in flight), the event's
+    enterprise checked against the claim's, the domain step, and the claim stored with
+    its events only when it changed. A step the domain refuses is a dead letter with its
+    code; an escalation is logged as well (the operator's case)."""
+    with uow:
+        now = uow.clock()
+        claim = _claim_or_wait(uow, payload["claim_id"], what)
+        _same_enterprise(claim, payload["enterprise_id"], event_type)
+        try:
+            changed = step(claim, now)
+        except DomainError as error:
+            raise PermanentFailure(f"{error.code}: {error.message}") from None
+        for event in claim.events:
+            if event.event_type == "claim_escalated":
+                log.warning(
+                    "claim escalated",
+                    claim_id=claim.claim_id,
+                    stage=event.stage,
+                    reason=event.reason,
+                )
+        if changed:
+            store(uow, claim, sender=sender)
+            uow.commit()
+    return changed
+
+
 def resolve_review(
     payload: Mapping[str, Any],
     uow: AbstractBuybackUnitOfWork,
@@ -162,30 +197,25 @@ def resolve_review(
     """``ticketing/ticket_resolved`` of a claim's review: recorded once per review, with
     its verified sender. Not a review (no ``claim_id``): not this service's business, no
     effect. From anyone but ticketing (``park-cli``): dead letter ``untrusted_sender``."""
-    claim_id = payload.get("claim_id")
-    if claim_id is None:
+    if payload.get("claim_id") is None:
         return False
     sender = require_owner("ticketing", "ticket_resolved", sender, own_user)
-    with uow:
-        now = uow.clock()
-        claim = _claim_or_wait(uow, claim_id, f"{payload['review']} review resolved")
-        _same_enterprise(claim, payload["enterprise_id"], "ticket_resolved")
-        try:
-            changed = claim.resolve_review(
-                payload["review"],
-                payload["outcome"],
-                tuple(payload["reasons"]),
-                ticket_id=payload["ticket_id"],
-                firm_id=payload["firm_id"],
-                now=now,
-                deadlines=uow.rules.deadlines(claim.park_id),
-            )
-        except DomainError as error:
-            raise PermanentFailure(f"{error.code}: {error.message}") from None
-        if changed:
-            store(uow, claim, sender=sender)
-            uow.commit()
-    return changed
+    return _step(
+        uow,
+        payload,
+        f"{payload['review']} review resolved",
+        "ticket_resolved",
+        sender,
+        lambda claim, now: claim.resolve_review(
+            payload["review"],
+            payload["outcome"],
+            tuple(payload["reasons"]),
+            ticket_id=payload["ticket_id"],
+            firm_id=payload["firm_id"],
+            now=now,
+            deadlines=uow.rules.deadlines(claim.park_id),
+        ),
+    )
 
 
 def record_settlement(
@@ -199,27 +229,21 @@ def record_settlement(
     ``claim_settled``. A second answer with the same figures: no effect. From anyone
     but billing (``park-cli``): dead letter ``untrusted_sender``."""
     sender = require_owner("billing", "buyback_settlement_computed", sender, own_user)
-    with uow:
-        now = uow.clock()
-        claim = _claim_or_wait(uow, payload["claim_id"], "settlement computed")
-        _same_enterprise(claim, payload["enterprise_id"], "buyback_settlement_computed")
-        offsets = tuple(
-            Offset(o["kind"], o["invoice_id"], o["amount_fen"]) for o in payload["offsets"]
-        )
-        try:
-            changed = claim.settle(
-                payload["gross_fen"],
-                offsets,
-                payload["net_fen"],
-                now=now,
-                deadlines=uow.rules.deadlines(claim.park_id),
-            )
-        except DomainError as error:
-            raise PermanentFailure(f"{error.code}: {error.message}") from None
-        if changed:
-            store(uow, claim, sender=sender)
-            uow.commit()
-    return changed
+    offsets = tuple(Offset(o["kind"], o["invoice_id"], o["amount_fen"]) for o in payload["offsets"])
+    return _step(
+        uow,
+        payload,
+        "settlement computed",
+        "buyback_settlement_computed",
+        sender,
+        lambda claim, now: claim.settle(
+            payload["gross_fen"],
+            offsets,
+            payload["net_fen"],
+            now=now,
+            deadlines=uow.rules.deadlines(claim.park_id),
+        ),
+    )
 
 
 def record_netting(
@@ -233,33 +257,21 @@ def record_netting(
     released, the claim closes; figures other than those recorded are escalated
     (``netting_mismatch``). From anyone but billing: dead letter ``untrusted_sender``."""
     sender = require_owner("billing", "buyback_netted", sender, own_user)
-    with uow:
-        now = uow.clock()
-        claim = _claim_or_wait(uow, payload["claim_id"], "settlement netted")
-        _same_enterprise(claim, payload["enterprise_id"], "buyback_netted")
-        try:
-            changed = claim.record_netting(
-                gross_fen=payload["gross_fen"],
-                net_fen=payload["net_fen"],
-                payout_fen=payload["payout_fen"],
-                still_owed_fen=payload["still_owed_fen"],
-                settled_on=payload["settled_on"],
-                now=now,
-            )
-        except DomainError as error:
-            raise PermanentFailure(f"{error.code}: {error.message}") from None
-        for event in claim.events:
-            if event.event_type == "claim_escalated":  # the operator's case, in the log too
-                log.warning(
-                    "claim escalated",
-                    claim_id=claim.claim_id,
-                    stage=event.stage,
-                    reason=event.reason,
-                )
-        if changed:
-            store(uow, claim, sender=sender)
-            uow.commit()
-    return changed
+    return _step(
+        uow,
+        payload,
+        "settlement netted",
+        "buyback_netted",
+        sender,
+        lambda claim, now: claim.record_netting(
+            gross_fen=payload["gross_fen"],
+            net_fen=payload["net_fen"],
+            payout_fen=payload["payout_fen"],
+            still_owed_fen=payload["still_owed_fen"],
+            settled_on=payload["settled_on"],
+            now=now,
+        ),
+    )
 
 
 def refuse_release(
@@ -267,20 +279,16 @@ def refuse_release(
 ) -> bool:
     """``onboarding/release_refused``: onboarding would not return the claim's units;
     the claim is ``stuck`` and escalated (``release_refused``) at once."""
-    with uow:
-        now = uow.clock()
-        claim = _claim_or_wait(uow, payload["claim_id"], "release refused")
-        _same_enterprise(claim, payload["enterprise_id"], "release_refused")
-        try:
-            changed = claim.refuse_release(
-                list(payload["units"]), [dict(r) for r in payload["reasons"]], now
-            )
-        except DomainError as error:
-            raise PermanentFailure(f"{error.code}: {error.message}") from None
-        if changed:
-            store(uow, claim, sender=sender)
-            uow.commit()
-    return changed
+    return _step(
+        uow,
+        payload,
+        "release refused",
+        "release_refused",
+        sender,
+        lambda claim, now: claim.refuse_release(
+            list(payload["units"]), [dict(r) for r in payload["reasons"]], now
+        ),
+    )
 
 
 def withdraw_by_enterprise(
