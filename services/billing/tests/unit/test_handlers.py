@@ -535,6 +535,36 @@ def test_late_fee_worked_example_and_waiver(uow, clock):
     assert len(uow.payloads("late_fee_waived")) == 1
 
 
+def test_a_waiver_drops_a_late_fee_charged_but_not_yet_billed_and_credits_nothing(uow, clock):
+    from services.billing.handlers.late_fees import _charge_late_fee, accrue
+
+    admit(uow)
+    allocate(uow, [unit(rent=0, fee=45_000)], on=date(2026, 3, 1))
+    cycle(uow, clock, 2026, 3, 1)  # property fee 45,000 due 2026-03-31
+    [fee_invoice] = invoices(uow, "property_fee")
+    clock.set_park_date(2026, 5, 30)
+    with uow:  # the cycle's first step only: the fee charged, its invoice not issued yet
+        account = uow.billing.account("ent-1", lock=True)
+        invoice = uow.billing.invoice(fee_invoice["invoice_id"], lock=True)
+        terms = uow.rules.terms(account["park_id"])
+        _charge_late_fee(
+            uow, account, accrue(uow, invoice, terms, date(2026, 5, 30)), terms, date(2026, 5, 30)
+        )
+        uow.commit()
+    [charged] = uow.rows(orm.late_fees)
+    assert (charged["amount_fen"], charged["billed_invoice_id"]) == (1_350, None)
+    result = handlers.waive_late_fee(fee_invoice["invoice_id"], "op-li", "first delay", uow)
+    assert (result["waived_fen"], result["late_fees"]) == (1_350, 1)
+    [waived] = uow.payloads("late_fee_waived")
+    assert waived["credited_fen"] == 0  # nothing was billed, so nothing to credit
+    assert uow.payloads("credit_note_issued") == []
+    [fee_row] = uow.rows(orm.late_fees)
+    assert fee_row["waived"] is True and fee_row["billed_invoice_id"] is None
+    cycle(uow, clock, 2026, 6, 1)  # the dropped fee is never billed, nothing more accrues
+    assert invoices(uow, "late_fee") == []
+    assert len(uow.payloads("late_fee_charged")) == 1
+
+
 def test_credit_notes_reduce_what_is_owed_and_a_paid_invoice_becomes_credit(uow, clock):
     rent, fee = two_invoices(uow, clock)
     note = handlers.issue_credit_note(rent["invoice_id"], 50_000, "wrong area", "op-li", uow)
