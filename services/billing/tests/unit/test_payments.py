@@ -1,26 +1,20 @@
-"""Payments: referenced invoice, oldest due first, overpayment → credit balance used by
-the next invoice, exactly once per bank_txn_id, suspense then operator match."""
+"""Where a payment goes (:func:`~services.billing.domain.payments.allocate`): the
+referenced invoice, then the oldest due, the rest is the remainder (credit balance).
+Exactly once per bank_txn_id, suspense and the operator's match are the use cases':
+``test_handlers.py``."""
 
 from __future__ import annotations
 
 from datetime import date
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.billing.domain.charges import Charge, property_fee_charge, rent_charge
-from services.billing.domain.errors import Refused
-from services.billing.domain.payments import (
-    Payment,
-    SuspenseItem,
-    SuspenseStatus,
-    allocate,
-    match_suspense_item,
-)
+from services.billing.domain.payments import allocate
 from services.billing.domain.proration import Month
 from services.billing.domain.vat import Category
-from services.billing.tests.unit.builders import AT, USCC, Ids, issued, leased
+from services.billing.tests.unit.builders import Ids, issued, leased
 
 
 def two_invoices():
@@ -32,12 +26,6 @@ def two_invoices():
         for month in (Month(2026, 10), Month(2026, 11))
     )
     return october, november
-
-
-def pay(amount: int, txn: str = "b1", reference: str = "") -> Payment:
-    return Payment(
-        bank_txn_id=txn, payer_uscc=USCC, amount_fen=amount, received_at=AT, reference=reference
-    )
 
 
 def test_a_payment_goes_to_the_referenced_invoice_first():
@@ -56,23 +44,6 @@ def test_what_no_open_invoice_takes_is_the_remainder():
     october, november = two_invoices()
     plan, remainder = allocate(1_000_000, [october, november], "")
     assert [take for _invoice, take in plan] == [495_000, 495_000] and remainder == 10_000
-
-
-def test_a_payment_must_be_a_positive_bounded_int():
-    for amount in (0, -1, 10**16):
-        with pytest.raises(Refused):
-            pay(amount)
-    with pytest.raises(TypeError):
-        pay(1.5)
-
-
-def test_an_unknown_payer_waits_in_suspense_until_an_operator_matches_it_once():
-    item = SuspenseItem(payment=pay(495_000, txn="b9"), why="unknown_payer")
-    payment = match_suspense_item(item, "ent-1", "ops-li", AT)
-    assert (item.status, item.matched_by) == (SuspenseStatus.MATCHED, "ops-li")
-    assert (payment.bank_txn_id, payment.amount_fen) == ("b9", 495_000)
-    with pytest.raises(Refused):
-        match_suspense_item(item, "ent-1", "ops-li", AT)
 
 
 @given(
