@@ -1,8 +1,10 @@
-"""Double-entry postings: every money movement is one balanced :class:`Posting`.
+"""Double-entry postings: every money movement is one balanced :class:`Posting`
+(:func:`posting`; the handlers store it, ``handlers.common.post``).
 
 An entry's ``amount_fen`` is signed: **debit positive, credit negative**; a posting's
-entries sum to zero, so the trial balance (the sum of every account's balance) is always
-zero. Accounts (plain strings, so the repository stores them as they are):
+entries sum to zero, so the trial balance (the sum of every account's balance, which the
+repository sums from the stored entries) is always zero. Accounts (plain strings, so the
+repository stores them as they are):
 
 ======================== =====================================================
 ``receivables``          what enterprises owe on issued invoices (debit balance)
@@ -37,10 +39,8 @@ What each movement posts (Dr = debit, Cr = credit):
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from services.billing.domain.vat import Category
 from shared.money import require_fen
@@ -87,70 +87,27 @@ class Entry:
 
 @dataclass(frozen=True, kw_only=True)
 class Posting:
-    """One balanced money movement: ``kind`` (``invoice_issued``, ``payment_applied`` …)
-    and ``ref`` (the invoice, payment or claim id) say what it records."""
+    """One balanced money movement: its entries are integer fen and sum to zero, or it
+    does not exist. ``memo`` says what it records (``invoice AUX-2026-000001``,
+    ``payment <bank_txn_id>`` …)."""
 
-    kind: str
-    ref: str
-    enterprise_id: str | None
-    posted_at: datetime
+    memo: str
     entries: tuple[Entry, ...]
 
     def __post_init__(self) -> None:
         if sum(require_fen(entry.amount_fen) for entry in self.entries) != 0:
-            raise UnbalancedPosting(f"{self.kind} {self.ref}: {self.entries}")
+            raise UnbalancedPosting(
+                f"{self.memo}: {[(entry.account, entry.amount_fen) for entry in self.entries]}"
+            )
 
 
-def post(
-    kind: str,
-    ref: str,
-    enterprise_id: str | None,
-    posted_at: datetime,
-    debits: Mapping[str, int],
-    credits: Mapping[str, int],
-) -> Posting:
-    """A posting from debit and credit amounts (positive fen; zero amounts dropped)."""
-    entries = [Entry(account=a, amount_fen=v) for a, v in debits.items() if v]
-    entries += [Entry(account=a, amount_fen=-v) for a, v in credits.items() if v]
+def posting(memo: str, entries: Iterable[tuple[str, int]]) -> Posting:
+    """The posting of signed ``(account, fen)`` entries (debit > 0, credit < 0), zero
+    amounts dropped: :class:`UnbalancedPosting` if they do not sum to zero, TypeError if
+    an amount is not an int (``handlers.common.post`` stores it)."""
     return Posting(
-        kind=kind, ref=ref, enterprise_id=enterprise_id, posted_at=posted_at, entries=tuple(entries)
+        memo=memo,
+        entries=tuple(
+            Entry(account=account, amount_fen=fen) for account, fen in entries if fen != 0
+        ),
     )
-
-
-def balances(postings: Iterable[Posting]) -> dict[str, int]:
-    """Every account's balance (debit positive)."""
-    result: dict[str, int] = defaultdict(int)
-    for posting in postings:
-        for entry in posting.entries:
-            result[entry.account] += entry.amount_fen
-    return dict(result)
-
-
-def trial_balance(postings: Iterable[Posting]) -> int:
-    """The sum of all balances: zero for any sequence of balanced postings."""
-    return sum(balances(postings).values())
-
-
-class Accumulator:
-    """Debits and credits summed per account, then turned into one :func:`post`."""
-
-    def __init__(self) -> None:
-        self.debits: dict[str, int] = defaultdict(int)
-        self.credits: dict[str, int] = defaultdict(int)
-
-    def debit(self, account: str, fen: int) -> None:
-        self.debits[account] += fen
-
-    def credit(self, account: str, fen: int) -> None:
-        self.credits[account] += fen
-
-    def add(self, entries) -> None:
-        """Signed ``(account, fen)`` entries: a debit if positive, a credit if negative."""
-        for account, fen in entries:
-            if fen > 0:
-                self.debit(account, fen)
-            elif fen < 0:
-                self.credit(account, -fen)
-
-    def posting(self, kind: str, ref: str, enterprise_id: str | None, at: datetime) -> Posting:
-        return post(kind, ref, enterprise_id, at, self.debits, self.credits)

@@ -23,6 +23,7 @@ from services.billing.domain.invoices import (
 from services.billing.domain.ledger import (
     CUSTOMER_CREDIT,
     RECEIVABLES,
+    posting,
     reversed_entries,
     sale_entries,
 )
@@ -150,24 +151,23 @@ def public_line(line: dict) -> dict:
 
 
 def post(uow, memo: str, entries: Iterable[tuple[str, int]], *, account: Row, on: date) -> None:
-    """Post balanced entries (debit > 0, credit < 0); zero amounts are dropped."""
+    """Store the domain's :func:`~.domain.ledger.posting` of ``entries`` (debit > 0,
+    credit < 0; zero amounts dropped): one that does not balance raises the domain's
+    :class:`~.domain.ledger.UnbalancedPosting` (a non-integer amount TypeError) before
+    anything is stored."""
+    balanced = posting(memo, entries)
     rows = [
         {
             "posting_id": memo.split(" ")[0] + ":" + uow.new_id(),
-            "account": name,
-            "amount_fen": amount,
+            "account": entry.account,
+            "amount_fen": entry.amount_fen,
             "enterprise_id": account["enterprise_id"],
             "park_id": account["park_id"],
             "memo": memo,
             "posted_on": on,
         }
-        for name, amount in entries
-        if amount != 0
+        for entry in balanced.entries
     ]
-    if sum(row["amount_fen"] for row in rows) != 0:
-        raise AssertionError(
-            f"unbalanced posting {memo}: {[(r['account'], r['amount_fen']) for r in rows]}"
-        )
     if rows:
         uow.billing.post(rows)
 

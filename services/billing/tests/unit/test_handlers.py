@@ -565,6 +565,32 @@ def test_a_waiver_drops_a_late_fee_charged_but_not_yet_billed_and_credits_nothin
     assert len(uow.payloads("late_fee_charged")) == 1
 
 
+def test_a_posting_that_does_not_balance_raises_the_domains_error_and_stores_nothing(uow):
+    from services.billing.domain.ledger import UnbalancedPosting
+    from services.billing.handlers.common import post
+
+    books = {"enterprise_id": None, "park_id": PARK}
+    on = date(2026, 11, 2)
+    with uow:
+        with pytest.raises(UnbalancedPosting):
+            post(uow, "payment t1", [("cash", 100), ("suspense", -99)], account=books, on=on)
+        with pytest.raises(TypeError):  # integer fen only, even when it would balance
+            post(uow, "payment t2", [("cash", 1.5), ("suspense", -1.5)], account=books, on=on)
+        post(
+            uow,
+            "payment t3",
+            [("cash", 5), ("receivables", 0), ("suspense", -5)],
+            account=books,
+            on=on,
+        )
+        uow.commit()
+    rows = uow.rows(orm.ledger)
+    assert sorted((r["memo"], r["account"], r["amount_fen"]) for r in rows) == [
+        ("payment t3", "cash", 5),
+        ("payment t3", "suspense", -5),
+    ]
+
+
 def test_credit_notes_reduce_what_is_owed_and_a_paid_invoice_becomes_credit(uow, clock):
     rent, fee = two_invoices(uow, clock)
     note = handlers.issue_credit_note(rent["invoice_id"], 50_000, "wrong area", "op-li", uow)
