@@ -11,10 +11,10 @@ One idea per module:
 - :mod:`.proration` — calendar months and by-day proration.
 - :mod:`.charges` — what is owed: purchase schedule, rent, property fees, utilities
   (meter readings), paid services.
-- :mod:`.invoices` — invoices, their numbers, states and credit notes.
-- :mod:`.payments` — payments, how they are allocated, the suspense account.
+- :mod:`.invoices` — invoices, their numbers and states, credit lines.
+- :mod:`.payments` — where a payment goes (allocation).
 - :mod:`.late_fees` — 违约金 accrual, cap and waivers.
-- :mod:`.ledger` — balanced double-entry postings and the trial balance.
+- :mod:`.ledger` — the accounts and balanced double-entry postings.
 - :mod:`.buyback_netting` — what the park offsets against a buyback's gross price.
 - :mod:`.events` — the domain events, and :func:`~.events.event_payload`.
 - :mod:`.errors` — the domain's errors.

@@ -1,14 +1,12 @@
 """The billing domain's errors.
 
-Three kinds, because the service layer does three different things with them:
+Two kinds, because the service layer does two different things with them:
 
 - :class:`NotYetApplicable` — *transient*: the input refers to something billing does
   not know yet (events of different types arrive in any order, DESIGN §5). The service
   maps it to the retry ladder.
 - :class:`Refused` — the input can never be valid; ``code`` is a stable machine-readable
   reason, the message is for humans. Nothing is changed.
-- :class:`IllegalInvoiceTransition` — a command that should not have been sent in the
-  invoice's state (a programming error in the caller, not a business answer).
 """
 
 from __future__ import annotations
@@ -37,9 +35,3 @@ class Refused(BillingError):
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
-
-
-class IllegalInvoiceTransition(BillingError):
-    """The invoice cannot take this step in its current state."""
-
-    code = "illegal_invoice_transition"

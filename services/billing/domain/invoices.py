@@ -7,21 +7,22 @@ are the sums of its lines'.
 
 **Numbers.** ``<PREFIX>-<YEAR>-<NNNNNN>`` (``AUX-2026-000123``): the gapless counter per
 park per year is given by the repository; :func:`format_invoice_number` formats and
-validates it, :func:`parse_invoice_number` reads one back.
+validates it.
 
-**States.** ``draft`` → ``issued`` → ``partially_paid`` → ``paid``. Only a draft has its
-lines set; :meth:`Invoice.issue` gives it a number, ``issued_on`` and ``due_on =
-issued_on + payment_due_days`` (park-local dates) — after that nothing but what was paid
-and credited ever changes (no edit, no delete). An invoice is **overdue** on any day
-*after* ``due_on`` while something is outstanding (:meth:`Invoice.is_overdue`);
-``overdue_reported`` remembers that ``invoice_overdue`` was emitted. An invoice whose
-outstanding amount reaches zero — by payments, credit notes or buyback netting — is
-``paid``.
+**States.** An invoice is issued by the use case (``handlers.common.issue_invoice``:
+numbered, ``due_on = issued_on + payment_due_days``, park-local dates, never for a total
+of 0) — after that nothing but what was paid and credited ever changes (no edit, no
+delete). Its :attr:`Invoice.status` follows from those: ``issued`` → ``partially_paid``
+(something paid) → ``paid`` (nothing outstanding, by payments, credit notes or buyback
+netting). An invoice is **overdue** on any day *after* ``due_on`` while something is
+outstanding (:meth:`Invoice.is_overdue`); ``overdue_reported`` remembers that
+``invoice_overdue`` was emitted.
 
 **Credit notes** correct an issued invoice: ``amount_fen`` ≤ what is not yet credited,
 with a reason and lines (:func:`credit_lines`: by default the invoice's lines are
 credited in order). A credit note reduces what is owed; what it credits beyond the
-outstanding amount (an invoice already paid) becomes the account's credit balance. A
+outstanding amount (an invoice already paid) becomes the account's credit balance (the
+use case's, ``handlers.credits``, which stores the note). A
 credit line that exhausts an invoice line carries exactly that line's remaining tax, so
 a fully credited invoice leaves no rounding residue in VAT payable. On a paid service's
 line the credit also reverses the firm's payable in proportion (:func:`reversed_payable`;
@@ -33,17 +34,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from services.billing.domain.charges import Charge
-from services.billing.domain.errors import IllegalInvoiceTransition, Refused
+from services.billing.domain.errors import Refused
 from services.billing.domain.vat import Category, tax_included
 from shared.money import require_fen, round_fen
 
 PREFIX_PATTERN = re.compile(r"[A-Z][A-Z0-9]{0,11}")
-NUMBER_PATTERN = re.compile(r"([A-Z][A-Z0-9]{0,11})-([0-9]{4})-([0-9]{6})")  # ASCII only
 MAX_COUNTER = 999_999
 
 
@@ -64,16 +64,7 @@ def format_invoice_number(prefix: str, year: int, counter: int) -> str:
     return f"{prefix}-{year:04d}-{counter:06d}"
 
 
-def parse_invoice_number(number: str) -> tuple[str, int, int]:
-    """``"AUX-2026-000123"`` → ``("AUX", 2026, 123)``; ValueError if it is not one."""
-    match = NUMBER_PATTERN.fullmatch(number) if isinstance(number, str) else None
-    if match is None or int(match[3]) == 0:
-        raise ValueError(f"{number!r} is not an invoice number")
-    return match[1], int(match[2]), int(match[3])
-
-
 class InvoiceStatus(StrEnum):
-    DRAFT = "draft"
     ISSUED = "issued"
     PARTIALLY_PAID = "partially_paid"
     PAID = "paid"
@@ -137,33 +128,19 @@ class CreditLine:
         return self.total_fen - self.tax_fen
 
 
-@dataclass(frozen=True, kw_only=True)
-class CreditNote:
-    """A correction of an issued invoice; ``by`` is the operator (None: the system,
-    e.g. a buyback cancelling an instalment)."""
-
-    credit_note_id: str
-    invoice_id: str
-    amount_fen: int
-    tax_fen: int
-    reason: str
-    lines: tuple[CreditLine, ...]
-    issued_at: datetime
-    by: str | None = None
-
-
 @dataclass(kw_only=True)
 class Invoice:
-    """An invoice of one enterprise (plain fields: the repository maps them as they are)."""
+    """An issued invoice of one enterprise (plain fields: ``handlers.common.invoice_view``
+    makes one of a stored invoice), what was paid and credited on it, per line too, and
+    its late-fee record."""
 
     invoice_id: str
     enterprise_id: str
     uscc: str
     lines: tuple[InvoiceLine, ...]
-    status: InvoiceStatus = InvoiceStatus.DRAFT
-    number: str | None = None
-    issued_on: date | None = None
-    due_on: date | None = None
+    number: str
+    issued_on: date
+    due_on: date
     paid_fen: int = 0
     credited_fen: int = 0
     credited_per_line: list[int] = field(default_factory=list)
@@ -178,7 +155,6 @@ class Invoice:
     late_fee_waived_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        self.status = InvoiceStatus(self.status)
         self.lines = tuple(self.lines)
         if not self.lines:
             raise ValueError("an invoice has at least one line")
@@ -198,10 +174,16 @@ class Invoice:
 
     @property
     def outstanding_fen(self) -> int:
-        """What is still owed (0 for a draft: nothing is owed before issue)."""
-        if self.status is InvoiceStatus.DRAFT:
-            return 0
+        """What is still owed."""
         return max(0, self.total_fen - self.paid_fen - self.credited_fen)
+
+    @property
+    def status(self) -> InvoiceStatus:
+        """``paid`` once nothing is outstanding, else ``partially_paid`` once something
+        was paid, else ``issued``."""
+        if self.outstanding_fen == 0:
+            return InvoiceStatus.PAID
+        return InvoiceStatus.PARTIALLY_PAID if self.paid_fen > 0 else InvoiceStatus.ISSUED
 
     @property
     def creditable_fen(self) -> int:
@@ -209,61 +191,10 @@ class Invoice:
 
     @property
     def is_open(self) -> bool:
-        return self.status in (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID)
+        return self.status is not InvoiceStatus.PAID
 
     def is_overdue(self, today: date) -> bool:
-        return self.is_open and self.due_on is not None and today > self.due_on
-
-    def issue(self, number: str, issued_on: date, payment_due_days: int) -> None:
-        if self.status is not InvoiceStatus.DRAFT:
-            raise IllegalInvoiceTransition(f"invoice {self.invoice_id} is already {self.status}")
-        try:
-            _prefix, year, _counter = parse_invoice_number(number)
-        except ValueError as error:
-            raise Refused("invalid_invoice_number", str(error)) from None
-        if year != issued_on.year:
-            raise Refused("invalid_invoice_number", f"{number} is not of {issued_on.year}")
-        if self.total_fen <= 0:
-            raise Refused("empty_invoice", f"invoice {self.invoice_id} totals {self.total_fen}")
-        self.number = number
-        self.issued_on = issued_on
-        self.due_on = issued_on + timedelta(days=payment_due_days)
-        self.status = InvoiceStatus.ISSUED
-
-    def receive(self, amount_fen: int) -> bool:
-        """Record ``amount_fen`` (≤ outstanding) paid; True if the invoice became paid."""
-        if not self.is_open:
-            raise IllegalInvoiceTransition(f"invoice {self.invoice_id} is {self.status}")
-        if not 0 < require_fen(amount_fen) <= self.outstanding_fen:
-            raise ValueError(f"{amount_fen} is not within the outstanding {self.outstanding_fen}")
-        self.paid_fen += amount_fen
-        return self._settle_status()
-
-    def _settle_status(self) -> bool:
-        if self.outstanding_fen == 0:
-            self.status = InvoiceStatus.PAID
-            return True
-        if self.paid_fen > 0:
-            self.status = InvoiceStatus.PARTIALLY_PAID
-        return False
-
-    def apply_credit(self, note: CreditNote) -> tuple[int, bool]:
-        """Apply a credit note; returns (the part beyond what was outstanding — for the
-        account's credit balance —, whether the invoice became paid)."""
-        if self.status is InvoiceStatus.DRAFT:
-            raise IllegalInvoiceTransition("a draft is not credited: it is redrafted")
-        if note.amount_fen > self.creditable_fen:
-            raise Refused("credit_exceeds_invoice", "more than is not yet credited")
-        before = self.outstanding_fen
-        for line in note.lines:
-            self.credited_per_line[line.line_index] += line.total_fen
-            self.credited_tax_per_line[line.line_index] += line.tax_fen
-            self.credited_payable_per_line[line.line_index] += line.payable_fen
-        self.credited_fen += note.amount_fen
-        excess = note.amount_fen - (before - self.outstanding_fen)
-        was_open = self.is_open
-        became_paid = self._settle_status() and was_open
-        return excess, became_paid
+        return self.is_open and today > self.due_on
 
 
 #: The reason of a release's credit notes, followed by the release date: how a later

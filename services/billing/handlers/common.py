@@ -16,7 +16,6 @@ from services.billing.domain.errors import NotYetApplicable
 from services.billing.domain.invoices import (
     Invoice,
     InvoiceLine,
-    InvoiceStatus,
     format_invoice_number,
     line_for,
 )
@@ -74,14 +73,14 @@ def outstanding(invoice: Row) -> int:
 
 def invoice_view(row: Row) -> Invoice:
     """The stored invoice as the domain's :class:`Invoice`, so the domain's rules (late
-    fees, credit lines, netting) apply to it: its lines, what was paid and credited on
-    it, its state, and its late-fee record (through when, how much, waived)."""
-    invoice = Invoice(
+    fees, credit lines, netting; its state follows from what was paid and credited)
+    apply to it: its lines, what was paid and credited on it, and its late-fee record
+    (through when, how much, waived)."""
+    return Invoice(
         invoice_id=row["invoice_id"],
         enterprise_id=row["enterprise_id"],
         uscc=row["uscc"],
         number=row["number"],
-        status=InvoiceStatus.ISSUED,
         issued_on=row["issued_on"],
         due_on=row["due_on"],
         paid_fen=row["paid_fen"],
@@ -105,11 +104,6 @@ def invoice_view(row: Row) -> Invoice:
             for line in row["lines"]
         ),
     )
-    if outstanding(row) <= 0:
-        invoice.status = InvoiceStatus.PAID
-    elif row["paid_fen"] > 0:
-        invoice.status = InvoiceStatus.PARTIALLY_PAID
-    return invoice
 
 
 # -- lines and the ledger ---------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from services.billing.domain.charges import Charge, HeldUnit, Tenure
@@ -64,11 +64,18 @@ def issued(
     rate: Decimal | None = None,
 ) -> Invoice:
     """An invoice of ``charges`` (each at its category's VAT rate, or ``rate``), issued
-    on ``issued_on`` with the next number of its year."""
+    on ``issued_on`` with the next number of its year, due ``payment_due_days`` later (as
+    ``handlers.common.issue_invoice`` issues one)."""
     lines = tuple(
         line_for(charge, rate if rate is not None else rate_for(charge.category, terms.vat_rates))
         for charge in charges
     )
-    invoice = Invoice(invoice_id=ids(), enterprise_id="ent-1", uscc=USCC, lines=lines)
-    invoice.issue(ids.number(issued_on.year), issued_on, terms.payment_due_days)
-    return invoice
+    return Invoice(
+        invoice_id=ids(),
+        enterprise_id="ent-1",
+        uscc=USCC,
+        lines=lines,
+        number=ids.number(issued_on.year),
+        issued_on=issued_on,
+        due_on=issued_on + timedelta(days=terms.payment_due_days),
+    )

@@ -70,7 +70,7 @@ def test_a_negative_net_means_the_enterprise_still_owes_the_difference():
 def test_cancelled_instalments_and_paid_invoices_are_no_offsets():
     _ids, instalments, fee = worked_example()
     instalments[3].cancelled = True
-    fee.receive(45_000)
+    fee.paid_fen += 45_000
     settlement = settle(instalments, [fee], fee.due_on + timedelta(days=60))
     assert [(o.kind, o.amount_fen) for o in settlement.offsets] == [
         ("purchase_balance", 33_600_000)
@@ -81,7 +81,7 @@ def test_a_month_billed_in_advance_is_owed_only_up_to_the_settlement():
     ids, instalments, fee = worked_example()
     unit = purchased(held_from=date(2026, 4, 1))
     june = issued(ids, [property_fee_charge(unit, Month(2026, 6))], date(2026, 6, 1))
-    fee.receive(45_000)
+    fee.paid_fen += 45_000
     settlement = settle(instalments, [fee, june], date(2026, 6, 11), claimed_units=[unit])
     # 10 of June's 30 days held before the settlement: 15,000 owed, 30,000 to be credited
     assert ("invoice", june.invoice_id, 15_000) in [

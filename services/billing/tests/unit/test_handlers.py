@@ -115,6 +115,16 @@ def test_a_lease_from_mid_month_is_billed_rent_and_property_fee_prorated_by_day(
     assert issued[0]["due_on"] == "2026-12-16"
 
 
+def test_nothing_to_charge_issues_no_invoice_and_takes_no_number(uow, clock):
+    admit(uow)
+    allocate(uow, [unit(rent=0, fee=0)], on=date(2026, 11, 1))
+    assert cycle(uow, clock, 2026, 11, 1).issued == []
+    assert invoices(uow) == [] and uow.payloads("invoice_issued") == []
+    allocate(uow, [unit("A-102", fee=45_000)], contract_id="C-2", on=date(2026, 12, 1))
+    cycle(uow, clock, 2026, 12, 1)
+    assert invoices(uow)[0]["number"] == "AUX-2026-000001"  # no number was taken for 0
+
+
 def test_the_property_fee_is_the_units_own_fee_from_its_allocation(uow, clock):
     # the park's policy (onboarding's prices) sets the unit's monthly fee: 200 fen/m² ×
     # 300 m² = 60,000, not a rate of billing's own; 7 of 30 days = 14,000

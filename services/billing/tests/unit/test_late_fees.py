@@ -71,7 +71,7 @@ def test_the_default_cap_is_the_principal():
 
 def test_a_partial_payment_reduces_the_principal_that_accrues():
     invoice = property_fee_invoice()
-    invoice.receive(15_000)
+    invoice.paid_fen += 15_000
     assert accrued_late_fee(invoice, date(2027, 1, 30), TERMS)[0] == 900  # 30,000 × 0.0005 × 60
 
 
