@@ -207,6 +207,10 @@ class Sink:
         if self.received == self.expected:
             self.on_complete()
 
+    def missing(self) -> list[int]:
+        """The seqs whose output has not arrived, in order."""
+        return [seq for seq, latency in enumerate(self.latency_ns) if latency is None]
+
     def drain(self, *, timeout: float, until: Callable[[], bool] | None = None) -> bool:
         """Take outputs until all arrived (or ``until``); False on timeout."""
         deadline = time.monotonic() + timeout

@@ -12,6 +12,7 @@ spreads over all rows instead of biasing one.
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -221,8 +222,6 @@ def _git_state() -> dict[str, Any]:
 
 
 def _cpu_count() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 
@@ -231,7 +230,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         args.amqp_host, args.amqp_port, args.amqp_user, args.amqp_password, args.management_url
     )
     postgres = Postgres(args.pg_server)
-    work_dir = args.output_dir / "work"
+    # Its own folder per bench run: the forwarders' config files are named by row and
+    # phase, so two runs at once (a smoke test beside a real run) would otherwise write
+    # the same file, and a forwarder could start on the other run's vhost and database.
+    work_dir = args.output_dir / "work" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{os.getpid()}"
     context = Context(
         broker,
         postgres,
@@ -332,11 +334,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     entries[label]["error"] = f"{type(error).__name__}: {error}"
                     traceback.print_exc()
                     continue
-                print(
-                    f"    p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-                    f"lost {result['lost']}",
-                    flush=True,
-                )
+                _print_open(result)
                 opened.setdefault(label, []).append(result)
         for label, results in opened.items():
             entries[label]["latency"] = report.summarise_open(results)
@@ -371,14 +369,28 @@ def _low_load(args, context, rows: dict[str, Row], entries: dict, started: datet
                 entries[label]["error"] = f"{type(error).__name__}: {error}"
                 traceback.print_exc()
                 continue
-            print(
-                f"    p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-                f"lost {result['lost']}",
-                flush=True,
-            )
+            _print_open(result)
             opened.setdefault(label, []).append(result)
     for label, results in opened.items():
         entries[label]["low_load_latency"] = report.summarise_open(results)
+
+
+def _print_open(result: dict[str, Any]) -> None:
+    """One open-loop measurement; a loss says where the lost events stopped."""
+    line = (
+        f"    p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, lost {result['lost']}"
+    )
+    if result["lost"]:
+        generator = result["generator"]
+        applied = result["missing_applied"]
+        line += (
+            f" of {result['inputs']} inputs (warm-up included): seqs {result['missing']}; "
+            f"the broker confirmed {generator.get('confirmed', '?')} inputs, refused "
+            f"{generator.get('nacked', '?')}, left {generator.get('unconfirmed', '?')} "
+            "unconfirmed"
+            + ("" if applied is None else f"; the forwarder applied {applied} of the lost")
+        )
+    print(line, flush=True)
 
 
 def _clock(started: datetime) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, bindparam, create_engine, text
 
 from bench.forwarders.project import SUBSCRIPTIONS, metadata
 from bench.ids import uuid7_sql
@@ -111,6 +111,22 @@ def fill_history(url: str, rows: int, *, time_ordered_ids: bool = False) -> floa
     finally:
         engine.dispose()
     return time.monotonic() - started
+
+
+def applied_seqs(url: str, seqs: list[int]) -> set[int]:
+    """Which of ``seqs`` have a ``bench_items`` row: the forwarder applied them."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT DISTINCT seq FROM bench_items WHERE seq IN :seqs").bindparams(
+                    bindparam("seqs", expanding=True)
+                ),
+                {"seqs": list(seqs)},
+            )
+            return {seq for (seq,) in found}
+    finally:
+        engine.dispose()
 
 
 def count_state_rows(url: str) -> int:

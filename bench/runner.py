@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import procstats
 from bench.broker import ConsumerWatcher, Sink, prefill
-from bench.databases import count_state_rows
+from bench.databases import applied_seqs, count_state_rows
 from bench.ids import ID_SCHEMES
 from bench.rows import ROOT, Context, Row, forwarder_environment, prepared
 
@@ -41,13 +41,18 @@ class ClosedLoop:
 @dataclass
 class OpenLoop:
     rate: float
-    events: int
-    lost: int
+    events: int  # measured: the inputs after the warm-up
+    lost: int  # inputs, the warm-up's included, whose output never reached the sink
     p50_ms: float
     p95_ms: float
     p99_ms: float
     max_ms: float
-    generator: dict = field(default_factory=dict)
+    generator: dict = field(default_factory=dict)  # with the broker's confirms of the inputs
+    inputs: int = 0  # published: the warm-up's and the measured ones
+    missing: list[int] = field(default_factory=list)  # seqs of the lost ones (the first 20)
+    # Of the lost ones, how many the forwarder did apply (a bench_items row: the output
+    # went missing after the commit); None for a row without a database.
+    missing_applied: int | None = None
 
 
 @contextlib.contextmanager
@@ -202,6 +207,14 @@ def open_loop(
                     timeout=60 + warmup_seconds + seconds, until=lambda: process.poll() is not None
                 )
                 stats = json.loads(generator.communicate(timeout=60)[0] or b"{}")
+            missing = sink.missing()
+            # Where a lost event stopped, while its database still exists: applied (its
+            # state row is there) or not.
+            applied = (
+                len(applied_seqs(setup.database_url, missing))
+                if missing and setup.database_url
+                else None
+            )
         finally:
             sink.close()
     latencies = sorted(value for value in sink.latency_ns[warmup:] if value is not None)
@@ -213,6 +226,9 @@ def open_loop(
         count - sink.received,
         *(percentile(latencies, q) / 1e6 for q in (50, 95, 99, 100)),
         generator=stats,
+        inputs=count,
+        missing=missing[:20],
+        missing_applied=applied,
     )
 
 
