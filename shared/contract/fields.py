@@ -20,6 +20,16 @@ _DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DECIMAL_PATTERN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 TEXT_MAX_LENGTH = 10_000  # characters of one text field, unless the field says otherwise
+#: The largest amount (and count) the contract takes, either sign: ten trillion yuan in
+#: fen. No single amount in a park comes near it, and sums of thousands of them still fit
+#: a database BIGINT (2^63 − 1) — so an absurd amount is refused when parsed, with its
+#: field named, not an overflow in a database that the retry ladder would try for hours.
+MAX_FEN = 10**15
+#: The longest decimal string (characters): every column that keeps one holds 40.
+DECIMAL_MAX_LENGTH = 40
+#: The largest cumulative meter reading (m³ or kWh) taken: beyond any meter's register,
+#: and times any tariff still an amount under :data:`MAX_FEN`.
+MAX_METER_READING = Decimal(10**12)
 
 
 def text_problem(text: str) -> str | None:
@@ -80,12 +90,18 @@ def utc_iso(instant: datetime) -> str:
 
 
 class Fen(fields.Integer):
-    """An amount of money in integer fen: a JSON integer, never ``12.5`` nor ``"12"``."""
+    """An amount of money in integer fen: a JSON integer, never ``12.5`` nor ``"12"``;
+    from ``minimum`` (default 0) to ``maximum``, and never beyond ±:data:`MAX_FEN`
+    (``None`` means that bound)."""
 
     def __init__(self, *, minimum: int | None = 0, maximum: int | None = None, **kwargs):
         validators = list(kwargs.pop("validate", []) or [])
-        if minimum is not None or maximum is not None:
-            validators.append(validate.Range(min=minimum, max=maximum))
+        validators.append(
+            validate.Range(
+                min=-MAX_FEN if minimum is None else max(minimum, -MAX_FEN),
+                max=MAX_FEN if maximum is None else min(maximum, MAX_FEN),
+            )
+        )
         super().__init__(strict=True, validate=validators, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -180,16 +196,24 @@ class IsoDate(fields.Field):
 
 
 class DecimalString(fields.Field):
-    """A decimal number written as a JSON string (``"0.09"``, ``"12345.6"``), never a float."""
+    """A decimal number written as a JSON string (``"0.09"``, ``"12345.6"``), never a float;
+    at most :data:`DECIMAL_MAX_LENGTH` characters."""
 
-    default_error_messages = {"invalid": 'Not a decimal string such as "0.09".'}
+    default_error_messages = {
+        "invalid": 'Not a decimal string such as "0.09".',
+        "too_long": f"Longer than {DECIMAL_MAX_LENGTH} characters.",
+    }
 
     def __init__(self, *, minimum: Decimal | None = None, maximum: Decimal | None = None, **kw):
         super().__init__(**kw)
         self.minimum, self.maximum = minimum, maximum
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not _DECIMAL_PATTERN.fullmatch(value):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        if len(value) > DECIMAL_MAX_LENGTH:
+            raise self.make_error("too_long")
+        if not _DECIMAL_PATTERN.fullmatch(value):
             raise self.make_error("invalid")
         try:
             number = Decimal(value)

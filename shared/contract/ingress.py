@@ -10,6 +10,7 @@ rejection event carrying reason codes, not dead-lettered.
 from marshmallow import fields, validate
 
 from shared.contract.fields import (
+    MAX_METER_READING,
     DecimalString,
     Fen,
     StrictBoolean,
@@ -132,7 +133,7 @@ class ReadingRecorded(PayloadSchema):
     meter_id = Text(required=True)
     unit_id = Text(required=True)
     kind = Text(required=True, validate=validate.OneOf(["water", "electricity"]))
-    reading = DecimalString(required=True, minimum=0)
+    reading = DecimalString(required=True, minimum=0, maximum=MAX_METER_READING)
     read_at = UtcDateTime(required=True)
 
 

@@ -21,6 +21,7 @@ from shared.contract.fields import (
     _DATE_PATTERN,
     _DECIMAL_PATTERN,
     _UTC_PATTERN,
+    DECIMAL_MAX_LENGTH,
     DecimalString,
     Fen,
     IsoDate,
@@ -105,6 +106,7 @@ def _base(field: fields.Field, where: str) -> JsonSchema:
         return {
             "type": "string",
             "pattern": f"^{_DECIMAL_PATTERN.pattern}$",
+            "maxLength": DECIMAL_MAX_LENGTH,
             "description": _decimal_description(field),
         }
     if isinstance(field, StrictInteger):  # bounds come from its Range validator
