@@ -9,10 +9,11 @@ message's effect survives a power loss.
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 _psycopg_patched = False
@@ -52,6 +53,36 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# A pooled PostgreSQL connection that sat unused this long is pinged before it is handed
+# out. One that was used more recently is not: under load a connection goes back and forth
+# many times a second, and a ping per transaction is a round trip per event (3–4 % of a
+# forwarder's CPU, docs/performance.md). A connection that breaks while in use (a server
+# restart) fails its statement, SQLAlchemy invalidates the whole pool, and the message is
+# retried, exactly as with a ping on every checkout.
+PING_AFTER_IDLE = 1.0  # seconds
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for connections idle for :data:`PING_AFTER_IDLE`."""
+
+    def remember_use(_dbapi_connection, record, *_args) -> None:
+        record.info["last_used"] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        if time.monotonic() - record.info.get("last_used", 0.0) < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (or a new one).
+            raise exc.DisconnectionError(f"stale pooled connection: {error}") from error
+        record.info["last_used"] = time.monotonic()
+
+    event.listen(engine, "connect", remember_use)
+    event.listen(engine, "checkin", remember_use)
+    event.listen(engine, "checkout", ping_if_idle)
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
@@ -59,7 +90,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
     _patch_psycopg_for_eventlet()
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    _ping_when_idle(engine)
+    return engine
 
 
 class _NoLock(contextlib.AbstractContextManager):
