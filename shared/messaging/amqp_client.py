@@ -9,7 +9,8 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from urllib.parse import unquote, urlparse
 
 import amqp
 import structlog
+from amqp.method_framing import frame_writer
 
 from shared.messaging.errors import PublishFailed, Unroutable
 
@@ -97,6 +99,37 @@ class OutgoingMessage:
         return amqp.Message(self.body, **properties)
 
 
+class _CorkedTransport:
+    """The transport a publisher's frames are written through: while :meth:`corked`, the
+    frames of a whole batch gather in memory and go out in one write when it ends.
+
+    py-amqp writes each message (method, header and body frames) with its own ``sendall``;
+    for a batch of hundreds that is hundreds of system calls and, under eventlet, as many
+    trips through the hub. If building the batch fails, nothing of it is sent.
+    """
+
+    def __init__(self, transport):
+        self.transport = transport
+        self._pending: bytearray | None = None
+
+    def write(self, data) -> None:
+        if self._pending is None:
+            self.transport.write(data)
+        else:
+            self._pending += data  # a copy: py-amqp reuses the buffer behind ``data``
+
+    @contextmanager
+    def corked(self) -> Iterator[None]:
+        self._pending = bytearray()
+        try:
+            yield
+            pending = self._pending
+        finally:
+            self._pending = None
+        if pending:
+            self.transport.write(pending)
+
+
 class _ConfirmTimeout(PublishFailed):
     """Confirms did not arrive in time: the connection may be stuck; worth one retry."""
 
@@ -136,6 +169,7 @@ class ConfirmingPublisher:
         self._lock = threading.Lock()
         self._connection: amqp.Connection | None = None
         self._channel: amqp.Channel | None = None
+        self._writes: _CorkedTransport | None = None
         self._last_used = 0.0
         self._next_tag = 1
         self._unconfirmed: set[int] = set()
@@ -179,15 +213,17 @@ class ConfirmingPublisher:
         self._nacked.clear()
         self._returned.clear()
         self._batch, self._first_tag = messages, self._next_tag
-        for message in messages:
-            channel.basic_publish(
-                message.to_amqp(),
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-                mandatory=True,
-            )
-            self._unconfirmed.add(self._next_tag)
-            self._next_tag += 1
+        with self._writes.corked():
+            for message in messages:
+                channel.basic_publish(
+                    message.to_amqp(),
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
+                    mandatory=True,
+                )
+        # Tags only once the batch is on the wire: a batch that failed to build sent nothing.
+        self._unconfirmed.update(range(self._next_tag, self._next_tag + len(messages)))
+        self._next_tag += len(messages)
         self._last_used = time.monotonic()
         deadline = time.monotonic() + self.confirm_timeout
         while self._unconfirmed:
@@ -233,6 +269,8 @@ class ConfirmingPublisher:
         self._connection = self.address.connect(
             heartbeat=self.heartbeat, write_timeout=self.write_timeout
         )
+        self._writes = _CorkedTransport(self._connection.transport)
+        self._connection.frame_writer = frame_writer(self._connection, self._writes)
         channel = self._connection.channel()
         channel.confirm_select()
         channel.events["basic_ack"].add(self._on_ack)

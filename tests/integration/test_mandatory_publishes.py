@@ -95,3 +95,28 @@ def test_a_publisher_connection_gives_up_on_a_write_that_blocks(broker):
     sock = publisher._connection.transport.sock
     assert sock.gettimeout() == publisher.write_timeout
     assert publisher._connection.heartbeat > 0
+
+
+def test_a_batch_goes_out_in_one_write_and_arrives_whole_and_in_order(broker, monkeypatch):
+    uri, publisher = broker
+    publisher.publish([to_queue("alpha.dlq", b"warm-up")])  # the connection exists now
+    get_messages(uri, "alpha.dlq")
+    writes = []
+    transport = publisher._connection.transport
+    real_write = transport.write
+    monkeypatch.setattr(
+        transport, "write", lambda data: writes.append(len(data)) or real_write(data)
+    )
+    # Small bodies, and one larger than a frame (split into body frames by py-amqp).
+    bodies = [f"{i:04d}".encode() for i in range(300)]
+    bodies[150] = b"x" * 300_000
+
+    publisher.publish(
+        [
+            OutgoingMessage("", "alpha.dlq", body, {"message_id": str(i)})
+            for i, body in enumerate(bodies)
+        ]
+    )
+
+    assert len(writes) == 1 and writes[0] > 300_000
+    assert [m.body for m in get_messages(uri, "alpha.dlq")] == bodies

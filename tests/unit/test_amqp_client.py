@@ -6,7 +6,12 @@ from collections import defaultdict
 import amqp
 import pytest
 
-from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
+from shared.messaging.amqp_client import (
+    BrokerAddress,
+    ConfirmingPublisher,
+    OutgoingMessage,
+    _CorkedTransport,
+)
 from shared.messaging.errors import PublishFailed, Unroutable
 
 
@@ -40,9 +45,21 @@ class FakeChannel:
             callback(error, exchange, routing_key, message)
 
 
+class FakeTransport:
+    def __init__(self):
+        self.writes = []
+
+    def write(self, data):
+        self.writes.append(bytes(data))
+
+
 class FakeConnection:
+    frame_max = 131072  # what py-amqp's frame writer reads
+    bytes_sent = 0
+
     def __init__(self, answer):
         self.channel_ = FakeChannel(answer)
+        self.transport = FakeTransport()
         self.connected = True
         self.heartbeat = 0
         self.ticks = 0
@@ -190,3 +207,28 @@ def test_a_connection_in_use_is_kept():
     publisher.publish(batch("b"))
 
     assert len(address.connections) == 1
+
+
+def test_corked_frames_go_out_in_one_write_when_the_batch_is_built():
+    transport = FakeTransport()
+    corked = _CorkedTransport(transport)
+    buffer = bytearray(b"frame-1")
+    with corked.corked():
+        corked.write(memoryview(buffer))
+        buffer[:] = b"frame-2"  # py-amqp reuses its buffer for the next frame
+        corked.write(memoryview(buffer))
+        assert transport.writes == []
+    assert transport.writes == [b"frame-1frame-2"]
+    corked.write(b"heartbeat")  # uncorked: straight through
+    assert transport.writes[-1] == b"heartbeat"
+
+
+def test_a_batch_that_fails_to_build_sends_none_of_its_frames():
+    transport = FakeTransport()
+    corked = _CorkedTransport(transport)
+    with pytest.raises(ValueError), corked.corked():
+        corked.write(b"frame-1")
+        raise ValueError("a message that cannot be encoded")
+    assert transport.writes == []
+    corked.write(b"next")
+    assert transport.writes == [b"next"]
