@@ -33,7 +33,7 @@ from typing import Any
 
 import amqp
 import structlog
-from sqlalchemy import Row, Table, and_, delete, insert, select, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from shared.db import Database
@@ -213,24 +213,46 @@ class Relay:
                 break
         return total
 
-    def _unsent(self):
-        now = time.monotonic()
-        for row_id in [i for i, due in self._resting.items() if due <= now]:
-            del self._resting[row_id]
-        conditions = [self.outbox.c.sent_at.is_(None), self.outbox.c.quarantined_at.is_(None)]
-        if self._resting:
-            conditions.append(self.outbox.c.id.not_in(list(self._resting)))
+    # The relay's statements are built once, their values passed as parameters: building
+    # one per pass costs SQLAlchemy a new cache key and lookup each time, and at half load
+    # a pass carries one or two rows (docs/performance.md).
+    @functools.cached_property
+    def _select_unsent(self):
+        """The next batch of unsent rows, not counting the resting ones (``:resting``)."""
         return (
             select(self.outbox)
-            .where(and_(*conditions))
+            .where(
+                and_(
+                    self.outbox.c.sent_at.is_(None),
+                    self.outbox.c.quarantined_at.is_(None),
+                    self.outbox.c.id.not_in(bindparam("resting", expanding=True)),
+                )
+            )
             .order_by(self.outbox.c.id)
             .limit(self.batch_size)
         )
 
-    def _mark_sent(self, connection: Connection, ids: list[int]) -> None:
-        connection.execute(
-            update(self.outbox).where(self.outbox.c.id.in_(ids)).values(sent_at=self.clock())
+    @functools.cached_property
+    def _claim_unsent(self):
+        return self._select_unsent.with_for_update(skip_locked=True)
+
+    @functools.cached_property
+    def _set_sent(self):
+        return (
+            update(self.outbox)
+            .where(self.outbox.c.id.in_(bindparam("ids", expanding=True)))
+            .values(sent_at=bindparam("sent_at"))
         )
+
+    def _unsent(self, connection: Connection, *, claim: bool) -> list[Row]:
+        now = time.monotonic()
+        for row_id in [i for i, due in self._resting.items() if due <= now]:
+            del self._resting[row_id]
+        statement = self._claim_unsent if claim else self._select_unsent
+        return connection.execute(statement, {"resting": list(self._resting)}).all()
+
+    def _mark_sent(self, connection: Connection, ids: list[int]) -> None:
+        connection.execute(self._set_sent, {"ids": ids, "sent_at": self.clock()})
 
     def _record(self, connection: Connection, outcome: _Outcome) -> None:
         if outcome.sent:
@@ -308,7 +330,7 @@ class Relay:
 
     def _relay_batch_locked(self) -> _Outcome:
         with self.database.engine.begin() as connection:
-            rows = connection.execute(self._unsent().with_for_update(skip_locked=True)).all()
+            rows = self._unsent(connection, claim=True)
             if not rows:
                 return _Outcome()
             # The row locks are held while publishing: that is what keeps a second
@@ -319,7 +341,7 @@ class Relay:
 
     def _relay_batch_sqlite(self) -> _Outcome:
         with self.database.write_lock, self.database.engine.connect() as connection:
-            rows = connection.execute(self._unsent()).all()
+            rows = self._unsent(connection, claim=False)
         if not rows:
             return _Outcome()
         outcome = self._publish(rows)
