@@ -1,6 +1,7 @@
 """nameko dependency providers of the messaging core: the unit of work (with its outbox
 relay) and the per-worker log context. The only place that reads ``nameko.config``."""
 
+import gc
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -21,6 +22,25 @@ from shared.messaging.unit_of_work import Cause, UnitOfWork, claim_inbox
 from shared.settings import MessagingSettings, database_url
 
 log = structlog.get_logger(__name__)
+
+_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Move what exists once a service has started (modules, compiled statements,
+    schemas, the container) out of the garbage collector's reach, once per process.
+
+    Every full collection walks every object that survived the earlier ones: in a
+    service process a full collection took 52–81 ms, during which no greenthread runs,
+    so the events in flight wait (docs/performance.md); with the start-up heap frozen it
+    takes 2–4 ms. Garbage is collected first; what is frozen lives as long as the
+    process anyway. Later starts in the same process (tests) change nothing.
+    """
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 class UnitOfWorkProvider(DependencyProvider):
@@ -63,6 +83,7 @@ class UnitOfWorkProvider(DependencyProvider):
         )
 
     def start(self) -> None:
+        freeze_startup_heap()
         self._relay_thread = None
         if self.settings.relay_enabled:
             self._relay_thread = self.container.spawn_managed_thread(

@@ -1,3 +1,4 @@
+import gc
 import uuid
 from datetime import UTC, datetime
 
@@ -58,3 +59,11 @@ def test_a_service_refuses_to_start_before_its_queues_are_declared(
         container = container_factory(Alpha)
         with pytest.raises(TopologyMissing, match=r"queue alpha\.probe\.\w+ does not exist"):
             container.start()
+
+
+def test_a_started_service_keeps_its_start_up_heap_out_of_the_collectors_way(world):
+    world.start(Alpha)
+
+    # Frozen once per process (the first service started in it): full collections then
+    # walk only what was made since (shared/messaging/dependencies.py).
+    assert gc.get_freeze_count() > 10_000
