@@ -19,6 +19,7 @@ from shared.contract.fields import (
     Uuid,
 )
 from shared.contract.registry import PayloadSchema, event
+from shared.limits import MAX_UNIT_AREA_M2
 
 TENURES = validate.OneOf(["purchase", "lease"])
 
@@ -35,7 +36,7 @@ class AllocatedUnitSchema(PayloadSchema):
     """A unit as sold or leased: its area and money terms in integer fen."""
 
     unit_id = Text(required=True)
-    area_m2 = StrictInteger(required=True, minimum=1)
+    area_m2 = StrictInteger(required=True, minimum=1, maximum=MAX_UNIT_AREA_M2)
     tenure = Text(required=True, validate=TENURES)
     price_fen = Fen(required=True, allow_none=True)
     monthly_rent_fen = Fen(required=True, allow_none=True)

@@ -21,6 +21,8 @@ from shared.contract.fields import (
     StrictInteger,
 )
 from shared.contract.ingress import PaymentReceived, ReadingRecorded
+from shared.contract.onboarding import AllocatedUnitSchema
+from shared.limits import MAX_UNIT_AREA_M2
 
 BIGINT = 2**63 - 1
 
@@ -105,3 +107,22 @@ def test_every_decimal_taken_fits_the_columns(number):
         assert len(text) > DECIMAL_MAX_LENGTH
     else:
         assert taken == Decimal(text) and len(text) <= DECIMAL_MAX_LENGTH
+
+
+@pytest.mark.parametrize("area", [MAX_UNIT_AREA_M2 + 1, 2**31, MAX_FEN])
+def test_a_unit_area_beyond_a_square_kilometre_is_refused_naming_it(area):
+    # Billing and onboarding keep a unit's area in a 32-bit column: 2^31 m² would overflow
+    # there and be retried along the ladder instead of dead-lettered with its field.
+    unit = {
+        "unit_id": "B01-1F-01",
+        "area_m2": area,
+        "tenure": "purchase",
+        "price_fen": 1,
+        "monthly_rent_fen": None,
+        "monthly_property_fee_fen": 1,
+        "contract_id": "C-1",
+    }
+    with pytest.raises(ValidationError) as refused:
+        AllocatedUnitSchema().load(unit)
+    assert "area_m2" in refused.value.messages
+    assert AllocatedUnitSchema().load({**unit, "area_m2": MAX_UNIT_AREA_M2})["area_m2"] > 0

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "services"
 # shared/'s modules a domain may import: standard library (and PyYAML) only themselves.
 PURE_SHARED = frozenset(
-    {"shared.money", "shared.park_file", "shared.payloads", "shared.yaml_nodes"}
+    {"shared.limits", "shared.money", "shared.park_file", "shared.payloads", "shared.yaml_nodes"}
 )
 THIRD_PARTY_ALLOWED = frozenset({"yaml"})  # PyYAML, for the domain's file formats
 

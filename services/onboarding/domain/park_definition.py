@@ -79,6 +79,7 @@ from services.onboarding.domain.park import (
     Prices,
     normalise_document_name,
 )
+from shared.limits import MAX_UNIT_AREA_M2
 from shared.park_file import read_park_file
 from shared.yaml_nodes import NodeReader, YamlFileError, compose
 
@@ -195,6 +196,10 @@ class _ParkReader(NodeReader):
             source=source,
         )
 
+    def area(self, node: yaml.Node, field: str) -> int | None:
+        """A unit's area in m², from 1 to :data:`~shared.limits.MAX_UNIT_AREA_M2`."""
+        return self.integer(node, field, 1, MAX_UNIT_AREA_M2)
+
     def id(self, node: yaml.Node, field: str, pattern: re.Pattern[str]) -> str | None:
         return self.fits(node, field, self.string(node, field, pattern), ID_MAX_LENGTH)
 
@@ -276,7 +281,7 @@ class _ParkReader(NodeReader):
         before = len(self.problems)
         floors = self.integer(entry["floors"], f"{field}.floors", 1, _MAX_FLOORS)
         rooms = self.integer(entry["rooms_per_floor"], f"{field}.rooms_per_floor", 1, _MAX_ROOMS)
-        area = self.integer(entry["room_area_m2"], f"{field}.room_area_m2", 1)
+        area = self.area(entry["room_area_m2"], f"{field}.room_area_m2")
         if self.faults_since(before):
             return None
         return Building.uniform("", floors, rooms, area).rooms_by_floor
@@ -292,7 +297,7 @@ class _ParkReader(NodeReader):
             if len(room_nodes) > _MAX_ROOMS:
                 self.problem(floor_node, f"{field}[{number}]", f"at most {_MAX_ROOMS} rooms")
             areas = [
-                self.integer(room, f"{field}[{number}][{index}]", 1)
+                self.area(room, f"{field}[{number}][{index}]")
                 for index, room in enumerate(room_nodes)
             ]
             floors.append(tuple(areas))
@@ -308,9 +313,7 @@ class _ParkReader(NodeReader):
                 continue
             ids = self.ids(entry, item, field, "S")
             all_ids += ids
-            area = self._optional(
-                entry, "area_m2", lambda n, f=field: self.integer(n, f"{f}.area_m2", 1)
-            )
+            area = self._optional(entry, "area_m2", lambda n, f=field: self.area(n, f"{f}.area_m2"))
             if area is not None:
                 units += [CustomUnit(unit_id, area) for _, unit_id in ids]
         self.unique(all_ids, "custom_units")

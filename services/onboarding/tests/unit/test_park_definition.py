@@ -127,6 +127,34 @@ def test_integers_must_be_plain_positive_decimals(value):
     assert [(p.line, p.field) for p in problems] == [(13, "buildings[0].room_area_m2")]
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field"),
+    [
+        ("room_area_m2: 300", "room_area_m2: 1000001", 13, "buildings[0].room_area_m2"),
+        (
+            "room_area_m2: 300",
+            "rooms_by_floor: [[300, 2147483648]]",
+            11,  # floors and rooms_per_floor removed above it
+            "buildings[0].rooms_by_floor[0][1]",
+        ),
+    ],
+)
+def test_an_area_beyond_a_square_kilometre_is_reported_not_stored(old, new, line, field):
+    text = MINIMAL.replace(old, new)
+    if "rooms_by_floor" in new:
+        text = text.replace("    floors: 1\n    rooms_per_floor: 2\n", "")
+    problems = FILE.problems(text)
+    assert [(p.line, p.field) for p in problems] == [(line, field)]
+    assert "between 1 and 1000000" in problems[0].message
+
+
+def test_a_custom_unit_beyond_a_square_kilometre_is_reported():
+    text = MINIMAL.replace(
+        "onboarding:", "custom_units:\n  - {id: S01, area_m2: 5000000}\nonboarding:"
+    )
+    assert FILE.fields(text) == [(15, "custom_units[0].area_m2")]
+
+
 def test_every_fault_in_a_file_is_reported_at_once():
     text = (
         MINIMAL.replace("floors: 1", "floors: 0")
