@@ -234,22 +234,38 @@ class Relay:
 
     @functools.cached_property
     def _claim_unsent(self):
-        return self._select_unsent.with_for_update(skip_locked=True)
+        """PostgreSQL: lock the next batch and mark it sent, in one statement and round
+        trip. The locks and the mark last until the commit, after the publish; the mark
+        of a row that was not published is undone in the same transaction."""
+        batch = self._select_unsent.with_only_columns(self.outbox.c.id)
+        return (
+            update(self.outbox)
+            .where(self.outbox.c.id.in_(batch.with_for_update(skip_locked=True).scalar_subquery()))
+            .values(sent_at=bindparam("sent_at"))
+            .returning(*self.outbox.c)
+        )
 
-    @functools.cached_property
-    def _set_sent(self):
+    def _set_sent_at(self, value):
         return (
             update(self.outbox)
             .where(self.outbox.c.id.in_(bindparam("ids", expanding=True)))
-            .values(sent_at=bindparam("sent_at"))
+            .values(sent_at=value)
         )
 
-    def _unsent(self, connection: Connection, *, claim: bool) -> list[Row]:
+    @functools.cached_property
+    def _set_sent(self):
+        return self._set_sent_at(bindparam("sent_at"))
+
+    @functools.cached_property
+    def _set_unsent(self):
+        return self._set_sent_at(None)
+
+    def _forget_rested(self) -> list[int]:
+        """The ids of the rows still resting after a failure (see :meth:`_record`)."""
         now = time.monotonic()
         for row_id in [i for i, due in self._resting.items() if due <= now]:
             del self._resting[row_id]
-        statement = self._claim_unsent if claim else self._select_unsent
-        return connection.execute(statement, {"resting": list(self._resting)}).all()
+        return list(self._resting)
 
     def _mark_sent(self, connection: Connection, ids: list[int]) -> None:
         connection.execute(self._set_sent, {"ids": ids, "sent_at": self.clock()})
@@ -257,6 +273,9 @@ class Relay:
     def _record(self, connection: Connection, outcome: _Outcome) -> None:
         if outcome.sent:
             self._mark_sent(connection, outcome.sent)
+        self._record_failures(connection, outcome)
+
+    def _record_failures(self, connection: Connection, outcome: _Outcome) -> None:
         for row, why in outcome.failed:
             failures = row.failures + 1
             quarantine = failures >= self.quarantine_after
@@ -330,18 +349,24 @@ class Relay:
 
     def _relay_batch_locked(self) -> _Outcome:
         with self.database.engine.begin() as connection:
-            rows = self._unsent(connection, claim=True)
+            claimed = connection.execute(
+                self._claim_unsent, {"resting": self._forget_rested(), "sent_at": self.clock()}
+            )
+            rows = sorted(claimed.all(), key=lambda row: row.id)  # RETURNING has no order
             if not rows:
                 return _Outcome()
             # The row locks are held while publishing: that is what keeps a second
             # relay from publishing the same rows. A batch takes milliseconds.
             outcome = self._publish(rows)
-            self._record(connection, outcome)
+            sent = set(outcome.sent)
+            if unsent := [row.id for row in rows if row.id not in sent]:
+                connection.execute(self._set_unsent, {"ids": unsent})
+            self._record_failures(connection, outcome)
         return outcome
 
     def _relay_batch_sqlite(self) -> _Outcome:
         with self.database.write_lock, self.database.engine.connect() as connection:
-            rows = self._unsent(connection, claim=False)
+            rows = connection.execute(self._select_unsent, {"resting": self._forget_rested()}).all()
         if not rows:
             return _Outcome()
         outcome = self._publish(rows)
