@@ -6,8 +6,9 @@ rows in batches with publisher confirms and marks them sent. A crash between pub
 mark-sent republishes the rows: consumers' inboxes make that harmless.
 
 On PostgreSQL several relays (several instances of a service) share the table: each
-claims a batch with ``FOR UPDATE SKIP LOCKED`` and holds the claim while it publishes,
-so in the normal case each row is published once. On SQLite there is one instance; the
+claims a batch with ``FOR UPDATE SKIP LOCKED`` (marking it sent in the same statement)
+and holds the claim while it publishes, so in the normal case each row is published
+once; the transaction commits after the publish, undoing the mark of what did not go. On SQLite there is one instance; the
 relay reads a batch, lets go of the database while it publishes, and marks the rows sent
 in a second short transaction — never holding a transaction across network I/O.
 
