@@ -8,9 +8,10 @@ mark-sent republishes the rows: consumers' inboxes make that harmless.
 On PostgreSQL several relays (several instances of a service) share the table: each
 claims a batch with ``FOR UPDATE SKIP LOCKED`` (marking it sent in the same statement)
 and holds the claim while it publishes, so in the normal case each row is published
-once; the transaction commits after the publish, undoing the mark of what did not go. On SQLite there is one instance; the
-relay reads a batch, lets go of the database while it publishes, and marks the rows sent
-in a second short transaction — never holding a transaction across network I/O.
+once; the transaction commits after the publish, undoing the mark of what did not go.
+On SQLite there is one instance; the relay reads a batch, lets go of the database while
+it publishes, and marks the rows sent in a second short transaction — never holding a
+transaction across network I/O.
 
 One bad row must not stall the rest. A batch that fails is published again one row at a
 time: the rows that go through are marked sent, and a row that fails on its own gets a
