@@ -56,9 +56,10 @@ def normalise_url(url: str) -> str:
 # A pooled PostgreSQL connection that sat unused this long is pinged before it is handed
 # out. One that was used more recently is not: under load a connection goes back and forth
 # many times a second, and a ping per transaction is a round trip per event (3–4 % of a
-# forwarder's CPU, docs/performance.md). A connection that breaks while in use (a server
-# restart) fails its statement, SQLAlchemy invalidates the whole pool, and the message is
-# retried, exactly as with a ping on every checkout.
+# forwarder's CPU, docs/performance.md). The price: after a server restart, a connection
+# used within that second fails its next statement instead of being replaced unseen.
+# SQLAlchemy then invalidates the whole pool and that one message is retried (its own
+# transaction rolled back), so nothing is lost or applied twice.
 PING_AFTER_IDLE = 1.0  # seconds
 
 

@@ -175,7 +175,6 @@ class ConfirmingPublisher:
         self._unconfirmed: set[int] = set()
         self._nacked: set[int] = set()
         self._batch: Sequence[OutgoingMessage] = ()
-        self._first_tag = 1
         self._returned: dict[int, str] = {}  # index in the batch → the broker's reason
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> None:
@@ -212,7 +211,7 @@ class ConfirmingPublisher:
         channel = self._ensure_channel()
         self._nacked.clear()
         self._returned.clear()
-        self._batch, self._first_tag = messages, self._next_tag
+        self._batch = messages
         with self._writes.corked():
             for message in messages:
                 channel.basic_publish(

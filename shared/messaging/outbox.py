@@ -256,6 +256,7 @@ class Relay:
 
     @functools.cached_property
     def _set_sent(self):
+        """SQLite: mark the published rows, in the transaction after the publish."""
         return self._set_sent_at(bindparam("sent_at"))
 
     @functools.cached_property
@@ -263,19 +264,11 @@ class Relay:
         return self._set_sent_at(None)
 
     def _forget_rested(self) -> list[int]:
-        """The ids of the rows still resting after a failure (see :meth:`_record`)."""
+        """The ids of the rows still resting after a failure (see :meth:`_record_failures`)."""
         now = time.monotonic()
         for row_id in [i for i, due in self._resting.items() if due <= now]:
             del self._resting[row_id]
         return list(self._resting)
-
-    def _mark_sent(self, connection: Connection, ids: list[int]) -> None:
-        connection.execute(self._set_sent, {"ids": ids, "sent_at": self.clock()})
-
-    def _record(self, connection: Connection, outcome: _Outcome) -> None:
-        if outcome.sent:
-            self._mark_sent(connection, outcome.sent)
-        self._record_failures(connection, outcome)
 
     def _record_failures(self, connection: Connection, outcome: _Outcome) -> None:
         for row, why in outcome.failed:
@@ -373,7 +366,9 @@ class Relay:
             return _Outcome()
         outcome = self._publish(rows)
         with self.database.write_lock, self.database.engine.begin() as connection:
-            self._record(connection, outcome)
+            if outcome.sent:
+                connection.execute(self._set_sent, {"ids": outcome.sent, "sent_at": self.clock()})
+            self._record_failures(connection, outcome)
         return outcome
 
     def prune(self, retention: timedelta, *, chunk: int = 5000) -> int:
