@@ -75,13 +75,19 @@ def every_event(uow, clock) -> list[dict]:
     return uow.events()
 
 
-def test_every_published_event_validates_against_its_contract_schema(tmp_path):
+def every_event_on_a_fresh_book(tmp_path) -> list[dict]:
+    """``every_event`` on a new unit of work (a throw-away SQLite file under ``tmp_path``,
+    the clock at 2026-01-01), its database disposed of however the run ends."""
     clock = Clock(datetime(2026, 1, 1, 2, 0, tzinfo=UTC))
     uow = FakeUnitOfWork(tmp_path / "billing.db", clock)
     try:
-        events = every_event(uow, clock)
+        return every_event(uow, clock)
     finally:
         uow.database.dispose()
+
+
+def test_every_published_event_validates_against_its_contract_schema(tmp_path):
+    events = every_event_on_a_fresh_book(tmp_path)
     seen = set()
     for event in events:
         schema = REGISTRY.spec("billing", event["type"], 1).schema()
@@ -106,12 +112,7 @@ def test_every_published_event_validates_against_its_contract_schema(tmp_path):
 
 
 def test_no_event_payload_carries_envelope_fields(tmp_path):
-    clock = Clock(datetime(2026, 1, 1, 2, 0, tzinfo=UTC))
-    uow = FakeUnitOfWork(tmp_path / "billing.db", clock)
-    try:
-        events = every_event(uow, clock)
-    finally:
-        uow.database.dispose()
+    events = every_event_on_a_fresh_book(tmp_path)
     for event in events:
         payload = event["payload"]
         assert "occurred_at" not in payload and "park_id" not in payload, event

@@ -660,16 +660,7 @@ def test_buyback_netting_the_issues_worked_example(uow, clock):
     assert fee["period"] == "2026-03" and fee["due_on"] == date(2026, 3, 31)
     assert fee["total_fen"] == 45_000
     clock.set_park_date(2026, 5, 30)  # 60 days past due
-    claim_id = str(uuid.uuid4())
-    handlers.compute_settlement(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": [{"unit_id": "A-101", "price_fen": 96_000_000}],
-            "gross_fen": 96_000_000,
-        },
-        uow,
-    )
+    claim_id, _ = _request_settlement(uow, price=96_000_000)
     [computed] = uow.payloads("buyback_settlement_computed")
     # the issue's offsets, and the property fees accrued and not yet invoiced (no pass
     # ran in April or May): April 45,000 + May 1–29 45,000 × 29/31 = 42,097 → 87,097
@@ -680,17 +671,7 @@ def test_buyback_netting_the_issues_worked_example(uow, clock):
         ("purchase_balance", 44_800_000),
     ]
     assert computed["net_fen"] == 51_153_650 - 87_097
-    result = handlers.settle_claim(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": ["A-101"],
-            "gross_fen": 96_000_000,
-            "net_fen": 51_066_553,
-            "settled_on": date(2026, 5, 30),
-        },
-        uow,
-    )
+    result = _settle(uow, claim_id, 51_066_553, date(2026, 5, 30), gross=96_000_000)
     # the final period was invoiced at settlement and netted: the park pays back nothing
     # it is owed
     assert result["payable_fen"] == 51_066_553
@@ -700,15 +681,8 @@ def test_buyback_netting_the_issues_worked_example(uow, clock):
     assert balance["receivables"] == 0
     # what the repurchase left after the purchase balance: the payout and what it netted
     assert balance["units_repurchased"] == 96_000_000 - 44_800_000
-    settled_again = {
-        "claim_id": claim_id,
-        "enterprise_id": "ent-1",
-        "units": ["A-101"],
-        "gross_fen": 96_000_000,
-        "net_fen": 51_066_553,
-        "settled_on": date(2026, 5, 30),
-    }
-    assert handlers.settle_claim(settled_again, uow) is None  # claim_settled redelivered
+    settled_again = _settle(uow, claim_id, 51_066_553, date(2026, 5, 30), gross=96_000_000)
+    assert settled_again is None  # claim_settled redelivered
     assert len(uow.payloads("buyback_netted")) == 1
     [final] = [i for i in invoices(uow, "property_fee") if i["issue_key"].endswith(claim_id)]
     assert [line["total_fen"] for line in final["lines"]] == [45_000, 42_097]  # May: 29/31
@@ -724,40 +698,22 @@ def test_a_negative_net_leaves_the_rest_owed(uow, clock):
     allocate(uow, [unit(rent=2_000_000, fee=0)], on=date(2026, 1, 1))
     cycle(uow, clock, 2026, 1, 1)
     clock.set_park_date(2026, 1, 31)  # computed on the day it settles
-    claim_id = str(uuid.uuid4())
-    handlers.compute_settlement(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": [{"unit_id": "A-101", "price_fen": 500_000}],
-            "gross_fen": 500_000,
-        },
-        uow,
-    )
+    claim_id, _ = _request_settlement(uow)
     [computed] = uow.payloads("buyback_settlement_computed")
     # January's rent less the day from the settlement it will be credited: 2,000,000 ×
     # 1/31 = 64,516.13 → 64,516, so 1,935,484 owed
     assert computed["net_fen"] == 500_000 - 1_935_484
-    handlers.settle_claim(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": ["A-101"],
-            "gross_fen": 500_000,
-            "net_fen": -1_435_484,
-            "settled_on": date(2026, 1, 31),
-        },
-        uow,
-    )
+    _settle(uow, claim_id, -1_435_484, date(2026, 1, 31))
     owed = sum(i["outstanding_fen"] for i in handlers.open_invoices("ent-1", uow))
     assert owed == 1_435_484  # what the net said the enterprise still owes
     [netted] = uow.payloads("buyback_netted")
     assert (netted["payout_fen"], netted["still_owed_fen"]) == (0, 1_435_484)
 
 
-def _request_settlement(uow, price=500_000):
-    claim_id = str(uuid.uuid4())
-    handlers.compute_settlement(
+def _compute_settlement(uow, claim_id, price=500_000):
+    """Buyback asks for the settlement of ``claim_id``: unit A-101 bought back at ``price``
+    (the gross). Returns the settlement billing holds for the claim."""
+    return handlers.compute_settlement(
         {
             "claim_id": claim_id,
             "enterprise_id": "ent-1",
@@ -766,6 +722,12 @@ def _request_settlement(uow, price=500_000):
         },
         uow,
     )
+
+
+def _request_settlement(uow, price=500_000):
+    """A new claim's settlement asked for: its id and the figures billing published."""
+    claim_id = str(uuid.uuid4())
+    _compute_settlement(uow, claim_id, price)
     return claim_id, uow.payloads("buyback_settlement_computed")[-1]
 
 
@@ -776,32 +738,18 @@ def test_a_settlement_asked_again_is_answered_again_with_the_same_figures_until_
     clock.set_park_date(2026, 1, 31)
     claim_id, first = _request_settlement(uow)
     clock.set_park_date(2026, 2, 1)  # the answer was lost; buyback asks again a day later
-    handlers.compute_settlement(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": [{"unit_id": "A-101", "price_fen": 500_000}],
-            "gross_fen": 500_000,
-        },
-        uow,
-    )
+    _compute_settlement(uow, claim_id)
     answers = [p for p in uow.payloads("buyback_settlement_computed") if p["claim_id"] == claim_id]
     assert answers == [first, first]  # the stored figures, not a new computation
     _settle(uow, claim_id, first["net_fen"], date(2026, 1, 31))
-    again = handlers.compute_settlement(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": [{"unit_id": "A-101", "price_fen": 500_000}],
-            "gross_fen": 500_000,
-        },
-        uow,
-    )
+    again = _compute_settlement(uow, claim_id)
     assert again["settled_on"] is not None
     assert len(uow.payloads("buyback_settlement_computed")) == 2  # settled: nothing more
 
 
 def _settle(uow, claim_id, net, settled_on, gross=500_000):
+    """Buyback's ``claim_settled`` for ``claim_id`` (unit A-101): billing's result, None if
+    the claim was settled already."""
     return handlers.settle_claim(
         {
             "claim_id": claim_id,
@@ -883,17 +831,7 @@ def test_units_released_before_claim_settled_still_stop_charges_from_settled_on(
 def test_claim_settled_before_its_settlement_is_retried(uow):
     admit(uow)
     with pytest.raises(NotYetApplicable):
-        handlers.settle_claim(
-            {
-                "claim_id": str(uuid.uuid4()),
-                "enterprise_id": "ent-1",
-                "units": ["A-101"],
-                "gross_fen": None,
-                "net_fen": None,
-                "settled_on": None,
-            },
-            uow,
-        )
+        _settle(uow, str(uuid.uuid4()), None, None, gross=None)
 
 
 # -- queries ----------------------------------------------------------------------------
@@ -946,32 +884,13 @@ def test_a_service_not_yet_invoiced_is_an_offset_and_is_netted_on_settlement(uow
         },
         uow,
     )
-    claim_id = str(uuid.uuid4())
-    handlers.compute_settlement(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": [{"unit_id": "A-101", "price_fen": 1_000_000}],
-            "gross_fen": 1_000_000,
-        },
-        uow,
-    )
+    claim_id, _ = _request_settlement(uow, price=1_000_000)
     [computed] = uow.payloads("buyback_settlement_computed")
     assert computed["offsets"] == [
         {"kind": "uninvoiced_charge", "invoice_id": None, "amount_fen": 80_000}
     ]
     assert computed["net_fen"] == 920_000
-    result = handlers.settle_claim(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": ["A-101"],
-            "gross_fen": 1_000_000,
-            "net_fen": 920_000,
-            "settled_on": date(2026, 11, 2),
-        },
-        uow,
-    )
+    result = _settle(uow, claim_id, 920_000, date(2026, 11, 2), gross=1_000_000)
     assert result["payable_fen"] == 920_000
     [netted] = uow.payloads("buyback_netted")
     assert netted["net_fen"] == netted["payout_fen"] == 920_000
@@ -1097,16 +1016,7 @@ def test_an_invoiced_unpaid_instalment_of_the_claimed_unit_is_purchase_balance(u
     pay(uow, 28_800_000, reference=down["number"])
     cycle(uow, clock, 2026, 2, 1)  # instalment 1 invoiced, not paid
     [first] = [i for i in invoices(uow, "purchase") if i["period"] == "2026-02"]
-    claim_id = str(uuid.uuid4())
-    handlers.compute_settlement(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": [{"unit_id": "A-101", "price_fen": 96_000_000}],
-            "gross_fen": 96_000_000,
-        },
-        uow,
-    )
+    _request_settlement(uow, price=96_000_000)
     [computed] = uow.payloads("buyback_settlement_computed")
     offsets = [(o["kind"], o["invoice_id"], o["amount_fen"]) for o in computed["offsets"]]
     assert sorted(offsets, key=lambda o: o[1] or "") == [
@@ -1172,27 +1082,8 @@ def test_a_buyback_below_the_cancelled_balance_leaves_the_rest_owed_on_an_invoic
     admit(uow)
     clock.set_park_date(2026, 1, 1)
     allocate(uow, [unit(tenure="purchase", price=1_000_000, fee=0)])  # 300,000 down
-    claim_id = str(uuid.uuid4())
-    handlers.compute_settlement(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": [{"unit_id": "A-101", "price_fen": 500_000}],
-            "gross_fen": 500_000,
-        },
-        uow,
-    )
-    result = handlers.settle_claim(
-        {
-            "claim_id": claim_id,
-            "enterprise_id": "ent-1",
-            "units": ["A-101"],
-            "gross_fen": 500_000,
-            "net_fen": None,
-            "settled_on": date(2026, 1, 1),
-        },
-        uow,
-    )
+    claim_id, _ = _request_settlement(uow)
+    result = _settle(uow, claim_id, None, date(2026, 1, 1))
     # 700,000 of instalments cancelled, 500,000 paid back: 200,000 stay owed, and the
     # down payment of 300,000 is still unpaid
     assert result["payable_fen"] == 0 and result["still_owed_fen"] == 500_000

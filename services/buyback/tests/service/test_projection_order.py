@@ -95,6 +95,20 @@ def lease_ended(enterprise_id, application_id, contract_id, units) -> dict:
     }
 
 
+def a_lease_that_ended(enterprise_id, application_id, unit_id) -> list[tuple[datetime, str, dict]]:
+    """The enterprise admitted and ``unit_id`` leased to it at T1, the lease ended at T2:
+    the history as onboarding published it (at, type, payload)."""
+    return [
+        (T1, "enterprise_admitted", admitted(enterprise_id, application_id)),
+        (
+            T1,
+            "units_allocated",
+            allocated(enterprise_id, application_id, "ct-lease", "lease", [unit_id]),
+        ),
+        (T2, "units_released", lease_ended(enterprise_id, application_id, "ct-lease", [unit_id])),
+    ]
+
+
 def applied(buyback, envelope: dict) -> bool:
     with buyback.database.transaction() as session:
         return (
@@ -127,13 +141,7 @@ def test_a_lease_then_a_purchase_of_the_same_unit_delivered_in_reverse(buyback, 
         buyback,
         onboarding,
         [
-            (T1, "enterprise_admitted", admitted(enterprise, application)),
-            (
-                T1,
-                "units_allocated",
-                allocated(enterprise, application, "ct-lease", "lease", ["B02-1F-01"]),
-            ),
-            (T2, "units_released", lease_ended(enterprise, application, "ct-lease", ["B02-1F-01"])),
+            *a_lease_that_ended(enterprise, application, "B02-1F-01"),
             (
                 T3,
                 "units_allocated",
@@ -168,17 +176,7 @@ def test_a_release_applied_before_its_allocation_leaves_no_ghost_unit(buyback, o
     buyback.start()
     enterprise, application = f"ent-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     deliver_in_reverse(
-        buyback,
-        onboarding,
-        [
-            (T1, "enterprise_admitted", admitted(enterprise, application)),
-            (
-                T1,
-                "units_allocated",
-                allocated(enterprise, application, "ct-lease", "lease", ["B05-1F-01"]),
-            ),
-            (T2, "units_released", lease_ended(enterprise, application, "ct-lease", ["B05-1F-01"])),
-        ],
+        buyback, onboarding, a_lease_that_ended(enterprise, application, "B05-1F-01")
     )
     assert held(buyback, enterprise) == {}
     assert buyback.dead_letters() == [] and not buyback.retrying()
