@@ -1,0 +1,130 @@
+"""``make test``: the whole suite as two pytest processes side by side, then the tests that
+must have the machine to themselves.
+
+Most tests wait: for a broker round trip, a container to start, a relay to poll. One
+pytest process left a core idle almost half the time. Each test has its own vhost,
+databases and broker users (``tests/support/fixtures.py``), so two processes never see
+each other's messages or rows, and two shards run at once. Not pytest-xdist: its
+execnet workers hang under eventlet's monkey patching (pytest-dev/pytest-xdist#71).
+
+The fault tests (``tests/faults``) come last, alone: one restarts RabbitMQ, which every
+other test would feel, and the kill -9 tests time recoveries.
+
+``python -m tests.shards`` runs it all; with arguments it is one plain pytest run with
+those arguments (``make test PYTEST_ARGS="-k relay"``). Each shard's output is printed
+whole when it ends. Exit status: 0 when every shard passed; pytest's own status
+otherwise (1 failed tests, 5 no tests collected — a failure here, never a pass).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NO_TESTS = 5  # pytest's exit status when it collected nothing
+HEARTBEAT = 60.0  # seconds between "still running" lines
+
+
+@dataclass
+class Shard:
+    name: str
+    paths: list[str]
+    process: subprocess.Popen | None = None
+    log: Path | None = None
+    started: float = 0.0
+    seconds: float = 0.0
+    status: int | None = None
+
+    def start(self, logs: Path) -> None:
+        self.log = logs / f"{self.name}.log"
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *self.paths]
+        self.started = time.monotonic()
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+
+    def poll(self) -> bool:
+        """True once it has ended (its status and time recorded)."""
+        if self.status is None and (status := self.process.poll()) is not None:
+            self.status, self.seconds = status, time.monotonic() - self.started
+        return self.status is not None
+
+    def report(self) -> None:
+        print(f"\n===== shard {self.name}: {' '.join(self.paths)}", flush=True)
+        sys.stdout.buffer.write(self.log.read_bytes())
+        print(f"===== shard {self.name}: exit {self.status} after {self.seconds:.0f} s", flush=True)
+
+
+def _services(kind: str) -> list[str]:
+    return sorted(str(p.relative_to(ROOT)) for p in ROOT.glob(f"services/*/tests/{kind}"))
+
+
+def shards() -> tuple[list[Shard], list[Shard]]:
+    """(what runs side by side, what runs after, alone). Every test directory is in
+    exactly one shard: ``tests/unit/test_shards.py`` checks it against the tree."""
+    side_by_side = [
+        # Balanced by their times here (27 November): a 875 s, b 875 s; faults after, 105 s.
+        Shard("a", ["tests/unit", *_services("unit"), "tests/integration", "tests/bench"]),
+        Shard("b", [*_services("service"), "tests/e2e", "tests/demo"]),
+    ]
+    alone = [Shard("faults", ["tests/faults"])]
+    return side_by_side, alone
+
+
+def run(group: list[Shard], logs: Path) -> None:
+    try:
+        for shard in group:
+            shard.start(logs)
+        last_beat = time.monotonic()
+        while not all(shard.poll() for shard in group):
+            time.sleep(0.5)
+            if time.monotonic() - last_beat >= HEARTBEAT:
+                last_beat = time.monotonic()
+                running = [s.name for s in group if s.status is None]
+                print(f"  … shard {', '.join(running)} still running", flush=True)
+    finally:  # interrupted: no pytest is left behind
+        for shard in group:
+            if shard.process and shard.process.poll() is None:
+                shard.process.terminate()
+                shard.process.wait()
+    for shard in group:
+        shard.report()
+
+
+def verdict(ran: list[Shard]) -> int:
+    failed = [s for s in ran if s.status != 0]
+    for shard in failed:
+        why = "collected no tests" if shard.status == NO_TESTS else f"exit {shard.status}"
+        print(f"shard {shard.name} FAILED: {why}", file=sys.stderr)
+    if not failed:
+        times = ", ".join(f"{s.name} {s.seconds:.0f} s" for s in ran)
+        print(f"every shard passed ({times})")
+        return 0
+    return next(s.status for s in failed)
+
+
+def main(argv: list[str]) -> int:
+    if argv:
+        status = subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=ROOT)
+        if status == NO_TESTS:
+            print("pytest collected no tests: a failure, not a pass", file=sys.stderr)
+        return status
+    side_by_side, alone = shards()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="park-test-shards-") as logs:
+        for group in (side_by_side, alone):
+            print(f"running shards {', '.join(s.name for s in group)} …", flush=True)
+            run(group, Path(logs))
+    status = verdict([*side_by_side, *alone])
+    print(f"the whole suite took {time.monotonic() - started:.0f} s")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
