@@ -18,6 +18,9 @@ otherwise (1 failed tests, 5 no tests collected — a failure here, never a pass
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,8 +49,26 @@ class Shard:
         self.started = time.monotonic()
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: see stop()
             )
+        print(f"  shard {self.name}: pytest pid {self.process.pid}", flush=True)
+
+    def stop(self) -> None:
+        """Stop it and every process its tests started (services, brokers' clients)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        group = os.getpgid(self.process.pid)
+        os.killpg(group, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # then SIGKILL
+            self.process.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        self.process.wait()
 
     def poll(self) -> bool:
         """True once it has ended (its status and time recorded)."""
@@ -90,9 +111,7 @@ def run(group: list[Shard], logs: Path) -> None:
                 print(f"  … shard {', '.join(running)} still running", flush=True)
     finally:  # interrupted: no pytest is left behind
         for shard in group:
-            if shard.process and shard.process.poll() is None:
-                shard.process.terminate()
-                shard.process.wait()
+            shard.stop()
     for shard in group:
         shard.report()
 
@@ -109,7 +128,12 @@ def verdict(ran: list[Shard]) -> int:
     return next(s.status for s in failed)
 
 
+def _exit_on_sigterm(signum, _frame) -> None:
+    sys.exit(128 + signum)  # SystemExit unwinds through run(), which stops the shards
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # a CI timeout leaves no pytest behind
     if argv:
         status = subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=ROOT)
         if status == NO_TESTS:

@@ -1,6 +1,11 @@
 """``make test``'s shards (tests/shards.py): no test left out, none run twice, and a shard
 that collected nothing fails the run."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from tests import shards
@@ -54,3 +59,63 @@ def test_the_run_passes_only_when_every_shard_passed(capsys):
 def test_a_shard_that_collected_nothing_fails_the_run(capsys):
     assert shards.verdict([_ended("a", 0), _ended("b", NO_TESTS)]) == NO_TESTS
     assert "shard b FAILED: collected no tests" in capsys.readouterr().err
+
+
+DRIVER = """
+import sys
+from tests import shards
+sleeping = shards.Shard("sleeper", [sys.argv[1]])
+shards.shards = lambda: ([sleeping], [])
+sys.exit(shards.main([]))
+"""
+
+SLEEPING_TEST = """
+import pathlib, subprocess, time
+def test_sleeps():
+    child = subprocess.Popen(["sleep", "300"])
+    pathlib.Path({marker!r}).write_text(str(child.pid))
+    time.sleep(300)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # a zombie is gone too
+
+
+def test_a_terminated_run_leaves_no_pytest_and_no_process_of_its_tests(tmp_path):
+    """A CI timeout sends SIGTERM: the shards' pytest processes and whatever their tests
+    started (here a ``sleep``) are stopped with it."""
+    marker = tmp_path / "child.pid"
+    (tmp_path / "test_sleeping.py").write_text(SLEEPING_TEST.format(marker=str(marker)))
+    runner = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(tmp_path / "test_sleeping.py")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = runner.stdout.readline()
+        while "pytest pid" not in line:
+            assert line, "the runner ended without starting its shard"
+            line = runner.stdout.readline()
+        pytest_pid = int(line.rsplit(" ", 1)[1])
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert time.monotonic() < deadline, "the sleeping test never started"
+            time.sleep(0.1)
+        time.sleep(0.2)  # the pid is written: let the write finish
+        sleep_pid = int(marker.read_text())
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        runner.kill()
+        runner.wait()
+    assert _gone(pytest_pid)
+    deadline = time.monotonic() + 10
+    while not _gone(sleep_pid):
+        assert time.monotonic() < deadline, "the test's own child outlived the run"
+        time.sleep(0.1)
