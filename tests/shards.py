@@ -12,7 +12,8 @@ other test would feel, and the kill -9 tests time recoveries.
 
 ``python -m tests.shards`` runs it all; with arguments it is one plain pytest run with
 those arguments (``make test PYTEST_ARGS="-k relay"``). Each shard's output is printed
-whole when it ends. Exit status: 0 when every shard passed; pytest's own status
+whole once every shard running beside it has ended (a line a minute says which are still
+running). Exit status: 0 when every shard passed; pytest's own status
 otherwise (1 failed tests, 5 no tests collected — a failure here, never a pass).
 """
 
