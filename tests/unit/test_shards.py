@@ -119,3 +119,23 @@ def test_a_terminated_run_leaves_no_pytest_and_no_process_of_its_tests(tmp_path)
     while not _gone(sleep_pid):
         assert time.monotonic() < deadline, "the test's own child outlived the run"
         time.sleep(0.1)
+
+
+class _Process:
+    """Stands for a shard's pytest: ends after ``polls`` polls, with ``status``."""
+
+    def __init__(self, polls: int, status: int = 0):
+        self.polls, self.status = polls, status
+
+    def poll(self):
+        self.polls -= 1
+        return self.status if self.polls <= 0 else None
+
+
+def test_a_shard_that_ends_first_records_its_own_time_not_its_neighbours():
+    slow, quick = Shard("a", ["tests/a"]), Shard("b", ["tests/b"])
+    slow.process, quick.process = _Process(polls=4), _Process(polls=1, status=1)
+    slow.started = quick.started = time.monotonic()
+    shards.wait([slow, quick])
+    assert (slow.status, quick.status) == (0, 1)
+    assert quick.seconds < 0.2 < slow.seconds  # quick ended at the first poll, slow 1.5 s on
