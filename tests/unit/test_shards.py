@@ -70,10 +70,12 @@ sys.exit(shards.main([]))
 """
 
 SLEEPING_TEST = """
-import pathlib, subprocess, time
+import os, pathlib, subprocess, time
 def test_sleeps():
     child = subprocess.Popen(["sleep", "300"])
-    pathlib.Path({marker!r}).write_text(str(child.pid))
+    written = pathlib.Path({marker!r} + ".part")
+    written.write_text(str(child.pid))
+    os.replace(written, {marker!r})  # the marker appears whole, never half-written
     time.sleep(300)
 """
 
@@ -107,7 +109,6 @@ def test_a_terminated_run_leaves_no_pytest_and_no_process_of_its_tests(tmp_path)
         while not marker.exists():
             assert time.monotonic() < deadline, "the sleeping test never started"
             time.sleep(0.1)
-        time.sleep(0.2)  # the pid is written: let the write finish
         sleep_pid = int(marker.read_text())
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(timeout=30) == 128 + signal.SIGTERM
