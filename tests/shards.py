@@ -12,9 +12,11 @@ other test would feel, and the kill -9 tests time recoveries.
 
 ``python -m tests.shards`` runs it all; with arguments it is one plain pytest run with
 those arguments (``make test PYTEST_ARGS="-k relay"``). Each shard's output is printed
-whole once every shard running beside it has ended (a line a minute says which are still
-running). Exit status: 0 when every shard passed; pytest's own status
-otherwise (1 failed tests, 5 no tests collected — a failure here, never a pass).
+whole as soon as it ends (a line a minute says which are still running); a run stopped
+from outside (a CI timeout's SIGTERM, Ctrl-C) prints what each unfinished shard had
+written so far, so the log says where it stood. Exit status: 0 when every shard passed;
+pytest's own status otherwise (1 failed tests, 5 no tests collected — a failure here,
+never a pass).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Shard:
     started: float = 0.0
     seconds: float = 0.0
     status: int | None = None
+    reported: bool = False
 
     def start(self, logs: Path) -> None:
         self.log = logs / f"{self.name}.log"
@@ -78,9 +81,18 @@ class Shard:
         return self.status is not None
 
     def report(self) -> None:
+        """Print its output once: whole when it has ended, as far as it got when not."""
+        if self.reported or self.log is None:
+            return
+        self.reported = True
         print(f"\n===== shard {self.name}: {' '.join(self.paths)}", flush=True)
         sys.stdout.buffer.write(self.log.read_bytes())
-        print(f"===== shard {self.name}: exit {self.status} after {self.seconds:.0f} s", flush=True)
+        sys.stdout.buffer.flush()
+        if self.status is None:
+            ended = f"stopped unfinished after {time.monotonic() - self.started:.0f} s"
+        else:
+            ended = f"exit {self.status} after {self.seconds:.0f} s"
+        print(f"===== shard {self.name}: {ended}", flush=True)
 
 
 def _services(kind: str) -> list[str]:
@@ -102,9 +114,16 @@ def shards() -> tuple[list[Shard], list[Shard]]:
 
 def wait(group: list[Shard]) -> None:
     """Until every shard of ``group`` has ended, each polled every time round, so each
-    records its own end (``all()`` over a generator would stop at the first running one)."""
+    records its own end (``all()`` over a generator would stop at the first running one)
+    and is printed as soon as it has."""
     last_beat = time.monotonic()
-    while not all([shard.poll() for shard in group]):
+    while True:
+        ended = [shard.poll() for shard in group]
+        for shard, done in zip(group, ended, strict=True):
+            if done:
+                shard.report()
+        if all(ended):
+            return
         time.sleep(0.5)
         if time.monotonic() - last_beat >= HEARTBEAT:
             last_beat = time.monotonic()
@@ -117,11 +136,11 @@ def run(group: list[Shard], logs: Path) -> None:
         for shard in group:
             shard.start(logs)
         wait(group)
-    finally:  # interrupted: no pytest is left behind
+    finally:  # interrupted: no pytest is left behind, and what each had written is shown
         for shard in group:
             shard.stop()
-    for shard in group:
-        shard.report()
+        for shard in group:
+            shard.report()
 
 
 def verdict(ran: list[Shard]) -> int:

@@ -112,6 +112,10 @@ def test_a_terminated_run_leaves_no_pytest_and_no_process_of_its_tests(tmp_path)
         sleep_pid = int(marker.read_text())
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(timeout=30) == 128 + signal.SIGTERM
+        # and the log says where it stood: the unfinished shard's output so far
+        rest = runner.stdout.read()
+        assert "===== shard sleeper: " in rest
+        assert "===== shard sleeper: stopped unfinished after" in rest
     finally:
         runner.kill()
         runner.wait()
@@ -125,10 +129,11 @@ def test_a_terminated_run_leaves_no_pytest_and_no_process_of_its_tests(tmp_path)
 class _Process:
     """Stands for a shard's pytest: ends after ``polls`` polls, with ``status``."""
 
-    def __init__(self, polls: int, status: int = 0):
-        self.polls, self.status = polls, status
+    def __init__(self, polls: int, status: int = 0, on_poll=lambda: None):
+        self.polls, self.status, self.on_poll = polls, status, on_poll
 
     def poll(self):
+        self.on_poll()
         self.polls -= 1
         return self.status if self.polls <= 0 else None
 
@@ -140,3 +145,21 @@ def test_a_shard_that_ends_first_records_its_own_time_not_its_neighbours():
     shards.wait([slow, quick])
     assert (slow.status, quick.status) == (0, 1)
     assert quick.seconds < 0.2 < slow.seconds  # quick ended at the first poll, slow 1.5 s on
+
+
+def test_each_shard_is_printed_as_soon_as_it_ends(tmp_path, capsys):
+    slow, quick = Shard("a", ["tests/a"]), Shard("b", ["tests/b"])
+    for shard in (slow, quick):
+        shard.log = tmp_path / f"{shard.name}.log"
+        shard.log.write_text(f"output of shard {shard.name}\n")
+        shard.started = time.monotonic()
+    printed_while_slow_ran = []
+    quick.process = _Process(polls=1, status=1)
+    slow.process = _Process(polls=3, on_poll=lambda: printed_while_slow_ran.append(quick.reported))
+    shards.wait([slow, quick])
+
+    assert printed_while_slow_ran == [False, True, True]  # quick ended at the first poll
+    out = capsys.readouterr().out
+    assert out.index("output of shard b") < out.index("output of shard a")
+    assert "===== shard b: exit 1 after" in out
+    assert "===== shard a: exit 0 after" in out
