@@ -128,6 +128,9 @@ class ManagementClient:
         path = f"bindings/{self._q(vhost)}/e/{self._q(exchange)}/q/{self._q(queue)}"
         return self._get_optional(path) or []
 
+    def vhost_or_none(self, vhost: str) -> dict | None:
+        return self._get_optional(f"vhosts/{self._q(vhost)}")
+
     def queue_or_none(self, vhost: str, name: str) -> dict | None:
         return self._get_optional(f"queues/{self._q(vhost)}/{self._q(name)}")
 
