@@ -1,7 +1,7 @@
 """``python -m bench``: run the rows, print the tables, write ``var/bench/*.json``.
 
     python -m bench                       # the issue's sizes: 10k and 100k events, 3 runs,
-                                          # 1M-row history (about 1 h 15 min on 2 cores)
+                                          # 1M-row history (107 min to 3½ h on 2 cores)
     python -m bench --quick               # 2,000 events, 1 run, 100k history (~4 min)
     python -m bench --events 200 --runs 1 --history-rows 0 --latency-seconds 1   # smoke
     python -m bench --rows project-pg,plain-nameko --events 10000 --profile
