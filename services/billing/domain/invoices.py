@@ -128,6 +128,13 @@ class CreditLine:
         return self.total_fen - self.tax_fen
 
 
+def amount_outstanding(total_fen: int, paid_fen: int, credited_fen: int) -> int:
+    """What is still owed on an invoice of ``total_fen`` after what was paid and credited
+    on it: never below zero (what a credit note gives beyond it is the account's credit
+    balance, not a negative debt)."""
+    return max(0, total_fen - paid_fen - credited_fen)
+
+
 @dataclass(kw_only=True)
 class Invoice:
     """An issued invoice of one enterprise (plain fields: ``handlers.common.invoice_view``
@@ -175,7 +182,7 @@ class Invoice:
     @property
     def outstanding_fen(self) -> int:
         """What is still owed."""
-        return max(0, self.total_fen - self.paid_fen - self.credited_fen)
+        return amount_outstanding(self.total_fen, self.paid_fen, self.credited_fen)
 
     @property
     def status(self) -> InvoiceStatus:

@@ -16,6 +16,7 @@ from services.billing.domain.errors import NotYetApplicable
 from services.billing.domain.invoices import (
     Invoice,
     InvoiceLine,
+    amount_outstanding,
     format_invoice_number,
     line_for,
 )
@@ -68,7 +69,8 @@ def _instant(value) -> datetime:
 
 
 def outstanding(invoice: Row) -> int:
-    return invoice["total_fen"] - invoice["paid_fen"] - invoice["credited_fen"]
+    """The stored invoice's :func:`amount_outstanding`."""
+    return amount_outstanding(invoice["total_fen"], invoice["paid_fen"], invoice["credited_fen"])
 
 
 def invoice_view(row: Row) -> Invoice:
