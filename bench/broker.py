@@ -15,6 +15,7 @@ import amqp
 import requests
 
 from bench.messages import input_body, input_properties
+from bench.stopping import uninterrupted
 from shared.messaging.amqp_client import BrokerAddress, ConfirmingPublisher, OutgoingMessage
 from shared.messaging.management import ManagementClient, ManagementUnavailable
 
@@ -41,12 +42,17 @@ class Broker:
         """A fresh vhost for one measurement, deleted afterwards (queues and all)."""
         name = f"bench-{label}-{uuid.uuid4().hex[:8]}"
         management = self.management()
-        _retry(lambda: management.create_vhost(name))
-        try:
-            _retry(lambda: management.set_permissions(name, self.user, ".*", ".*", ".*"))
+        created = False
+        try:  # a stop waits until it is created, then comes here: it is deleted
+            with uninterrupted():
+                _retry(lambda: management.create_vhost(name))
+                created = True
+                _retry(lambda: management.set_permissions(name, self.user, ".*", ".*", ".*"))
             yield name
         finally:
-            delete_vhost(management, name)
+            if created:
+                with uninterrupted():
+                    delete_vhost(management, name)
 
 
 # A forwarder that took every message at once (FastStream's default: no prefetch limit)

@@ -7,13 +7,17 @@
     python -m bench --rows project-pg,plain-nameko --events 10000 --profile
 
 Runs are interleaved (run 1 of every row, then run 2…) so that a drift of the machine
-spreads over all rows instead of biasing one.
+spreads over all rows instead of biasing one. After each measurement the run so far is in
+``var/bench/bench-<start>.partial.json``; Ctrl-C or SIGTERM prints and writes what was
+measured and exits 130 / 143 (``bench/stopping.py``: never in the middle of a clean-up).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import signal
 import sys
 import time
 import traceback
@@ -22,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report, runner
+from bench import report, runner, stopping
 from bench.broker import Broker
 from bench.databases import Postgres
 from bench.rows import ROWS, Context, Row
@@ -225,7 +229,9 @@ def _cpu_count() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, checkpoint: Path | None = None) -> dict[str, Any]:
+    """Every measurement of ``args``; after each, the document so far is written to
+    ``checkpoint`` (if given): a run that is killed leaves what it measured."""
     broker = Broker(
         args.amqp_host, args.amqp_port, args.amqp_user, args.amqp_password, args.management_url
     )
@@ -266,6 +272,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "environment": _environment(broker, postgres),
         "rows": {},
+        "complete": False,  # every measurement asked for was made (or its row failed)
     }
     rows = {label: ROWS[label] for label in args.rows}
     entries = document["rows"]
@@ -283,7 +290,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         if row.history:
             entries[label]["history_rows"] = args.history_rows
-    closed: dict[tuple[str, int], list] = {}
+    progress = _Progress(document, args.events, started, checkpoint)
     try:
         for run_number in range(1, args.runs + 1):
             for size in args.events:
@@ -292,6 +299,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         continue
                     tag = f"{label}-{size}-run{run_number}"
                     print(f"[{_clock(started)}] closed loop {tag}", flush=True)
+                    progress.now = tag
                     try:
                         result = _attempt(
                             row,
@@ -310,10 +318,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         f"{result['peak_rss_mb']['forwarder']:.0f} MB",
                         flush=True,
                     )
-                    closed.setdefault((label, size), []).append(result)
-        for (label, size), results in closed.items():
-            entries[label]["closed_loop"][str(size)] = report.summarise_closed(results)
-        opened: dict[str, list] = {}
+                    progress.record(label, str(size), result)
         for run_number in range(1, args.runs + 1):
             for label, row in rows.items():
                 summary = entries[label]["closed_loop"].get(str(args.events[-1]))
@@ -322,6 +327,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 rate = summary["throughput"]["median"] / 2
                 tag = f"{label}-latency-run{run_number}"
                 print(f"[{_clock(started)}] open loop {tag} at {rate:,.0f}/s", flush=True)
+                progress.now = tag
                 try:
                     result = _attempt(
                         row,
@@ -335,28 +341,75 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     traceback.print_exc()
                     continue
                 _print_open(result)
-                opened.setdefault(label, []).append(result)
-        for label, results in opened.items():
-            entries[label]["latency"] = report.summarise_open(results)
+                progress.record(label, "latency", result)
         if args.low_rate > 0:
-            _low_load(args, context, rows, entries, started)
+            _low_load(args, context, rows, entries, started, progress)
+        document["complete"] = True
+    except KeyboardInterrupt as stop:
+        # Ctrl-C, or SIGTERM (main() turns it into this): keep what was measured.
+        by = stop.args[0] if stop.args else "SIGINT"
+        document["interrupted"] = {"by": by, "during": progress.now}
+        print(f"\n[{_clock(started)}] stopped by {by} during {progress.now}", flush=True)
     finally:
-        context.close()
-    document["ratios"], document["targets"] = report.evaluate(entries, args.events)
-    document["seconds"] = (datetime.now(UTC) - started).total_seconds()
+        # A stop during the last clean-up waited for it: nothing is left to stop.
+        with contextlib.suppress(KeyboardInterrupt):
+            context.close()
+    progress.summarise()
     return document
 
 
-def _low_load(args, context, rows: dict[str, Row], entries: dict, started: datetime) -> None:
+class _Progress:
+    """The measurements so far, summarised into the document after each one, and the
+    document written to the checkpoint file then (a 3½-hour default run outliving its
+    terminal, say, leaves what it measured)."""
+
+    def __init__(
+        self, document: dict, sizes: list[int], started: datetime, path: Path | None
+    ) -> None:
+        self.document, self.sizes, self.started, self.path = document, sizes, started, path
+        self.measured: dict[str, dict[str, list]] = {label: {} for label in document["rows"]}
+        self.now = "set-up"
+
+    def record(self, label: str, phase: str, result: dict[str, Any]) -> None:
+        """``phase``: a closed-loop size (\"10000\"), ``latency`` or ``low_load_latency``."""
+        self.measured[label].setdefault(phase, []).append(result)
+        self.summarise()
+        if self.path is not None:
+            _write_json(self.path, self.document)
+
+    def summarise(self) -> None:
+        entries = self.document["rows"]
+        for label, phases in self.measured.items():
+            entries[label]["closed_loop"] = {
+                size: report.summarise_closed(phases[size])
+                for size in map(str, self.sizes)
+                if size in phases
+            }
+            for key in ("latency", "low_load_latency"):
+                entries[label][key] = report.summarise_open(phases[key]) if key in phases else None
+        self.document["ratios"], self.document["targets"] = report.evaluate(entries, self.sizes)
+        self.document["seconds"] = (datetime.now(UTC) - self.started).total_seconds()
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    """Whole or not at all: a reader (or a kill) never sees half a file."""
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(document, indent=2, default=str))
+    os.replace(partial, path)
+
+
+def _low_load(
+    args, context, rows: dict[str, Row], entries: dict, started: datetime, progress: _Progress
+) -> None:
     """Every row once per run at ``--low-rate`` (10 events/s): the latency of an event
     that finds the forwarder idle — batching must add nothing here."""
-    opened: dict[str, list] = {}
     for run_number in range(1, args.runs + 1):
         for label, row in rows.items():
             if entries[label]["error"]:
                 continue
             tag = f"{label}-low-run{run_number}"
             print(f"[{_clock(started)}] open loop {tag} at {args.low_rate:,.0f}/s", flush=True)
+            progress.now = tag
             try:
                 result = _attempt(
                     row,
@@ -370,9 +423,7 @@ def _low_load(args, context, rows: dict[str, Row], entries: dict, started: datet
                 traceback.print_exc()
                 continue
             _print_open(result)
-            opened.setdefault(label, []).append(result)
-    for label, results in opened.items():
-        entries[label]["low_load_latency"] = report.summarise_open(results)
+            progress.record(label, "low_load_latency", result)
 
 
 def _print_open(result: dict[str, Any]) -> None:
@@ -400,16 +451,26 @@ def _clock(started: datetime) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    document = run(args)
-    print(report.tables(document))
+    stopping.install()
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.output_dir / f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}.partial.json"
+    document = run(args, checkpoint)
+    stop = document.get("interrupted")
+    if stop:
+        print(
+            f"\nINTERRUPTED by {stop['by']} during {stop['during']}: the tables hold what was "
+            "measured before it (a measurement with fewer runs than asked says so)"
+        )
+    print(report.tables(document))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     path = args.output_dir / f"bench-{stamp}.json"
-    text = json.dumps(document, indent=2, default=str)
-    path.write_text(text)
-    (args.output_dir / "latest.json").write_text(text)
+    _write_json(path, document)
+    _write_json(args.output_dir / "latest.json", document)
+    checkpoint.unlink(missing_ok=True)
     print(
         f"\nwritten: {path} (and {args.output_dir / 'latest.json'}); "
         f"took {document['seconds'] / 60:.1f} min"
     )
+    if stop:
+        return 128 + signal.Signals.__members__.get(stop["by"], signal.SIGINT)
     return 1 if any(row["error"] for row in document["rows"].values()) else 0

@@ -12,6 +12,7 @@ from sqlalchemy import MetaData, bindparam, create_engine, text
 
 from bench.forwarders.project import SUBSCRIPTIONS, metadata
 from bench.ids import uuid7_sql
+from bench.stopping import uninterrupted
 from shared.db import make_engine, normalise_url
 
 INPUT_CONSUMER = ".".join(SUBSCRIPTIONS[0])  # the inbox's consumer name: the work queue
@@ -43,14 +44,21 @@ class Postgres:
     ) -> Iterator[str]:
         """A new database (empty + ``schema``, or a copy of ``template``)."""
         name = f"bench_{label.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
-        self.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-        try:
+        created = False
+        try:  # a stop waits until it is created, then comes here: it is dropped
+            with uninterrupted():
+                self.execute(
+                    f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+                )
+                created = True
             url = self.url(name)
             if template is None:
                 create_schema(url, schema)
             yield url
         finally:
-            self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if created:
+                with uninterrupted():
+                    self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def create_schema(url: str, schema: MetaData = metadata) -> None:

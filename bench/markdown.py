@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from bench.report import fewer_runs
+
 
 def _spread(value: dict, digits: int = 0) -> str:
     return f"{value['median']:,.{digits}f} ({value['min']:,.{digits}f}–{value['max']:,.{digits}f})"
@@ -24,7 +26,8 @@ def tables(document: dict) -> str:
             pg = f"{cpu['postgres']['median']:.2f}" if row["backend"] == "postgresql" else "—"
             lines.append(
                 f"| {label} | {row['queue_type']} | {int(size):,} | "
-                f"{_spread(result['throughput'])} | {_spread(cpu['forwarder'], 2)} | "
+                f"{_spread(result['throughput'])}{fewer_runs(result, document)} | "
+                f"{_spread(cpu['forwarder'], 2)} | "
                 f"{cpu['broker']['median']:.2f} | {pg} | {cpu['other']['median']:.2f} | "
                 f"{result['peak_rss_mb']['forwarder']:.0f} |"
             )
@@ -61,7 +64,8 @@ def _latency(document: dict, key: str) -> list[str]:
         latency = row.get(key)
         if latency:
             lines.append(
-                f"| {label} | {row['queue_type']} | {latency['rate']:,.0f} | "
+                f"| {label} | {row['queue_type']} | "
+                f"{latency['rate']:,.0f}{fewer_runs(latency, document)} | "
                 f"{_spread(latency['p50_ms'], 1)} | {_spread(latency['p95_ms'], 1)} | "
                 f"{_spread(latency['p99_ms'], 1)} | {latency['lost']} |"
             )
@@ -77,6 +81,11 @@ def main() -> None:
             f"\n`{document['command']}` — {document['started_at'][:16]} UTC, "
             f"commit {document['environment'].get('git', {}).get('commit', '?')[:8]}\n"
         )
+        stop = document.get("interrupted")
+        if stop:
+            print(f"**Interrupted** by {stop['by']} during {stop['during']}.\n")
+        elif document.get("complete") is False:  # older files have no such key: complete
+            print("**Incomplete**: the checkpoint of a run under way, or killed.\n")
         print(tables(document))
 
 

@@ -235,7 +235,7 @@ def tables(document: dict[str, Any]) -> str:
                 f"{label:<{width}} {row['queue_type']:<8} {int(size):>8,}  "
                 f"{_fmt(result['throughput']):<26} {_fmt(cpu['forwarder'], 2):<20} "
                 f"{cpu['broker']['median']:>6.2f} {pg:>6} "
-                f"{result['peak_rss_mb']['forwarder']:>7.0f}"
+                f"{result['peak_rss_mb']['forwarder']:>7.0f}" + fewer_runs(result, document)
             )
     problems = state_row_check(rows)
     lines += [
@@ -245,7 +245,7 @@ def tables(document: dict[str, Any]) -> str:
         else "State rows NOT one per event: " + "; ".join(problems),
     ]
     lines += _latency_table(
-        rows,
+        document,
         "latency",
         "Open loop (constant rate = 50 % of the row's median throughput at "
         f"{int(sizes[-1]):,} events; {document['options']['latency_seconds']} s + "
@@ -254,7 +254,7 @@ def tables(document: dict[str, Any]) -> str:
     low_rate = document["options"].get("low_rate")
     if low_rate:
         lines += _latency_table(
-            rows,
+            document,
             "low_load_latency",
             f"Open loop at low load ({low_rate:g} events/s, the forwarder mostly idle): "
             "end-to-end latency, ms",
@@ -282,7 +282,14 @@ def _label_width(rows: dict[str, Any]) -> int:
     return max([20, *(len(label) for label in rows)])
 
 
-def _latency_table(rows: dict[str, Any], key: str, title: str) -> list[str]:
+def fewer_runs(result: dict[str, Any], document: dict[str, Any]) -> str:
+    """`` (1 of 3 runs)`` for a measurement an interrupted run did not finish, else ``""``."""
+    done, asked = len(result["runs"]), document["options"]["runs"]
+    return f" ({done} of {asked} runs)" if done < asked else ""
+
+
+def _latency_table(document: dict[str, Any], key: str, title: str) -> list[str]:
+    rows = document["rows"]
     width = _label_width(rows)
     header = (
         f"{'row':<{width}} {'queue':<8} {'rate/s':>8}  {'p50':<20} {'p95':<20} {'p99':<20} "
@@ -296,6 +303,6 @@ def _latency_table(rows: dict[str, Any], key: str, title: str) -> list[str]:
         lines.append(
             f"{label:<{width}} {row['queue_type']:<8} {latency['rate']:>8,.0f}  "
             f"{_fmt(latency['p50_ms'], 1):<20} {_fmt(latency['p95_ms'], 1):<20} "
-            f"{_fmt(latency['p99_ms'], 1):<20} {latency['lost']:>5}"
+            f"{_fmt(latency['p99_ms'], 1):<20} {latency['lost']:>5}" + fewer_runs(latency, document)
         )
     return lines

@@ -22,6 +22,7 @@ from bench.forwarders import nameko_db, plain_nameko, project_batched, raw_pika
 from bench.forwarders.project import SUBSCRIPTIONS
 from bench.forwarders.project import metadata as project_metadata
 from bench.items import items_table
+from bench.stopping import uninterrupted
 from shared.messaging.declare import declare_topology
 from shared.messaging.topology import Subscription, build_topology, events_exchange
 
@@ -166,10 +167,13 @@ class Context:
             # Its own name per bench run: two runs at once (a smoke test beside a real
             # run) must not drop each other's template.
             name = f"bench_history_template_{uuid.uuid4().hex[:8]}"
-            self.postgres.execute(f'CREATE DATABASE "{name}"')
             from bench.databases import create_schema
 
+            created = False
             try:
+                with uninterrupted():
+                    self.postgres.execute(f'CREATE DATABASE "{name}"')
+                    created = True
                 create_schema(self.postgres.url(name))
                 seconds = fill_history(
                     self.postgres.url(name),
@@ -177,7 +181,9 @@ class Context:
                     time_ordered_ids=self.input_ids == "uuid7",
                 )
             except BaseException:
-                self.postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                if created:
+                    with uninterrupted():
+                        self.postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 raise
             print(
                 f"  history template: {self.history_rows:,} inbox + {self.history_rows:,} "
@@ -189,10 +195,11 @@ class Context:
 
     def close(self) -> None:
         if self._history_template is not None:
-            self.postgres.execute(
-                f'DROP DATABASE IF EXISTS "{self._history_template}" WITH (FORCE)'
-            )
-            self._history_template = None
+            with uninterrupted():
+                self.postgres.execute(
+                    f'DROP DATABASE IF EXISTS "{self._history_template}" WITH (FORCE)'
+                )
+                self._history_template = None
 
 
 def forwarder_environment(context: Context) -> dict[str, str]:

@@ -17,6 +17,7 @@ from bench.broker import ConsumerWatcher, Sink, prefill
 from bench.databases import applied_seqs, count_state_rows
 from bench.ids import ID_SCHEMES
 from bench.rows import ROOT, Context, Row, forwarder_environment, prepared
+from bench.stopping import uninterrupted
 
 BROKER_PROCESS = "beam.smp"
 POSTGRES_PROCESS = "postgres"
@@ -63,8 +64,12 @@ def forwarder_process(
     stacks, one line per stack: ``frame;frame;… count``)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = forwarder_environment(context)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, "wb") as log, _killed_at_the_end() as started:
+        with uninterrupted():
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+            started.append(process)
         if profile is not None:
             profile.parent.mkdir(parents=True, exist_ok=True)
             # py-spy stops by itself when the forwarder exits.
@@ -84,14 +89,23 @@ def forwarder_process(
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        try:
-            yield process
-        finally:
-            # Measured already, and its vhost and database are thrown away next: no
-            # graceful stop needed (and none to wait for).
-            if process.poll() is None:
-                process.kill()
-            process.wait()
+        yield process
+
+
+@contextlib.contextmanager
+def _killed_at_the_end() -> Iterator[list[subprocess.Popen]]:
+    """The processes put in the list are killed when the block ends, however it ends —
+    measured already, and their vhost and database are thrown away next: no graceful stop
+    needed (and none to wait for)."""
+    started: list[subprocess.Popen] = []
+    try:
+        yield started
+    finally:
+        with uninterrupted():
+            for process in started:
+                if process.poll() is None:
+                    process.kill()
+                process.wait()
 
 
 def _failed(row: Row, log_path: Path, what: str) -> MeasurementFailed:
@@ -185,28 +199,32 @@ def open_loop(
                 watcher.start()
                 if not watcher.ready.wait(60):
                     raise _failed(row, log_path, "the forwarder never started consuming")
-                generator = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.generator",
-                        "--amqp-uri",
-                        setup.amqp_uri,
-                        "--rate",
-                        str(rate),
-                        "--count",
-                        str(count),
-                        "--input-ids",
-                        context.input_ids,
-                    ],
-                    cwd=ROOT,
-                    env={**os.environ, "PYTHONPATH": str(ROOT)},
-                    stdout=subprocess.PIPE,
-                )
-                sink.drain(
-                    timeout=60 + warmup_seconds + seconds, until=lambda: process.poll() is not None
-                )
-                stats = json.loads(generator.communicate(timeout=60)[0] or b"{}")
+                with _killed_at_the_end() as started:  # stopped mid-window: not left publishing
+                    with uninterrupted():
+                        generator = subprocess.Popen(
+                            [
+                                sys.executable,
+                                "-m",
+                                "bench.generator",
+                                "--amqp-uri",
+                                setup.amqp_uri,
+                                "--rate",
+                                str(rate),
+                                "--count",
+                                str(count),
+                                "--input-ids",
+                                context.input_ids,
+                            ],
+                            cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE,
+                        )
+                        started.append(generator)
+                    sink.drain(
+                        timeout=60 + warmup_seconds + seconds,
+                        until=lambda: process.poll() is not None,
+                    )
+                    stats = json.loads(generator.communicate(timeout=60)[0] or b"{}")
             missing = sink.missing()
             # Where a lost event stopped, while its database still exists: applied (its
             # state row is there) or not.

@@ -5,7 +5,6 @@ batches."""
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from bench.ids import uuid4
 from bench.rows import ROWS, Context, prepared
 from bench.runner import forwarder_process
 from shared.db import normalise_url
+from tests.bench import TINY_BENCH
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 200
@@ -41,21 +41,13 @@ def tiny_run(tmp_path_factory):
     output = tmp_path_factory.mktemp("bench")
     completed = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "bench",
+            *TINY_BENCH,
             "--rows",
             ",".join(BATCHED),
             "--events",
             str(EVENTS),
             "--runs",
             "1",
-            "--history-rows",
-            "0",
-            "--latency-seconds",
-            "0.5",
-            "--warmup-seconds",
-            "0",
             "--output-dir",
             str(output),
         ],

@@ -19,6 +19,7 @@ from bench.forwarders import nameko_db
 from bench.ids import uuid4
 from bench.rows import ROWS, Context, Row, prepared
 from bench.runner import forwarder_process
+from tests.bench import TINY_BENCH
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 200
@@ -39,19 +40,11 @@ def tiny_run(tmp_path_factory):
     output = tmp_path_factory.mktemp("bench")
     completed = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "bench",
+            *TINY_BENCH,
             "--events",
             str(EVENTS),
             "--runs",
             "1",
-            "--history-rows",
-            "0",
-            "--latency-seconds",
-            "0.5",
-            "--warmup-seconds",
-            "0",
             "--output-dir",
             str(output),
         ],
@@ -76,7 +69,9 @@ def test_a_tiny_bench_run_prints_every_row_and_writes_its_json(tiny_run):
     document = _document(tiny_run)
     assert set(document["rows"]) == set(ROWS)
     assert all(row["latency"] for row in document["rows"].values())
+    assert document["complete"] and "interrupted" not in document
     assert list(output.glob("bench-*.json"))
+    assert not list(output.glob("*.partial.json*")), "the checkpoint outlived a finished run"
 
 
 @pytest.mark.parametrize("label", list(ROWS))
