@@ -167,7 +167,7 @@ def evaluate(rows: dict[str, Any], sizes: list[int]) -> tuple[dict, list[dict]]:
         {
             "target": f"every project forwarder process < {MAX_RSS_MB:.0f} MB RSS",
             "value": max(peaks) if peaks else None,
-            "met": bool(peaks) and max(peaks) < MAX_RSS_MB,
+            "met": max(peaks) < MAX_RSS_MB if peaks else None,  # no project row: n/a
         }
     )
     return ratios, targets

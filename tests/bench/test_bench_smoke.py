@@ -155,6 +155,16 @@ def test_the_p99_target_holds_every_postgresql_project_row_to_20_ms_and_no_peer(
     assert not any(name.startswith("nameko-db p99") for name in verdicts)
 
 
+def test_the_memory_target_is_not_applicable_to_a_run_without_project_rows():
+    # It said MISSED for a run of the peers alone (no project process was measured).
+    _, targets = report.evaluate(_rows_document({"nameko-db": 500.0}), [1000])
+    (memory,) = [target for target in targets if "RSS" in target["target"]]
+    assert memory["met"] is None and memory["value"] is None
+    _, targets = report.evaluate(_rows_document({"project-pg": 400.0}), [1000])
+    (memory,) = [target for target in targets if "RSS" in target["target"]]
+    assert memory["met"] is True and memory["value"] == 80.0
+
+
 def test_nothing_a_nameko_forwarder_or_the_bench_imports_pulls_in_faststream():
     completed = subprocess.run(
         [
