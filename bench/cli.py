@@ -375,7 +375,8 @@ class _Progress:
         self.measured[label].setdefault(phase, []).append(result)
         self.summarise()
         if self.path is not None:
-            _write_json(self.path, self.document)
+            with stopping.uninterrupted():  # no half-written .tmp left by a stop
+                _write_json(self.path, self.document)
 
     def summarise(self) -> None:
         entries = self.document["rows"]
