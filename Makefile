@@ -70,7 +70,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## The messaging-core benchmark (docs/performance.md): 107 min to 3½ h at the issue's sizes, by machine.
+## The messaging-core benchmark (docs/performance.md): 99 min to 3½ h at the issue's sizes, by machine.
 ## BENCH_ARGS=--quick for a 1.5-minute development run; see python -m bench --help.
 bench: check-broker
 	$(BIN)/python -m bench $(BENCH_ARGS)
